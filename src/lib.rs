@@ -1,0 +1,2 @@
+//! docflow: back end for a paperless public office.
+pub mod signing;

@@ -1,0 +1,44 @@
+//! Errors of the signing engine, each with a stable machine-readable code.
+
+/// Why a PDF could not be signed or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error("not a PDF: {0}")]
+    NotPdf(String),
+    #[error("the PDF is encrypted: {0}")]
+    Encrypted(String),
+    #[error("the PDF is damaged: {0}")]
+    Damaged(String),
+    #[error("the PDF is certified and allows no changes")]
+    CertifiedNoChanges,
+    #[error("unsupported PDF feature: {0}")]
+    Unsupported(String),
+    #[error("signing key or certificate: {0}")]
+    Key(String),
+    #[error("timestamp authority: {0}")]
+    Tsa(String),
+    #[error("signature field: {0}")]
+    Field(String),
+    #[error("signature appearance: {0}")]
+    Appearance(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl SigningError {
+    /// Stable code for API clients and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SigningError::NotPdf(_) => "pdf_not_pdf",
+            SigningError::Encrypted(_) => "pdf_encrypted",
+            SigningError::Damaged(_) => "pdf_damaged",
+            SigningError::CertifiedNoChanges => "pdf_certified_no_changes",
+            SigningError::Unsupported(_) => "pdf_unsupported",
+            SigningError::Key(_) => "signing_key_invalid",
+            SigningError::Tsa(_) => "tsa_failed",
+            SigningError::Field(_) => "signature_field_invalid",
+            SigningError::Appearance(_) => "signature_appearance_invalid",
+            SigningError::Io(_) => "io_error",
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! PAdES signing and verification of PDF files: pure library code, no HTTP and no database.
+//! Used by the server and by the `docflow pdf` commands.
+pub mod appearance;
+pub mod error;
+
+pub use error::SigningError;
