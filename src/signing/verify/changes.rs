@@ -85,8 +85,15 @@ fn only_keys(old: &Dictionary, new: &Dictionary, allowed: &[&[u8]]) -> Result<()
 
 /// Every element of `old` is still in `new`, and every added element is a signature field or
 /// the widget of one. `None` for `old` means an array that did not exist before.
-fn grown_with_sigs(new_doc: &Document, old: Option<&Object>, new: &Object) -> Result<(), String> {
+fn grown_with_sigs(
+    old_doc: &Document,
+    old: Option<&Object>,
+    new_doc: &Document,
+    new: &Object,
+) -> Result<(), String> {
     let empty = Vec::new();
+    let old = old.and_then(|o| resolve(old_doc, o));
+    let new = resolve(new_doc, new).unwrap_or(new);
     let o = match old {
         None => &empty,
         Some(Object::Array(o)) => o,
@@ -233,7 +240,7 @@ fn judge(
     roles: &Roles<'_>,
 ) -> Result<(), String> {
     if Some(id) == roles.fields || roles.annots.contains(&id) {
-        return grown_with_sigs(new, Some(old_obj), new_obj);
+        return grown_with_sigs(old, Some(old_obj), new, new_obj);
     }
     let (Object::Dictionary(o), Object::Dictionary(n)) = (old_obj, new_obj) else {
         return Err(format!(
@@ -249,18 +256,18 @@ fn judge(
         if let (Ok(Object::Dictionary(of)), Ok(Object::Dictionary(nf))) =
             (o.get(b"AcroForm"), n.get(b"AcroForm"))
         {
-            return acroform(new, of, nf);
+            return acroform(old, new, of, nf);
         }
         return Ok(());
     }
     if Some(id) == roles.form {
-        return acroform(new, o, n);
+        return acroform(old, new, o, n);
     }
     if type_of(old_obj) == Some(b"Page") {
         only_keys(o, n, &[b"Annots"]).map_err(|k| format!("page keys changed: {k}"))?;
         return match (o.get(b"Annots").ok(), n.get(b"Annots")) {
             (Some(a), Ok(b)) if a.as_reference().is_ok() && a == b => Ok(()),
-            (a, Ok(b)) => grown_with_sigs(new, a, b),
+            (a, Ok(b)) => grown_with_sigs(old, a, new, b),
             (_, Err(_)) => Err("page annotations were removed".into()),
         };
     }
@@ -285,12 +292,17 @@ fn judge(
     ))
 }
 
-fn acroform(new_doc: &Document, o: &Dictionary, n: &Dictionary) -> Result<(), String> {
+fn acroform(
+    old_doc: &Document,
+    new_doc: &Document,
+    o: &Dictionary,
+    n: &Dictionary,
+) -> Result<(), String> {
     only_keys(o, n, ACROFORM_KEYS).map_err(|k| format!("AcroForm keys changed: {k}"))?;
     match (o.get(b"Fields").ok(), n.get(b"Fields")) {
-        (Some(a), Ok(b)) if a == b => Ok(()),
-        (a, Ok(b)) if b.as_reference().is_err() => grown_with_sigs(new_doc, a, b),
-        (_, Ok(_)) => Ok(()),
+        // The same indirect array is judged as an object of its own.
+        (Some(a), Ok(b)) if a == b && a.as_reference().is_ok() => Ok(()),
+        (a, Ok(b)) => grown_with_sigs(old_doc, a, new_doc, b),
         (_, Err(_)) => Err("form fields were removed".into()),
     }
 }

@@ -252,27 +252,29 @@ pub(crate) fn hash(md: MessageDigest, parts: &[&[u8]]) -> Result<Vec<u8>, String
     Ok(h.finish().map_err(|e| e.to_string())?.to_vec())
 }
 
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|&&x| x == 0).count();
-    &b[n..]
+/// The raw issuer Name and serial INTEGER value of a certificate, from its DER.
+fn issuer_serial(cert: &X509) -> Option<(Vec<u8>, Vec<u8>)> {
+    let der_cert = cert.to_der().ok()?;
+    let (c, _) = der::expect(&der_cert, 0x30, "Certificate").ok()?;
+    let (tbs, _) = der::expect(c.value, 0x30, "TBSCertificate").ok()?;
+    let mut items = der::children(tbs.value).ok()?.into_iter();
+    let mut serial = items.next()?;
+    if serial.tag == 0xa0 {
+        serial = items.next()?;
+    }
+    let _signature_alg = items.next()?;
+    let issuer = items.next()?;
+    Some((issuer.raw.to_vec(), serial.value.to_vec()))
 }
 
-/// The certificate the SignerInfo designates, if the CMS carries it.
+/// The certificate the SignerInfo designates, if the CMS carries it. Issuer and serial are
+/// compared as raw DER (serials may be negative in the wild).
 pub(crate) fn find_signer_cert(sd: &SignedData<'_>) -> Option<X509> {
     sd.certificates
         .iter()
         .find(|c| match &sd.signer.sid {
-            SignerId::IssuerSerial { issuer, serial } => {
-                let same_issuer = c.issuer_name().to_der().ok().as_deref() == Some(*issuer);
-                let same_serial = c
-                    .serial_number()
-                    .to_bn()
-                    .map(|bn| bn.to_vec())
-                    .ok()
-                    .as_deref()
-                    == Some(strip_zeros(serial));
-                same_issuer && same_serial
-            }
+            SignerId::IssuerSerial { issuer, serial } => issuer_serial(c)
+                .is_some_and(|(i, s)| i.as_slice() == *issuer && s.as_slice() == *serial),
             SignerId::KeyId(id) => c.subject_key_id().map(|k| k.as_slice()) == Some(*id),
         })
         .cloned()

@@ -419,8 +419,9 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
                 None => cms::check_token(&[], &[]),
             };
             let ts = timestamp_report(ctx, &token);
+            // The level says what the file holds; trust in the TSA is reported separately.
+            out.sig_timestamp_ok = token.intact();
             if ts.valid() {
-                out.sig_timestamp_ok = true;
                 at = token.time;
             }
             r.timestamp = Some(ts);
@@ -503,15 +504,20 @@ fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
             });
         }
         if r.status == SignatureStatus::Valid {
+            // A token that does not hold is a broken timestamp; one by an unknown TSA only
+            // makes the signature untrusted.
             let ts_broken = r.kind == SignatureKind::Signature
-                && r.timestamp.as_ref().is_some_and(|t| !t.valid());
+                && r.timestamp
+                    .as_ref()
+                    .is_some_and(|t| !(t.imprint_ok && t.signature_ok));
+            let ts_untrusted = r.timestamp.as_ref().is_some_and(|t| !t.trusted);
             if r.changes_after == ChangeLevel::Other {
                 r.status = SignatureStatus::ModifiedAfterSigning;
                 r.problems
                     .push("the document was changed after this signature".into());
             } else if ts_broken {
                 r.status = SignatureStatus::TimestampInvalid;
-            } else if !r.trusted {
+            } else if !r.trusted || ts_untrusted {
                 r.status = SignatureStatus::Untrusted;
             }
         }

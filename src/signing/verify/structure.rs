@@ -21,7 +21,16 @@ pub(crate) fn load(data: &[u8]) -> Result<Document, SigningError> {
     // lopdf bounds its own recursion; this is defence in depth against a panic inside it.
     let loaded = std::panic::catch_unwind(|| Document::load_mem(data));
     match loaded {
-        Ok(Ok(doc)) => Ok(doc),
+        Ok(Ok(doc)) => {
+            if catalog(&doc).is_none() {
+                return Err(if doc.trailer.has(b"Encrypt") {
+                    SigningError::Encrypted("the document cannot be opened without a password".into())
+                } else {
+                    SigningError::Damaged("no document catalog".into())
+                });
+            }
+            Ok(doc)
+        }
         Ok(Err(lopdf::Error::Decryption(e))) => Err(SigningError::Encrypted(e.to_string())),
         Ok(Err(e)) => Err(SigningError::Damaged(e.to_string())),
         Err(_) => Err(SigningError::Damaged(
