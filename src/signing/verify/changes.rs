@@ -36,7 +36,14 @@ const CATALOG_KEYS: &[&[u8]] = &[
     b"Version",
 ];
 /// AcroForm keys that signing may change.
-const ACROFORM_KEYS: &[&[u8]] = &[b"Fields", b"DR", b"DA", b"Q", b"NeedAppearances", b"SigFlags"];
+const ACROFORM_KEYS: &[&[u8]] = &[
+    b"Fields",
+    b"DR",
+    b"DA",
+    b"Q",
+    b"NeedAppearances",
+    b"SigFlags",
+];
 
 fn same(a: &Object, b: &Object) -> bool {
     match (a, b) {
@@ -108,7 +115,11 @@ fn grown_with_sigs(
     for added in n.iter().filter(|x| !o.contains(x)) {
         match resolve(new_doc, added) {
             Some(Object::Dictionary(d)) if is_sig_field(new_doc, d) => {}
-            _ => return Err("something other than a signature field was added to the form or a page".into()),
+            _ => {
+                return Err(
+                    "something other than a signature field was added to the form or a page".into(),
+                )
+            }
         }
     }
     Ok(())
@@ -197,7 +208,10 @@ pub(crate) fn classify(old: &Document, new: &Document) -> (ChangeLevel, Vec<Stri
             continue;
         }
         let Some(new_obj) = new.objects.get(id) else {
-            other(format!("object {} {} was removed", id.0, id.1), &mut details);
+            other(
+                format!("object {} {} was removed", id.0, id.1),
+                &mut details,
+            );
             continue;
         };
         if same(old_obj, new_obj) {
@@ -206,12 +220,19 @@ pub(crate) fn classify(old: &Document, new: &Document) -> (ChangeLevel, Vec<Stri
         if dss_ids.contains(id) || meta_ids.contains(id) || info_ids.contains(id) {
             continue;
         }
-        let verdict = judge(old, new, *id, old_obj, new_obj, &Roles {
-            catalog: cat_id,
-            form: form_id,
-            fields: fields_id,
-            annots: &annots_ids,
-        });
+        let verdict = judge(
+            old,
+            new,
+            *id,
+            old_obj,
+            new_obj,
+            &Roles {
+                catalog: cat_id,
+                form: form_id,
+                fields: fields_id,
+                annots: &annots_ids,
+            },
+        );
         if let Err(why) = verdict {
             other(format!("object {} {}: {why}", id.0, id.1), &mut details);
         }

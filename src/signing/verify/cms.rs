@@ -4,7 +4,6 @@
 
 use super::der::{self, DerError, Tlv};
 use const_oid::ObjectIdentifier;
-use ::der::Decode as _;
 use openssl::bn::BigNum;
 use openssl::hash::{Hasher, MessageDigest};
 use openssl::pkey::{Id, PKey, Public};
@@ -504,10 +503,8 @@ pub(crate) fn check_signer(sd: &SignedData<'_>, content: &[&[u8]]) -> SignerChec
     };
     let Some(md) = digest(si.digest_alg) else {
         out.unsupported = true;
-        out.problems.push(format!(
-            "unsupported digest algorithm {}",
-            si.digest_alg
-        ));
+        out.problems
+            .push(format!("unsupported digest algorithm {}", si.digest_alg));
         return out;
     };
     let actual = match hash(md, content) {
@@ -536,9 +533,8 @@ pub(crate) fn check_signer(sd: &SignedData<'_>, content: &[&[u8]]) -> SignerChec
     };
     out.signing_cert = signing_cert_match(si, &cert);
     if out.signing_cert == SigningCertMatch::Mismatch {
-        out.problems.push(
-            "signing-certificate attribute does not match the signer certificate".into(),
-        );
+        out.problems
+            .push("signing-certificate attribute does not match the signer certificate".into());
     }
     let key = match cert.public_key() {
         Ok(k) => k,
@@ -577,12 +573,16 @@ pub(crate) struct TokenCheck {
 }
 
 impl TokenCheck {
-    /// Imprint, digest, signature and signing certificate all hold.
+    /// The token's own signature holds: digest of the TSTInfo, signature, signing certificate.
+    pub fn signature_ok(&self) -> bool {
+        self.signer.as_ref().is_some_and(|s| {
+            s.digest_ok && s.signature_ok && s.signing_cert != SigningCertMatch::Mismatch
+        })
+    }
+
+    /// The token holds and its imprint matches the timestamped data.
     pub fn intact(&self) -> bool {
-        self.imprint_ok
-            && self.signer.as_ref().is_some_and(|s| {
-                s.digest_ok && s.signature_ok && s.signing_cert != SigningCertMatch::Mismatch
-            })
+        self.imprint_ok && self.signature_ok()
     }
 }
 
@@ -608,33 +608,67 @@ pub(crate) fn check_token(token: &[u8], imprinted: &[&[u8]]) -> TokenCheck {
             .push("timestamp token does not hold a TSTInfo".into());
         return out;
     };
-    match x509_tsp::TstInfo::from_der(econtent) {
+    match tst_info(econtent) {
         Ok(info) => {
-            let secs = info.gen_time.to_unix_duration().as_secs();
-            out.time = i64::try_from(secs)
-                .ok()
-                .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
-            let alg = info.message_imprint.hash_algorithm.oid;
-            match digest(alg).map(|md| hash(md, imprinted)) {
+            out.time = Some(info.time);
+            match digest(info.imprint_alg).map(|md| hash(md, imprinted)) {
                 Some(Ok(h)) => {
-                    out.imprint_ok = h == info.message_imprint.hashed_message.as_bytes();
+                    out.imprint_ok = h == info.imprint;
                     if !out.imprint_ok {
                         out.problems
                             .push("timestamp imprint does not match the timestamped data".into());
                     }
                 }
-                _ => out
-                    .problems
-                    .push(format!("unsupported timestamp imprint hash {alg}")),
+                _ => out.problems.push(format!(
+                    "unsupported timestamp imprint hash {}",
+                    info.imprint_alg
+                )),
             }
         }
         Err(e) => out.problems.push(format!("bad TSTInfo: {e}")),
     }
     let signer = check_signer(&sd, &[econtent]);
-    out.problems
-        .extend(signer.problems.iter().map(|p| format!("timestamp token: {p}")));
+    out.problems.extend(
+        signer
+            .problems
+            .iter()
+            .map(|p| format!("timestamp token: {p}")),
+    );
     out.signer = Some(signer);
     out
+}
+
+/// The parts of an RFC 3161 TSTInfo that verification needs.
+struct TstInfo {
+    imprint_alg: ObjectIdentifier,
+    imprint: Vec<u8>,
+    time: chrono::DateTime<chrono::Utc>,
+}
+
+/// Parses a TSTInfo. Hand-walked because genTime may carry fractional seconds (RFC 3161
+/// allows them), which strict DER GeneralizedTime decoders refuse.
+fn tst_info(econtent: &[u8]) -> Result<TstInfo, DerError> {
+    let (seq, _) = der::expect(econtent, 0x30, "TSTInfo")?;
+    let items = der::children(seq.value)?;
+    let (Some(imprint), Some(time)) = (items.get(2), items.get(4)) else {
+        return Err(DerError("TSTInfo is too short".into()));
+    };
+    let (alg, rest) = der::expect(imprint.value, 0x30, "hashAlgorithm")?;
+    let (imprint_alg, _) = der::algorithm(&alg)?;
+    let (hashed, _) = der::expect(rest, 0x04, "hashedMessage")?;
+    if time.tag != 0x18 {
+        return Err(DerError("genTime is not a GeneralizedTime".into()));
+    }
+    let text = std::str::from_utf8(time.value).map_err(|_| DerError("bad genTime".into()))?;
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let whole = text.split('.').next().unwrap_or(text);
+    let naive = chrono::NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S")
+        .map_err(|e| DerError(format!("bad genTime {text}: {e}")))?;
+    Ok(TstInfo {
+        imprint_alg,
+        imprint: hashed.value.to_vec(),
+        time: naive.and_utc(),
+    })
 }
 
 /// Serial number as lowercase hex.

@@ -4,8 +4,8 @@
 //! The /ByteRange and /Contents are checked on the raw bytes; the object structure comes from
 //! lopdf; the CMS envelope is walked by hand (exact bytes) and checked with openssl.
 
-mod changes;
 mod chain;
+mod changes;
 pub mod cli;
 mod cms;
 mod der;
@@ -14,9 +14,8 @@ mod report;
 mod structure;
 
 pub use report::{
-    ChainReport, ChangeLevel, Coverage, DssSummary, IntegrityReport, PadesLevel,
-    RevocationReport, SignatureKind, SignatureReport, SignatureStatus, SignerReport,
-    TimestampReport, VerifyReport,
+    ChainReport, ChangeLevel, Coverage, DssSummary, IntegrityReport, PadesLevel, RevocationReport,
+    SignatureKind, SignatureReport, SignatureStatus, SignerReport, TimestampReport, VerifyReport,
 };
 
 use crate::signing::SigningError;
@@ -148,8 +147,8 @@ fn pdf_date(raw: &[u8]) -> Option<String> {
                 .filter(|p| !p.is_empty())
                 .filter_map(|p| p.parse().ok())
                 .collect();
-            let secs = nums.first().copied().unwrap_or(0) * 3600
-                + nums.get(1).copied().unwrap_or(0) * 60;
+            let secs =
+                nums.first().copied().unwrap_or(0) * 3600 + nums.get(1).copied().unwrap_or(0) * 60;
             if sign == '-' {
                 -secs
             } else {
@@ -175,9 +174,7 @@ fn signer_report(cert: &X509) -> SignerReport {
                 format!(
                     "{}={}",
                     e.object().nid().short_name().unwrap_or("?"),
-                    e.data()
-                        .to_string()
-                        .unwrap_or_default()
+                    e.data().to_string().unwrap_or_default()
                 )
             })
             .collect::<Vec<_>>()
@@ -268,7 +265,7 @@ fn timestamp_report(ctx: &Context<'_>, token: &cms::TokenCheck) -> TimestampRepo
     TimestampReport {
         time: token.time.map(rfc3339),
         imprint_ok: token.imprint_ok,
-        signature_ok: token.intact(),
+        signature_ok: token.signature_ok(),
         trusted,
         tsa: tsa.as_ref().map(|c| chain::subject(c)),
         problems,
@@ -369,8 +366,10 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
     r.integrity.digest_algorithm = Some(cms::digest_name(sd.signer.digest_alg));
     r.integrity.signature_algorithm = Some(cms::mechanism_name(&sd.signer));
     if sd.signer_count != 1 {
-        r.problems
-            .push(format!("{} signer infos; only the first is checked", sd.signer_count));
+        r.problems.push(format!(
+            "{} signer infos; only the first is checked",
+            sd.signer_count
+        ));
     }
     r.revocation.adbe_archival = sd
         .signer
@@ -388,7 +387,9 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
         r.intact = token.imprint_ok && signer.is_some_and(|s| s.digest_ok);
         r.integrity.digest_ok = r.intact;
         r.integrity.signature_ok = signer.is_some_and(|s| s.signature_ok);
-        let m = signer.map(|s| s.signing_cert).unwrap_or(SigningCertMatch::Absent);
+        let m = signer
+            .map(|s| s.signing_cert)
+            .unwrap_or(SigningCertMatch::Absent);
         r.integrity.signing_certificate = match_name(m);
         r.valid = r.integrity.signature_ok
             && m != SigningCertMatch::Mismatch

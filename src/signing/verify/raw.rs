@@ -72,7 +72,12 @@ pub(crate) fn check_layout(
 ) -> Result<Layout, String> {
     let [start, len1, start2, len2] = match byte_range {
         [a, b, c, d] => [*a, *b, *c, *d],
-        _ => return Err(format!("/ByteRange has {} numbers, not 4", byte_range.len())),
+        _ => {
+            return Err(format!(
+                "/ByteRange has {} numbers, not 4",
+                byte_range.len()
+            ))
+        }
     };
     if [start, len1, start2, len2].iter().any(|v| *v < 0) {
         return Err("/ByteRange has a negative number".into());
@@ -80,7 +85,8 @@ pub(crate) fn check_layout(
     if start != 0 {
         return Err(format!("/ByteRange starts at {start}, not 0"));
     }
-    let to_usize = |v: i64| usize::try_from(v).map_err(|_| "/ByteRange number too large".to_string());
+    let to_usize =
+        |v: i64| usize::try_from(v).map_err(|_| "/ByteRange number too large".to_string());
     let (gap_start, gap_end, len2) = (to_usize(len1)?, to_usize(start2)?, to_usize(len2)?);
     if gap_end <= gap_start {
         return Err(format!(
@@ -171,7 +177,9 @@ mod tests {
         assert_eq!(l.end, FILE.len());
         let mut bad = br;
         bad[0] = 1;
-        assert!(check_layout(FILE, &bad, span).unwrap_err().contains("not 0"));
+        assert!(check_layout(FILE, &bad, span)
+            .unwrap_err()
+            .contains("not 0"));
         let mut bad = br;
         bad[1] -= 1;
         assert!(check_layout(FILE, &bad, span)
@@ -179,10 +187,14 @@ mod tests {
             .contains("not exactly"));
         let mut bad = br;
         bad[2] = bad[1] - 1;
-        assert!(check_layout(FILE, &bad, span).unwrap_err().contains("overlap"));
+        assert!(check_layout(FILE, &bad, span)
+            .unwrap_err()
+            .contains("overlap"));
         let mut bad = br;
         bad[3] += 100;
-        assert!(check_layout(FILE, &bad, span).unwrap_err().contains("beyond"));
+        assert!(check_layout(FILE, &bad, span)
+            .unwrap_err()
+            .contains("beyond"));
         assert!(check_layout(FILE, &br, None).is_err());
     }
 

@@ -24,7 +24,9 @@ pub(crate) fn load(data: &[u8]) -> Result<Document, SigningError> {
         Ok(Ok(doc)) => {
             if catalog(&doc).is_none() {
                 return Err(if doc.trailer.has(b"Encrypt") {
-                    SigningError::Encrypted("the document cannot be opened without a password".into())
+                    SigningError::Encrypted(
+                        "the document cannot be opened without a password".into(),
+                    )
                 } else {
                     SigningError::Damaged("no document catalog".into())
                 });
@@ -152,7 +154,11 @@ fn walk_field(
         (Some(p), false) => format!("{parent_name}.{p}"),
         (None, _) => parent_name.to_string(),
     };
-    let ft = dict.get(b"FT").ok().and_then(|o| o.as_name().ok()).or(inherited_ft);
+    let ft = dict
+        .get(b"FT")
+        .ok()
+        .and_then(|o| o.as_name().ok())
+        .or(inherited_ft);
     if ft == Some(b"Sig".as_slice()) {
         if let Ok(v) = dict.get(b"V") {
             let container = match v.as_reference() {

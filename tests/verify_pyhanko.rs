@@ -1,0 +1,756 @@
+//! `docflow pdf verify` on files signed by pyHanko (the outside validator), untouched and
+//! tampered with; docflow's verdict must agree with pyHanko's on every one of them.
+
+#[path = "common/pyhanko_verify.rs"]
+mod pyhanko_verify;
+
+use docflow::signing::verify::{
+    verify_pdf, ChangeLevel, Coverage, PadesLevel, SignatureKind, SignatureStatus, VerifyReport,
+};
+use openssl::x509::X509;
+use pyhanko_verify::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+
+/// A PKI and the signed files every test starts from, made once per test binary.
+struct Fixture {
+    dir: PathBuf,
+    root: Party,
+    other_root: Party,
+    signer: Party,
+    signer_ec: Party,
+    foreign_signer: Party,
+    /// Same issuer, subject and serial as `signer`, another key: the "swapped" certificate.
+    impostor: Party,
+    /// B-B by `signer` over a fresh one-page PDF.
+    bb: PathBuf,
+    /// `bb` signed again by `signer_ec` in a second field.
+    two: PathBuf,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        // Kept after the run (under the target dir) so a failing file can be inspected.
+        let parent = target_dir().join("verify-tests");
+        std::fs::create_dir_all(&parent).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("run-")
+            .tempdir_in(&parent)
+            .unwrap()
+            .keep();
+        let root = issue(&dir, "root", "Docflow Test Root", rsa_key(), None, true, 1);
+        let other_root = issue(&dir, "other-root", "Unknown Root", rsa_key(), None, true, 1);
+        let signer = issue(
+            &dir,
+            "signer",
+            "Nguyễn Văn Đức",
+            rsa_key(),
+            Some(&root),
+            false,
+            1001,
+        );
+        let signer_ec = issue(
+            &dir,
+            "signer-ec",
+            "Trần Thị B",
+            ec_key(),
+            Some(&root),
+            false,
+            1002,
+        );
+        let foreign_signer = issue(
+            &dir,
+            "foreign",
+            "Foreign Signer",
+            rsa_key(),
+            Some(&other_root),
+            false,
+            7,
+        );
+        let impostor = issue(
+            &dir,
+            "impostor",
+            "Nguyễn Văn Đức",
+            rsa_key(),
+            Some(&root),
+            false,
+            1001,
+        );
+        let base = dir.join("base.pdf");
+        std::fs::write(&base, minimal_pdf("Quyet dinh so 12/QD-UBND")).unwrap();
+        let bb = dir.join("bb.pdf");
+        pyhanko_sign(&base, &bb, "Sig1", &signer, &[]);
+        let two = dir.join("two.pdf");
+        pyhanko_sign(&bb, &two, "Sig2", &signer_ec, &[]);
+        Fixture {
+            dir,
+            root,
+            other_root,
+            signer,
+            signer_ec,
+            foreign_signer,
+            impostor,
+            bb,
+            two,
+        }
+    })
+}
+
+fn roots(f: &Fixture) -> Vec<X509> {
+    vec![f.root.cert.clone()]
+}
+
+/// Verifies `file` with docflow and with pyHanko (trusting `trust_pem`) and checks that they
+/// agree on every signature: bottom line, cryptographic soundness, trust, whole-file coverage.
+fn verify_and_compare(file: &Path, trust_pem: &Path) -> Result<VerifyReport, String> {
+    let trust = X509::stack_from_pem(&std::fs::read(trust_pem).unwrap()).unwrap();
+    let data = std::fs::read(file).unwrap();
+    let ours = verify_pdf(&data, &trust);
+    let py = pyhanko_validate(file, trust_pem);
+    let report = match ours {
+        Ok(r) => r,
+        Err(e) => {
+            assert!(
+                !py.ok,
+                "docflow refused {} ({e}) but pyHanko accepted it:\n{}",
+                file.display(),
+                py.output
+            );
+            return Err(e.to_string());
+        }
+    };
+    assert_eq!(
+        report.all_valid,
+        py.ok,
+        "docflow and pyHanko disagree on {}:\n{report:#?}\npyHanko:\n{}",
+        file.display(),
+        py.output
+    );
+    // pyHanko prints no per-field verdict when it gives up on a file (e.g. a broken
+    // ByteRange); then its exit status is the whole verdict, compared above.
+    if !py.signatures.is_empty() {
+        // `pyhanko sign validate` reports regular signatures only, not document timestamps.
+        let regular = report
+            .signatures
+            .iter()
+            .filter(|s| s.kind == SignatureKind::Signature)
+            .count();
+        assert_eq!(
+            py.signatures.len(),
+            regular,
+            "signature count differs on {}:\n{}",
+            file.display(),
+            py.output
+        );
+        for p in &py.signatures {
+            let s = report
+                .signatures
+                .iter()
+                .find(|s| s.field == p.field)
+                .unwrap_or_else(|| panic!("pyHanko field {} not in docflow's report", p.field));
+            let ctx = format!(
+                "{} field {}: {s:#?}\npyHanko:\n{}",
+                file.display(),
+                p.field,
+                py.output
+            );
+            assert_eq!(
+                s.status == SignatureStatus::Valid,
+                p.valid,
+                "bottom line: {ctx}"
+            );
+            assert_eq!(s.intact && s.valid, p.sound, "soundness: {ctx}");
+            if p.sound {
+                assert_eq!(s.trusted, p.trusted, "trust: {ctx}");
+                assert_eq!(
+                    s.coverage == Coverage::WholeFile,
+                    p.whole_file,
+                    "coverage: {ctx}"
+                );
+                if let Some(m) = &p.modifications {
+                    let ok_mods = m.starts_with("All modifications");
+                    assert_eq!(
+                        s.changes_after == ChangeLevel::SignaturesOnly,
+                        ok_mods,
+                        "modifications: {ctx}"
+                    );
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn write(name: &str, data: &[u8]) -> PathBuf {
+    let p = fixture().dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// The /ByteRange array of the last signature: (start of the numbers, end, the 4 numbers).
+fn byte_range(data: &[u8]) -> (usize, usize, [i64; 4]) {
+    let at = rfind(data, b"/ByteRange").unwrap();
+    let open = at + find(&data[at..], b"[").unwrap() + 1;
+    let close = at + find(&data[at..], b"]").unwrap();
+    let nums: Vec<i64> = std::str::from_utf8(&data[open..close])
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    (open, close, [nums[0], nums[1], nums[2], nums[3]])
+}
+
+/// Rewrites the last /ByteRange in place (same length, space padded).
+fn with_byte_range(data: &[u8], br: [i64; 4]) -> Vec<u8> {
+    let (open, close, _) = byte_range(data);
+    let text = format!("{} {} {} {}", br[0], br[1], br[2], br[3]);
+    assert!(text.len() <= close - open, "new ByteRange does not fit");
+    let mut out = data.to_vec();
+    let padded = format!("{text:<width$}", width = close - open);
+    out[open..close].copy_from_slice(padded.as_bytes());
+    out
+}
+
+#[test]
+fn pades_b_b_is_valid_trusted_and_covers_the_whole_file() {
+    let f = fixture();
+    let r = verify_and_compare(&f.bb, &f.root.cert_pem).unwrap();
+    assert!(r.all_valid);
+    assert_eq!(r.signatures.len(), 1);
+    let s = &r.signatures[0];
+    assert_eq!(s.field, "Sig1");
+    assert_eq!(s.kind, SignatureKind::Signature);
+    assert_eq!(s.status, SignatureStatus::Valid);
+    assert!(s.intact && s.valid && s.trusted);
+    assert_eq!(s.coverage, Coverage::WholeFile);
+    assert_eq!(s.changes_after, ChangeLevel::None);
+    assert_eq!(s.pades_level, Some(PadesLevel::BB));
+    assert_eq!(s.integrity.signing_certificate, "match");
+    let signer = s.signer.as_ref().unwrap();
+    assert_eq!(signer.common_name.as_deref(), Some("Nguyễn Văn Đức"));
+    assert!(signer.subject.contains("O=Docflow Test"));
+    assert!(s.claimed_time.is_some(), "the /M time is reported");
+    assert!(s.timestamp.is_none());
+    assert!(!s.revocation.present);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["signatures"][0]["status"], "valid");
+    assert_eq!(json["signatures"][0]["pades_level"], "B-B");
+}
+
+#[test]
+fn an_unknown_root_gives_intact_valid_but_untrusted() {
+    let f = fixture();
+    let out = f.dir.join("foreign.pdf");
+    pyhanko_sign(
+        &f.dir.join("base.pdf"),
+        &out,
+        "Sig1",
+        &f.foreign_signer,
+        &[],
+    );
+    let r = verify_and_compare(&out, &f.root.cert_pem).unwrap();
+    let s = &r.signatures[0];
+    assert!(s.intact && s.valid);
+    assert!(!s.trusted);
+    assert_eq!(s.status, SignatureStatus::Untrusted);
+    assert!(!r.all_valid);
+    // The same file is trusted once its own root is given.
+    let r = verify_and_compare(&out, &f.other_root.cert_pem).unwrap();
+    assert!(r.all_valid);
+}
+
+#[test]
+fn two_signatures_first_covers_an_earlier_revision_with_only_signatures_added() {
+    let f = fixture();
+    let r = verify_and_compare(&f.two, &f.root.cert_pem).unwrap();
+    assert!(r.all_valid);
+    assert_eq!(r.signatures.len(), 2);
+    let (a, b) = (&r.signatures[0], &r.signatures[1]);
+    assert_eq!((a.field.as_str(), b.field.as_str()), ("Sig1", "Sig2"));
+    assert_eq!(a.coverage, Coverage::EarlierRevision);
+    assert_eq!(a.changes_after, ChangeLevel::SignaturesOnly);
+    assert_eq!(a.status, SignatureStatus::Valid);
+    assert_eq!(b.coverage, Coverage::WholeFile);
+    assert_eq!(b.changes_after, ChangeLevel::None);
+    assert_eq!(
+        b.integrity.signature_algorithm.as_deref(),
+        Some("ecdsa(sha256)")
+    );
+    assert_eq!(
+        b.signer.as_ref().unwrap().common_name.as_deref(),
+        Some("Trần Thị B")
+    );
+    assert!(a.signed_revision < b.signed_revision);
+}
+
+#[test]
+fn a_tampered_byte_is_a_digest_mismatch() {
+    let f = fixture();
+    let mut data = std::fs::read(&f.bb).unwrap();
+    let at = find(&data, b"Quyet dinh so 12").unwrap();
+    data[at + 14] = b'9'; // "12" -> "92": someone edits the decision number
+    let file = write("tampered.pdf", &data);
+    let r = verify_and_compare(&file, &f.root.cert_pem).unwrap();
+    let s = &r.signatures[0];
+    assert_eq!(s.status, SignatureStatus::DigestMismatch);
+    assert!(!s.intact && !s.integrity.digest_ok);
+    assert!(!r.all_valid);
+}
+
+#[test]
+fn an_edited_byte_range_is_named() {
+    let f = fixture();
+    let data = std::fs::read(&f.bb).unwrap();
+    let (_, _, br) = byte_range(&data);
+    let cases: [(&str, [i64; 4], &str); 4] = [
+        ("br-not-from-0.pdf", [1, br[1] - 1, br[2], br[3]], "not 0"),
+        (
+            "br-gap-not-contents.pdf",
+            [0, br[1] - 2, br[2], br[3]],
+            "not exactly",
+        ),
+        ("br-overlap.pdf", [0, br[2] + 2, br[2], br[3]], "overlap"),
+        (
+            "br-short.pdf",
+            [0, br[1], br[2], br[3] - 20],
+            "revision boundary",
+        ),
+    ];
+    for (name, edited, why) in cases {
+        let file = write(name, &with_byte_range(&data, edited));
+        let r = verify_and_compare(&file, &f.root.cert_pem).unwrap();
+        let s = &r.signatures[0];
+        assert_eq!(
+            s.status,
+            SignatureStatus::ByteRangeInvalid,
+            "{name}: {s:#?}"
+        );
+        assert!(!s.integrity.byte_range_ok);
+        assert!(
+            s.problems.iter().any(|p| p.contains(why)),
+            "{name}: expected a problem mentioning {why:?}: {:?}",
+            s.problems
+        );
+        assert!(!r.all_valid);
+    }
+}
+
+/// Replaces the signer certificate inside the CMS with `other` (same DER length) and rewrites
+/// /Contents in place.
+fn swap_certificate(data: &[u8], original: &X509, other: &X509) -> Vec<u8> {
+    let (_, _, br) = byte_range(data);
+    let (start, end) = (br[1] as usize + 1, br[2] as usize - 1);
+    let hex = std::str::from_utf8(&data[start..end]).unwrap();
+    let mut cms: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let (a, b) = (original.to_der().unwrap(), other.to_der().unwrap());
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "test certificates must have equal DER length"
+    );
+    let at = find(&cms, &a).expect("signer certificate inside the CMS");
+    cms[at..at + a.len()].copy_from_slice(&b);
+    let new_hex: String = cms.iter().map(|x| format!("{x:02x}")).collect();
+    let mut out = data.to_vec();
+    out[start..end].copy_from_slice(new_hex.as_bytes());
+    out
+}
+
+#[test]
+fn a_swapped_certificate_is_named() {
+    let f = fixture();
+    let data = std::fs::read(&f.bb).unwrap();
+    let file = write(
+        "swapped.pdf",
+        &swap_certificate(&data, &f.signer.cert, &f.impostor.cert),
+    );
+    let r = verify_and_compare(&file, &f.root.cert_pem).unwrap();
+    let s = &r.signatures[0];
+    assert_eq!(s.status, SignatureStatus::CertificateMismatch, "{s:#?}");
+    assert_eq!(s.integrity.signing_certificate, "mismatch");
+    assert!(
+        !s.integrity.signature_ok,
+        "the impostor's key cannot verify the signature"
+    );
+    assert!(!s.valid && !r.all_valid);
+}
+
+/// An incremental update after the signature that replaces the page content (object 4).
+fn append_content_change(data: &[u8], text: &str) -> Vec<u8> {
+    let number_after = |key: &[u8]| -> usize {
+        let at = rfind(data, key).unwrap() + key.len();
+        let digits: String = data[at..]
+            .iter()
+            .map(|&b| char::from(b))
+            .skip_while(|c| c.is_whitespace())
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        digits.parse().unwrap()
+    };
+    let prev = number_after(b"startxref");
+    let size = number_after(b"/Size");
+    let mut out = data.to_vec();
+    let content = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
+    let obj_at = out.len();
+    out.extend_from_slice(
+        format!(
+            "4 0 obj\n<< /Length {} >>\nstream\n{content}\nendstream\nendobj\n",
+            content.len()
+        )
+        .as_bytes(),
+    );
+    let xref_at = out.len();
+    out.extend_from_slice(
+        format!(
+            "xref\n0 1\n0000000000 65535 f \n4 1\n{obj_at:010} 00000 n \ntrailer\n\
+             << /Size {size} /Root 1 0 R /Prev {prev} >>\nstartxref\n{xref_at}\n%%EOF\n"
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+#[test]
+fn content_appended_after_the_last_signature_is_named() {
+    let f = fixture();
+    let data = std::fs::read(&f.bb).unwrap();
+    let file = write(
+        "appended.pdf",
+        &append_content_change(&data, "Quyet dinh so 99"),
+    );
+    let r = verify_and_compare(&file, &f.root.cert_pem).unwrap();
+    let s = &r.signatures[0];
+    assert!(s.intact && s.valid, "the signed revision itself is intact");
+    assert_eq!(s.coverage, Coverage::EarlierRevision);
+    assert_eq!(s.changes_after, ChangeLevel::Other);
+    assert_eq!(s.status, SignatureStatus::ModifiedAfterSigning);
+    assert!(
+        s.change_details.iter().any(|d| d.starts_with("object 4 0")),
+        "{:?}",
+        s.change_details
+    );
+    assert!(!r.all_valid);
+
+    // Bytes that are not even a revision are caught as well.
+    let mut junk = data.clone();
+    junk.extend_from_slice(b"% appended note: approved by someone else\n");
+    let file = write("appended-junk.pdf", &junk);
+    let r = verify_pdf(&std::fs::read(&file).unwrap(), &roots(f)).unwrap();
+    let s = &r.signatures[0];
+    assert_eq!(s.coverage, Coverage::EarlierRevision);
+    assert_eq!(s.status, SignatureStatus::ModifiedAfterSigning);
+    assert!(!r.all_valid);
+}
+
+#[test]
+fn a_second_signature_over_tampered_content_does_not_rescue_the_first() {
+    let f = fixture();
+    let data = std::fs::read(&f.bb).unwrap();
+    let changed = write(
+        "changed-then-signed.pdf",
+        &append_content_change(&data, "Sua doi"),
+    );
+    let out = f.dir.join("changed-then-signed-2.pdf");
+    pyhanko_sign(&changed, &out, "Sig2", &f.signer_ec, &[]);
+    let r = verify_and_compare(&out, &f.root.cert_pem).unwrap();
+    assert_eq!(
+        r.signatures[0].status,
+        SignatureStatus::ModifiedAfterSigning
+    );
+    assert_eq!(r.signatures[1].status, SignatureStatus::Valid);
+    assert!(!r.all_valid);
+}
+
+#[test]
+fn malformed_input_is_an_error_not_a_panic() {
+    let f = fixture();
+    assert!(verify_pdf(b"", &roots(f)).is_err());
+    assert!(verify_pdf(b"oops\n", &roots(f)).is_err());
+    let mut nested = b"%PDF-1.7\n1 0 obj\n".to_vec();
+    nested.extend(vec![b'['; 50_000]);
+    nested.extend_from_slice(b"\ntrailer\n<< /Root 1 0 R >>\n");
+    assert!(verify_pdf(&nested, &roots(f)).is_err());
+    // Every prefix of a signed file either verifies as not valid or is refused.
+    let data = std::fs::read(&f.two).unwrap();
+    for cut in (0..data.len()).step_by(997) {
+        if let Ok(r) = verify_pdf(&data[..cut], &roots(f)) {
+            assert!(!r.all_valid || cut == data.len());
+        }
+    }
+}
+
+#[test]
+fn cli_exit_code_and_json() {
+    let f = fixture();
+    let bin = env!("CARGO_BIN_EXE_docflow");
+    let ok = Command::new(bin)
+        .args(["pdf", "verify", "--json", "--trust"])
+        .arg(&f.root.cert_pem)
+        .arg(&f.two)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(json["all_valid"], true);
+    assert_eq!(json["signatures"].as_array().unwrap().len(), 2);
+
+    let mut data = std::fs::read(&f.bb).unwrap();
+    let at = find(&data, b"Quyet").unwrap();
+    data[at] = b'X';
+    let bad = write("cli-tampered.pdf", &data);
+    let out = Command::new(bin)
+        .args(["pdf", "verify", "--trust"])
+        .arg(&f.root.cert_pem)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("DIGEST_MISMATCH"), "{table}");
+
+    let untrusted = Command::new(bin)
+        .args(["pdf", "verify"])
+        .arg(&f.bb)
+        .output()
+        .unwrap();
+    assert_eq!(
+        untrusted.status.code(),
+        Some(1),
+        "no trust roots: not trusted"
+    );
+
+    let missing = Command::new(bin)
+        .args(["pdf", "verify", "/nonexistent/file.pdf"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+/// certomancer serving the test PKI's TSA, OCSP responder and CRLs on loopback; stopped on drop.
+struct Certomancer {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Drop for Certomancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_certomancer(dir: &Path) -> Certomancer {
+    let bin = pyenv_bin();
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    for k in ["root", "interm", "ocsp", "tsa", "signer"] {
+        std::fs::write(
+            dir.join("keys").join(format!("{k}.key.pem")),
+            rsa_key().private_key_to_pem_pkcs8().unwrap(),
+        )
+        .unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let template = include_str!("fixtures/verify/certomancer.yml");
+    let config = template.replace("127.0.0.1:9000", &format!("127.0.0.1:{port}"));
+    std::fs::write(dir.join("certomancer.yml"), config).unwrap();
+    let summon = Command::new(bin.join("certomancer"))
+        .current_dir(dir)
+        .args([
+            "--config",
+            "certomancer.yml",
+            "mass-summon",
+            "--flat",
+            "testing-ca",
+            "pki-out",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        summon.status.success(),
+        "certomancer mass-summon: {summon:?}"
+    );
+    let child = Command::new(bin.join("certomancer"))
+        .current_dir(dir)
+        .args([
+            "--config",
+            "certomancer.yml",
+            "animate",
+            "--port",
+            &port.to_string(),
+            "--no-web-ui",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Certomancer {
+        child,
+        dir: dir.to_path_buf(),
+        port,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "certomancer did not start on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    server
+}
+
+#[test]
+fn timestamps_b_t_and_b_lta_with_a_real_tsa() {
+    let f = fixture();
+    let pki = start_certomancer(&f.dir.join("certomancer"));
+    let out_dir = &pki.dir;
+    let signer = Party {
+        key: openssl::pkey::PKey::private_key_from_pem(
+            &std::fs::read(out_dir.join("keys/signer.key.pem")).unwrap(),
+        )
+        .unwrap(),
+        cert: X509::from_pem(&std::fs::read(out_dir.join("pki-out/signer.cert.pem")).unwrap())
+            .unwrap(),
+        key_pem: out_dir.join("keys/signer.key.pem"),
+        cert_pem: out_dir.join("pki-out/signer.cert.pem"),
+    };
+    let root_pem = out_dir.join("pki-out/root.cert.pem");
+    let chain = out_dir
+        .join("pki-out/interm.cert.pem")
+        .to_string_lossy()
+        .into_owned();
+    let tsa = format!("http://127.0.0.1:{}/testing-ca/tsa/tsa", pki.port);
+    let base = f.dir.join("base.pdf");
+
+    // B-T: signature timestamp from the TSA.
+    let bt = out_dir.join("bt.pdf");
+    let spec = "1/50,50,250,100/Sig1";
+    let key = signer.key_pem.to_string_lossy().into_owned();
+    let cert = signer.cert_pem.to_string_lossy().into_owned();
+    let (b, o) = (
+        base.to_string_lossy().into_owned(),
+        bt.to_string_lossy().into_owned(),
+    );
+    pyhanko(&[
+        "sign",
+        "addsig",
+        "--field",
+        spec,
+        "--use-pades",
+        "--timestamp-url",
+        &tsa,
+        "pemder",
+        "--key",
+        &key,
+        "--cert",
+        &cert,
+        "--chain",
+        &chain,
+        "--no-pass",
+        &b,
+        &o,
+    ]);
+    let before = chrono::Utc::now();
+    let r = verify_and_compare(&bt, &root_pem).unwrap();
+    let s = &r.signatures[0];
+    assert_eq!(s.status, SignatureStatus::Valid, "{s:#?}");
+    assert_eq!(s.pades_level, Some(PadesLevel::BT));
+    let ts = s.timestamp.as_ref().expect("signature timestamp");
+    assert!(ts.imprint_ok && ts.signature_ok && ts.trusted, "{ts:#?}");
+    assert!(ts.tsa.as_deref().unwrap_or_default().contains("Test TSA"));
+    let t = chrono::DateTime::parse_from_rfc3339(ts.time.as_deref().unwrap()).unwrap();
+    let skew = (before - t.with_timezone(&chrono::Utc)).num_seconds().abs();
+    assert!(skew < 600, "TSA time {t} is far from now");
+    assert_eq!(
+        s.chain.as_ref().unwrap().validated_at,
+        ts.time.clone().unwrap(),
+        "the chain is validated at the timestamp's time"
+    );
+
+    // A signature timestamp that no longer matches the signature is caught by its imprint:
+    // flip a byte of the signature value inside the (trusted) token's imprinted data.
+    // (Covered by the digest check of the signature itself; see the tamper tests.)
+
+    // B-LTA: revocation info embedded (DSS) and a document timestamp on top.
+    let lta = out_dir.join("lta.pdf");
+    let root_s = root_pem.to_string_lossy().into_owned();
+    let o = lta.to_string_lossy().into_owned();
+    pyhanko(&[
+        "sign",
+        "addsig",
+        "--field",
+        spec,
+        "--use-pades-lta",
+        "--with-validation-info",
+        "--timestamp-url",
+        &tsa,
+        "--trust",
+        &root_s,
+        "--trust-replace",
+        "pemder",
+        "--key",
+        &key,
+        "--cert",
+        &cert,
+        "--chain",
+        &chain,
+        "--no-pass",
+        &b,
+        &o,
+    ]);
+    let r = verify_and_compare(&lta, &root_pem).unwrap();
+    assert!(r.all_valid, "{r:#?}");
+    let sig = r
+        .signatures
+        .iter()
+        .find(|s| s.kind == SignatureKind::Signature)
+        .unwrap();
+    assert_eq!(sig.pades_level, Some(PadesLevel::BLTA), "{sig:#?}");
+    assert!(sig.revocation.present, "{:#?}", sig.revocation);
+    assert_eq!(sig.coverage, Coverage::EarlierRevision);
+    assert_eq!(sig.changes_after, ChangeLevel::SignaturesOnly);
+    let doc_ts = r
+        .signatures
+        .iter()
+        .find(|s| s.kind == SignatureKind::DocumentTimestamp)
+        .expect("document timestamp");
+    assert_eq!(doc_ts.status, SignatureStatus::Valid, "{doc_ts:#?}");
+    assert!(doc_ts.timestamp.as_ref().unwrap().valid());
+    assert!(r
+        .dss
+        .as_ref()
+        .is_some_and(|d| d.certs > 0 && d.ocsps + d.crls > 0));
+
+    // Tampering under a document timestamp is caught as a digest (imprint) mismatch.
+    let mut data = std::fs::read(&lta).unwrap();
+    let at = find(&data, b"Quyet dinh").unwrap();
+    data[at] = b'q';
+    let bad = write("lta-tampered.pdf", &data);
+    let r = verify_and_compare(&bad, &root_pem).unwrap();
+    assert!(r
+        .signatures
+        .iter()
+        .all(|s| s.status == SignatureStatus::DigestMismatch));
+}
