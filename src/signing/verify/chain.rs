@@ -69,7 +69,7 @@ fn run(
         let ok = c.verify_cert()?;
         let path = c
             .chain()
-            .map(|s| s.iter().map(|x| subject(x)).collect())
+            .map(|s| s.iter().map(subject).collect())
             .unwrap_or_default();
         Ok(ChainCheck {
             trusted: ok,

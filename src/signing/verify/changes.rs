@@ -134,11 +134,9 @@ fn reachable(doc: &Document, start: &Object) -> HashSet<ObjectId> {
             break;
         }
         match o {
-            Object::Reference(id) => {
-                if seen.insert(*id) {
-                    if let Some(t) = doc.objects.get(id) {
-                        stack.push(t);
-                    }
+            Object::Reference(id) if seen.insert(*id) => {
+                if let Some(t) = doc.objects.get(id) {
+                    stack.push(t);
                 }
             }
             Object::Array(a) => stack.extend(a.iter()),

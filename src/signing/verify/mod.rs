@@ -351,7 +351,7 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
     if let Some(d) = ctx.dss {
         r.revocation.dss_ocsps = d.ocsps;
         r.revocation.dss_crls = d.crls;
-        r.revocation.vri = d.vri.iter().any(|k| *k == vri_key);
+        r.revocation.vri = d.vri.contains(&vri_key);
     }
     // 3. The CMS.
     let sd = match cms::parse(&layout.contents) {
