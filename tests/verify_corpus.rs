@@ -131,6 +131,7 @@ fn docflow_agrees_with_pyhanko_on_every_signed_corpus_file() {
             !py.ok && !report.all_valid,
             "{name}: nothing is trusted here"
         );
+        compare_doc_timestamps(&name, &report, &py);
         let regular: Vec<_> = report
             .signatures
             .iter()

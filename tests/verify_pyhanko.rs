@@ -128,6 +128,7 @@ fn verify_and_compare(file: &Path, trust_pem: &Path) -> Result<VerifyReport, Str
         file.display(),
         py.output
     );
+    compare_doc_timestamps(&file.display().to_string(), &report, &py);
     // pyHanko prints no per-field verdict when it gives up on a file (e.g. a broken
     // ByteRange); then its exit status is the whole verdict, compared above.
     if !py.signatures.is_empty() {
@@ -169,7 +170,14 @@ fn verify_and_compare(file: &Path, trust_pem: &Path) -> Result<VerifyReport, Str
                     p.whole_file,
                     "coverage: {ctx}"
                 );
-                if let Some(m) = &p.modifications {
+                // Under a certification pyHanko files any change it does not permit under
+                // "other"; docflow still says what was added and names the breach in the
+                // status (compared above).
+                if let Some(m) = p
+                    .modifications
+                    .as_ref()
+                    .filter(|_| s.certification.is_none())
+                {
                     let ok_mods = m.starts_with("All modifications");
                     assert_eq!(
                         s.changes_after == ChangeLevel::SignaturesOnly,
@@ -753,4 +761,65 @@ fn timestamps_b_t_and_b_lta_with_a_real_tsa() {
         .signatures
         .iter()
         .all(|s| s.status == SignatureStatus::DigestMismatch));
+}
+
+#[test]
+fn certification_rules_follow_docmdp() {
+    let f = fixture();
+    let base = f.dir.join("base.pdf");
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    // Prepared the right way for P=2: the empty field exists before certifying.
+    let with_field = f.dir.join("with-empty-field.pdf");
+    pyhanko(&[
+        "sign",
+        "addfields",
+        "--field",
+        "1/50,50,250,100/Sig2",
+        &s(&base),
+        &s(&with_field),
+    ]);
+
+    // (P, create the field after certifying?, expected status of the certification)
+    let cases = [
+        (1u8, false, SignatureStatus::ModifiedAfterSigning),
+        (2, false, SignatureStatus::Valid),
+        (2, true, SignatureStatus::ModifiedAfterSigning),
+        (3, false, SignatureStatus::Valid),
+        (3, true, SignatureStatus::ModifiedAfterSigning),
+    ];
+    for (p, new_field, expected) in cases {
+        let input = if new_field { &base } else { &with_field };
+        let certified = f.dir.join(format!("certified-p{p}-{new_field}.pdf"));
+        pyhanko_certify(input, &certified, &f.signer, p);
+        let r = verify_and_compare(&certified, &f.root.cert_pem).unwrap();
+        assert!(r.all_valid, "P={p}: {r:#?}");
+        assert_eq!(r.signatures[0].certification, Some(i64::from(p)));
+
+        let signed = f
+            .dir
+            .join(format!("certified-p{p}-{new_field}-then-signed.pdf"));
+        if new_field {
+            pyhanko_sign(&certified, &signed, "Sig2", &f.signer_ec, &[]);
+        } else {
+            // pyHanko itself refuses to sign under P=1; this helper plays a careless signer.
+            let out = pyhanko_helper(&[
+                "sign-anyway".as_ref(),
+                certified.as_os_str(),
+                signed.as_os_str(),
+                f.signer_ec.key_pem.as_os_str(),
+                f.signer_ec.cert_pem.as_os_str(),
+                "Sig2".as_ref(),
+            ]);
+            assert!(out.status.success(), "pyHanko sign: {out:?}");
+        }
+        let r = verify_and_compare(&signed, &f.root.cert_pem).unwrap();
+        let cert_sig = &r.signatures[0];
+        assert_eq!(cert_sig.field, "Cert");
+        assert_eq!(cert_sig.changes_after, ChangeLevel::SignaturesOnly);
+        assert_eq!(
+            cert_sig.status, expected,
+            "P={p} new field {new_field}: {cert_sig:#?}"
+        );
+        assert_eq!(r.signatures[1].status, SignatureStatus::Valid);
+    }
 }

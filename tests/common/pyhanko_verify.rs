@@ -249,12 +249,70 @@ pub struct PyVerdict {
     pub timestamp: Option<String>,
 }
 
+/// pyHanko's verdict on a document timestamp (through its API: the CLI skips them).
+#[derive(Debug, Clone)]
+pub struct PyTimestamp {
+    pub field: String,
+    pub intact: bool,
+    pub valid: bool,
+    pub trusted: bool,
+}
+
 /// pyHanko's verdicts for a file, and whether it exited 0.
 #[derive(Debug, Clone)]
 pub struct PyReport {
     pub ok: bool,
     pub signatures: Vec<PyVerdict>,
+    pub doc_timestamps: Vec<PyTimestamp>,
     pub output: String,
+}
+
+/// Runs tests/fixtures/verify/pyhanko_helper.py with the venv's Python.
+pub fn pyhanko_helper(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let bin = pyenv_bin();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify/pyhanko_helper.py");
+    Command::new(bin.join("python"))
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run pyhanko_helper.py")
+}
+
+/// Certifies `input` (DocMDP `p`) into `output` with pyHanko, in a new field "Cert".
+pub fn pyhanko_certify(input: &Path, output: &Path, signer: &Party, p: u8) {
+    let p = p.to_string();
+    let out = pyhanko_helper(&[
+        "certify".as_ref(),
+        input.as_os_str(),
+        output.as_os_str(),
+        signer.key_pem.as_os_str(),
+        signer.cert_pem.as_os_str(),
+        p.as_ref(),
+    ]);
+    assert!(out.status.success(), "pyHanko certify failed: {out:?}");
+}
+
+fn doc_timestamps(file: &Path, trust: &Path) -> Vec<PyTimestamp> {
+    let out = pyhanko_helper(&[
+        "doc-timestamps".as_ref(),
+        file.as_os_str(),
+        trust.as_os_str(),
+    ]);
+    if !out.status.success() {
+        // pyHanko cannot read the file: no timestamp verdicts.
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| PyTimestamp {
+            field: v["field"].as_str().unwrap_or_default().to_string(),
+            intact: v["intact"] == true,
+            valid: v["valid"] == true,
+            trusted: v["trusted"] == true,
+        })
+        .collect()
 }
 
 /// Validates with pyHanko against `trust` (no revocation checks).
@@ -272,6 +330,7 @@ pub fn pyhanko_validate(file: &Path, trust: &Path) -> PyReport {
     PyReport {
         ok: out.status.success(),
         signatures: parse_pretty(&text),
+        doc_timestamps: doc_timestamps(file, trust),
         output: text,
     }
 }
@@ -309,4 +368,46 @@ fn parse_pretty(text: &str) -> Vec<PyVerdict> {
         }
     }
     out
+}
+
+/// docflow's document-timestamp verdicts match pyHanko's (intact, sound, trusted).
+pub fn compare_doc_timestamps(
+    name: &str,
+    ours: &docflow::signing::verify::VerifyReport,
+    py: &PyReport,
+) {
+    use docflow::signing::verify::SignatureKind;
+    let mine: Vec<_> = ours
+        .signatures
+        .iter()
+        .filter(|s| s.kind == SignatureKind::DocumentTimestamp)
+        .collect();
+    if py.doc_timestamps.is_empty() && !mine.is_empty() {
+        // pyHanko could not read the file; docflow must not call it valid either.
+        assert!(
+            !ours.all_valid,
+            "{name}: pyHanko could not read the timestamps"
+        );
+        return;
+    }
+    assert_eq!(
+        mine.len(),
+        py.doc_timestamps.len(),
+        "{name}: document timestamp count"
+    );
+    for p in &py.doc_timestamps {
+        let s = mine
+            .iter()
+            .find(|s| s.field == p.field)
+            .unwrap_or_else(|| panic!("{name}: document timestamp {} missing", p.field));
+        let ctx = format!(
+            "{name} document timestamp {}: {s:#?}\npyHanko: {p:?}",
+            p.field
+        );
+        assert_eq!(s.intact, p.intact, "intact: {ctx}");
+        assert_eq!(s.intact && s.valid, p.intact && p.valid, "sound: {ctx}");
+        if p.intact && p.valid {
+            assert_eq!(s.trusted, p.trusted, "trusted: {ctx}");
+        }
+    }
 }

@@ -162,7 +162,61 @@ fn is_sig_field(doc: &Document, d: &Dictionary) -> bool {
 
 /// The classification of everything that changed between `old` (the signed revision) and
 /// `new` (the final file), with the changed objects named.
-pub(crate) fn classify(old: &Document, new: &Document) -> (ChangeLevel, Vec<String>) {
+/// The outcome of comparing a signed revision with the final file.
+#[derive(Debug, Clone)]
+pub(crate) struct Changes {
+    pub level: ChangeLevel,
+    /// The changed objects that make the level `Other`.
+    pub details: Vec<String>,
+    /// New form fields were created (a certification with P=1 or 2 forbids that; only
+    /// existing fields may be filled).
+    pub fields_added: bool,
+}
+
+/// Object ids of every form field (bounded walk of /Fields and /Kids).
+fn form_fields(doc: &Document) -> HashSet<ObjectId> {
+    let fields = catalog(doc)
+        .and_then(|c| get_dict(doc, c, b"AcroForm"))
+        .and_then(|f| f.get(b"Fields").ok());
+    let mut seen = HashSet::new();
+    let mut stack: Vec<&Object> = fields.into_iter().collect();
+    while let Some(o) = stack.pop() {
+        if seen.len() >= MAX_WALK {
+            break;
+        }
+        match o {
+            Object::Reference(id) if seen.insert(*id) => {
+                if let Some(t) = doc.objects.get(id) {
+                    stack.push(t);
+                }
+            }
+            Object::Array(a) => stack.extend(a.iter()),
+            Object::Dictionary(d) => {
+                if let Ok(k) = d.get(b"Kids") {
+                    stack.push(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    seen
+}
+
+/// Compares `old` (the signed revision) with `new` (the final file).
+pub(crate) fn compare(old: &Document, new: &Document) -> Changes {
+    let (level, details) = classify(old, new);
+    let before = form_fields(old);
+    let fields_added = form_fields(new).into_iter().any(|id| {
+        !before.contains(&id) && matches!(new.objects.get(&id), Some(Object::Dictionary(_)))
+    });
+    Changes {
+        level,
+        details,
+        fields_added,
+    }
+}
+
+fn classify(old: &Document, new: &Document) -> (ChangeLevel, Vec<String>) {
     let mut details = Vec::new();
     let other = |msg: String, details: &mut Vec<String>| {
         if details.len() < MAX_DETAILS {

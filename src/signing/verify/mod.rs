@@ -49,7 +49,7 @@ pub fn verify_pdf(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningEr
         dss_certs: &dss_certs,
     };
     let mut checked: Vec<Checked> = fields.iter().map(|f| check_one(&ctx, f)).collect();
-    checked.sort_by_key(|c| c.end.unwrap_or(usize::MAX));
+    checked.sort_by_key(|c| (c.end.unwrap_or(c.offset), c.offset));
     finish(&ctx, &mut checked);
     let signatures: Vec<SignatureReport> = checked.into_iter().map(|c| c.report).collect();
     let all_valid = !signatures.is_empty()
@@ -104,6 +104,8 @@ struct Checked {
     report: SignatureReport,
     /// End of the signed range, when the layout is valid.
     end: Option<usize>,
+    /// Where the signature dictionary is in the file (orders signatures with a broken range).
+    offset: usize,
     baseline_attrs: bool,
     sig_timestamp_ok: bool,
 }
@@ -233,6 +235,7 @@ fn blank(field: &str, sig: &Dictionary, kind: SignatureKind) -> SignatureReport 
         changes_after: ChangeLevel::Other,
         change_details: Vec::new(),
         pades_level: None,
+        certification: None,
         problems: Vec::new(),
     }
 }
@@ -282,9 +285,14 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
         SignatureKind::Signature
     };
     let mut r = blank(&field.name, sig, kind);
+    r.certification = structure::docmdp_permissions(ctx.doc, sig);
+    let span_start = field
+        .container
+        .and_then(|id| structure::offset_of(ctx.doc, id));
     let mut out = Checked {
         report: r.clone(),
         end: None,
+        offset: span_start.unwrap_or(usize::MAX),
         baseline_attrs: false,
         sig_timestamp_ok: false,
     };
@@ -463,7 +471,7 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
 /// Checks that need all signatures: what changed after each one, the PAdES level, the
 /// final status.
 fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
-    let mut cache: HashMap<usize, (ChangeLevel, Vec<String>)> = HashMap::new();
+    let mut cache: HashMap<usize, changes::Changes> = HashMap::new();
     let last_end = ctx.ends.last().map(|e| e.eol).unwrap_or(0);
     let junk_after_eof = ctx.data[last_end.min(ctx.data.len())..]
         .iter()
@@ -473,19 +481,26 @@ fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
         .filter(|c| c.report.kind == SignatureKind::DocumentTimestamp && c.report.intact)
         .filter_map(|c| c.end)
         .collect();
+    let regular_ends: Vec<usize> = all
+        .iter()
+        .filter(|c| c.report.kind == SignatureKind::Signature)
+        .filter_map(|c| c.end)
+        .collect();
     let dss_present = ctx
         .dss
         .is_some_and(|d| !d.certs.is_empty() || d.ocsps + d.crls > 0);
     for c in all.iter_mut() {
         let r = &mut c.report;
         let Some(end) = c.end else { continue };
+        let mut fields_added = false;
         if r.coverage == Coverage::EarlierRevision {
-            let (level, details) = cache
+            let found = cache
                 .entry(end)
                 .or_insert_with(|| changes_after(ctx, end, junk_after_eof))
                 .clone();
-            r.changes_after = level;
-            r.change_details = details;
+            r.changes_after = found.level;
+            r.change_details = found.details;
+            fields_added = found.fields_added;
         }
         if r.kind == SignatureKind::Signature {
             let pades = name_is(r.sub_filter.as_deref(), "ETSI.CAdES.detached");
@@ -504,6 +519,26 @@ fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
                 PadesLevel::BLTA
             });
         }
+        // Certified with P=1: only DSS data and document timestamps may follow. Under any
+        // certification no new form fields may be created (signing fills existing ones).
+        let later_signature = regular_ends.iter().any(|e| *e > end);
+        let docmdp_broken = match r.certification {
+            Some(1) if later_signature => {
+                r.problems.push(
+                    "certified with no changes allowed (DocMDP P=1), yet signed again".into(),
+                );
+                true
+            }
+            // ISO 32000 lets P=3 add annotations; creating form fields after certifying is
+            // still refused by validators (pyHanko, Acrobat), so it is refused here too.
+            Some(p) if fields_added => {
+                r.problems.push(format!(
+                    "certified with DocMDP P={p}, yet new form fields were created after it"
+                ));
+                true
+            }
+            _ => false,
+        };
         if r.status == SignatureStatus::Valid {
             // A token that does not hold is a broken timestamp; one by an unknown TSA only
             // makes the signature untrusted.
@@ -512,7 +547,7 @@ fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
                     .as_ref()
                     .is_some_and(|t| !(t.imprint_ok && t.signature_ok));
             let ts_untrusted = r.timestamp.as_ref().is_some_and(|t| !t.trusted);
-            if r.changes_after == ChangeLevel::Other {
+            if r.changes_after == ChangeLevel::Other || docmdp_broken {
                 r.status = SignatureStatus::ModifiedAfterSigning;
                 r.problems
                     .push("the document was changed after this signature".into());
@@ -530,19 +565,22 @@ fn name_is(v: Option<&str>, expected: &str) -> bool {
 }
 
 /// Compares the revision ending at `end` with the whole file.
-fn changes_after(ctx: &Context<'_>, end: usize, junk: bool) -> (ChangeLevel, Vec<String>) {
-    let (mut level, mut details) = match structure::load(&ctx.data[..end]) {
-        Ok(old) => changes::classify(&old, ctx.doc),
-        Err(e) => (
-            ChangeLevel::Other,
-            vec![format!("the signed revision cannot be read: {e}")],
-        ),
+fn changes_after(ctx: &Context<'_>, end: usize, junk: bool) -> changes::Changes {
+    let mut found = match structure::load(&ctx.data[..end]) {
+        Ok(old) => changes::compare(&old, ctx.doc),
+        Err(e) => changes::Changes {
+            level: ChangeLevel::Other,
+            details: vec![format!("the signed revision cannot be read: {e}")],
+            fields_added: false,
+        },
     };
     if junk {
-        level = ChangeLevel::Other;
-        details.push("data that is not a PDF revision follows the last %%EOF".into());
+        found.level = ChangeLevel::Other;
+        found
+            .details
+            .push("data that is not a PDF revision follows the last %%EOF".into());
     }
-    (level, details)
+    found
 }
 
 #[cfg(test)]

@@ -199,6 +199,9 @@ pub struct SignatureReport {
     /// The changed objects that make `changes_after` `other`.
     pub change_details: Vec<String>,
     pub pades_level: Option<PadesLevel>,
+    /// DocMDP permissions (1 = no changes, 2 = form filling and signing, 3 = also
+    /// annotations) when this is a certification signature.
+    pub certification: Option<i64>,
     /// Every problem found, in plain words.
     pub problems: Vec<String>,
 }

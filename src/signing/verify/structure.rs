@@ -232,3 +232,24 @@ pub(crate) fn dss(doc: &Document) -> Option<Dss> {
         vri,
     })
 }
+
+/// The DocMDP /P of a certification signature (`/Reference` with `/TransformMethod /DocMDP`);
+/// ISO 32000 makes 2 the default.
+pub(crate) fn docmdp_permissions(doc: &Document, sig: &Dictionary) -> Option<i64> {
+    let Some(Object::Array(refs)) = get(doc, sig, b"Reference") else {
+        return None;
+    };
+    refs.iter().find_map(|r| {
+        let Some(Object::Dictionary(d)) = resolve(doc, r) else {
+            return None;
+        };
+        let method = get(doc, d, b"TransformMethod").and_then(|m| m.as_name().ok());
+        if method != Some(b"DocMDP".as_slice()) {
+            return None;
+        }
+        let p = get_dict(doc, d, b"TransformParams")
+            .and_then(|t| get(doc, t, b"P"))
+            .and_then(|p| p.as_i64().ok());
+        Some(p.unwrap_or(2))
+    })
+}
