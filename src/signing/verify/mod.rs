@@ -26,6 +26,10 @@ use openssl::x509::X509;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// More signatures than any real register document carries; bounds the work per file
+/// (each signature that covers an earlier revision parses that revision once).
+const MAX_SIGNATURES: usize = 200;
+
 /// Verifies every signature of the PDF in `data` against the trust roots `trust`.
 ///
 /// Errors only when the file cannot be read as a PDF at all (`NotPdf`, `Damaged`,
@@ -34,6 +38,12 @@ pub fn verify_pdf(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningEr
     let doc = structure::load(data)?;
     let ends = raw::revision_ends(data);
     let fields = structure::signature_fields(&doc)?;
+    if fields.len() > MAX_SIGNATURES {
+        return Err(SigningError::Unsupported(format!(
+            "{} signatures; at most {MAX_SIGNATURES} are verified",
+            fields.len()
+        )));
+    }
     let dss = structure::dss(&doc);
     let dss_certs: Vec<X509> = dss
         .iter()
@@ -126,6 +136,9 @@ fn pdf_date(raw: &[u8]) -> Option<String> {
     let s = String::from_utf8_lossy(raw);
     let s = s.strip_prefix("D:").unwrap_or(&s);
     let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.len() < 4 {
+        return None;
+    }
     let part = |from: usize, len: usize, default: u32| -> Option<u32> {
         match digits.get(from..from + len) {
             Some(p) => p.parse().ok(),
@@ -441,7 +454,12 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
         r.signer = Some(signer_report(cert));
         let when = validated_at.unwrap_or_else(chrono::Utc::now);
         let c = chain::check(cert, &helpers, ctx.trust, Some(when.timestamp()), doc_ts);
-        r.trusted = c.trusted && r.intact && r.valid;
+        let usage_ok = doc_ts || chain::key_usage_allows_signing(cert);
+        if !usage_ok {
+            r.problems
+                .push("the signer certificate's key usage does not allow signatures".into());
+        }
+        r.trusted = c.trusted && usage_ok && r.intact && r.valid;
         if let Some(e) = &c.error {
             r.problems.push(format!("certificate path: {e}"));
         }
