@@ -353,27 +353,33 @@ fn an_edited_byte_range_is_named() {
     }
 }
 
-/// Replaces the signer certificate inside the CMS with `other` (same DER length) and rewrites
-/// /Contents in place.
-fn swap_certificate(data: &[u8], original: &X509, other: &X509) -> Vec<u8> {
+/// Edits the decoded /Contents of the last signature in place (same length) and writes it back.
+fn edit_contents(data: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let (_, _, br) = byte_range(data);
     let (start, end) = (br[1] as usize + 1, br[2] as usize - 1);
     let hex = std::str::from_utf8(&data[start..end]).unwrap();
     let mut cms: Vec<u8> = (0..hex.len() / 2)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .collect();
+    edit(&mut cms);
+    let new_hex: String = cms.iter().map(|x| format!("{x:02x}")).collect();
+    let mut out = data.to_vec();
+    out[start..end].copy_from_slice(new_hex.as_bytes());
+    out
+}
+
+/// Replaces the signer certificate inside the CMS with `other` (same DER length).
+fn swap_certificate(data: &[u8], original: &X509, other: &X509) -> Vec<u8> {
     let (a, b) = (original.to_der().unwrap(), other.to_der().unwrap());
     assert_eq!(
         a.len(),
         b.len(),
         "test certificates must have equal DER length"
     );
-    let at = find(&cms, &a).expect("signer certificate inside the CMS");
-    cms[at..at + a.len()].copy_from_slice(&b);
-    let new_hex: String = cms.iter().map(|x| format!("{x:02x}")).collect();
-    let mut out = data.to_vec();
-    out[start..end].copy_from_slice(new_hex.as_bytes());
-    out
+    edit_contents(data, |cms| {
+        let at = find(cms, &a).expect("signer certificate inside the CMS");
+        cms[at..at + a.len()].copy_from_slice(&b);
+    })
 }
 
 #[test]
@@ -697,9 +703,27 @@ fn timestamps_b_t_and_b_lta_with_a_real_tsa() {
         "the chain is validated at the timestamp's time"
     );
 
-    // A signature timestamp that no longer matches the signature is caught by its imprint:
-    // flip a byte of the signature value inside the (trusted) token's imprinted data.
-    // (Covered by the digest check of the signature itself; see the tamper tests.)
+    // A forged timestamp: the token's genTime is moved by ten minutes, so the TSA's signature
+    // over the TSTInfo no longer holds while the main signature is untouched.
+    let data = std::fs::read(&bt).unwrap();
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let file = write(
+        "bt-forged-time.pdf",
+        &edit_contents(&data, |cms| {
+            let at = cms
+                .windows(6)
+                .position(|w| w[0] == 0x18 && &w[2..6] == year.as_bytes())
+                .expect("genTime in the token");
+            let minute_tens = at + 2 + 10; // after YYYYMMDDHH
+            cms[minute_tens] = if cms[minute_tens] == b'0' { b'1' } else { b'0' };
+        }),
+    );
+    let r = verify_and_compare(&file, &root_pem).unwrap();
+    let s = &r.signatures[0];
+    assert!(s.intact && s.valid, "the signature itself is untouched");
+    assert_eq!(s.status, SignatureStatus::TimestampInvalid, "{s:#?}");
+    let ts = s.timestamp.as_ref().unwrap();
+    assert!(ts.imprint_ok && !ts.signature_ok, "{ts:#?}");
 
     // B-LTA: revocation info embedded (DSS) and a document timestamp on top.
     let lta = out_dir.join("lta.pdf");
