@@ -158,7 +158,7 @@ mod tests {
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(&key).unwrap();
-        if let Some(mut u) = usage {
+        if let Some(u) = usage {
             b.append_extension(u.build().unwrap()).unwrap();
         }
         b.sign(&key, MessageDigest::sha256()).unwrap();
