@@ -506,6 +506,45 @@ fn malformed_input_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn random_byte_damage_never_panics_and_is_never_valid() {
+    let f = fixture();
+    let data = std::fs::read(&f.two).unwrap();
+    // A fixed xorshift sequence: the same 400 mutants on every run.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    // Sig2 covers the whole file except its own /Contents: only the zero padding there may
+    // change without breaking something.
+    let (_, _, br) = byte_range(&data);
+    let gap = br[1] as usize..br[2] as usize;
+    for i in 0..400 {
+        let mut m = data.clone();
+        for _ in 0..(1 + i % 4) {
+            let at = (next() % m.len() as u64) as usize;
+            m[at] = (next() & 0xff) as u8;
+        }
+        let hits: Vec<usize> = (0..m.len()).filter(|&k| m[k] != data[k]).collect();
+        if hits.is_empty() {
+            continue;
+        }
+        let r = std::panic::catch_unwind(|| verify_pdf(&m, &roots(f)));
+        let r = r.unwrap_or_else(|_| panic!("mutant {i} panicked"));
+        if let Ok(report) = r {
+            if report.all_valid {
+                assert!(
+                    hits.iter().all(|h| gap.contains(h)),
+                    "mutant {i} (bytes {hits:?}) still verifies"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn cli_exit_code_and_json() {
     let f = fixture();
     let bin = env!("CARGO_BIN_EXE_docflow");

@@ -35,6 +35,17 @@ const MAX_SIGNATURES: usize = 200;
 /// Errors only when the file cannot be read as a PDF at all (`NotPdf`, `Damaged`,
 /// `Encrypted`); every problem with a signature is reported in its [`SignatureReport`].
 pub fn verify_pdf(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningError> {
+    // The PDF parser is a dependency fed with hostile input: should it ever panic, the caller
+    // still gets a clean error (the code below has no panicking paths of its own).
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| verify_inner(data, trust)))
+        .unwrap_or_else(|_| {
+            Err(SigningError::Damaged(
+                "the PDF structure could not be read".into(),
+            ))
+        })
+}
+
+fn verify_inner(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningError> {
     let doc = structure::load(data)?;
     let ends = raw::revision_ends(data);
     let fields = structure::signature_fields(&doc)?;
@@ -59,6 +70,30 @@ pub fn verify_pdf(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningEr
         dss_certs: &dss_certs,
     };
     let mut checked: Vec<Checked> = fields.iter().map(|f| check_one(&ctx, f)).collect();
+    // A signature whose dictionary the parser could not reach (damaged or detached from the
+    // form) must not silently vanish from the verdict.
+    let known: Vec<&[i64]> = checked
+        .iter()
+        .map(|c| c.report.byte_range.as_slice())
+        .collect();
+    let lost: Vec<(usize, Vec<i64>)> = raw::plain_byte_ranges(data)
+        .into_iter()
+        .filter(|(_, br)| !known.contains(&br.as_slice()))
+        .collect();
+    for (pos, br) in lost {
+        let mut r = blank("", &Dictionary::new(), SignatureKind::Signature);
+        r.byte_range = br;
+        r.problems.push(format!(
+            "the signature dictionary at byte {pos} cannot be read or is not in the form"
+        ));
+        checked.push(Checked {
+            report: r,
+            end: None,
+            offset: pos,
+            baseline_attrs: false,
+            sig_timestamp_ok: false,
+        });
+    }
     checked.sort_by_key(|c| (c.end.unwrap_or(c.offset), c.offset));
     finish(&ctx, &mut checked);
     let signatures: Vec<SignatureReport> = checked.into_iter().map(|c| c.report).collect();

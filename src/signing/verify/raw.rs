@@ -157,6 +157,38 @@ pub(crate) fn decode_hex(hex: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// Every `/ByteRange [a b c d]` written in plain (uncompressed) bytes, with its position: a
+/// safety net for signature dictionaries the object parser could not reach.
+pub(crate) fn plain_byte_ranges(data: &[u8]) -> Vec<(usize, Vec<i64>)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(p) = find(&data[from..], b"/ByteRange") {
+        let at = from + p;
+        from = at + 10;
+        let rest = &data[from..data.len().min(from + 120)];
+        let Some(open) = rest.iter().position(|b| !is_ws(*b)) else {
+            continue;
+        };
+        if rest[open] != b'[' {
+            continue;
+        }
+        let Some(close) = rest.iter().position(|b| *b == b']') else {
+            continue;
+        };
+        let Ok(text) = std::str::from_utf8(&rest[open + 1..close.max(open + 1)]) else {
+            continue;
+        };
+        let nums: Vec<i64> = text
+            .split_ascii_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        if nums.len() == 4 && text.split_ascii_whitespace().count() == 4 {
+            out.push((at, nums));
+        }
+    }
+    out
+}
+
 /// The byte span of the indirect object starting at `offset` (up to and including `endobj`).
 pub(crate) fn object_span(data: &[u8], offset: usize) -> Option<(usize, usize)> {
     let rest = data.get(offset..)?;
