@@ -5,7 +5,8 @@
 mod pyhanko_verify;
 
 use docflow::signing::verify::{
-    verify_pdf, ChangeLevel, Coverage, PadesLevel, SignatureKind, SignatureStatus, VerifyReport,
+    verify_pdf, ChangeLevel, Coverage, PadesLevel, SignatureKind, SignatureStatus,
+    SigningCertificateCheck, VerifyReport,
 };
 use openssl::x509::X509;
 use pyhanko_verify::*;
@@ -243,7 +244,10 @@ fn pades_b_b_is_valid_trusted_and_covers_the_whole_file() {
     assert_eq!(s.coverage, Coverage::WholeFile);
     assert_eq!(s.changes_after, ChangeLevel::None);
     assert_eq!(s.pades_level, Some(PadesLevel::BB));
-    assert_eq!(s.integrity.signing_certificate, "match");
+    assert_eq!(
+        s.integrity.signing_certificate,
+        SigningCertificateCheck::Match
+    );
     let signer = s.signer.as_ref().unwrap();
     assert_eq!(signer.common_name.as_deref(), Some("Nguyễn Văn Đức"));
     assert!(signer.subject.contains("O=Docflow Test"));
@@ -393,7 +397,10 @@ fn a_swapped_certificate_is_named() {
     let r = verify_and_compare(&file, &f.root.cert_pem).unwrap();
     let s = &r.signatures[0];
     assert_eq!(s.status, SignatureStatus::CertificateMismatch, "{s:#?}");
-    assert_eq!(s.integrity.signing_certificate, "mismatch");
+    assert_eq!(
+        s.integrity.signing_certificate,
+        SigningCertificateCheck::Mismatch
+    );
     assert!(
         !s.integrity.signature_ok,
         "the impostor's key cannot verify the signature"

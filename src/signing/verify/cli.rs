@@ -107,7 +107,7 @@ fn one(s: &SignatureReport, n: usize) -> String {
             yes(s.integrity.byte_range_ok),
             yes(s.integrity.digest_ok),
             yes(s.integrity.signature_ok),
-            s.integrity.signing_certificate
+            serde_name(&s.integrity.signing_certificate)
         ),
     );
     line("trusted", yes(s.trusted).to_string());

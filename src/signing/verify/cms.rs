@@ -279,13 +279,7 @@ pub(crate) fn find_signer_cert(sd: &SignedData<'_>) -> Option<X509> {
         .cloned()
 }
 
-/// Result of comparing the ESS signing-certificate(-v2) attribute with the signer certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SigningCertMatch {
-    Match,
-    Mismatch,
-    Absent,
-}
+pub(crate) use super::report::SigningCertificateCheck as SigningCertMatch;
 
 /// Checks signing-certificate-v2 (or the SHA-1 v1 attribute) against `cert`.
 pub(crate) fn signing_cert_match(si: &SignerInfo<'_>, cert: &X509) -> SigningCertMatch {

@@ -15,7 +15,8 @@ mod structure;
 
 pub use report::{
     ChainReport, ChangeLevel, Coverage, DssSummary, IntegrityReport, PadesLevel, RevocationReport,
-    SignatureKind, SignatureReport, SignatureStatus, SignerReport, TimestampReport, VerifyReport,
+    SignatureKind, SignatureReport, SignatureStatus, SignerReport, SigningCertificateCheck,
+    TimestampReport, VerifyReport,
 };
 
 use crate::signing::SigningError;
@@ -265,7 +266,7 @@ fn blank(field: &str, sig: &Dictionary, kind: SignatureKind) -> SignatureReport 
             byte_range_ok: false,
             digest_ok: false,
             signature_ok: false,
-            signing_certificate: "absent",
+            signing_certificate: SigningCertMatch::Absent,
             digest_algorithm: None,
             signature_algorithm: None,
         },
@@ -285,14 +286,6 @@ fn blank(field: &str, sig: &Dictionary, kind: SignatureKind) -> SignatureReport 
         pades_level: None,
         certification: None,
         problems: Vec::new(),
-    }
-}
-
-fn match_name(m: SigningCertMatch) -> &'static str {
-    match m {
-        SigningCertMatch::Match => "match",
-        SigningCertMatch::Mismatch => "mismatch",
-        SigningCertMatch::Absent => "absent",
     }
 }
 
@@ -446,7 +439,7 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
         let m = signer
             .map(|s| s.signing_cert)
             .unwrap_or(SigningCertMatch::Absent);
-        r.integrity.signing_certificate = match_name(m);
+        r.integrity.signing_certificate = m;
         r.valid = r.integrity.signature_ok
             && m != SigningCertMatch::Mismatch
             && signer.is_some_and(|s| s.cert.is_some());
@@ -462,7 +455,7 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
         r.intact = check.digest_ok;
         r.integrity.digest_ok = check.digest_ok;
         r.integrity.signature_ok = check.signature_ok;
-        r.integrity.signing_certificate = match_name(check.signing_cert);
+        r.integrity.signing_certificate = check.signing_cert;
         r.valid = check.signature_ok
             && check.cert.is_some()
             && check.signing_cert != SigningCertMatch::Mismatch;
@@ -507,7 +500,8 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
     }
     r.status = if !r.intact {
         SignatureStatus::DigestMismatch
-    } else if signer_cert.is_none() || r.integrity.signing_certificate == "mismatch" {
+    } else if signer_cert.is_none() || r.integrity.signing_certificate == SigningCertMatch::Mismatch
+    {
         SignatureStatus::CertificateMismatch
     } else if unsupported {
         SignatureStatus::Unsupported

@@ -116,10 +116,22 @@ pub struct IntegrityReport {
     pub digest_ok: bool,
     /// The CMS signature verifies with the signer certificate's key.
     pub signature_ok: bool,
-    /// `match`, `mismatch` or `absent` (ESS signing-certificate(-v2) vs the signer cert).
-    pub signing_certificate: &'static str,
+    /// ESS signing-certificate(-v2) compared with the signer certificate.
+    pub signing_certificate: SigningCertificateCheck,
     pub digest_algorithm: Option<String>,
     pub signature_algorithm: Option<String>,
+}
+
+/// The ESS signing-certificate(-v2) attribute compared with the signer certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningCertificateCheck {
+    /// The attribute's hash is the signer certificate's.
+    Match,
+    /// It names another certificate (or cannot be read): a swapped certificate.
+    Mismatch,
+    /// No such attribute (legal for adbe.pkcs7.detached, not for PAdES).
+    Absent,
 }
 
 /// The certificate path check.
