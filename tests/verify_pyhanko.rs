@@ -6,7 +6,7 @@ mod pyhanko_verify;
 
 use docflow::signing::verify::{
     verify_pdf, ChangeLevel, Coverage, PadesLevel, SignatureKind, SignatureStatus,
-    SigningCertificateCheck, VerifyReport,
+    SignerRevocation, SigningCertificateCheck, VerifyReport,
 };
 use openssl::x509::X509;
 use pyhanko_verify::*;
@@ -807,6 +807,13 @@ fn timestamps_b_t_and_b_lta_with_a_real_tsa() {
         .unwrap();
     assert_eq!(sig.pades_level, Some(PadesLevel::BLTA), "{sig:#?}");
     assert!(sig.revocation.present, "{:#?}", sig.revocation);
+    assert!(sig.revocation.covers_signer, "{:#?}", sig.revocation);
+    assert_eq!(
+        sig.revocation.signer,
+        SignerRevocation::Good,
+        "{:#?}",
+        sig.revocation
+    );
     assert_eq!(sig.coverage, Coverage::EarlierRevision);
     assert_eq!(sig.changes_after, ChangeLevel::SignaturesOnly);
     let doc_ts = r

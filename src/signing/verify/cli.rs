@@ -115,11 +115,12 @@ fn one(s: &SignatureReport, n: usize) -> String {
         "revocation info",
         if s.revocation.present {
             format!(
-                "present (DSS OCSP {}, CRL {}, VRI {}, adbe archival {})",
+                "present (DSS OCSP {}, CRL {}, VRI {}, adbe archival {}); signer: {}",
                 s.revocation.dss_ocsps,
                 s.revocation.dss_crls,
                 yes(s.revocation.vri),
-                yes(s.revocation.adbe_archival)
+                yes(s.revocation.adbe_archival),
+                serde_name(&s.revocation.signer)
             )
         } else {
             "none".into()

@@ -11,12 +11,13 @@ mod cms;
 mod der;
 mod raw;
 mod report;
+mod revocation;
 mod structure;
 
 pub use report::{
     ChainReport, ChangeLevel, Coverage, DssSummary, IntegrityReport, PadesLevel, RevocationReport,
-    SignatureKind, SignatureReport, SignatureStatus, SignerReport, SigningCertificateCheck,
-    TimestampReport, VerifyReport,
+    SignatureKind, SignatureReport, SignatureStatus, SignerReport, SignerRevocation,
+    SigningCertificateCheck, TimestampReport, VerifyReport,
 };
 
 use crate::signing::SigningError;
@@ -107,8 +108,8 @@ fn verify_inner(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningErro
         revisions: ends.len(),
         dss: dss.map(|d| DssSummary {
             certs: d.certs.len(),
-            ocsps: d.ocsps,
-            crls: d.crls,
+            ocsps: d.ocsps.len(),
+            crls: d.crls.len(),
             vri: d.vri.len(),
         }),
         signatures,
@@ -277,6 +278,9 @@ fn blank(field: &str, sig: &Dictionary, kind: SignatureKind) -> SignatureReport 
             dss_crls: 0,
             vri: false,
             adbe_archival: false,
+            covers_signer: false,
+            signer: SignerRevocation::Unknown,
+            revoked_at: None,
         },
         byte_range,
         coverage: Coverage::Invalid,
@@ -398,8 +402,8 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
         .map(|h| hex(&h).to_uppercase())
         .unwrap_or_default();
     if let Some(d) = ctx.dss {
-        r.revocation.dss_ocsps = d.ocsps;
-        r.revocation.dss_crls = d.crls;
+        r.revocation.dss_ocsps = d.ocsps.len();
+        r.revocation.dss_crls = d.crls.len();
         r.revocation.vri = d.vri.contains(&vri_key);
     }
     // 3. The CMS.
@@ -488,6 +492,40 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
                 .push("the signer certificate's key usage does not allow signatures".into());
         }
         r.trusted = c.trusted && usage_ok && r.intact && r.valid;
+        let (adbe_ocsps, adbe_crls) = sd
+            .signer
+            .signed_attr(cms::oids::ADBE_REVOCATION_ARCHIVAL)
+            .and_then(|a| a.values.first())
+            .map(|v| revocation::adbe_archival(v.raw))
+            .unwrap_or_default();
+        let dss_ocsps = ctx.dss.map(|d| d.ocsps.as_slice()).unwrap_or_default();
+        let dss_crls = ctx.dss.map(|d| d.crls.as_slice()).unwrap_or_default();
+        let ocsps: Vec<&[u8]> = adbe_ocsps
+            .iter()
+            .chain(dss_ocsps)
+            .map(Vec::as_slice)
+            .collect();
+        let crls: Vec<&[u8]> = adbe_crls
+            .iter()
+            .chain(dss_crls)
+            .map(Vec::as_slice)
+            .collect();
+        let rev = revocation::check(cert, &helpers, ctx.trust, &ocsps, &crls);
+        r.revocation.covers_signer = rev.covers_signer;
+        r.revocation.signer = rev.status;
+        r.revocation.revoked_at = rev.revoked_at.map(rfc3339);
+        // Revoked after a trusted timestamp, the signature stands; before it (or with no
+        // proof of time), it does not.
+        if rev.status == SignerRevocation::Revoked && rev.revoked_at.map_or(true, |t| t <= when) {
+            r.trusted = false;
+            r.problems.push(format!(
+                "the signer's certificate is revoked (since {})",
+                r.revocation
+                    .revoked_at
+                    .as_deref()
+                    .unwrap_or("an unknown time")
+            ));
+        }
         if let Some(e) = &c.error {
             r.problems.push(format!("certificate path: {e}"));
         }
@@ -535,7 +573,7 @@ fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
         .collect();
     let dss_present = ctx
         .dss
-        .is_some_and(|d| !d.certs.is_empty() || d.ocsps + d.crls > 0);
+        .is_some_and(|d| !d.certs.is_empty() || !d.ocsps.is_empty() || !d.crls.is_empty());
     for c in all.iter_mut() {
         let r = &mut c.report;
         let Some(end) = c.end else { continue };

@@ -1,6 +1,7 @@
 //! The verification report: what a user (or the API) is told about each signature.
 
 pub use super::changes::ChangeLevel;
+pub use super::revocation::SignerRevocation;
 use serde::Serialize;
 
 /// The verdict on a whole file.
@@ -179,6 +180,13 @@ pub struct RevocationReport {
     pub vri: bool,
     /// The CMS carries the adbe-revocationInfoArchival signed attribute.
     pub adbe_archival: bool,
+    /// Some embedded OCSP response or CRL is about the signer's certificate.
+    pub covers_signer: bool,
+    /// What the verified embedded data says about the signer's certificate (nothing is
+    /// fetched; OCSP must chain to the trust roots, a CRL must be signed by the issuer).
+    pub signer: SignerRevocation,
+    /// When the signer's certificate was revoked, if it was (RFC 3339).
+    pub revoked_at: Option<String>,
 }
 
 /// Everything checked about one signature.

@@ -196,8 +196,8 @@ pub(crate) fn offset_of(doc: &Document, id: ObjectId) -> Option<usize> {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dss {
     pub certs: Vec<Vec<u8>>,
-    pub ocsps: usize,
-    pub crls: usize,
+    pub ocsps: Vec<Vec<u8>>,
+    pub crls: Vec<Vec<u8>>,
     /// /VRI keys, uppercase hex SHA-1 of each signature's /Contents.
     pub vri: Vec<String>,
 }
@@ -227,8 +227,8 @@ pub(crate) fn dss(doc: &Document) -> Option<Dss> {
         .unwrap_or_default();
     Some(Dss {
         certs: stream_list(doc, d, b"Certs"),
-        ocsps: stream_list(doc, d, b"OCSPs").len(),
-        crls: stream_list(doc, d, b"CRLs").len(),
+        ocsps: stream_list(doc, d, b"OCSPs"),
+        crls: stream_list(doc, d, b"CRLs"),
         vri,
     })
 }
