@@ -274,7 +274,13 @@ fn an_unknown_root_gives_intact_valid_but_untrusted() {
     let s = &r.signatures[0];
     assert!(s.intact && s.valid);
     assert!(!s.trusted);
+    assert!(s.chain.as_ref().unwrap().trusted, "the path itself is fine");
     assert_eq!(s.status, SignatureStatus::Untrusted);
+    assert!(
+        s.problems.iter().any(|p| p.contains("revoked")),
+        "{:?}",
+        s.problems
+    );
     assert!(!r.all_valid);
     // The same file is trusted once its own root is given.
     let r = verify_and_compare(&out, &f.other_root.cert_pem).unwrap();
@@ -617,7 +623,9 @@ impl Drop for Certomancer {
     }
 }
 
-fn start_certomancer(dir: &Path) -> Certomancer {
+/// Writes the certomancer config and keys into `dir` and issues the certificates into
+/// `dir/pki-out`; returns the port the config's URLs point to.
+fn certomancer_pki(dir: &Path) -> u16 {
     let bin = pyenv_bin();
     std::fs::create_dir_all(dir.join("keys")).unwrap();
     for k in ["root", "interm", "ocsp", "tsa", "signer"] {
@@ -651,6 +659,12 @@ fn start_certomancer(dir: &Path) -> Certomancer {
         summon.status.success(),
         "certomancer mass-summon: {summon:?}"
     );
+    port
+}
+
+fn start_certomancer(dir: &Path) -> Certomancer {
+    let bin = pyenv_bin();
+    let port = certomancer_pki(dir);
     let child = Command::new(bin.join("certomancer"))
         .current_dir(dir)
         .args([
@@ -899,4 +913,108 @@ fn certification_rules_follow_docmdp() {
         );
         assert_eq!(r.signatures[1].status, SignatureStatus::Valid);
     }
+}
+
+/// Appends an incremental update that adds a /DSS holding `crl` (lopdf writes it).
+fn append_dss_crl(data: &[u8], crl: Vec<u8>) -> Vec<u8> {
+    use lopdf::{Dictionary, Document, IncrementalDocument, Object, Stream};
+    let doc = Document::load_mem(data).unwrap();
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    let mut inc = IncrementalDocument::create_from(data.to_vec(), doc);
+    inc.opt_clone_object_to_new_document(root).unwrap();
+    let crl_id = inc
+        .new_document
+        .add_object(Stream::new(Dictionary::new(), crl));
+    let mut dss = Dictionary::new();
+    dss.set("CRLs", Object::Array(vec![Object::Reference(crl_id)]));
+    let dss_id = inc.new_document.add_object(dss);
+    inc.new_document
+        .get_object_mut(root)
+        .unwrap()
+        .as_dict_mut()
+        .unwrap()
+        .set("DSS", Object::Reference(dss_id));
+    let mut out = Vec::new();
+    inc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_revoked_signer_is_not_trusted() {
+    let f = fixture();
+    let dir = f.dir.join("certomancer-revoked");
+    certomancer_pki(&dir);
+    let bin = pyenv_bin();
+    let crl = Command::new(bin.join("certomancer"))
+        .current_dir(&dir)
+        .args(["--config", "certomancer.yml", "necronomicon", "--no-pem"])
+        .args(["testing-ca", "interm", "interm.crl"])
+        .output()
+        .unwrap();
+    assert!(crl.status.success(), "certomancer necronomicon: {crl:?}");
+    let signed = dir.join("revoked.pdf");
+    let arg = |p: PathBuf| p.to_string_lossy().into_owned();
+    pyhanko(&[
+        "sign",
+        "addsig",
+        "--field",
+        "1/50,50,250,100/Sig1",
+        "--use-pades",
+        "pemder",
+        "--key",
+        &arg(dir.join("keys/signer.key.pem")),
+        "--cert",
+        &arg(dir.join("pki-out/revoked.cert.pem")),
+        "--chain",
+        &arg(dir.join("pki-out/interm.cert.pem")),
+        "--no-pass",
+        &arg(f.dir.join("base.pdf")),
+        &arg(signed.clone()),
+    ]);
+    let with_crl = append_dss_crl(
+        &std::fs::read(&signed).unwrap(),
+        std::fs::read(dir.join("interm.crl")).unwrap(),
+    );
+    let file = write("revoked-with-crl.pdf", &with_crl);
+    let root = X509::from_pem(&std::fs::read(dir.join("pki-out/root.cert.pem")).unwrap()).unwrap();
+    let r = verify_pdf(&with_crl, &[root]).unwrap();
+    let s = &r.signatures[0];
+    assert!(s.intact && s.valid, "{s:#?}");
+    assert_eq!(
+        s.revocation.signer,
+        SignerRevocation::Revoked,
+        "{:#?}",
+        s.revocation
+    );
+    assert_eq!(
+        s.revocation.revoked_at.as_deref(),
+        Some("2024-01-01T00:00:00Z")
+    );
+    assert!(!s.trusted);
+    assert!(s.chain.as_ref().unwrap().trusted, "the path itself is fine");
+    assert_eq!(s.status, SignatureStatus::Untrusted);
+    assert!(
+        s.problems.iter().any(|p| p.contains("revoked")),
+        "{:?}",
+        s.problems
+    );
+    assert_eq!(
+        s.changes_after,
+        ChangeLevel::SignaturesOnly,
+        "a DSS update is allowed"
+    );
+    // pyHanko, using the embedded CRL (its fetches go nowhere), also refuses it.
+    let py = Command::new(bin.join("pyhanko"))
+        .args(["sign", "validate", "--pretty-print", "--trust"])
+        .arg(dir.join("pki-out/root.cert.pem"))
+        .arg("--trust-replace")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        !py.status.success(),
+        "pyHanko accepted a revoked signer:\n{text}"
+    );
+    assert!(text.contains("judged INVALID"), "{text}");
 }

@@ -136,25 +136,25 @@ pub(crate) fn check(
                 verdict(&mut out, revoked, at);
             }
         }
-        let key = issuer.public_key().ok();
-        for der_crl in crls {
-            let Ok(crl) = X509Crl::from_der(der_crl) else {
-                continue;
-            };
-            if crl.issuer_name().to_der().ok() != issuer_name {
-                continue;
-            }
-            out.covers_signer = true;
-            let signed_by_issuer = key.as_ref().is_some_and(|k| crl.verify(k).unwrap_or(false));
-            if signed_by_issuer {
-                match crl.get_by_cert(cert) {
-                    CrlStatus::Revoked(r) => {
-                        let at = openssl_time(&r.revocation_date().to_string());
-                        verdict(&mut out, true, at)
-                    }
-                    CrlStatus::NotRevoked | CrlStatus::RemoveFromCrl(_) => {
-                        verdict(&mut out, false, None)
-                    }
+    }
+    let key = issuer.and_then(|i| i.public_key().ok());
+    for der_crl in crls {
+        let Ok(crl) = X509Crl::from_der(der_crl) else {
+            continue;
+        };
+        if crl.issuer_name().to_der().ok() != issuer_name {
+            continue;
+        }
+        out.covers_signer = true;
+        let signed_by_issuer = key.as_ref().is_some_and(|k| crl.verify(k).unwrap_or(false));
+        if signed_by_issuer {
+            match crl.get_by_cert(cert) {
+                CrlStatus::Revoked(r) => {
+                    let at = openssl_time(&r.revocation_date().to_string());
+                    verdict(&mut out, true, at)
+                }
+                CrlStatus::NotRevoked | CrlStatus::RemoveFromCrl(_) => {
+                    verdict(&mut out, false, None)
                 }
             }
         }
