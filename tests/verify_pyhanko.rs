@@ -274,13 +274,7 @@ fn an_unknown_root_gives_intact_valid_but_untrusted() {
     let s = &r.signatures[0];
     assert!(s.intact && s.valid);
     assert!(!s.trusted);
-    assert!(s.chain.as_ref().unwrap().trusted, "the path itself is fine");
     assert_eq!(s.status, SignatureStatus::Untrusted);
-    assert!(
-        s.problems.iter().any(|p| p.contains("revoked")),
-        "{:?}",
-        s.problems
-    );
     assert!(!r.all_valid);
     // The same file is trusted once its own root is given.
     let r = verify_and_compare(&out, &f.other_root.cert_pem).unwrap();
