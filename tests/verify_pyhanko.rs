@@ -464,15 +464,25 @@ fn content_appended_after_the_last_signature_is_named() {
     );
     assert!(!r.all_valid);
 
-    // Bytes that are not even a revision are caught as well.
+    // Bytes after the last %%EOF that are not a revision are caught as well. This is the one
+    // deliberate disagreement with pyHanko, which ignores such bytes (EXTENDED_WITH_NONE,
+    // VALID): docflow refuses unsigned bytes it cannot account for, since lenient readers may
+    // recover objects hidden there.
     let mut junk = data.clone();
     junk.extend_from_slice(b"% appended note: approved by someone else\n");
     let file = write("appended-junk.pdf", &junk);
     let r = verify_pdf(&std::fs::read(&file).unwrap(), &roots(f)).unwrap();
     let s = &r.signatures[0];
     assert_eq!(s.coverage, Coverage::EarlierRevision);
+    assert_eq!(s.changes_after, ChangeLevel::Other);
     assert_eq!(s.status, SignatureStatus::ModifiedAfterSigning);
     assert!(!r.all_valid);
+    let py = pyhanko_validate(&file, &f.root.cert_pem);
+    assert!(
+        py.ok && !py.signatures[0].whole_file,
+        "pyHanko's view of trailing junk changed; revisit this divergence:\n{}",
+        py.output
+    );
 }
 
 #[test]
