@@ -3,8 +3,28 @@
 //! Seam between the appearance builder and the incremental writer: `build` returns the bodies of
 //! new indirect objects numbered `first_obj`, `first_obj + 1`, ...; the writer emits each as
 //! `N 0 obj\n<body>\nendobj\n` and points the widget's `/AP << /N root 0 R >>` at `objects[root]`.
+//!
+//! Text is drawn with an embedded subset of Liberation Serif (Type0 / CIDFontType2, Identity-H,
+//! ToUnicode), so Vietnamese renders everywhere and copies as text. Pure code: no I/O.
 
+mod font;
+mod image;
+mod layout;
+mod pdf;
+
+use std::fmt::Write as _;
+
+use self::font::{FontRefs, FontSubset, StampFont};
+use self::image::{decode_png, image_object, smask_object, DecodedImage};
+use self::layout::{fit, prepare, Rect, TextBlock, LEADING};
+use self::pdf::{num, stream, ObjectTable};
 use super::SigningError;
+
+pub use self::image::MAX_SIDE as MAX_IMAGE_SIDE;
+pub use self::layout::{MAX_AUTO_SIZE, MAX_SIZE as MAX_FONT_SIZE, MIN_SIZE as MIN_FONT_SIZE};
+
+/// Largest box side in points (ISO 32000 Annex C: 14,400 units).
+pub const MAX_BOX_SIDE: f64 = 14_400.0;
 
 /// What the stamp shows, in the widget's box.
 #[derive(Debug, Clone, Default)]
@@ -13,12 +33,17 @@ pub struct StampSpec {
     pub width: f64,
     /// Box height in points.
     pub height: f64,
-    /// Lines of text, top to bottom (name, position, organisation, signing time); any Unicode.
+    /// Lines of text, top to bottom (name, position, organisation, signing time); any Unicode
+    /// the font covers (Latin, Vietnamese). Blank lines are dropped; long lines wrap at spaces.
     pub lines: Vec<String>,
     /// PNG of the handwritten signature (transparency kept).
     pub image: Option<Vec<u8>>,
-    /// Font size in points; 0 picks the largest size that fits.
+    /// Font size in points; 0 picks the largest size that fits, up to `MAX_AUTO_SIZE`.
+    /// A given size that does not fit is an error rather than silently shrunk.
     pub font_size: f64,
+    /// PNG of the organisation's seal (transparency kept), drawn over the left third of the
+    /// signer image as Decree 30 shows for organisation signatures; alone if there is no image.
+    pub seal: Option<Vec<u8>>,
 }
 
 /// New indirect objects that make up an appearance stream.
@@ -31,7 +56,445 @@ pub struct Appearance {
 }
 
 /// Builds the appearance objects, numbering them from `first_obj`.
-pub fn build(_spec: &StampSpec, _first_obj: u32) -> Result<Appearance, SigningError> {
-    // Seam placeholder: the appearance builder replaces this body.
-    Err(SigningError::Appearance("visible stamps are not built yet".into()))
+///
+/// Layout: with an image and text, a wide box (at least 1.5 times as wide as high) puts the
+/// image on the left and the text on the right; other boxes put the image on top and the text
+/// below. Text is left-aligned and centred vertically in its area, black.
+pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningError> {
+    check_box(spec)?;
+    if !(spec.font_size == 0.0 || (MIN_FONT_SIZE..=MAX_FONT_SIZE).contains(&spec.font_size)) {
+        return Err(SigningError::Appearance(format!(
+            "font size {} pt is outside {MIN_FONT_SIZE}..={MAX_FONT_SIZE} (or 0 to fit)",
+            spec.font_size
+        )));
+    }
+    let mut table = ObjectTable::new(first_obj)?;
+    let (root, _) = table.reserve()?;
+
+    let font = StampFont::load()?;
+    let paragraphs = prepare(&spec.lines, &font)?;
+    let signature = spec
+        .image
+        .as_deref()
+        .map(|png| decode_png("signature image", png))
+        .transpose()?;
+    let seal = spec
+        .seal
+        .as_deref()
+        .map(|png| decode_png("seal image", png))
+        .transpose()?;
+
+    let pad = (spec.width.min(spec.height) * 0.05).clamp(0.5, 4.0);
+    let inner = Rect {
+        x: pad,
+        y: pad,
+        w: spec.width - 2.0 * pad,
+        h: spec.height - 2.0 * pad,
+    };
+    let picture = Picture::new(signature.as_ref(), seal.as_ref());
+    let (picture_rect, text_area) = plan(
+        inner,
+        picture.as_ref().map(Picture::aspect),
+        !paragraphs.is_empty(),
+        pad,
+    );
+
+    let mut content = String::from("q\n");
+    let mut resources = String::from(" /ProcSet [/PDF /Text /ImageB /ImageC]");
+
+    if let (Some(picture), Some(rect)) = (&picture, picture_rect) {
+        let mut xobjects = String::new();
+        for (name, image, place) in picture.placements(rect) {
+            let smask = match smask_object(image)? {
+                Some(body) => {
+                    let (index, number) = table.reserve()?;
+                    table.set(index, body);
+                    Some(number)
+                }
+                None => None,
+            };
+            let (index, number) = table.reserve()?;
+            table.set(index, image_object(image, smask)?);
+            let _ = write!(xobjects, " /{name} {number} 0 R");
+            let _ = writeln!(
+                content,
+                "q {} 0 0 {} {} {} cm /{name} Do Q",
+                num(place.w),
+                num(place.h),
+                num(place.x),
+                num(place.y)
+            );
+        }
+        let _ = write!(resources, " /XObject <<{xobjects} >>");
+    }
+
+    if !paragraphs.is_empty() {
+        let space = font
+            .glyph(' ')
+            .ok_or_else(|| SigningError::Appearance("the stamp font has no space glyph".into()))?;
+        let block = fit(
+            &paragraphs,
+            space,
+            text_area,
+            spec.font_size,
+            font.vmetrics(),
+        )?;
+        let mut subset = FontSubset::new();
+        write_text(&mut content, &block, text_area, &font, &mut subset);
+
+        let mut numbers = [0u32; 5];
+        let mut indices = [0usize; 5];
+        for (slot, index) in numbers.iter_mut().zip(indices.iter_mut()) {
+            (*index, *slot) = table.reserve()?;
+        }
+        let refs = FontRefs {
+            type0: numbers[0],
+            cid_font: numbers[1],
+            descriptor: numbers[2],
+            font_file: numbers[3],
+            to_unicode: numbers[4],
+        };
+        for (index, body) in indices.into_iter().zip(subset.objects(&font, &refs)?) {
+            table.set(index, body);
+        }
+        let _ = write!(resources, " /Font << /F1 {} 0 R >>", refs.type0);
+    }
+    content.push_str("Q\n");
+
+    let form = format!(
+        " /Type /XObject /Subtype /Form /FormType 1 /BBox [0 0 {} {}] /Matrix [1 0 0 1 0 0] /Resources <<{resources} >>",
+        num(spec.width),
+        num(spec.height)
+    );
+    table.set(root, stream(&form, content.as_bytes()));
+    Ok(Appearance {
+        objects: table.into_bodies(),
+        root,
+    })
+}
+
+fn check_box(spec: &StampSpec) -> Result<(), SigningError> {
+    for (what, side) in [("width", spec.width), ("height", spec.height)] {
+        if !side.is_finite() || side <= 0.0 || side > MAX_BOX_SIDE {
+            return Err(SigningError::Appearance(format!(
+                "stamp {what} {side} pt is not in (0, {MAX_BOX_SIDE}]"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The images of the stamp: the signature, the seal over its left third, or either alone.
+struct Picture<'a> {
+    signature: Option<&'a DecodedImage>,
+    seal: Option<&'a DecodedImage>,
+}
+
+/// How much of the signature's width the seal covers (Decree 30: about one third).
+const SEAL_OVERLAP: f64 = 1.0 / 3.0;
+
+impl<'a> Picture<'a> {
+    fn new(signature: Option<&'a DecodedImage>, seal: Option<&'a DecodedImage>) -> Option<Self> {
+        (signature.is_some() || seal.is_some()).then_some(Self { signature, seal })
+    }
+
+    /// Width over height of the whole picture, both images at the same height.
+    fn aspect(&self) -> f64 {
+        match (self.signature, self.seal) {
+            (Some(sig), Some(seal)) => seal.aspect() + sig.aspect() * (1.0 - SEAL_OVERLAP),
+            (Some(one), None) | (None, Some(one)) => one.aspect(),
+            (None, None) => 1.0,
+        }
+    }
+
+    /// Resource name, image and place of each image, in drawing order (seal on top).
+    fn placements(&self, rect: Rect) -> Vec<(&'static str, &'a DecodedImage, Rect)> {
+        let mut out = Vec::new();
+        let seal_w = self.seal.map(|s| s.aspect() * rect.h).unwrap_or(0.0);
+        if let Some(sig) = self.signature {
+            let sig_w = sig.aspect() * rect.h;
+            let x = if self.seal.is_some() {
+                rect.x + seal_w - sig_w * SEAL_OVERLAP
+            } else {
+                rect.x
+            };
+            out.push((
+                "Im1",
+                sig,
+                Rect {
+                    x,
+                    y: rect.y,
+                    w: sig_w,
+                    h: rect.h,
+                },
+            ));
+        }
+        if let Some(seal) = self.seal {
+            out.push((
+                "Im2",
+                seal,
+                Rect {
+                    x: rect.x,
+                    y: rect.y,
+                    w: seal_w,
+                    h: rect.h,
+                },
+            ));
+        }
+        out
+    }
+}
+
+/// Splits the inner box between the picture and the text.
+fn plan(inner: Rect, aspect: Option<f64>, has_text: bool, gap: f64) -> (Option<Rect>, Rect) {
+    let Some(aspect) = aspect else {
+        return (None, inner);
+    };
+    if !has_text {
+        return (Some(fit_image(inner, aspect)), inner);
+    }
+    if inner.w >= 1.5 * inner.h {
+        let slot_w = (inner.w * 0.4).min(inner.h * aspect);
+        let slot = Rect { w: slot_w, ..inner };
+        let text = Rect {
+            x: inner.x + slot_w + gap,
+            w: (inner.w - slot_w - gap).max(0.0),
+            ..inner
+        };
+        (Some(fit_image(slot, aspect)), text)
+    } else {
+        let slot_h = (inner.h * 0.45).min(inner.w / aspect);
+        let slot = Rect {
+            y: inner.y + inner.h - slot_h,
+            h: slot_h,
+            ..inner
+        };
+        let text = Rect {
+            h: (inner.h - slot_h - gap).max(0.0),
+            ..inner
+        };
+        (Some(fit_image(slot, aspect)), text)
+    }
+}
+
+/// The largest rectangle of `aspect` inside `slot`, centred.
+fn fit_image(slot: Rect, aspect: f64) -> Rect {
+    let (w, h) = if slot.w / slot.h.max(f64::MIN_POSITIVE) > aspect {
+        (slot.h * aspect, slot.h)
+    } else {
+        (slot.w, slot.w / aspect)
+    };
+    Rect {
+        x: slot.x + (slot.w - w) / 2.0,
+        y: slot.y + (slot.h - h) / 2.0,
+        w,
+        h,
+    }
+}
+
+/// Text operators for `block`, left-aligned and centred vertically in `area`.
+fn write_text(
+    content: &mut String,
+    block: &TextBlock,
+    area: Rect,
+    font: &StampFont,
+    subset: &mut FontSubset,
+) {
+    let metrics = font.vmetrics();
+    let height = layout::block_height(block.lines.len(), block.size, metrics);
+    let top = area.y + area.h - (area.h - height) / 2.0;
+    let baseline = top - block.size * metrics.ascent / 1000.0;
+    let _ = writeln!(content, "BT\n/F1 {} Tf\n0 g", num(block.size));
+    for (i, line) in block.lines.iter().enumerate() {
+        let shown = subset.show(line);
+        if i == 0 {
+            let _ = writeln!(content, "{} {} Td {shown} Tj", num(area.x), num(baseline));
+        } else {
+            let _ = writeln!(content, "0 {} Td {shown} Tj", num(-block.size * LEADING));
+        }
+    }
+    content.push_str("ET\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(lines: &[&str]) -> StampSpec {
+        StampSpec {
+            width: 200.0,
+            height: 60.0,
+            lines: lines.iter().map(|s| s.to_string()).collect(),
+            ..StampSpec::default()
+        }
+    }
+
+    fn text(body: &[u8]) -> String {
+        String::from_utf8_lossy(body).into_owned()
+    }
+
+    #[test]
+    fn text_stamp_has_form_and_five_font_objects() {
+        let appearance = build(&spec(&["Nguyễn Văn Đức", "Phó Giám đốc"]), 20).unwrap();
+        assert_eq!(appearance.root, 0);
+        assert_eq!(appearance.objects.len(), 6);
+        let form = text(&appearance.objects[0]);
+        assert!(
+            form.starts_with("<< /Type /XObject /Subtype /Form /FormType 1 /BBox [0 0 200 60]"),
+            "{form}"
+        );
+        assert!(form.contains("/Font << /F1 21 0 R >>"), "{form}");
+        assert!(
+            form.contains("/F1 12 Tf"),
+            "auto size is the maximum in a roomy box: {form}"
+        );
+        assert!(
+            text(&appearance.objects[1]).contains("/DescendantFonts [22 0 R] /ToUnicode 25 0 R")
+        );
+    }
+
+    #[test]
+    fn form_stream_length_matches() {
+        let appearance = build(&spec(&["Đức"]), 1).unwrap();
+        let form = &appearance.objects[0];
+        let text = text(form);
+        let length: usize = text
+            .split("/Length ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let start = text.find("stream\r\n").unwrap() + 8;
+        let end = text.rfind("\r\nendstream").unwrap();
+        assert_eq!(end - start, length);
+    }
+
+    #[test]
+    fn no_text_and_no_image_is_an_empty_form() {
+        let appearance = build(&spec(&["", "  "]), 5).unwrap();
+        assert_eq!(appearance.objects.len(), 1);
+        assert!(!text(&appearance.objects[0]).contains("/Font"));
+    }
+
+    #[test]
+    fn image_gets_smask_and_is_placed_left_in_a_wide_box() {
+        let mut px = Vec::new();
+        for i in 0..(40 * 20) {
+            px.extend_from_slice(&[0, 0, 200, if i % 2 == 0 { 255 } else { 0 }]);
+        }
+        let png = image::tests::encode(40, 20, png::ColorType::Rgba, &px, None);
+        let appearance = build(
+            &StampSpec {
+                image: Some(png),
+                ..spec(&["Đức"])
+            },
+            10,
+        )
+        .unwrap();
+        // form, smask, image, five font objects
+        assert_eq!(appearance.objects.len(), 8);
+        let form = text(&appearance.objects[0]);
+        assert!(form.contains("/XObject << /Im1 12 0 R >>"), "{form}");
+        assert!(text(&appearance.objects[2]).contains("/SMask 11 0 R"));
+        // 200×60 box, pad 3: the slot is 40% of 194 wide, the 2:1 picture 77.6 × 38.8, centred.
+        assert!(
+            form.contains("q 77.6 0 0 38.8 3 10.6 cm /Im1 Do Q"),
+            "{form}"
+        );
+    }
+
+    #[test]
+    fn bad_boxes_and_sizes_are_refused() {
+        for (w, h) in [
+            (0.0, 10.0),
+            (10.0, -1.0),
+            (f64::NAN, 10.0),
+            (20_000.0, 10.0),
+        ] {
+            let err = build(
+                &StampSpec {
+                    width: w,
+                    height: h,
+                    ..spec(&["a"])
+                },
+                1,
+            )
+            .err()
+            .unwrap();
+            assert_eq!(err.code(), "signature_appearance_invalid");
+        }
+        assert!(build(
+            &StampSpec {
+                font_size: 2.0,
+                ..spec(&["a"])
+            },
+            1
+        )
+        .is_err());
+        assert!(build(
+            &StampSpec {
+                font_size: f64::NAN,
+                ..spec(&["a"])
+            },
+            1
+        )
+        .is_err());
+        assert!(build(&spec(&["a"]), 0).is_err());
+    }
+
+    #[test]
+    fn plan_puts_image_left_or_on_top() {
+        let wide = Rect {
+            x: 0.0,
+            y: 0.0,
+            w: 200.0,
+            h: 50.0,
+        };
+        let (image, text) = plan(wide, Some(1.0), true, 2.0);
+        let image = image.unwrap();
+        assert!(image.x + image.w <= text.x);
+        let tall = Rect {
+            x: 0.0,
+            y: 0.0,
+            w: 100.0,
+            h: 100.0,
+        };
+        let (image, text) = plan(tall, Some(2.0), true, 2.0);
+        assert!(image.unwrap().y >= text.y + text.h);
+    }
+
+    #[test]
+    fn seal_overlaps_the_left_third_of_the_signature() {
+        let sig = DecodedImage {
+            width: 30,
+            height: 10,
+            gray: true,
+            color: vec![0; 300],
+            alpha: None,
+        };
+        let seal = DecodedImage {
+            width: 10,
+            height: 10,
+            gray: true,
+            color: vec![0; 100],
+            alpha: None,
+        };
+        let picture = Picture::new(Some(&sig), Some(&seal)).unwrap();
+        assert!((picture.aspect() - 3.0).abs() < 1e-9);
+        let placed = picture.placements(Rect {
+            x: 0.0,
+            y: 0.0,
+            w: 30.0,
+            h: 10.0,
+        });
+        assert_eq!(placed[0].0, "Im1");
+        assert!(
+            (placed[0].2.x - 0.0).abs() < 1e-9,
+            "the seal (10 wide) covers 10 of the signature's 30"
+        );
+        assert_eq!(placed[1].2.w, 10.0);
+    }
 }
