@@ -610,3 +610,29 @@ fn tiny_box_is_refused_rather_than_illegible() {
     let pdf = write_pdf("tiny_image", &spec, Placement::PageContent);
     assert_qpdf_ok(&pdf);
 }
+
+#[test]
+fn every_vietnamese_letter_and_pdf_delimiter_copies_back() {
+    let lower = "aàáảãạăằắẳẵặâầấẩẫậ eèéẻẽẹêềếểễệ iìíỉĩị oòóỏõọôồốổỗộơờớởỡợ uùúủũụưừứửữự yỳýỷỹỵ đ";
+    let upper = lower.to_uppercase();
+    // Characters with a meaning in PDF syntax must come out as plain text.
+    let delimiters = "Ký bởi: (ĐT) \\ 100% <a> [b] {c} /d #e";
+    let spec = StampSpec {
+        width: 270.0,
+        height: 140.0,
+        lines: lines(&[lower, &upper, delimiters]),
+        font_size: 9.0,
+        ..StampSpec::default()
+    };
+    let pdf = write_pdf("alphabet", &spec, Placement::PageContent);
+    assert_qpdf_ok(&pdf);
+    assert_font_embedded_subset_unicode(&pdf);
+    let text = text_of(&pdf);
+    // The long lines wrap; every word comes back, in order.
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let expected: Vec<&str> = [lower, upper.as_str(), delimiters]
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    assert_eq!(words, expected);
+}

@@ -298,6 +298,27 @@ mod tests {
     }
 
     #[test]
+    fn to_unicode_splits_blocks_at_100_entries() {
+        let font = StampFont::load().unwrap();
+        let mut subset = FontSubset::new();
+        let letters = "aàáảãạăằắẳẵặâầấẩẫậeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợuùúủũụưừứửữựyỳýỷỹỵđ";
+        for ch in letters.chars().chain(letters.to_uppercase().chars()) {
+            subset.cid(font.glyph(ch).unwrap());
+        }
+        assert_eq!(
+            subset.used.len(),
+            147,
+            "73 letters in each case, and .notdef"
+        );
+        let cmap = subset.to_unicode_cmap();
+        assert!(
+            cmap.contains("100 beginbfchar\n") && cmap.contains("46 beginbfchar\n"),
+            "{cmap}"
+        );
+        assert_eq!(cmap.matches("endbfchar").count(), 2);
+    }
+
+    #[test]
     fn font_objects_are_subset_and_tagged() {
         let font = StampFont::load().unwrap();
         let mut subset = FontSubset::new();

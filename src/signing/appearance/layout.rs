@@ -44,7 +44,8 @@ pub(crate) struct TextBlock {
 ///
 /// Input is normalised to NFC, so decomposed Vietnamese (base letter + combining marks) finds
 /// the precomposed glyphs. A line break inside a line starts a new paragraph; runs of white space
-/// collapse to one space; blank lines are dropped, so an empty optional field leaves no gap.
+/// collapse to one space; blank lines are dropped, so an empty optional field leaves no gap;
+/// invisible format characters (zero-width space/joiners, BOM, soft hyphen) are dropped.
 /// A character the font cannot show is an error naming it: a signature stamp must not silently
 /// show empty boxes.
 pub(crate) fn prepare(lines: &[String], font: &StampFont) -> Result<Vec<Paragraph>, SigningError> {
@@ -55,6 +56,14 @@ pub(crate) fn prepare(lines: &[String], font: &StampFont) -> Result<Vec<Paragrap
             let mut words: Paragraph = Vec::new();
             let mut word: Vec<Glyph> = Vec::new();
             for ch in piece.chars() {
+                // Invisible format characters pasted from word processors (zero-width space and
+                // joiners, word joiner, byte order mark, soft hyphen) have nothing to draw.
+                if matches!(
+                    ch,
+                    '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{AD}'
+                ) {
+                    continue;
+                }
                 // No-break spaces are drawn as spaces but keep the words together.
                 let shown = if matches!(ch, '\u{A0}' | '\u{202F}') {
                     ' '
@@ -238,6 +247,13 @@ mod tests {
         let (_, paragraphs, _) = text(&["", "   ", "Phó  Giám\tđốc", "a\nb"]);
         assert_eq!(paragraphs.len(), 3);
         assert_eq!(paragraphs[0].len(), 3);
+    }
+
+    #[test]
+    fn invisible_format_characters_are_dropped_and_nbsp_binds() {
+        let (_, paragraphs, _) = text(&["\u{FEFF}Nguy\u{200B}ễn\u{A0}Văn\u{AD} Đức"]);
+        let words: Vec<String> = paragraphs[0].iter().map(|w| line_text(w)).collect();
+        assert_eq!(words, ["Nguyễn Văn", "Đức"]);
     }
 
     #[test]
