@@ -636,3 +636,56 @@ fn every_vietnamese_letter_and_pdf_delimiter_copies_back() {
         .collect();
     assert_eq!(words, expected);
 }
+
+#[test]
+fn decree_30_signer_layout_puts_the_image_between_title_and_name() {
+    let spec = StampSpec {
+        width: 170.0,
+        height: 110.0,
+        lines: lines(&["KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC", "Nguyễn Văn Đức"]),
+        image: Some(signature_png()),
+        image_after_lines: Some(2),
+        ..StampSpec::default()
+    };
+    let pdf = write_pdf("decree30_signer", &spec, Placement::PageContent);
+    assert_qpdf_ok(&pdf);
+    assert_font_embedded_subset_unicode(&pdf);
+    let text = text_of(&pdf);
+    let rows: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(rows, ["KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC", "Nguyễn Văn Đức"]);
+
+    let page = render(&pdf, 100);
+    let (x, y, w, h) = (STAMP_X, STAMP_Y, spec.width, spec.height);
+    let band = h / 5.0;
+    let (dark_top, _) = page.count(x, y + h - band, w, band, is_dark);
+    let (blue_middle, _) = page.count(x, y + band, w, h - 2.0 * band, is_blue);
+    let (dark_bottom, _) = page.count(x, y, w, band, is_dark);
+    let (blue_edges, _) = page.count(x, y + h - band * 0.6, w, band * 0.6, is_blue);
+    assert!(dark_top > 100, "title on top: {dark_top}");
+    assert!(blue_middle > 300, "signature in the middle: {blue_middle}");
+    assert!(dark_bottom > 100, "name at the bottom: {dark_bottom}");
+    assert_eq!(blue_edges, 0, "the signature stays clear of the title");
+    // Centred: as much ink left of the middle as right of it, give or take.
+    let (left, _) = page.count(x, y, w / 2.0, band, is_dark);
+    let (right, _) = page.count(x + w / 2.0, y, w / 2.0, band, is_dark);
+    let balance = left as f64 / right.max(1) as f64;
+    assert!(
+        (0.6..1.6).contains(&balance),
+        "name centred: {left} left, {right} right"
+    );
+
+    // The organisation variant: the seal over the signature's left third, same layout.
+    let with_seal = StampSpec {
+        seal: Some(seal_png()),
+        ..spec
+    };
+    let pdf = write_pdf("decree30_seal", &with_seal, Placement::PageContent);
+    assert_qpdf_ok(&pdf);
+    let page = render(&pdf, 100);
+    let (red, _) = page.count(x, y + band, w, h - 2.0 * band, is_red);
+    assert!(red > 200, "seal drawn: {red}");
+}

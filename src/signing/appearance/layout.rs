@@ -171,6 +171,21 @@ pub(crate) fn block_height(lines: usize, size: f64, metrics: VMetrics) -> f64 {
     size * ((metrics.ascent + metrics.descent) / 1000.0 + extra * LEADING)
 }
 
+/// Wraps `paragraphs` at `size` points to `width` points, cutting over-long words.
+pub(crate) fn wrap_at(
+    paragraphs: &[Paragraph],
+    space: Glyph,
+    width: f64,
+    size: f64,
+) -> Option<Vec<Vec<Glyph>>> {
+    wrap(paragraphs, space, width / size * 1000.0, true)
+}
+
+/// Width of a laid-out line in points at `size`.
+pub(crate) fn line_width(line: &[Glyph], size: f64) -> f64 {
+    width_of(line) as f64 * size / 1000.0
+}
+
 fn try_size(
     paragraphs: &[Paragraph],
     space: Glyph,

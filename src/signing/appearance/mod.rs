@@ -14,9 +14,10 @@ mod pdf;
 
 use std::fmt::Write as _;
 
+use self::font::Glyph;
 use self::font::{FontRefs, FontSubset, StampFont};
 use self::image::{decode_png, image_object, smask_object, DecodedImage};
-use self::layout::{fit, prepare, Rect, TextBlock, LEADING};
+use self::layout::{block_height, fit, line_width, prepare, wrap_at, Paragraph, Rect, LEADING};
 use self::pdf::{num, stream, ObjectTable};
 use super::SigningError;
 
@@ -44,6 +45,10 @@ pub struct StampSpec {
     /// PNG of the organisation's seal (transparency kept), drawn over the left third of the
     /// signer image as Decree 30 shows for organisation signatures; alone if there is no image.
     pub seal: Option<Vec<u8>>,
+    /// Decree 30 signer layout: the picture goes below the first `n` lines and above the rest,
+    /// everything centred, e.g. `Some(1)` for `[position title, full name]`. `None` (default):
+    /// picture beside or above the text, see [`build`]. Ignored when there is no picture.
+    pub image_after_lines: Option<usize>,
 }
 
 /// New indirect objects that make up an appearance stream.
@@ -57,9 +62,10 @@ pub struct Appearance {
 
 /// Builds the appearance objects, numbering them from `first_obj`.
 ///
-/// Layout: with an image and text, a wide box (at least 1.5 times as wide as high) puts the
-/// image on the left and the text on the right; other boxes put the image on top and the text
-/// below. Text is left-aligned and centred vertically in its area, black.
+/// Layout: with a picture and text, a wide box (at least 1.5 times as wide as high) puts the
+/// picture on the left and the text on the right; other boxes put the picture on top and the
+/// text below; there text is left-aligned and centred vertically in its area. With
+/// `image_after_lines` the picture sits between two centred text blocks. Text is black.
 pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningError> {
     check_box(spec)?;
     if !(spec.font_size == 0.0 || (MIN_FONT_SIZE..=MAX_FONT_SIZE).contains(&spec.font_size)) {
@@ -72,7 +78,9 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
     let (root, _) = table.reserve()?;
 
     let font = StampFont::load()?;
-    let paragraphs = prepare(&spec.lines, &font)?;
+    let space = font
+        .glyph(' ')
+        .ok_or_else(|| SigningError::Appearance("the stamp font has no space glyph".into()))?;
     let signature = spec
         .image
         .as_deref()
@@ -83,6 +91,7 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
         .as_deref()
         .map(|png| decode_png("seal image", png))
         .transpose()?;
+    let picture = Picture::new(signature.as_ref(), seal.as_ref());
 
     let pad = (spec.width.min(spec.height) * 0.05).clamp(0.5, 4.0);
     let inner = Rect {
@@ -91,18 +100,34 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
         w: spec.width - 2.0 * pad,
         h: spec.height - 2.0 * pad,
     };
-    let picture = Picture::new(signature.as_ref(), seal.as_ref());
-    let (picture_rect, text_area) = plan(
-        inner,
-        picture.as_ref().map(Picture::aspect),
-        !paragraphs.is_empty(),
-        pad,
-    );
+    let text = TextInput {
+        font: &font,
+        space,
+        requested: spec.font_size,
+    };
+    let layout = match (&picture, spec.image_after_lines) {
+        (Some(picture), Some(after)) => {
+            let split = after.min(spec.lines.len());
+            let above = prepare(&spec.lines[..split], &font)?;
+            let below = prepare(&spec.lines[split..], &font)?;
+            layout_between(inner, picture.aspect(), &above, &below, &text, pad)?
+        }
+        _ => {
+            let paragraphs = prepare(&spec.lines, &font)?;
+            layout_plain(
+                inner,
+                picture.as_ref().map(Picture::aspect),
+                &paragraphs,
+                &text,
+                pad,
+            )?
+        }
+    };
 
     let mut content = String::from("q\n");
     let mut resources = String::from(" /ProcSet [/PDF /Text /ImageB /ImageC]");
 
-    if let (Some(picture), Some(rect)) = (&picture, picture_rect) {
+    if let (Some(picture), Some(rect)) = (&picture, layout.picture) {
         let mut xobjects = String::new();
         for (name, image, place) in picture.placements(rect) {
             let smask = match smask_object(image)? {
@@ -128,20 +153,11 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
         let _ = write!(resources, " /XObject <<{xobjects} >>");
     }
 
-    if !paragraphs.is_empty() {
-        let space = font
-            .glyph(' ')
-            .ok_or_else(|| SigningError::Appearance("the stamp font has no space glyph".into()))?;
-        let block = fit(
-            &paragraphs,
-            space,
-            text_area,
-            spec.font_size,
-            font.vmetrics(),
-        )?;
+    if layout.texts.iter().any(|t| !t.lines.is_empty()) {
         let mut subset = FontSubset::new();
-        write_text(&mut content, &block, text_area, &font, &mut subset);
-
+        for placed in &layout.texts {
+            write_text(&mut content, placed, &font, &mut subset);
+        }
         let mut numbers = [0u32; 5];
         let mut indices = [0usize; 5];
         for (slot, index) in numbers.iter_mut().zip(indices.iter_mut()) {
@@ -182,6 +198,128 @@ fn check_box(spec: &StampSpec) -> Result<(), SigningError> {
         }
     }
     Ok(())
+}
+
+/// What text layout needs besides the paragraphs.
+struct TextInput<'a> {
+    font: &'a StampFont,
+    space: Glyph,
+    /// Requested size, 0 for automatic.
+    requested: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Align {
+    Left,
+    Center,
+}
+
+/// Lines placed in the box: `top` is the top of the first line's ascent.
+#[derive(Debug)]
+struct PlacedText {
+    lines: Vec<Vec<Glyph>>,
+    size: f64,
+    x: f64,
+    w: f64,
+    top: f64,
+    align: Align,
+}
+
+/// Where the picture and the text blocks go.
+#[derive(Debug)]
+struct Layout {
+    picture: Option<Rect>,
+    texts: Vec<PlacedText>,
+}
+
+/// Picture beside (wide box) or above (other boxes) left-aligned text centred vertically.
+fn layout_plain(
+    inner: Rect,
+    aspect: Option<f64>,
+    paragraphs: &[Paragraph],
+    text: &TextInput,
+    gap: f64,
+) -> Result<Layout, SigningError> {
+    let (picture, area) = plan(inner, aspect, !paragraphs.is_empty(), gap);
+    let mut texts = Vec::new();
+    if !paragraphs.is_empty() {
+        let block = fit(
+            paragraphs,
+            text.space,
+            area,
+            text.requested,
+            text.font.vmetrics(),
+        )?;
+        let height = block_height(block.lines.len(), block.size, text.font.vmetrics());
+        texts.push(PlacedText {
+            top: area.y + area.h - (area.h - height) / 2.0,
+            lines: block.lines,
+            size: block.size,
+            x: area.x,
+            w: area.w,
+            align: Align::Left,
+        });
+    }
+    Ok(Layout { picture, texts })
+}
+
+/// Smallest share of the inner height left to the picture in the Decree 30 signer layout.
+const BETWEEN_PICTURE_SHARE: f64 = 0.4;
+
+/// Decree 30 signer layout: centred text above, the picture, centred text below. Both text
+/// blocks share one size, fitted so the picture keeps at least `BETWEEN_PICTURE_SHARE` of the
+/// height; the picture then takes all the height the text leaves.
+fn layout_between(
+    inner: Rect,
+    aspect: f64,
+    above: &[Paragraph],
+    below: &[Paragraph],
+    text: &TextInput,
+    gap: f64,
+) -> Result<Layout, SigningError> {
+    let metrics = text.font.vmetrics();
+    let all: Vec<Paragraph> = above.iter().chain(below).cloned().collect();
+    if all.is_empty() {
+        return layout_plain(inner, Some(aspect), &[], text, gap);
+    }
+    // One block of all lines is a little taller than two blocks of the same lines, so whatever
+    // fits here fits split in two.
+    let budget = Rect {
+        h: inner.h * (1.0 - BETWEEN_PICTURE_SHARE) - 2.0 * gap,
+        ..inner
+    };
+    let size = fit(&all, text.space, budget, text.requested, metrics)?.size;
+    let wrap = |paragraphs: &[Paragraph]| {
+        wrap_at(paragraphs, text.space, inner.w, size)
+            .ok_or_else(|| SigningError::Appearance("the stamp text does not fit its box".into()))
+    };
+    let (above, below) = (wrap(above)?, wrap(below)?);
+    let height = |lines: &[Vec<Glyph>]| {
+        if lines.is_empty() {
+            0.0
+        } else {
+            block_height(lines.len(), size, metrics) + gap
+        }
+    };
+    let (above_h, below_h) = (height(&above), height(&below));
+    let slot = Rect {
+        y: inner.y + below_h,
+        h: (inner.h - above_h - below_h).max(0.0),
+        ..inner
+    };
+    let placed = |lines: Vec<Vec<Glyph>>, top: f64| PlacedText {
+        lines,
+        size,
+        x: inner.x,
+        w: inner.w,
+        top,
+        align: Align::Center,
+    };
+    let below_top = inner.y + below_h - gap;
+    Ok(Layout {
+        picture: Some(fit_image(slot, aspect)),
+        texts: vec![placed(above, inner.y + inner.h), placed(below, below_top)],
+    })
 }
 
 /// The images of the stamp: the signature, the seal over its left third, or either alone.
@@ -292,26 +430,32 @@ fn fit_image(slot: Rect, aspect: f64) -> Rect {
     }
 }
 
-/// Text operators for `block`, left-aligned and centred vertically in `area`.
+/// Text operators for one block, one `Tm` per line.
 fn write_text(
     content: &mut String,
-    block: &TextBlock,
-    area: Rect,
+    placed: &PlacedText,
     font: &StampFont,
     subset: &mut FontSubset,
 ) {
-    let metrics = font.vmetrics();
-    let height = layout::block_height(block.lines.len(), block.size, metrics);
-    let top = area.y + area.h - (area.h - height) / 2.0;
-    let baseline = top - block.size * metrics.ascent / 1000.0;
-    let _ = writeln!(content, "BT\n/F1 {} Tf\n0 g", num(block.size));
-    for (i, line) in block.lines.iter().enumerate() {
+    if placed.lines.is_empty() {
+        return;
+    }
+    let ascent = font.vmetrics().ascent;
+    let _ = writeln!(content, "BT\n/F1 {} Tf\n0 g", num(placed.size));
+    let mut baseline = placed.top - placed.size * ascent / 1000.0;
+    for line in &placed.lines {
+        let x = match placed.align {
+            Align::Left => placed.x,
+            Align::Center => placed.x + (placed.w - line_width(line, placed.size)) / 2.0,
+        };
         let shown = subset.show(line);
-        if i == 0 {
-            let _ = writeln!(content, "{} {} Td {shown} Tj", num(area.x), num(baseline));
-        } else {
-            let _ = writeln!(content, "0 {} Td {shown} Tj", num(-block.size * LEADING));
-        }
+        let _ = writeln!(
+            content,
+            "1 0 0 1 {} {} Tm {shown} Tj",
+            num(x),
+            num(baseline)
+        );
+        baseline -= placed.size * LEADING;
     }
     content.push_str("ET\n");
 }
