@@ -93,7 +93,9 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
         .transpose()?;
     let picture = Picture::new(signature.as_ref(), seal.as_ref());
 
-    let pad = (spec.width.min(spec.height) * 0.05).clamp(0.5, 4.0);
+    let short_side = spec.width.min(spec.height);
+    // A thin margin, never more than a quarter of the box, so tiny boxes keep a positive inside.
+    let pad = (short_side * 0.05).clamp(0.5, 4.0).min(short_side * 0.25);
     let inner = Rect {
         x: pad,
         y: pad,
@@ -127,7 +129,9 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
     let mut content = String::from("q\n");
     let mut resources = String::from(" /ProcSet [/PDF /Text /ImageB /ImageC]");
 
-    if let (Some(picture), Some(rect)) = (&picture, layout.picture) {
+    // A picture squeezed to nothing is left out: a zero scale is a singular matrix.
+    let picture_rect = layout.picture.filter(|r| r.w > 0.0 && r.h > 0.0);
+    if let (Some(picture), Some(rect)) = (&picture, picture_rect) {
         let mut xobjects = String::new();
         for (name, image, place) in picture.placements(rect) {
             let smask = match smask_object(image)? {
@@ -587,6 +591,84 @@ mod tests {
         )
         .is_err());
         assert!(build(&spec(&["a"]), 0).is_err());
+    }
+
+    fn blue_png(width: u32, height: u32) -> Vec<u8> {
+        let px: Vec<u8> = (0..width * height).flat_map(|_| [0, 0, 200, 128]).collect();
+        image::tests::encode(width, height, png::ColorType::Rgba, &px, None)
+    }
+
+    #[test]
+    fn signer_layout_centres_text_around_the_picture() {
+        let spec = StampSpec {
+            width: 160.0,
+            height: 100.0,
+            lines: vec!["PHÓ GIÁM ĐỐC".into(), "Nguyễn Văn Đức".into()],
+            image: Some(blue_png(30, 10)),
+            image_after_lines: Some(1),
+            ..StampSpec::default()
+        };
+        let appearance = build(&spec, 1).unwrap();
+        let form = text(&appearance.objects[0]);
+        let tms: Vec<(f64, f64)> = form
+            .lines()
+            .filter(|l| l.contains(" Tm "))
+            .map(|l| {
+                let v: Vec<f64> = l
+                    .split(' ')
+                    .skip(4)
+                    .take(2)
+                    .map(|n| n.parse().unwrap())
+                    .collect();
+                (v[0], v[1])
+            })
+            .collect();
+        assert_eq!(tms.len(), 2, "{form}");
+        let (title, name) = (tms[0], tms[1]);
+        assert!(
+            title.0 > 4.0 && name.0 > 4.0,
+            "centred, not at the left margin: {form}"
+        );
+        let image_line = form.lines().find(|l| l.ends_with("/Im1 Do Q")).unwrap();
+        let v: Vec<f64> = image_line
+            .split(' ')
+            .skip(1)
+            .take(6)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let (image_bottom, image_top) = (v[5], v[5] + v[3]);
+        assert!(
+            title.1 > image_top && name.1 < image_bottom,
+            "title above, name below the picture: {form}"
+        );
+
+        for after in [0, 2, 9] {
+            let spec = StampSpec {
+                image_after_lines: Some(after),
+                ..spec.clone()
+            };
+            assert!(build(&spec, 1).is_ok(), "image_after_lines {after}");
+        }
+        // Without a picture the setting is ignored: plain left-aligned text.
+        let plain = StampSpec {
+            image: None,
+            ..spec
+        };
+        let form = text(&build(&plain, 1).unwrap().objects[0]);
+        assert!(form.contains("1 0 0 1 4 "), "{form}");
+    }
+
+    #[test]
+    fn tiny_boxes_keep_a_positive_inside() {
+        let spec = StampSpec {
+            width: 0.8,
+            height: 0.8,
+            image: Some(blue_png(3, 2)),
+            ..StampSpec::default()
+        };
+        let form = text(&build(&spec, 1).unwrap().objects[0]);
+        assert!(form.contains("/Im1 Do"), "{form}");
+        assert!(!form.contains(" -"), "no negative sizes: {form}");
     }
 
     #[test]
