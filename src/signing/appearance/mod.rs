@@ -39,8 +39,9 @@ pub struct StampSpec {
     pub lines: Vec<String>,
     /// PNG of the handwritten signature (transparency kept).
     pub image: Option<Vec<u8>>,
-    /// Font size in points; 0 picks the largest size that fits, up to `MAX_AUTO_SIZE`.
-    /// A given size that does not fit is an error rather than silently shrunk.
+    /// Font size in points, `MIN_FONT_SIZE..=MAX_FONT_SIZE`; 0 picks the largest size that
+    /// fits, up to `MAX_AUTO_SIZE` (12 pt). A given size that does not fit is an error rather
+    /// than silently shrunk, and so is text that does not fit even at `MIN_FONT_SIZE` (4 pt).
     pub font_size: f64,
     /// PNG of the organisation's seal (transparency kept), drawn over the left third of the
     /// signer image as Decree 30 shows for organisation signatures; alone if there is no image.
