@@ -660,6 +660,50 @@ mod tests {
     }
 
     #[test]
+    fn random_text_and_boxes_never_panic() {
+        let alphabet: Vec<char> = "aăâbcdđeêghiklmnoôơpqrstuưvxyàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ  \n\t—-:+0123456789ĐÂƯ()\\<>%"
+            .chars()
+            .collect();
+        let mut seed: u64 = 0x5eed;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let image = blue_png(5, 3);
+        let mut built = 0;
+        for _ in 0..300 {
+            let lines = (0..next(6))
+                .map(|_| {
+                    (0..next(60))
+                        .map(|_| alphabet[next(alphabet.len() as u64) as usize])
+                        .collect()
+                })
+                .collect();
+            let spec = StampSpec {
+                width: 1.0 + next(400) as f64,
+                height: 1.0 + next(200) as f64,
+                lines,
+                image: (next(2) == 0).then(|| image.clone()),
+                font_size: [0.0, 4.0, 10.0][next(3) as usize],
+                image_after_lines: (next(2) == 0).then(|| next(4) as usize),
+                ..StampSpec::default()
+            };
+            match build(&spec, 1) {
+                Ok(appearance) => {
+                    let form = text(&appearance.objects[appearance.root]);
+                    assert!(form.contains("/Subtype /Form"), "{form}");
+                    assert!(!form.contains("NaN") && !form.contains("inf"), "{form}");
+                    built += 1;
+                }
+                Err(err) => assert_eq!(err.code(), "signature_appearance_invalid", "{err}"),
+            }
+        }
+        assert!(built > 100, "most random stamps fit: {built} of 300");
+    }
+
+    #[test]
     fn tiny_boxes_keep_a_positive_inside() {
         let spec = StampSpec {
             width: 0.8,
