@@ -298,6 +298,30 @@ fn signature_png() -> Vec<u8> {
     encode_rgba(w as u32, h as u32, &rgba)
 }
 
+/// The seal with a `pHYs` chunk saying it is `mm` millimetres across.
+fn seal_png_mm(mm: f64) -> Vec<u8> {
+    let plain = seal_png();
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(plain));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder.read_info().expect("seal");
+    let mut rgba = vec![0; reader.output_buffer_size().expect("size")];
+    reader.next_frame(&mut rgba).expect("frame");
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, 200, 200);
+        encoder.set_color(png::ColorType::Rgba);
+        let per_metre = (200.0 / (mm / 1000.0)).round() as u32;
+        encoder.set_pixel_dims(Some(png::PixelDimensions {
+            xppu: per_metre,
+            yppu: per_metre,
+            unit: png::Unit::Meter,
+        }));
+        let mut writer = encoder.write_header().expect("header");
+        writer.write_image_data(&rgba).expect("data");
+    }
+    out
+}
+
 /// A red round seal (two rings and a star) on a transparent background, 200×200.
 fn seal_png() -> Vec<u8> {
     let n = 200usize;
@@ -688,4 +712,29 @@ fn decree_30_signer_layout_puts_the_image_between_title_and_name() {
     let page = render(&pdf, 100);
     let (red, _) = page.count(x, y + band, w, h - 2.0 * band, is_red);
     assert!(red > 200, "seal drawn: {red}");
+}
+
+#[test]
+fn seal_with_a_resolution_prints_at_actual_size() {
+    // A 20 mm seal in a box with room for a much larger one.
+    let spec = StampSpec {
+        width: 260.0,
+        height: 150.0,
+        lines: lines(&["Sở Thông tin và Truyền thông", "2026-11-27T14:05:09+07:00"]),
+        seal: Some(seal_png_mm(20.0)),
+        ..StampSpec::default()
+    };
+    let pdf = write_pdf("seal_actual_size", &spec, Placement::PageContent);
+    assert_qpdf_ok(&pdf);
+    let page = render(&pdf, 100);
+    let rows: Vec<usize> = (0..page.height)
+        .filter(|y| (0..page.width).any(|x| is_red(page.pixel(x, *y))))
+        .collect();
+    let extent_px = rows.last().expect("red rows") - rows.first().expect("red rows") + 1;
+    // The drawn ring is 194 of the 200 pixels: 19.4 mm = 76.4 px at 100 dpi.
+    let expected = 19.4 / 25.4 * 100.0;
+    assert!(
+        (extent_px as f64 - expected).abs() <= 2.0,
+        "seal is {extent_px} px high, expected {expected:.1}"
+    );
 }

@@ -19,6 +19,8 @@ pub(crate) struct DecodedImage {
     pub color: Vec<u8>,
     /// One alpha sample per pixel; `None` when the image is fully opaque.
     pub alpha: Option<Vec<u8>>,
+    /// Printed height in points from the PNG's `pHYs` chunk, when it gives pixels per metre.
+    pub physical_height: Option<f64>,
 }
 
 impl DecodedImage {
@@ -47,6 +49,12 @@ pub(crate) fn decode_png(what: &str, bytes: &[u8]) -> Result<DecodedImage, Signi
     // Palette → RGB, tRNS → alpha, 1/2/4-bit → 8-bit, 16-bit → 8-bit.
     decoder.set_transformations(Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().map_err(bad)?;
+    let physical_height = reader
+        .info()
+        .pixel_dims
+        .filter(|d| d.unit == png::Unit::Meter && d.yppu > 0)
+        // metres → points: 1 m = 72 / 0.0254 pt.
+        .map(|d| f64::from(height) / f64::from(d.yppu) * 72.0 / 0.0254);
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| SigningError::Appearance(format!("the {what} is too large to decode")))?;
@@ -96,6 +104,7 @@ pub(crate) fn decode_png(what: &str, bytes: &[u8]) -> Result<DecodedImage, Signi
         gray: color_channels == 1,
         color,
         alpha,
+        physical_height,
     })
 }
 
@@ -181,6 +190,30 @@ pub(crate) mod tests {
             body.contains("/ColorSpace /DeviceRGB") && body.contains("/SMask 9 0 R"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn physical_size_comes_from_phys() {
+        let mut out = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut out, 4, 400);
+            encoder.set_color(ColorType::Grayscale);
+            // 400 px at 10,000 px/m = 40 mm, a seal's usual diameter: 113.4 pt.
+            encoder.set_pixel_dims(Some(png::PixelDimensions {
+                xppu: 10_000,
+                yppu: 10_000,
+                unit: png::Unit::Meter,
+            }));
+            encoder
+                .write_header()
+                .unwrap()
+                .write_image_data(&[0; 1600])
+                .unwrap();
+        }
+        let height = decode_png("seal", &out).unwrap().physical_height.unwrap();
+        assert!((height - 113.386).abs() < 0.01, "{height}");
+        let plain = encode(1, 1, ColorType::Grayscale, &[0], None);
+        assert_eq!(decode_png("seal", &plain).unwrap().physical_height, None);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct StampSpec {
     pub font_size: f64,
     /// PNG of the organisation's seal (transparency kept), drawn over the left third of the
     /// signer image as Decree 30 shows for organisation signatures; alone if there is no image.
+    /// When the PNG's `pHYs` chunk gives its resolution, the seal is drawn at its actual size
+    /// if the box has room for it, and never larger.
     pub seal: Option<Vec<u8>>,
     /// Decree 30 signer layout: the picture goes below the first `n` lines and above the rest,
     /// everything centred, e.g. `Some(1)` for `[position title, full name]`. `None` (default):
@@ -131,7 +133,13 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
     let mut resources = String::from(" /ProcSet [/PDF /Text /ImageB /ImageC]");
 
     // A picture squeezed to nothing is left out: a zero scale is a singular matrix.
-    let picture_rect = layout.picture.filter(|r| r.w > 0.0 && r.h > 0.0);
+    let picture_rect = layout
+        .picture
+        .map(|r| match picture.as_ref().and_then(Picture::max_height) {
+            Some(max) if r.h > max => shrink(r, max / r.h),
+            _ => r,
+        })
+        .filter(|r| r.w > 0.0 && r.h > 0.0);
     if let (Some(picture), Some(rect)) = (&picture, picture_rect) {
         let mut xobjects = String::new();
         for (name, image, place) in picture.placements(rect) {
@@ -341,6 +349,11 @@ impl<'a> Picture<'a> {
         (signature.is_some() || seal.is_some()).then_some(Self { signature, seal })
     }
 
+    /// Tallest the picture may be drawn: the seal's actual size, when its PNG says it.
+    fn max_height(&self) -> Option<f64> {
+        self.seal.and_then(|seal| seal.physical_height)
+    }
+
     /// Width over height of the whole picture, both images at the same height.
     fn aspect(&self) -> f64 {
         match (self.signature, self.seal) {
@@ -417,6 +430,17 @@ fn plan(inner: Rect, aspect: Option<f64>, has_text: bool, gap: f64) -> (Option<R
             ..inner
         };
         (Some(fit_image(slot, aspect)), text)
+    }
+}
+
+/// `rect` scaled by `factor` about its centre.
+fn shrink(rect: Rect, factor: f64) -> Rect {
+    let (w, h) = (rect.w * factor, rect.h * factor);
+    Rect {
+        x: rect.x + (rect.w - w) / 2.0,
+        y: rect.y + (rect.h - h) / 2.0,
+        w,
+        h,
     }
 }
 
@@ -745,6 +769,7 @@ mod tests {
             gray: true,
             color: vec![0; 300],
             alpha: None,
+            physical_height: None,
         };
         let seal = DecodedImage {
             width: 10,
@@ -752,6 +777,7 @@ mod tests {
             gray: true,
             color: vec![0; 100],
             alpha: None,
+            physical_height: None,
         };
         let picture = Picture::new(Some(&sig), Some(&seal)).unwrap();
         assert!((picture.aspect() - 3.0).abs() < 1e-9);
