@@ -1,2 +1,9 @@
 //! docflow: back end for a paperless public office.
+pub mod accounts;
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
 pub mod signing;
+pub mod startup;

@@ -1,34 +1,198 @@
-// Temporary wiring for the verify worktree; the lead replaces this with the real CLI.
-use clap::{Parser, Subcommand};
-use docflow::signing::verify::cli::{run_verify, VerifyArgs};
+//! The `docflow` command: the server and its administration commands.
+
+use clap::{Args, Parser, Subcommand};
+use docflow::accounts::model::{NewUser, Role};
+use docflow::accounts::service;
+use docflow::audit::AuditContext;
+use docflow::config::Config;
+use docflow::db;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "docflow")]
+#[command(
+    name = "docflow",
+    version,
+    about = "Back end of a paperless public office"
+)]
 struct Cli {
+    /// TOML configuration file (settings: docs/CONFIGURATION.md).
+    #[arg(long, global = true, env = "DOCFLOW_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
-    cmd: Option<Top>,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
-enum Top {
-    /// PDF commands.
-    Pdf {
-        #[command(subcommand)]
-        cmd: Pdf,
-    },
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// PDF signatures.
+    #[command(subcommand)]
+    Pdf(PdfCommand),
 }
 
 #[derive(Subcommand)]
-enum Pdf {
-    /// Verify every signature of a PDF.
-    Verify(VerifyArgs),
+enum PdfCommand {
+    /// Verify every signature of a PDF; exit 0 only when all are intact, valid and trusted.
+    Verify(docflow::signing::verify::cli::VerifyArgs),
 }
 
-fn main() -> std::process::ExitCode {
-    match Cli::parse().cmd {
-        Some(Top::Pdf {
-            cmd: Pdf::Verify(args),
-        }) => run_verify(args),
-        None => std::process::ExitCode::SUCCESS,
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user account.
+    Add(UserAdd),
+}
+
+#[derive(Args)]
+struct UserAdd {
+    /// Login name: lower-case letters, digits, '.', '_' or '-'.
+    #[arg(long)]
+    username: String,
+    /// Full name as printed on documents, e.g. "Nguyễn Văn Đức".
+    #[arg(long)]
+    full_name: String,
+    /// Email address for notifications.
+    #[arg(long)]
+    email: String,
+    /// Position title, e.g. "Phó Giám đốc".
+    #[arg(long, default_value = "")]
+    position: String,
+    /// Code of the user's unit.
+    #[arg(long)]
+    unit: Option<String>,
+    /// Role (repeat for several): admin, clerk, official, archivist.
+    #[arg(long = "role", value_parser = parse_role)]
+    roles: Vec<Role>,
+    /// Name of the environment variable holding the password (never pass it as an argument).
+    #[arg(long, default_value = "DOCFLOW_NEW_PASSWORD")]
+    password_env: String,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("'{s}' is not one of: admin, clerk, official, archivist"))
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; name the first row altered, removed or reordered.
+    Verify,
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if cfg.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let cfg = match Config::load(cli.config.as_deref()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&cfg);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cfg),
+        Command::Migrate => migrate(&cfg),
+        Command::User(UserCommand::Add(args)) => user_add(&cfg, args),
+        Command::Audit(AuditCommand::Verify) => audit_verify(&cfg),
+        Command::Pdf(PdfCommand::Verify(args)) => {
+            Ok(docflow::signing::verify::cli::run_verify(args))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
+    actix_web::rt::System::new().block_on(docflow::startup::serve(cfg))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn migrate(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let mut conn = db::connect(cfg)?;
+    let applied = db::migrate(&mut conn)?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    }
+    for m in applied {
+        println!("applied {m}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn user_add(cfg: &Config, args: UserAdd) -> anyhow::Result<ExitCode> {
+    let password = std::env::var(&args.password_env).map_err(|_| {
+        anyhow::anyhow!(
+            "set the password in the environment variable {} (or name another with --password-env)",
+            args.password_env
+        )
+    })?;
+    let mut conn = db::connect(cfg)?;
+    db::migrate(&mut conn)?;
+    let unit_id = match &args.unit {
+        Some(code) => Some(
+            service::unit_id_by_code(&mut conn, code)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("no unit with code '{code}'"))?,
+        ),
+        None => None,
+    };
+    let user = service::create_user(
+        &mut conn,
+        &AuditContext::system(),
+        NewUser {
+            username: args.username,
+            password,
+            full_name: args.full_name,
+            position_title: args.position,
+            email: args.email,
+            unit_id,
+            roles: args.roles,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
+    println!("created user {} ({})", user.username, user.id.0);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_verify(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let mut conn = db::connect(cfg)?;
+    let report = docflow::audit::verify_chain(&mut conn)?;
+    if report.intact {
+        println!("audit chain intact: {} events", report.events);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "audit chain BROKEN at event #{}: {}",
+            report.first_bad_seq.unwrap_or(0),
+            report.problem.unwrap_or_default()
+        );
+        Ok(ExitCode::from(1))
     }
 }

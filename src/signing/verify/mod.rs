@@ -516,7 +516,7 @@ fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
         r.revocation.revoked_at = rev.revoked_at.map(rfc3339);
         // Revoked after a trusted timestamp, the signature stands; before it (or with no
         // proof of time), it does not.
-        if rev.status == SignerRevocation::Revoked && rev.revoked_at.map_or(true, |t| t <= when) {
+        if rev.status == SignerRevocation::Revoked && rev.revoked_at.is_none_or(|t| t <= when) {
             r.trusted = false;
             r.problems.push(format!(
                 "the signer's certificate is revoked (since {})",

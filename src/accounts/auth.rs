@@ -1,0 +1,103 @@
+//! The `CurrentUser` extractor: resolves `Authorization: Bearer <token>` to a user.
+
+use super::model::Role;
+use super::service;
+use crate::audit::AuditContext;
+use crate::error::ApiError;
+use crate::http::{client_ip, AppState};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: String,
+    pub username: String,
+    pub unit_id: Option<String>,
+    pub roles: Vec<Role>,
+    pub session_id: String,
+    pub client_ip: Option<String>,
+}
+
+impl CurrentUser {
+    /// Whether the user holds `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Fails with 403 unless the user holds `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.has(role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    /// The audit context of this user's actions.
+    pub fn audit(&self) -> AuditContext {
+        AuditContext {
+            actor_id: Some(self.id.clone()),
+            on_behalf_of: None,
+            client_ip: self.client_ip.clone(),
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::Unauthorized {
+        code: "unauthorized",
+        message: message.to_string(),
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_string));
+        let ip = client_ip(req);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+            let token = match header {
+                None => {
+                    return Err(unauthorized(
+                        "sign in first: send Authorization: Bearer <token>",
+                    ))
+                }
+                Some(Err(_)) => {
+                    return Err(unauthorized("the Authorization header is not readable"))
+                }
+                Some(Ok(h)) => match h.strip_prefix("Bearer ").map(str::trim) {
+                    Some(t) if !t.is_empty() && t.len() <= 256 => t.to_string(),
+                    _ => {
+                        return Err(unauthorized(
+                            "the Authorization header must be 'Bearer <token>'",
+                        ))
+                    }
+                },
+            };
+            let found = state
+                .db(move |conn| service::authenticate(conn, &token))
+                .await?;
+            let a = found.ok_or_else(|| {
+                unauthorized("the token is unknown, expired or revoked; sign in again")
+            })?;
+            Ok(CurrentUser {
+                id: a.user_id,
+                username: a.username,
+                unit_id: a.unit_id,
+                roles: a.roles,
+                session_id: a.session_id,
+                client_ip: ip,
+            })
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! Types of the accounts domain: ids, roles, rows and the shapes the API reads and writes.
+
+use crate::db::schema::{units, users};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// Id of a user (UUID text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct UserId(pub String);
+
+/// Id of a unit (UUID text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct UnitId(pub String);
+
+/// What a user may do. Several roles may be held at once.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages users, units and settings.
+    Admin,
+    /// Văn thư: registers and issues papers.
+    Clerk,
+    /// Lãnh đạo / chuyên viên: drafts, reviews, approves, signs.
+    Official,
+    /// Lưu trữ: keeps and retrieves signed records.
+    Archivist,
+}
+
+impl Role {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Clerk => "clerk",
+            Role::Official => "official",
+            Role::Archivist => "archivist",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "clerk" => Some(Role::Clerk),
+            "official" => Some(Role::Official),
+            "archivist" => Some(Role::Archivist),
+            _ => None,
+        }
+    }
+}
+
+/// A unit row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = units)]
+pub struct UnitRow {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub code: String,
+    pub name: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A user row (the password hash never leaves the service).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub full_name: String,
+    pub position_title: String,
+    pub email: String,
+    pub unit_id: Option<String>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A unit as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Unit {
+    pub id: UnitId,
+    /// Parent unit (department above a division), none for a top unit.
+    pub parent_id: Option<UnitId>,
+    /// Short code, unique, used in document symbols (e.g. `SLDTBXH`).
+    pub code: String,
+    pub name: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<UnitRow> for Unit {
+    fn from(r: UnitRow) -> Self {
+        Unit {
+            id: UnitId(r.id),
+            parent_id: r.parent_id.map(UnitId),
+            code: r.code,
+            name: r.name,
+            active: r.active,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The unit summary shown inside a user.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnitRef {
+    pub id: UnitId,
+    pub code: String,
+    pub name: String,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub full_name: String,
+    /// Position title as printed on signatures (e.g. "Phó Giám đốc").
+    pub position_title: String,
+    pub email: String,
+    pub unit: Option<UnitRef>,
+    pub roles: Vec<Role>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Creating a unit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnit {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+/// Changing a unit; absent fields stay as they are. `parent_id: null` makes it a top unit.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitChanges {
+    pub code: Option<String>,
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<Option<String>>,
+    /// `false` deactivates the unit (refused while it has active users or sub-units).
+    pub active: Option<bool>,
+}
+
+/// Creating a user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// 3–64 characters: lower-case letters, digits, `.`, `_`, `-`.
+    pub username: String,
+    /// At least 10 characters.
+    pub password: String,
+    pub full_name: String,
+    #[serde(default)]
+    pub position_title: String,
+    pub email: String,
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+}
+
+/// Changing a user; absent fields stay as they are. `unit_id: null` removes the unit.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChanges {
+    pub full_name: Option<String>,
+    pub position_title: Option<String>,
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub unit_id: Option<Option<String>>,
+    pub roles: Option<Vec<Role>>,
+    /// `false` deactivates the account and ends its sessions.
+    pub active: Option<bool>,
+    /// A new password (at least 10 characters); ends the user's sessions.
+    pub password: Option<String>,
+}
+
+/// Tells "absent" (outer None) from "null" (Some(None)).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Login request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// A new login token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Opaque bearer token; send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When the token stops working (UTC).
+    pub expires_at: NaiveDateTime,
+}

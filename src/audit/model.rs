@@ -1,0 +1,81 @@
+//! Audit rows and the context (who, for whom, from where) every change is recorded with.
+
+use crate::db::schema::audit_events;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// Who is acting, for whom, and from which address.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    /// The user doing it; `None` for the system itself (bootstrap, CLI).
+    pub actor_id: Option<String>,
+    /// The user the actor stands in for (substitution), when any.
+    pub on_behalf_of: Option<String>,
+    /// Client address of the request, when any.
+    pub client_ip: Option<String>,
+}
+
+impl AuditContext {
+    /// The system acting on its own (first start, command line).
+    pub fn system() -> Self {
+        AuditContext::default()
+    }
+}
+
+/// What happened. The string forms are stored and must never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    LoginSucceeded,
+    LoginFailed,
+    LoginRefused,
+    Logout,
+    UnitCreated,
+    UnitUpdated,
+    UserCreated,
+    UserUpdated,
+}
+
+impl Action {
+    /// Stored name of the action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::LoginSucceeded => "auth.login",
+            Action::LoginFailed => "auth.login_failed",
+            Action::LoginRefused => "auth.login_refused",
+            Action::Logout => "auth.logout",
+            Action::UnitCreated => "unit.created",
+            Action::UnitUpdated => "unit.updated",
+            Action::UserCreated => "user.created",
+            Action::UserUpdated => "user.updated",
+        }
+    }
+}
+
+/// A stored audit row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: i64,
+    /// When it happened (UTC).
+    pub occurred_at: NaiveDateTime,
+    /// Who did it (user id), or none for the system.
+    pub actor_id: Option<String>,
+    /// For whom the actor acted (substitution).
+    pub on_behalf_of: Option<String>,
+    /// What happened, e.g. `user.created`.
+    pub action: String,
+    /// Kind of object, e.g. `user`.
+    pub object_type: String,
+    /// Which object.
+    pub object_id: Option<String>,
+    /// Client address.
+    pub client_ip: Option<String>,
+    /// JSON details of the change.
+    pub details: String,
+    /// Hash of the previous row (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash` and this row's canonical content.
+    pub hash: String,
+}

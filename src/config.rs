@@ -1,0 +1,428 @@
+//! Configuration: defaults → optional TOML file → `DOCFLOW_*` environment variables.
+//! Validated once at start; passed around as data, never read from globals.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Every setting of the server. `docs/CONFIGURATION.md` documents each one (a test checks it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://{data_dir}/docflow.db`.
+    pub database_url: String,
+    /// Folder for the embedded database and stored files.
+    pub data_dir: PathBuf,
+    /// Connections kept in the database pool.
+    pub db_pool_size: u32,
+    /// Seconds to wait for a free database connection before answering 503.
+    pub db_timeout_secs: u64,
+    /// Password given to the `admin` account created at first start; empty: generate and log one.
+    pub admin_password: String,
+    /// Lifetime of a login token, in minutes.
+    pub token_lifetime_minutes: i64,
+    /// Failed logins (per account or per address) before the login is refused for a while.
+    pub login_max_failures: i32,
+    /// Minutes a login stays refused after too many failures.
+    pub login_lockout_minutes: i64,
+    /// Extra delay per recent failure before answering a failed login, in milliseconds.
+    pub login_slowdown_ms: u64,
+    /// Largest JSON request body, in bytes.
+    pub max_json_bytes: usize,
+    /// Largest uploaded file, in bytes.
+    pub max_upload_bytes: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `docflow=debug,info`.
+    pub log_level: String,
+    /// Address users reach the service at; used in links sent by email.
+    pub public_url: String,
+    /// SMTP server, e.g. `smtp://user:pass@host:587` (STARTTLS) or `smtps://host:465`; empty: write .eml files.
+    pub smtp_url: String,
+    /// Sender address of notification emails.
+    pub smtp_from: String,
+    /// Seconds before an SMTP connection or command times out.
+    pub smtp_timeout_secs: u64,
+    /// RFC 3161 timestamp authority URL for PAdES B-T signatures; empty: no timestamp.
+    pub tsa_url: String,
+    /// PEM private key of the organisation's signing key; empty: none configured.
+    pub signing_key_path: String,
+    /// PEM certificate (and chain) matching `signing_key_path`.
+    pub signing_cert_path: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            database_url: String::new(),
+            data_dir: PathBuf::from("./data"),
+            db_pool_size: 8,
+            db_timeout_secs: 10,
+            admin_password: String::new(),
+            token_lifetime_minutes: 720,
+            login_max_failures: 5,
+            login_lockout_minutes: 15,
+            login_slowdown_ms: 250,
+            max_json_bytes: 1024 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
+            shutdown_timeout_secs: 30,
+            log_format: "text".into(),
+            log_level: "info".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            smtp_url: String::new(),
+            smtp_from: "docflow@localhost".into(),
+            smtp_timeout_secs: 10,
+            tsa_url: String::new(),
+            signing_key_path: String::new(),
+            signing_cert_path: String::new(),
+        }
+    }
+}
+
+/// A setting that could not be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {setting}: {message}")]
+pub struct ConfigError {
+    /// The setting, as the user wrote it (environment variable or file key).
+    pub setting: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+fn err(setting: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.into(),
+        message: message.into(),
+    }
+}
+
+/// The environment variable that overrides a setting.
+pub fn env_name(key: &str) -> String {
+    format!("DOCFLOW_{}", key.to_ascii_uppercase())
+}
+
+/// Which database the URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// SQLite file at this path.
+    Sqlite(PathBuf),
+    /// PostgreSQL, URL as given.
+    Postgres(String),
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (if any), then the environment, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with(file, |k| std::env::var(k).ok())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (tests).
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    err(
+                        "DOCFLOW_CONFIG",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                toml::from_str::<Config>(&text).map_err(|e| {
+                    err(
+                        format!("{}", path.display()),
+                        e.message().to_string() + &span_hint(&text, e.span()),
+                    )
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(&env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn set<T: std::str::FromStr>(
+            slot: &mut T,
+            key: &str,
+            env: &impl Fn(&str) -> Option<String>,
+            expect: &str,
+        ) -> Result<(), ConfigError> {
+            let name = env_name(key);
+            if let Some(raw) = env(&name) {
+                *slot = raw
+                    .trim()
+                    .parse()
+                    .map_err(|_| err(&name, format!("'{raw}' is not {expect}")))?;
+            }
+            Ok(())
+        }
+        let text = "a text";
+        let int = "a whole number";
+        set(&mut self.bind, "bind", env, text)?;
+        // DATABASE_URL is the conventional name; DOCFLOW_DATABASE_URL wins when both are set.
+        if let Some(url) = env("DATABASE_URL") {
+            self.database_url = url;
+        }
+        set(&mut self.database_url, "database_url", env, text)?;
+        set(&mut self.data_dir, "data_dir", env, "a folder path")?;
+        set(&mut self.db_pool_size, "db_pool_size", env, int)?;
+        set(&mut self.db_timeout_secs, "db_timeout_secs", env, int)?;
+        set(&mut self.admin_password, "admin_password", env, text)?;
+        set(
+            &mut self.token_lifetime_minutes,
+            "token_lifetime_minutes",
+            env,
+            int,
+        )?;
+        set(&mut self.login_max_failures, "login_max_failures", env, int)?;
+        set(
+            &mut self.login_lockout_minutes,
+            "login_lockout_minutes",
+            env,
+            int,
+        )?;
+        set(&mut self.login_slowdown_ms, "login_slowdown_ms", env, int)?;
+        set(&mut self.max_json_bytes, "max_json_bytes", env, int)?;
+        set(&mut self.max_upload_bytes, "max_upload_bytes", env, int)?;
+        set(
+            &mut self.shutdown_timeout_secs,
+            "shutdown_timeout_secs",
+            env,
+            int,
+        )?;
+        set(&mut self.log_format, "log_format", env, text)?;
+        set(&mut self.log_level, "log_level", env, text)?;
+        set(&mut self.public_url, "public_url", env, text)?;
+        set(&mut self.smtp_url, "smtp_url", env, text)?;
+        set(&mut self.smtp_from, "smtp_from", env, text)?;
+        set(&mut self.smtp_timeout_secs, "smtp_timeout_secs", env, int)?;
+        set(&mut self.tsa_url, "tsa_url", env, text)?;
+        set(&mut self.signing_key_path, "signing_key_path", env, text)?;
+        set(&mut self.signing_cert_path, "signing_cert_path", env, text)?;
+        Ok(())
+    }
+
+    /// Checks every value; the first bad one is named.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.bind.parse::<SocketAddr>().map_err(|_| {
+            err(
+                env_name("bind"),
+                format!("'{}' is not an address like 127.0.0.1:8080", self.bind),
+            )
+        })?;
+        self.database()?;
+        if !(1..=256).contains(&self.db_pool_size) {
+            return Err(err(env_name("db_pool_size"), "must be between 1 and 256"));
+        }
+        if !(1..=600).contains(&self.db_timeout_secs) {
+            return Err(err(
+                env_name("db_timeout_secs"),
+                "must be between 1 and 600",
+            ));
+        }
+        if !self.admin_password.is_empty() && self.admin_password.chars().count() < 10 {
+            return Err(err(
+                env_name("admin_password"),
+                "must be at least 10 characters",
+            ));
+        }
+        if !(1..=60 * 24 * 90).contains(&self.token_lifetime_minutes) {
+            return Err(err(
+                env_name("token_lifetime_minutes"),
+                "must be between 1 and 129600 (90 days)",
+            ));
+        }
+        if !(1..=1000).contains(&self.login_max_failures) {
+            return Err(err(
+                env_name("login_max_failures"),
+                "must be between 1 and 1000",
+            ));
+        }
+        if !(1..=60 * 24).contains(&self.login_lockout_minutes) {
+            return Err(err(
+                env_name("login_lockout_minutes"),
+                "must be between 1 and 1440",
+            ));
+        }
+        if self.login_slowdown_ms > 10_000 {
+            return Err(err(env_name("login_slowdown_ms"), "must be at most 10000"));
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_json_bytes) {
+            return Err(err(
+                env_name("max_json_bytes"),
+                "must be between 1024 and 67108864",
+            ));
+        }
+        if self.max_upload_bytes < 1024 {
+            return Err(err(env_name("max_upload_bytes"), "must be at least 1024"));
+        }
+        if self.shutdown_timeout_secs > 3600 {
+            return Err(err(
+                env_name("shutdown_timeout_secs"),
+                "must be at most 3600",
+            ));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(err(
+                env_name("log_format"),
+                format!("'{}' is not one of: text, json", self.log_format),
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return Err(err(
+                env_name("log_level"),
+                format!(
+                    "'{}' is not a log filter such as info or docflow=debug",
+                    self.log_level
+                ),
+            ));
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(err(
+                env_name("public_url"),
+                "must start with http:// or https://",
+            ));
+        }
+        if !self.smtp_url.is_empty()
+            && !["smtp://", "smtps://"]
+                .iter()
+                .any(|p| self.smtp_url.starts_with(p))
+        {
+            return Err(err(
+                env_name("smtp_url"),
+                "must start with smtp:// or smtps://",
+            ));
+        }
+        if !self.smtp_from.contains('@') {
+            return Err(err(env_name("smtp_from"), "must be an email address"));
+        }
+        if !(1..=600).contains(&self.smtp_timeout_secs) {
+            return Err(err(
+                env_name("smtp_timeout_secs"),
+                "must be between 1 and 600",
+            ));
+        }
+        let tsa_ok = self.tsa_url.is_empty()
+            || self.tsa_url.starts_with("http://")
+            || self.tsa_url.starts_with("https://");
+        if !tsa_ok {
+            return Err(err(
+                env_name("tsa_url"),
+                "must start with http:// or https://",
+            ));
+        }
+        if self.signing_key_path.is_empty() != self.signing_cert_path.is_empty() {
+            return Err(err(
+                env_name("signing_cert_path"),
+                "signing_key_path and signing_cert_path must be set together",
+            ));
+        }
+        for (key, path) in [
+            ("signing_key_path", &self.signing_key_path),
+            ("signing_cert_path", &self.signing_cert_path),
+        ] {
+            if !path.is_empty() && !Path::new(path).is_file() {
+                return Err(err(env_name(key), format!("no file at '{path}'")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database the URL names (the embedded SQLite file by default).
+    pub fn database(&self) -> Result<DatabaseKind, ConfigError> {
+        if self.database_url.is_empty() {
+            return Ok(DatabaseKind::Sqlite(self.data_dir.join("docflow.db")));
+        }
+        let url = self.database_url.trim();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(err(
+                    "DATABASE_URL",
+                    "sqlite:// needs a file path, e.g. sqlite://./data/docflow.db",
+                ));
+            }
+            return Ok(DatabaseKind::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseKind::Postgres(url.to_string()));
+        }
+        Err(err(
+            "DATABASE_URL",
+            "must start with sqlite:// or postgres:// (for example sqlite://./data/docflow.db)",
+        ))
+    }
+}
+
+fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(r) => {
+            let line = text[..r.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_use_embedded_sqlite() {
+        let cfg = Config::load_with(None, env_of(&[])).unwrap();
+        assert_eq!(cfg.bind, "127.0.0.1:8080");
+        assert_eq!(
+            cfg.database().unwrap(),
+            DatabaseKind::Sqlite(PathBuf::from("./data/docflow.db"))
+        );
+    }
+
+    #[test]
+    fn env_overrides_file_and_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\ndb_pool_size = 3\n").unwrap();
+        let cfg = Config::load_with(Some(&file), env_of(&[("DOCFLOW_DB_POOL_SIZE", "5")])).unwrap();
+        assert_eq!(cfg.bind, "0.0.0.0:9000");
+        assert_eq!(cfg.db_pool_size, 5);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let e = Config::load_with(None, env_of(&[("DOCFLOW_BIND", "nowhere")])).unwrap_err();
+        assert_eq!(e.setting, "DOCFLOW_BIND");
+        let e = Config::load_with(None, env_of(&[("DOCFLOW_DB_POOL_SIZE", "many")])).unwrap_err();
+        assert_eq!(e.setting, "DOCFLOW_DB_POOL_SIZE");
+        assert!(
+            e.to_string().contains("'many' is not a whole number"),
+            "{e}"
+        );
+        let e = Config::load_with(None, env_of(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert_eq!(e.setting, "DATABASE_URL");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bnid = \"x\"\n").unwrap();
+        let e = Config::load_with(Some(&file), env_of(&[])).unwrap_err();
+        assert!(e.to_string().contains("bnid"), "{e}");
+    }
+}

@@ -1,0 +1,171 @@
+//! Database access: one connection type over PostgreSQL and SQLite, the pool, migrations,
+//! and the few places where the two backends need different SQL.
+
+pub mod schema;
+
+use crate::config::{Config, DatabaseKind};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+/// A connection to either backend; domain code only sees this type.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// Production database.
+    Pg(PgConnection),
+    /// Embedded default.
+    Sqlite(SqliteConnection),
+}
+
+/// Pool of [`DbConn`].
+pub type DbPool = Pool<ConnectionManager<DbConn>>;
+/// A connection checked out of the pool.
+pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Sets the SQLite pragmas every connection needs (PostgreSQL needs nothing).
+#[derive(Debug)]
+struct ConnectionSetup;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        setup_connection(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn setup_connection(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute(
+            // busy_timeout first: switching to WAL takes a lock that the pool's other
+            // connections, opening at the same moment, must wait for rather than fail on.
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        ),
+        DbConn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC'"),
+    }
+}
+
+/// The database URL diesel understands, creating the SQLite folder when needed.
+pub fn connection_url(cfg: &Config) -> anyhow::Result<String> {
+    match cfg.database()? {
+        DatabaseKind::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    anyhow::anyhow!("cannot create database folder {}: {e}", dir.display())
+                })?;
+            }
+            Ok(path.to_string_lossy().into_owned())
+        }
+        DatabaseKind::Postgres(url) => Ok(url),
+    }
+}
+
+/// Opens one connection (CLI commands, migrations).
+pub fn connect(cfg: &Config) -> anyhow::Result<DbConn> {
+    let url = connection_url(cfg)?;
+    let mut conn = match cfg.database()? {
+        DatabaseKind::Sqlite(_) => DbConn::Sqlite(SqliteConnection::establish(&url)?),
+        DatabaseKind::Postgres(_) => DbConn::Pg(PgConnection::establish(&url)?),
+    };
+    setup_connection(&mut conn)?;
+    Ok(conn)
+}
+
+/// Builds the pool; fails fast when the database cannot be reached.
+pub fn pool(cfg: &Config) -> anyhow::Result<DbPool> {
+    let url = connection_url(cfg)?;
+    let manager = ConnectionManager::<DbConn>::new(url);
+    let pool = Pool::builder()
+        .max_size(cfg.db_pool_size)
+        .connection_timeout(Duration::from_secs(cfg.db_timeout_secs))
+        .connection_customizer(Box::new(ConnectionSetup))
+        .build(manager)
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    Ok(pool)
+}
+
+/// Applies pending migrations; returns the names applied.
+pub fn migrate(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
+    let applied = match conn {
+        DbConn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts every migration (tests prove up → down → up works).
+pub fn revert_all(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
+    let reverted = match conn {
+        DbConn::Pg(c) => c.revert_all_migrations(PG_MIGRATIONS),
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("reverting migrations failed: {e}"))?;
+    Ok(reverted.iter().map(|v| v.to_string()).collect())
+}
+
+/// Runs `f` in a write transaction. On SQLite the transaction takes the write lock at BEGIN
+/// (`BEGIN IMMEDIATE`), so concurrent writers wait on the busy timeout instead of failing
+/// with SQLITE_BUSY when a read lock would have to be upgraded.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Pg(_) => conn.transaction(f),
+        DbConn::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            let result = f(conn);
+            let DbConn::Sqlite(c) = conn else {
+                // The closure cannot change the enum variant it was given.
+                unreachable!("connection changed backend inside a transaction")
+            };
+            match result {
+                Ok(v) => match AnsiTransactionManager::commit_transaction(c) {
+                    Ok(()) => Ok(v),
+                    Err(e) => {
+                        let _ = AnsiTransactionManager::rollback_transaction(c);
+                        Err(e.into())
+                    }
+                },
+                Err(e) => {
+                    AnsiTransactionManager::rollback_transaction(c)?;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Locks the audit chain's head row until the transaction ends (PostgreSQL); on SQLite the
+/// immediate write transaction already serialises writers.
+pub fn lock_audit_head(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConn::Pg(c) => c.batch_execute("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE"),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
+/// Whether the database answers a trivial query.
+pub fn ping(conn: &mut DbConn) -> bool {
+    conn.batch_execute("SELECT 1").is_ok()
+}
+
+/// Current UTC time at the precision both backends store (microseconds), so values
+/// read back compare equal to what was written.
+pub fn now() -> chrono::NaiveDateTime {
+    let t = chrono::Utc::now().naive_utc();
+    truncate_micros(t)
+}
+
+/// Drops sub-microsecond digits.
+pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let nanos = t.nanosecond() / 1000 * 1000;
+    t.with_nanosecond(nanos).unwrap_or(t)
+}

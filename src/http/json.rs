@@ -1,0 +1,115 @@
+//! `ApiJson<T>`: the JSON body extractor every endpoint uses. Unlike actix's `Json`, its errors
+//! are problem documents that name the offending field (`roles[0]: unknown variant …`).
+
+use super::AppState;
+use crate::error::ApiError;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T> ApiJson<T> {
+    /// The value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+const DEFAULT_LIMIT: usize = 1024 * 1024;
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.max_json_bytes)
+            .unwrap_or(DEFAULT_LIMIT);
+        let content_type = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let declared_len = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            match content_type.as_deref() {
+                Some("application/json") => {}
+                Some(ct) if ct.starts_with("application/") && ct.ends_with("+json") => {}
+                other => {
+                    return Err(ApiError::UnsupportedMediaType(format!(
+                        "the body must be JSON (Content-Type: application/json), not {}",
+                        other.unwrap_or("missing")
+                    )))
+                }
+            }
+            if declared_len.is_some_and(|n| n > limit as u64) {
+                return Err(ApiError::PayloadTooLarge {
+                    limit: limit as u64,
+                });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                    code: "body_unreadable",
+                    field: None,
+                    message: format!("the request body could not be read: {e}"),
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge {
+                        limit: limit as u64,
+                    });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(ApiJson)
+        })
+    }
+}
+
+/// Parses JSON, naming the field of the first error.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = (path != "." && !path.is_empty()).then_some(path);
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::BadRequest {
+                code: "invalid_field",
+                message: match &field {
+                    Some(f) => format!("{f}: {inner}"),
+                    None => inner.to_string(),
+                },
+                field,
+            },
+            _ => ApiError::BadRequest {
+                code: "malformed_json",
+                field: None,
+                message: format!("the body is not valid JSON: {inner}"),
+            },
+        }
+    })?;
+    de.end().map_err(|e| ApiError::BadRequest {
+        code: "malformed_json",
+        field: None,
+        message: format!("the body is not valid JSON: {e}"),
+    })?;
+    Ok(value)
+}

@@ -1,0 +1,198 @@
+//! The HTTP edge: shared state, the app factory (middleware, each domain's routes, OpenAPI,
+//! Swagger UI), health checks, and starting the server.
+
+pub mod json;
+pub mod request_id;
+
+use crate::config::Config;
+use crate::db::{DbConn, DbPool};
+use crate::error::{ApiError, Problem};
+use actix_web::dev::Server;
+use actix_web::{get, middleware, web, App, HttpRequest, HttpResponse, HttpServer};
+use std::sync::Arc;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use json::ApiJson;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database pool.
+    pub pool: DbPool,
+    /// Validated configuration.
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Runs blocking database work on the blocking thread pool, inside the request's span.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        web::block(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+}
+
+/// The client's address as the server saw it.
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "docflow",
+        description = "Back end of a paperless public office: registers, approval chains, PAdES signing.",
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "system", description = "Health and readiness"),
+        (name = "auth", description = "Login and the current user"),
+        (name = "accounts", description = "Units and users"),
+        (name = "audit", description = "The hash-chained audit log"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Process is up.
+#[utoipa::path(tag = "system", responses((status = 200, description = "The process is up")))]
+#[get("/healthz")]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Database is reachable.
+#[utoipa::path(tag = "system", responses(
+    (status = 200, description = "The database answers"),
+    (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/readyz")]
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let ok = state.db(|conn| Ok(crate::db::ping(conn))).await?;
+    if ok {
+        Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+    } else {
+        Err(ApiError::Unavailable("the database does not answer".into()))
+    }
+}
+
+async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoRoute(format!(
+        "no endpoint {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// The complete API document (also served at `/api/v1/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| build_app_parts(None).1).clone()
+}
+
+fn build_app_parts(
+    state: Option<AppState>,
+) -> (
+    App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+    utoipa::openapi::OpenApi,
+) {
+    let path_config = web::PathConfig::default().error_handler(|err, _| {
+        ApiError::BadRequest {
+            code: "invalid_path",
+            field: None,
+            message: format!("the URL path is not valid: {err}"),
+        }
+        .into()
+    });
+    let query_config = web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::BadRequest {
+            code: "invalid_query",
+            field: None,
+            message: format!("the query string is not valid: {err}"),
+        }
+        .into()
+    });
+    let mut app = App::new();
+    if let Some(state) = state {
+        // The document is served ahead of the /api/v1 scope, which would otherwise claim its path.
+        app = app
+            .app_data(web::Data::new(state))
+            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", openapi()));
+    }
+    let (app, api) = app
+        .app_data(path_config)
+        .app_data(query_config)
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(healthz)
+        .service(readyz)
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .configure(crate::accounts::handlers::configure)
+                .configure(crate::audit::handlers::configure),
+        )
+        .split_for_parts();
+    (app, api)
+}
+
+/// Builds the actix app with every route, middleware and the API docs.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, _) = build_app_parts(Some(state));
+    app.service(web::redirect("/api/docs", "/api/docs/"))
+        .default_service(web::to(route_not_found))
+        .wrap(middleware::from_fn(request_id::middleware))
+}
+
+/// Builds the HTTP server on an already bound listener. It runs until its handle's `stop`;
+/// a graceful stop lets in-flight requests finish (up to `shutdown_timeout_secs`).
+pub fn server(state: AppState, listener: std::net::TcpListener) -> std::io::Result<Server> {
+    let shutdown = state.config.shutdown_timeout_secs;
+    let server = HttpServer::new(move || app(state.clone()))
+        .listen(listener)?
+        .shutdown_timeout(shutdown)
+        .disable_signals()
+        .run();
+    Ok(server)
+}

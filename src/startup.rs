@@ -1,0 +1,67 @@
+//! Bringing the service up: data folder, pool, migrations, the first admin account.
+
+use crate::accounts::service;
+use crate::config::Config;
+use crate::db;
+use crate::http::AppState;
+use std::sync::Arc;
+
+/// Opens the database, applies migrations and creates the admin account on first start.
+pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the data folder {}: {e} (set DOCFLOW_DATA_DIR)",
+            cfg.data_dir.display()
+        )
+    })?;
+    let pool = db::pool(&cfg)?;
+    let mut conn = pool.get()?;
+    let applied = db::migrate(&mut conn)?;
+    for m in &applied {
+        tracing::info!(migration = %m, "applied migration");
+    }
+    match service::bootstrap_admin(&mut conn, &cfg)
+        .map_err(|e| anyhow::anyhow!("creating the admin account: {e}"))?
+    {
+        Some(Some(password)) => tracing::warn!(
+            username = "admin",
+            password = %password,
+            "created the admin account with a generated password; it is shown only this once: sign in and change it"
+        ),
+        Some(None) => tracing::info!(
+            username = "admin",
+            "created the admin account with DOCFLOW_ADMIN_PASSWORD"
+        ),
+        None => {}
+    }
+    drop(conn);
+    Ok(AppState {
+        pool,
+        config: Arc::new(cfg),
+    })
+}
+
+/// Runs the server until SIGTERM/SIGINT.
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let bind = cfg.bind.clone();
+    let state = actix_web::web::block(move || prepare(cfg)).await??;
+    let listener = std::net::TcpListener::bind(&bind)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e} (set DOCFLOW_BIND)"))?;
+    let address = listener.local_addr()?;
+    // Signal handlers are registered before the server is announced, so a SIGTERM that
+    // follows the "serving" line always gets the graceful path.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let server = crate::http::server(state, listener)?;
+    let handle = server.handle();
+    tracing::info!(%address, "docflow is serving; API docs at /api/docs/");
+    let running = actix_web::rt::spawn(server);
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+        _ = interrupt.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
+    }
+    handle.stop(true).await;
+    running.await??;
+    tracing::info!("docflow stopped");
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! Accounts over HTTP, on both databases: login, tokens, units, users, roles, throttling,
+//! and the HTTP conventions every endpoint keeps.
+
+mod common;
+
+use common::{Backend, TestServer, ADMIN_PASSWORD};
+use serde_json::json;
+
+fn login_me_logout(b: Backend) {
+    let srv = TestServer::start(b);
+    let r = srv.post(
+        "/api/v1/auth/login",
+        None,
+        &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.json["token"].as_str().unwrap().to_string();
+    assert!(token.len() >= 64, "token is long and random: {token}");
+    assert!(r.json["expires_at"].as_str().is_some());
+
+    let me = srv.get("/api/v1/me", Some(&token));
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["username"], "admin");
+    assert_eq!(me.json["roles"], json!(["admin"]));
+    assert!(
+        me.json.get("password_hash").is_none(),
+        "the hash never leaves the server"
+    );
+
+    // The token is stored only as a hash.
+    {
+        use diesel::prelude::*;
+        let mut conn = srv.db.connect();
+        let hashes: Vec<String> = docflow::db::schema::sessions::table
+            .select(docflow::db::schema::sessions::token_hash)
+            .load(&mut conn)
+            .unwrap();
+        assert!(!hashes.is_empty());
+        assert!(hashes
+            .iter()
+            .all(|h| h != &token && !h.contains(&token[4..])));
+    }
+
+    let out = srv.send("POST", "/api/v1/auth/logout", Some(&token), None);
+    assert_eq!(out.status, 204, "{}", out.text);
+    srv.get("/api/v1/me", Some(&token))
+        .assert_problem(401, "unauthorized");
+    srv.get("/api/v1/me", None)
+        .assert_problem(401, "unauthorized");
+    srv.get("/api/v1/me", Some("dft_not-a-real-token"))
+        .assert_problem(401, "unauthorized");
+}
+
+fn wrong_password_is_401_and_repeated_failures_lock(b: Backend) {
+    let srv = TestServer::start_with(b, |c| {
+        c.login_max_failures = 3;
+        c.login_lockout_minutes = 5;
+    });
+    srv.create_user("clerk1", "clerk-password-1", None, &["clerk"]);
+    for _ in 0..2 {
+        srv.post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"username": "clerk1", "password": "wrong-password"}),
+        )
+        .assert_problem(401, "invalid_credentials");
+    }
+    // Unknown users get the same answer as wrong passwords.
+    srv.post(
+        "/api/v1/auth/login",
+        None,
+        &json!({"username": "nobody", "password": "wrong-password"}),
+    )
+    .assert_problem(401, "invalid_credentials");
+    // Third failure for the account reaches the limit: now even the right password is refused.
+    srv.post(
+        "/api/v1/auth/login",
+        None,
+        &json!({"username": "clerk1", "password": "wrong-password"}),
+    )
+    .assert_problem(401, "invalid_credentials");
+    let locked = srv.post(
+        "/api/v1/auth/login",
+        None,
+        &json!({"username": "clerk1", "password": "clerk-password-1"}),
+    );
+    locked.assert_problem(429, "too_many_requests");
+    let retry: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 300, "retry-after {retry}");
+    // Other accounts from the same address still work (addresses get more room).
+    srv.login("admin", ADMIN_PASSWORD);
+}
+
+fn units_form_a_tree(b: Backend) {
+    let srv = TestServer::start(b);
+    let t = srv.admin_token.clone();
+    let dept = srv.create_unit("SLDTBXH", "Sở Lao động - Thương binh và Xã hội", None);
+    let div = srv.create_unit("VP", "Văn phòng", Some(&dept));
+    let got = srv.get(&format!("/api/v1/units/{div}"), Some(&t));
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json["parent_id"], dept.as_str());
+    assert_eq!(got.json["name"], "Văn phòng");
+
+    // Duplicate code.
+    srv.post(
+        "/api/v1/units",
+        Some(&t),
+        &json!({"code": "VP", "name": "x"}),
+    )
+    .assert_problem(409, "unit_code_taken");
+    // A cycle is refused.
+    srv.patch(
+        &format!("/api/v1/units/{dept}"),
+        Some(&t),
+        &json!({"parent_id": div}),
+    )
+    .assert_problem(422, "validation_failed");
+    // Unknown parent.
+    let r = srv.post(
+        "/api/v1/units",
+        Some(&t),
+        &json!({"code": "X", "name": "x", "parent_id": uuid::Uuid::new_v4().to_string()}),
+    );
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "parent_id");
+    // Deactivating a unit with an active sub-unit is refused; the sub-unit first works.
+    srv.patch(
+        &format!("/api/v1/units/{dept}"),
+        Some(&t),
+        &json!({"active": false}),
+    )
+    .assert_problem(409, "unit_in_use");
+    let r = srv.patch(
+        &format!("/api/v1/units/{div}"),
+        Some(&t),
+        &json!({"active": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["active"], false);
+    // Moving to the top: parent_id null.
+    let r = srv.patch(
+        &format!("/api/v1/units/{div}"),
+        Some(&t),
+        &json!({"parent_id": null}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json["parent_id"].is_null());
+    let list = srv.get("/api/v1/units", Some(&t));
+    assert_eq!(list.json.as_array().unwrap().len(), 2);
+    srv.get(&format!("/api/v1/units/{}", uuid::Uuid::new_v4()), Some(&t))
+        .assert_problem(404, "not_found");
+}
+
+fn users_roles_and_deactivation(b: Backend) {
+    let srv = TestServer::start(b);
+    let t = srv.admin_token.clone();
+    let unit = srv.create_unit("PHC", "Phòng Hành chính", None);
+    let id = srv.create_user(
+        "duc.nv",
+        "official-pass-1",
+        Some(&unit),
+        &["official", "clerk"],
+    );
+    let tok = srv.login("duc.nv", "official-pass-1");
+    let me = srv.get("/api/v1/me", Some(&tok));
+    assert_eq!(me.json["full_name"], "Nguyễn Văn Đức");
+    assert_eq!(me.json["position_title"], "Phó Giám đốc");
+    assert_eq!(me.json["unit"]["code"], "PHC");
+    assert_eq!(me.json["roles"], json!(["clerk", "official"]));
+
+    // Non-admins cannot manage accounts, and cannot see other accounts.
+    srv.post(
+        "/api/v1/units",
+        Some(&tok),
+        &json!({"code": "Z", "name": "z"}),
+    )
+    .assert_problem(403, "forbidden");
+    srv.get("/api/v1/users", Some(&tok))
+        .assert_problem(403, "forbidden");
+    let admin_id = srv.get("/api/v1/me", Some(&t)).json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    srv.get(&format!("/api/v1/users/{admin_id}"), Some(&tok))
+        .assert_problem(404, "not_found");
+    assert_eq!(
+        srv.get(&format!("/api/v1/users/{id}"), Some(&tok)).status,
+        200
+    );
+
+    // Duplicate username.
+    let r = srv.post(
+        "/api/v1/users",
+        Some(&t),
+        &json!({"username": "duc.nv", "password": "another-pass-1", "full_name": "X", "email": "x@example.gov.vn"}),
+    );
+    r.assert_problem(409, "username_taken");
+    // Validation names the field.
+    let r = srv.post(
+        "/api/v1/users",
+        Some(&t),
+        &json!({"username": "Bad Name", "password": "another-pass-1", "full_name": "X", "email": "x@example.gov.vn"}),
+    );
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "username");
+    let r = srv.post(
+        "/api/v1/users",
+        Some(&t),
+        &json!({"username": "short", "password": "short", "full_name": "X", "email": "x@example.gov.vn"}),
+    );
+    assert_eq!(r.json["field"], "password");
+    let r = srv.post(
+        "/api/v1/users",
+        Some(&t),
+        &json!({"username": "mail", "password": "long-enough-1", "full_name": "X", "email": "not-an-email"}),
+    );
+    assert_eq!(r.json["field"], "email");
+
+    // Change roles and title.
+    let r = srv.patch(
+        &format!("/api/v1/users/{id}"),
+        Some(&t),
+        &json!({"roles": ["archivist"], "position_title": "Chuyên viên"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["roles"], json!(["archivist"]));
+    assert_eq!(r.json["position_title"], "Chuyên viên");
+    // Deactivation ends sessions and blocks login.
+    let r = srv.patch(
+        &format!("/api/v1/users/{id}"),
+        Some(&t),
+        &json!({"active": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    srv.get("/api/v1/me", Some(&tok))
+        .assert_problem(401, "unauthorized");
+    srv.post(
+        "/api/v1/auth/login",
+        None,
+        &json!({"username": "duc.nv", "password": "official-pass-1"}),
+    )
+    .assert_problem(401, "invalid_credentials");
+    // Password reset by the admin, after reactivation.
+    let r = srv.patch(
+        &format!("/api/v1/users/{id}"),
+        Some(&t),
+        &json!({"active": true, "password": "brand-new-pass-1"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    srv.login("duc.nv", "brand-new-pass-1");
+
+    // The last administrator cannot be removed.
+    srv.patch(
+        &format!("/api/v1/users/{admin_id}"),
+        Some(&t),
+        &json!({"active": false}),
+    )
+    .assert_problem(409, "last_admin");
+    srv.patch(
+        &format!("/api/v1/users/{admin_id}"),
+        Some(&t),
+        &json!({"roles": ["clerk"]}),
+    )
+    .assert_problem(409, "last_admin");
+    // ...and the refused change left nothing behind.
+    assert_eq!(
+        srv.get("/api/v1/me", Some(&t)).json["roles"],
+        json!(["admin"])
+    );
+
+    let list = srv.get(&format!("/api/v1/users?unit_id={unit}"), Some(&t));
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json.as_array().unwrap().len(), 1);
+}
+
+fn bad_input_gets_clear_4xx(b: Backend) {
+    let srv = TestServer::start_with(b, |c| c.max_json_bytes = 4096);
+    let t = srv.admin_token.clone();
+    // Malformed JSON.
+    srv.send_raw(
+        "POST",
+        "/api/v1/units",
+        Some(&t),
+        "application/json",
+        b"{\"code\": ".to_vec(),
+    )
+    .assert_problem(400, "malformed_json");
+    // Trailing garbage.
+    srv.send_raw(
+        "POST",
+        "/api/v1/units",
+        Some(&t),
+        "application/json",
+        b"{\"code\":\"A\",\"name\":\"b\"} x".to_vec(),
+    )
+    .assert_problem(400, "malformed_json");
+    // Wrong type names the field.
+    let r = srv.post("/api/v1/units", Some(&t), &json!({"code": 12, "name": "x"}));
+    r.assert_problem(400, "invalid_field");
+    assert_eq!(r.json["field"], "code");
+    // Unknown enum value names the field and the allowed values.
+    let r = srv.post(
+        "/api/v1/users",
+        Some(&t),
+        &json!({"username": "abc", "password": "long-enough-1", "full_name": "X", "email": "x@example.gov.vn", "roles": ["boss"]}),
+    );
+    r.assert_problem(400, "invalid_field");
+    assert_eq!(r.json["field"], "roles[0]");
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("official"),
+        "{}",
+        r.text
+    );
+    // Missing and unknown fields.
+    let r = srv.post("/api/v1/units", Some(&t), &json!({"name": "x"}));
+    r.assert_problem(400, "invalid_field");
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("code"),
+        "{}",
+        r.text
+    );
+    let r = srv.post(
+        "/api/v1/units",
+        Some(&t),
+        &json!({"code": "A", "name": "x", "colour": "red"}),
+    );
+    r.assert_problem(400, "invalid_field");
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("colour"),
+        "{}",
+        r.text
+    );
+    // Oversize body.
+    let big = json!({"code": "A", "name": "x".repeat(10_000)});
+    srv.post("/api/v1/units", Some(&t), &big)
+        .assert_problem(413, "payload_too_large");
+    // Not JSON.
+    srv.send_raw(
+        "POST",
+        "/api/v1/units",
+        Some(&t),
+        "text/plain",
+        b"hello".to_vec(),
+    )
+    .assert_problem(415, "unsupported_media_type");
+    // Unknown route, and a bad query parameter.
+    srv.get("/api/v1/nothing-here", Some(&t))
+        .assert_problem(404, "route_not_found");
+    srv.get("/api/v1/users?unit=1", Some(&t))
+        .assert_problem(400, "invalid_query");
+    srv.get("/api/v1/audit/events?limit=abc", Some(&t))
+        .assert_problem(400, "invalid_query");
+    // Empty strings after trimming.
+    let r = srv.post(
+        "/api/v1/units",
+        Some(&t),
+        &json!({"code": "A", "name": "   "}),
+    );
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "name");
+    // None of the refused requests left a unit behind.
+    assert_eq!(srv.get("/api/v1/units", Some(&t)).json, json!([]));
+}
+
+fn health_ready_and_request_id(b: Backend) {
+    let srv = TestServer::start(b);
+    let h = srv.get("/healthz", None);
+    assert_eq!(h.status, 200);
+    assert_eq!(h.json["status"], "ok");
+    let r = srv.get("/readyz", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["status"], "ready");
+    let id = h.headers["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "generated UUID request id: {id}");
+    // A sane incoming id is kept; errors carry one too.
+    let resp = reqwest::blocking::Client::new()
+        .get(srv.url("/api/v1/me"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()["x-request-id"], "abc-123");
+    let resp = reqwest::blocking::Client::new()
+        .get(srv.url("/healthz"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .unwrap();
+    assert_ne!(resp.headers()["x-request-id"], "bad id with spaces");
+}
+
+both_backends!(
+    login_me_logout,
+    wrong_password_is_401_and_repeated_failures_lock,
+    units_form_a_tree,
+    users_roles_and_deactivation,
+    bad_input_gets_clear_4xx,
+    health_ready_and_request_id,
+);

@@ -1,0 +1,371 @@
+//! Shared test helpers: a fresh database per test on each backend, the real server on a
+//! free port, and a small HTTP client.
+#![allow(dead_code)]
+
+use docflow::config::Config;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Password of the `admin` account in every test server.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend: `both_backends!(name);` for `fn name(b: Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite)
+                }
+                #[test]
+                fn postgres() {
+                    if $crate::common::postgres_available() {
+                        super::$name($crate::common::Backend::Postgres)
+                    }
+                }
+            }
+        )+
+    };
+}
+
+/// Whether the PostgreSQL half can run. When `DOCFLOW_REQUIRE_POSTGRES` is set (CI), a missing
+/// `TEST_DATABASE_URL` fails the test instead of skipping it.
+pub fn postgres_available() -> bool {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        return true;
+    }
+    if std::env::var("DOCFLOW_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0") {
+        panic!("DOCFLOW_REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not: the PostgreSQL half cannot run");
+    }
+    eprintln!("SKIPPED: PostgreSQL half (set TEST_DATABASE_URL=postgres://… to run it)");
+    false
+}
+
+/// A fresh, empty database that disappears with the value.
+pub struct TestDb {
+    pub backend: Backend,
+    /// URL for `DATABASE_URL`.
+    pub url: String,
+    /// Folder for SQLite and data files.
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Creates the database (a temp SQLite file or a new PostgreSQL database).
+    pub fn new(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("docflow.db").display());
+                TestDb {
+                    backend,
+                    url,
+                    dir,
+                    pg: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let name = format!("docflow_test_{}", uuid::Uuid::new_v4().simple());
+                pg_admin(&admin_url, &format!("CREATE DATABASE {name}"));
+                let url = replace_db_name(&admin_url, &name);
+                TestDb {
+                    backend,
+                    url,
+                    dir,
+                    pg: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+
+    /// A configuration pointing at this database, tuned for tests.
+    pub fn config(&self) -> Config {
+        Config {
+            bind: "127.0.0.1:0".into(),
+            database_url: self.url.clone(),
+            data_dir: self.dir.path().join("data"),
+            admin_password: ADMIN_PASSWORD.into(),
+            login_slowdown_ms: 0,
+            db_pool_size: 4,
+            ..Config::default()
+        }
+    }
+
+    /// A direct connection for tests that look under the API (tampering, schema checks).
+    pub fn connect(&self) -> docflow::db::DbConn {
+        docflow::db::connect(&self.config()).expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            pg_admin(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+fn pg_admin(admin_url: &str, sql: &str) {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let mut c = diesel::PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+    c.batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// `postgres://user@host:port/db?x` with the database name replaced.
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..authority_end], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// The real server, in this process, on a free port.
+pub struct TestServer {
+    pub base: String,
+    pub db: TestDb,
+    pub admin_token: String,
+    client: reqwest::blocking::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database of `backend` and signs in as admin.
+    pub fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {})
+    }
+
+    /// Like `start`, with the configuration adjusted first.
+    pub fn start_with(backend: Backend, tune: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_on(TestDb::new(backend), tune)
+    }
+
+    /// Starts a server on an existing test database.
+    pub fn start_on(db: TestDb, tune: impl FnOnce(&mut Config)) -> TestServer {
+        let mut cfg = db.config();
+        tune(&mut cfg);
+        let state = docflow::startup::prepare(cfg).expect("prepare server");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = docflow::http::server(state, listener).expect("server");
+                tx.send(server.handle()).expect("send handle");
+                let _ = server.await;
+            })
+        });
+        let handle = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server started");
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let mut srv = TestServer {
+            base: format!("http://{addr}"),
+            db,
+            admin_token: String::new(),
+            client,
+            handle,
+        };
+        srv.admin_token = srv.login("admin", ADMIN_PASSWORD);
+        srv
+    }
+
+    /// Signs in and returns the token (panics on failure).
+    pub fn login(&self, username: &str, password: &str) -> String {
+        let r = self.post(
+            "/api/v1/auth/login",
+            None,
+            &serde_json::json!({"username": username, "password": password}),
+        );
+        assert_eq!(r.status, 200, "login as {username}: {}", r.text);
+        r.json["token"].as_str().expect("token").to_string()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional token and JSON body.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        Resp::from(req.send().expect("request"))
+    }
+
+    /// Sends raw bytes with a content type.
+    pub fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Resp::from(req.send().expect("request"))
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.send("GET", path, token, None)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        self.send("POST", path, token, Some(body))
+    }
+
+    pub fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        self.send("PATCH", path, token, Some(body))
+    }
+
+    /// Creates a unit as admin; returns its id.
+    pub fn create_unit(&self, code: &str, name: &str, parent: Option<&str>) -> String {
+        let r = self.post(
+            "/api/v1/units",
+            Some(&self.admin_token),
+            &serde_json::json!({"code": code, "name": name, "parent_id": parent}),
+        );
+        assert_eq!(r.status, 201, "create unit: {}", r.text);
+        r.json["id"].as_str().expect("id").to_string()
+    }
+
+    /// Creates a user as admin; returns its id.
+    pub fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        unit: Option<&str>,
+        roles: &[&str],
+    ) -> String {
+        let r = self.post(
+            "/api/v1/users",
+            Some(&self.admin_token),
+            &serde_json::json!({
+                "username": username, "password": password, "full_name": "Nguyễn Văn Đức",
+                "position_title": "Phó Giám đốc", "email": format!("{username}@example.gov.vn"),
+                "unit_id": unit, "roles": roles
+            }),
+        );
+        assert_eq!(r.status, 201, "create user: {}", r.text);
+        r.json["id"].as_str().expect("id").to_string()
+    }
+
+    /// Path of the docflow binary built for the tests.
+    pub fn binary() -> PathBuf {
+        PathBuf::from(env!("CARGO_BIN_EXE_docflow"))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Stop accepting and close pooled connections before the database is dropped.
+        let handle = self.handle.clone();
+        let _ = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(handle.stop(false));
+        })
+        .join();
+    }
+}
+
+/// A response read whole.
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Resp {
+    fn from(r: reqwest::blocking::Response) -> Resp {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    /// The `content-type` header.
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "status; body: {}", self.text);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "content type; body: {}",
+            self.text
+        );
+        assert_eq!(self.json["code"], code, "code; body: {}", self.text);
+        assert_eq!(
+            self.json["status"], status,
+            "status field; body: {}",
+            self.text
+        );
+        assert!(
+            self.json["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "detail; body: {}",
+            self.text
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! Both migration folders give exactly the columns `src/db/schema.rs` declares, and
+//! up → down → up works.
+
+mod common;
+
+use common::{Backend, TestDb};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+use std::collections::BTreeMap;
+
+/// table → (column → nullable), parsed from schema.rs.
+fn declared() -> BTreeMap<String, BTreeMap<String, bool>> {
+    let src = include_str!("../src/db/schema.rs");
+    let mut out = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in src.lines().map(str::trim) {
+        if let Some(rest) = line.strip_suffix('{') {
+            let head = rest.trim();
+            if let Some(name) = head
+                .split_whitespace()
+                .next()
+                .filter(|_| head.contains('('))
+            {
+                current = Some(name.to_string());
+                out.insert(name.to_string(), BTreeMap::new());
+            }
+            continue;
+        }
+        if line.starts_with('}') {
+            current = None;
+            continue;
+        }
+        if let (Some(table), Some((col, ty))) = (&current, line.split_once("->")) {
+            let nullable = ty.trim().starts_with("Nullable<");
+            out.get_mut(table)
+                .unwrap()
+                .insert(col.trim().to_string(), nullable);
+        }
+    }
+    assert!(out.len() >= 7, "parsed tables: {:?}", out.keys());
+    out
+}
+
+#[derive(QueryableByName)]
+struct PgCol {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    is_nullable: String,
+}
+
+#[derive(QueryableByName)]
+struct SqliteCol {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    r#type: String,
+    #[diesel(sql_type = Integer)]
+    notnull: i32,
+    #[diesel(sql_type = Integer)]
+    pk: i32,
+}
+
+fn actual(db: &TestDb, tables: &[String]) -> BTreeMap<String, BTreeMap<String, bool>> {
+    let mut conn = db.connect();
+    let mut out: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+    match db.backend {
+        Backend::Postgres => {
+            let cols: Vec<PgCol> = diesel::sql_query(
+                "SELECT table_name::text AS table_name, column_name::text AS column_name, is_nullable::text AS is_nullable \
+                 FROM information_schema.columns WHERE table_schema = 'public' \
+                 AND table_name <> '__diesel_schema_migrations'",
+            )
+            .load(&mut conn)
+            .unwrap();
+            for c in cols {
+                out.entry(c.table_name)
+                    .or_default()
+                    .insert(c.column_name, c.is_nullable == "YES");
+            }
+        }
+        Backend::Sqlite => {
+            for t in tables {
+                let cols: Vec<SqliteCol> = diesel::sql_query(format!("PRAGMA table_info({t})"))
+                    .load(&mut conn)
+                    .unwrap();
+                for c in cols {
+                    // An INTEGER PRIMARY KEY is the rowid: never null even without NOT NULL.
+                    let rowid = c.pk == 1 && c.r#type.eq_ignore_ascii_case("INTEGER");
+                    out.entry(t.clone())
+                        .or_default()
+                        .insert(c.name, c.notnull == 0 && !rowid);
+                }
+            }
+            #[derive(QueryableByName)]
+            struct Name {
+                #[diesel(sql_type = Text)]
+                name: String,
+            }
+            let names: Vec<Name> = diesel::sql_query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'",
+            )
+            .load(&mut conn)
+            .unwrap();
+            for n in names {
+                out.entry(n.name).or_default();
+            }
+        }
+    }
+    out
+}
+
+fn migrations_match_schema_and_revert(b: Backend) {
+    let db = TestDb::new(b);
+    let want = declared();
+    let tables: Vec<String> = want.keys().cloned().collect();
+    let mut conn = db.connect();
+    let applied = docflow::db::migrate(&mut conn).unwrap();
+    assert!(!applied.is_empty());
+    assert_eq!(actual(&db, &tables), want, "after up");
+
+    let reverted = docflow::db::revert_all(&mut conn).unwrap();
+    assert_eq!(reverted.len(), applied.len());
+    let empty = actual(&db, &tables);
+    assert!(
+        empty.values().all(|c| c.is_empty()),
+        "after down: {empty:?}"
+    );
+
+    docflow::db::migrate(&mut conn).unwrap();
+    assert_eq!(actual(&db, &tables), want, "after up again");
+    // Running again applies nothing.
+    assert!(docflow::db::migrate(&mut conn).unwrap().is_empty());
+}
+
+both_backends!(migrations_match_schema_and_revert);
