@@ -1022,3 +1022,46 @@ fn a_revoked_signer_is_not_trusted() {
     );
     assert!(text.contains("judged INVALID"), "{text}");
 }
+
+#[test]
+fn rsa_pss_sha384_sha512_and_p384_signatures_verify() {
+    let f = fixture();
+    let base = f.dir.join("base.pdf");
+    let pss = f.dir.join("pss.pdf");
+    pyhanko_sign(&base, &pss, "Sig1", &f.signer, &["--prefer-pss"]);
+    let r = verify_and_compare(&pss, &f.root.cert_pem).unwrap();
+    assert!(r.all_valid, "{r:#?}");
+    let alg = r.signatures[0].integrity.signature_algorithm.as_deref();
+    assert_eq!(alg, Some("rsassa_pss(sha256)"));
+
+    let p384 = issue(
+        &f.dir,
+        "signer-p384",
+        "Pham P384",
+        ec_p384_key(),
+        Some(&f.root),
+        false,
+        1003,
+    );
+    for (signer, md, expected) in [
+        (&f.signer, "sha512", "rsa_pkcs1v15(sha512)"),
+        (&p384, "sha384", "ecdsa(sha384)"),
+    ] {
+        let out = f.dir.join(format!("{md}.pdf"));
+        let run = pyhanko_helper(&[
+            "sign-md".as_ref(),
+            base.as_os_str(),
+            out.as_os_str(),
+            signer.key_pem.as_os_str(),
+            signer.cert_pem.as_os_str(),
+            "Sig1".as_ref(),
+            md.as_ref(),
+        ]);
+        assert!(run.status.success(), "pyHanko sign {md}: {run:?}");
+        let r = verify_and_compare(&out, &f.root.cert_pem).unwrap();
+        assert!(r.all_valid, "{md}: {r:#?}");
+        let s = &r.signatures[0];
+        assert_eq!(s.integrity.signature_algorithm.as_deref(), Some(expected));
+        assert_eq!(s.integrity.digest_algorithm.as_deref(), Some(md));
+    }
+}

@@ -82,6 +82,11 @@ pub fn ec_key() -> PKey<Private> {
     PKey::from_ec_key(EcKey::generate(&g).unwrap()).unwrap()
 }
 
+pub fn ec_p384_key() -> PKey<Private> {
+    let g = EcGroup::from_curve_name(Nid::SECP384R1).unwrap();
+    PKey::from_ec_key(EcKey::generate(&g).unwrap()).unwrap()
+}
+
 /// Issues a certificate. `issuer` None = self-signed CA.
 pub fn issue(
     dir: &Path,
