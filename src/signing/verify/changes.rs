@@ -160,6 +160,19 @@ fn is_sig_field(doc: &Document, d: &Dictionary) -> bool {
     false
 }
 
+/// The field (or the field a widget belongs to) has a value: it is signed.
+fn is_signed(doc: &Document, d: &Dictionary) -> bool {
+    let mut cur = Some(d);
+    for _ in 0..32 {
+        let Some(node) = cur else { return false };
+        if node.has(b"V") {
+            return true;
+        }
+        cur = get_dict(doc, node, b"Parent");
+    }
+    false
+}
+
 /// The classification of everything that changed between `old` (the signed revision) and
 /// `new` (the final file), with the changed objects named.
 /// The outcome of comparing a signed revision with the final file.
@@ -351,6 +364,11 @@ fn judge(
         }
         if !is_sig_field(new, n) {
             return Err("a signature field changed type".into());
+        }
+        // A field that stays unsigned must not change: a new appearance on an empty signature
+        // field would show something nobody signed.
+        if !is_signed(new, n) {
+            return Err("an unsigned signature field was changed".into());
         }
         return Ok(());
     }
