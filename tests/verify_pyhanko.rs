@@ -1065,3 +1065,74 @@ fn rsa_pss_sha384_sha512_and_p384_signatures_verify() {
         assert_eq!(s.integrity.digest_algorithm.as_deref(), Some(md));
     }
 }
+
+/// Appends an update that gives the (unsigned) field `name` a visible appearance.
+fn append_appearance_to_field(data: &[u8], name: &str) -> Vec<u8> {
+    use lopdf::{Dictionary, Document, IncrementalDocument, Object, Stream};
+    let doc = Document::load_mem(data).unwrap();
+    let field_id = doc
+        .objects
+        .iter()
+        .find(|(_, o)| {
+            o.as_dict()
+                .ok()
+                .and_then(|d| d.get(b"T").ok())
+                .and_then(|t| t.as_str().ok())
+                == Some(name.as_bytes())
+        })
+        .map(|(id, _)| *id)
+        .expect("the field");
+    let mut inc = IncrementalDocument::create_from(data.to_vec(), doc);
+    inc.opt_clone_object_to_new_document(field_id).unwrap();
+    let mut ap_dict = Dictionary::new();
+    ap_dict.set("Type", Object::Name(b"XObject".to_vec()));
+    ap_dict.set("Subtype", Object::Name(b"Form".to_vec()));
+    ap_dict.set(
+        "BBox",
+        Object::Array(vec![0.into(), 0.into(), 200.into(), 50.into()]),
+    );
+    let ap = inc.new_document.add_object(Stream::new(
+        ap_dict,
+        b"BT /Helv 12 Tf 10 20 Td (DA DUYET - APPROVED) Tj ET".to_vec(),
+    ));
+    let mut n = Dictionary::new();
+    n.set("N", Object::Reference(ap));
+    inc.new_document
+        .get_object_mut(field_id)
+        .unwrap()
+        .as_dict_mut()
+        .unwrap()
+        .set("AP", Object::Dictionary(n));
+    let mut out = Vec::new();
+    inc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn an_appearance_added_to_an_unsigned_field_after_signing_is_named() {
+    let f = fixture();
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let with_field = f.dir.join("empty-sig2.pdf");
+    pyhanko(&[
+        "sign",
+        "addfields",
+        "--field",
+        "1/300,50,500,100/Sig2",
+        &s(&f.dir.join("base.pdf")),
+        &s(&with_field),
+    ]);
+    let signed = f.dir.join("empty-sig2-signed.pdf");
+    pyhanko_sign(&with_field, &signed, "Sig1", &f.signer, &[]);
+    let forged = write(
+        "empty-sig2-forged-appearance.pdf",
+        &append_appearance_to_field(&std::fs::read(&signed).unwrap(), "Sig2"),
+    );
+    let r = verify_and_compare(&forged, &f.root.cert_pem).unwrap();
+    let sig1 = &r.signatures[0];
+    assert_eq!(
+        sig1.status,
+        SignatureStatus::ModifiedAfterSigning,
+        "{sig1:#?}"
+    );
+    assert_eq!(sig1.changes_after, ChangeLevel::Other);
+}
