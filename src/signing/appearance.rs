@@ -33,5 +33,7 @@ pub struct Appearance {
 /// Builds the appearance objects, numbering them from `first_obj`.
 pub fn build(_spec: &StampSpec, _first_obj: u32) -> Result<Appearance, SigningError> {
     // Seam placeholder: the appearance builder replaces this body.
-    Err(SigningError::Appearance("visible stamps are not built yet".into()))
+    Err(SigningError::Appearance(
+        "visible stamps are not built yet".into(),
+    ))
 }

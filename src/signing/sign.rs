@@ -1,0 +1,176 @@
+//! Signing a PDF: prepare the update, hash the two byte ranges in one streaming pass, sign the
+//! signed attributes' digest, and patch the CMS into the reserved /Contents.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use openssl::sha::Sha256;
+
+use super::cms::{self, SignedAttrs};
+use super::keys::Signer;
+use super::options::SignOptions;
+use super::pdf::source::{FileSource, MemSource, Source};
+use super::prepare::{prepare, Prepared};
+use super::tsa;
+use super::SigningError;
+
+/// What was signed.
+#[derive(Debug, Clone)]
+pub struct SignReport {
+    /// Fully qualified name of the signature field.
+    pub field: String,
+    /// The /ByteRange.
+    pub byte_range: [u64; 4],
+    /// Size of the CMS SignedData in bytes.
+    pub cms_len: usize,
+    /// The TSA's time when a timestamp was embedded (B-T).
+    pub timestamp: Option<String>,
+    /// Whether this is a certification signature.
+    pub certified: bool,
+    /// Length of the signed file.
+    pub output_len: u64,
+}
+
+/// Bytes reserved for the CMS: certificates, signature, attributes, and room for a timestamp token.
+fn contents_reserve(signer: &Signer, opts: &SignOptions) -> Result<usize, SigningError> {
+    let mut n = 2048 + signer.key().algorithm().max_signature_len();
+    for c in std::iter::once(signer.certificate()).chain(signer.chain()) {
+        n += c
+            .to_der()
+            .map_err(|e| SigningError::Key(e.to_string()))?
+            .len();
+    }
+    if opts.tsa.is_some() {
+        n += 16 * 1024;
+    }
+    Ok(n.div_ceil(1024) * 1024)
+}
+
+/// Signs `input` into `output` (which may be the same path); the output appears only when complete.
+pub fn sign_pdf(
+    input: &Path,
+    output: &Path,
+    signer: &Signer,
+    opts: &SignOptions,
+) -> Result<SignReport, SigningError> {
+    let file = File::open(input)?;
+    let src = FileSource::new(file)?;
+    let mut prepared = prepare(&src, opts, contents_reserve(signer, opts)?)?;
+    let orig_len = src.len();
+    let byte_range = prepared.patch_byte_range(orig_len)?;
+
+    let tmp = temp_path(output);
+    let result = (|| {
+        let mut out = File::create(&tmp)?;
+        let mut hasher = Sha256::new();
+        copy_hashing(src.file(), orig_len, &mut out, &mut hasher)?;
+        let (cms_len, timestamp) = finish(&mut prepared, hasher, signer, opts)?;
+        out.write_all(&prepared.update)?;
+        out.flush()?;
+        drop(out);
+        fs::rename(&tmp, output)?;
+        Ok::<_, SigningError>((cms_len, timestamp))
+    })();
+    let (cms_len, timestamp) = result.inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
+    Ok(SignReport {
+        field: prepared.field,
+        byte_range,
+        cms_len,
+        timestamp,
+        certified: prepared.certify,
+        output_len: orig_len + prepared.update.len() as u64,
+    })
+}
+
+/// Signs a PDF held in memory and returns the signed file.
+pub fn sign_bytes(
+    input: &[u8],
+    signer: &Signer,
+    opts: &SignOptions,
+) -> Result<(Vec<u8>, SignReport), SigningError> {
+    let mut prepared = prepare(&MemSource(input), opts, contents_reserve(signer, opts)?)?;
+    let byte_range = prepared.patch_byte_range(input.len() as u64)?;
+    let mut hasher = Sha256::new();
+    hasher.update(input);
+    let (cms_len, timestamp) = finish(&mut prepared, hasher, signer, opts)?;
+    let mut out = Vec::with_capacity(input.len() + prepared.update.len());
+    out.extend_from_slice(input);
+    out.extend_from_slice(&prepared.update);
+    let report = SignReport {
+        field: prepared.field,
+        byte_range,
+        cms_len,
+        timestamp,
+        certified: prepared.certify,
+        output_len: out.len() as u64,
+    };
+    Ok((out, report))
+}
+
+/// Hashes the update outside /Contents, signs, timestamps, and patches /Contents.
+fn finish(
+    p: &mut Prepared,
+    mut hasher: Sha256,
+    signer: &Signer,
+    opts: &SignOptions,
+) -> Result<(usize, Option<String>), SigningError> {
+    hasher.update(&p.update[..p.contents_start]);
+    hasher.update(&p.update[p.contents_end..]);
+    let digest = hasher.finish();
+    let cert_der = signer
+        .certificate()
+        .to_der()
+        .map_err(|e| SigningError::Key(e.to_string()))?;
+    let attrs = SignedAttrs::new(&digest, &cert_der)?;
+    let signature = signer.key().sign_digest(&attrs.digest())?;
+    let ts = match &opts.tsa {
+        Some(cfg) => Some(tsa::timestamp(cfg, &signature)?),
+        None => None,
+    };
+    let der = cms::signed_data(
+        signer,
+        &attrs,
+        &signature,
+        ts.as_ref().map(|t| t.token.as_slice()),
+    )?;
+    p.patch_contents(&der)?;
+    Ok((der.len(), ts.map(|t| t.time)))
+}
+
+/// Copies the original file to the output and feeds it to the hash in the same pass.
+fn copy_hashing(
+    mut input: &File,
+    len: u64,
+    out: &mut File,
+    hasher: &mut Sha256,
+) -> Result<(), SigningError> {
+    use std::io::Seek;
+    input.seek(std::io::SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = input.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(SigningError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the input file shrank while it was being signed",
+            )));
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+fn temp_path(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out.pdf".into());
+    output.with_file_name(format!(".{name}.{}.partial", std::process::id()))
+}
