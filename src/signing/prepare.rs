@@ -12,8 +12,6 @@ use super::SigningError;
 
 /// Width reserved for the /ByteRange array's numbers (they are padded with spaces).
 const BYTE_RANGE_WIDTH: usize = 64;
-/// Whether a certified (DocMDP P=2) document may receive a new signature field.
-const REFUSE_NEW_FIELD_WHEN_CERTIFIED: bool = false;
 
 /// An update ready to be hashed and signed.
 pub struct Prepared {
@@ -174,11 +172,8 @@ pub fn prepare(
             })
             .unwrap_or_else(|| "Signature".into()),
     };
-    if existing.is_none() && docmdp == Some(2) && REFUSE_NEW_FIELD_WHEN_CERTIFIED {
-        return Err(SigningError::Field(
-            "the document is certified (DocMDP P=2): only its existing empty signature fields may be signed".into(),
-        ));
-    }
+    // DocMDP P=2 and P=3 allow signing; pyHanko also accepts a signature field created after the
+    // certification (checked by the certify_then_sign test), so no refusal here.
 
     let mut next = r.xref.next_free;
     let alloc = |next: &mut u32| {
