@@ -23,7 +23,12 @@ fn append(base: &[u8], objects: &[(u32, &str)], extra: &str) -> Vec<u8> {
     let prev = {
         let t = String::from_utf8_lossy(base);
         let i = t.rfind("startxref").unwrap();
-        t[i + 9..].split_whitespace().next().unwrap().parse::<u64>().unwrap()
+        t[i + 9..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
     };
     let mut out = base.to_vec();
     let mut rows = Vec::new();
@@ -58,7 +63,11 @@ fn expect_code(input: &[u8], code: &str) {
     let out = d.path().join("out.pdf");
     let err = sign_pdf(&inp, &out, &signer, &SignOptions::default()).unwrap_err();
     assert_eq!(err.code(), code);
-    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "left files behind");
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "left files behind"
+    );
     assert!(!Path::new(&out).exists());
 }
 
@@ -72,7 +81,10 @@ fn not_a_pdf() {
 fn encrypted_files_are_refused() {
     let enc = append(
         &pdfgen::table(1),
-        &[(20, "<< /Filter /Standard /V 2 /R 3 /Length 128 /O <00> /U <00> /P -4 >>")],
+        &[(
+            20,
+            "<< /Filter /Standard /V 2 /R 3 /Length 128 /O <00> /U <00> /P -4 >>",
+        )],
         "/Encrypt 20 0 R",
     );
     expect_code(&enc, "pdf_encrypted");

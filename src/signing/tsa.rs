@@ -16,7 +16,7 @@ use der::{Any, Decode, Encode};
 use openssl::hash::{hash, MessageDigest};
 use openssl::sign::Verifier;
 use x509_cert::spki::AlgorithmIdentifier;
-use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
+use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion};
 
 use super::cms::{
     ID_CONTENT_TYPE, ID_CT_TST_INFO, ID_MESSAGE_DIGEST, ID_SHA1, ID_SHA256, ID_SHA384, ID_SHA512,
@@ -112,7 +112,7 @@ pub fn verify_response(
         Some(n) if n.as_bytes() == nonce => {}
         _ => return Err(tsa_err("the token's nonce does not match the request")),
     }
-    let time = tst.gen_time.to_date_time().to_string();
+    let time = tst.gen_time;
     Ok(Timestamp {
         token: token_der,
         time,
@@ -133,8 +133,46 @@ fn digest_for(oid: der::asn1::ObjectIdentifier) -> Result<MessageDigest, Signing
     })
 }
 
+/// The TSTInfo fields that are checked.
+struct TstFields {
+    message_imprint: MessageImprint,
+    nonce: Option<Int>,
+    /// genTime as sent, e.g. `20261127195512.123Z`.
+    gen_time: String,
+}
+
+/// Reads a TSTInfo leniently: `x509_tsp::TstInfo` goes through der 0.7's GeneralizedTime, which
+/// refuses the fractional seconds many TSAs send (certomancer does).
+fn parse_tst_info(bytes: &[u8]) -> der::Result<TstFields> {
+    use der::{Reader, SliceReader, Tag, Tagged};
+    let mut r = SliceReader::new(bytes)?;
+    let fields = r.sequence(|r| {
+        let _version: u8 = r.decode()?;
+        let _policy: der::asn1::ObjectIdentifier = r.decode()?;
+        let message_imprint: MessageImprint = r.decode()?;
+        let _serial: Int = r.decode()?;
+        let time: Any = r.decode()?;
+        if time.tag() != Tag::GeneralizedTime {
+            return Err(Tag::GeneralizedTime.value_error());
+        }
+        let mut nonce = None;
+        while !r.is_finished() {
+            let item: Any = r.decode()?;
+            if item.tag() == Tag::Integer {
+                nonce = Some(item.decode_as::<Int>()?);
+            }
+        }
+        Ok(TstFields {
+            message_imprint,
+            nonce,
+            gen_time: String::from_utf8_lossy(time.value()).into_owned(),
+        })
+    })?;
+    r.finish(fields)
+}
+
 /// Verifies the token's CMS signature and returns its TSTInfo.
-fn verify_token(token: &ContentInfo) -> Result<TstInfo, SigningError> {
+fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
     if token.content_type != ID_SIGNED_DATA {
         return Err(tsa_err("the token is not CMS SignedData"));
     }
@@ -150,7 +188,7 @@ fn verify_token(token: &ContentInfo) -> Result<TstInfo, SigningError> {
     let tst_der = OctetString::from_der(&econtent.to_der().map_err(der)?)
         .map_err(der)?
         .into_bytes();
-    let tst = TstInfo::from_der(&tst_der).map_err(der)?;
+    let tst = parse_tst_info(&tst_der).map_err(der)?;
     let si = sd
         .signer_infos
         .0

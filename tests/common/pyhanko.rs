@@ -131,7 +131,7 @@ pub fn validate_with(pdf: &Path, trust: &[&Path], strict: bool) -> String {
     let out = cmd.arg(pdf).output().expect("run pyhanko");
     let t = text(&out);
     let valid = t.matches("The signature is judged VALID").count();
-    let trusted = t.matches("certificate is trusted").count();
+    let trusted = t.matches("The signer's certificate is trusted").count();
     assert!(
         out.status.success() && valid == fields.len() && trusted == fields.len(),
         "pyHanko does not find all {} signatures of {} valid and trusted ({valid} valid, {trusted} trusted):\n{t}",
