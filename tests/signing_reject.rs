@@ -129,7 +129,7 @@ fn damaged_structures_are_refused() {
     let mut deep = base.clone();
     let xref = deep.len();
     deep.extend_from_slice(b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 12 /Root 1 0 R /X ");
-    deep.extend(std::iter::repeat_n(b'[', 20_000));
+    deep.resize(deep.len() + 20_000, b'[');
     deep.extend_from_slice(format!(" >>\nstartxref\n{xref}\n%%EOF\n").as_bytes());
     expect_code(&deep, "pdf_damaged");
     // A page tree that loops.

@@ -434,12 +434,12 @@ fn signature_dict(opts: &SignOptions, reserve: usize) -> (Vec<u8>, usize, usize,
         .to_vec();
     let br = d.len();
     d.push(b'[');
-    d.extend(std::iter::repeat_n(b' ', BYTE_RANGE_WIDTH));
+    d.extend_from_slice(&[b' '; BYTE_RANGE_WIDTH]);
     d.push(b']');
     d.extend_from_slice(b" /Contents ");
     let cs = d.len();
     d.push(b'<');
-    d.extend(std::iter::repeat_n(b'0', reserve * 2));
+    d.resize(d.len() + reserve * 2, b'0');
     d.push(b'>');
     let ce = d.len();
     d.extend_from_slice(b" /M ");

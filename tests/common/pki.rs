@@ -91,7 +91,7 @@ fn cert(
     b.set_version(2).unwrap();
     b.set_serial_number(&Asn1Integer::from_bn(&BigNum::from_u32(serial).unwrap()).unwrap())
         .unwrap();
-    b.set_subject_name(&name).unwrap();
+    b.set_subject_name(name).unwrap();
     b.set_pubkey(public).unwrap();
     b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
         .unwrap();

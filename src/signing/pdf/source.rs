@@ -8,6 +8,10 @@ use std::os::unix::fs::FileExt;
 pub trait Source {
     /// Total length in bytes.
     fn len(&self) -> u64;
+    /// Whether the source holds no byte.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Fills `buf` from `offset`; the range must lie inside the source.
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
 

@@ -69,7 +69,7 @@ impl Update {
                 for run in runs(&self.offsets) {
                     let _ = writeln!(s, "{} {}", run[0].0, run.len());
                     for (_, gen, off) in run {
-                        let _ = write!(s, "{off:010} {gen:05} n \n");
+                        let _ = writeln!(s, "{off:010} {gen:05} n ");
                     }
                 }
                 let _ = write!(
