@@ -3,6 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
+
 use std::path::{Path, PathBuf};
 
 use openssl::sha::Sha256;
@@ -63,8 +64,7 @@ pub fn sign_pdf(
     let tmp = temp_path(output);
     let result = (|| {
         let mut out = File::create(&tmp)?;
-        let mut hasher = Sha256::new();
-        copy_hashing(src.file(), orig_len, &mut out, &mut hasher)?;
+        let hasher = copy_and_hash(src.file(), orig_len, &mut out)?;
         let (cms_len, timestamp) = finish(&mut prepared, hasher, signer, opts)?;
         out.write_all(&prepared.update)?;
         out.flush()?;
@@ -140,31 +140,44 @@ fn finish(
     Ok((der.len(), ts.map(|t| t.time)))
 }
 
-/// Copies the original file to the output and feeds it to the hash in the same pass.
-fn copy_hashing(
-    mut input: &File,
-    len: u64,
-    out: &mut File,
-    hasher: &mut Sha256,
-) -> Result<(), SigningError> {
-    use std::io::Seek;
-    input.seek(std::io::SeekFrom::Start(0))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-        let n = input.read(&mut buf[..want])?;
-        if n == 0 {
+/// Copies the original file to the output while hashing it: the copy runs in a second thread
+/// through `std::io::copy` (in-kernel `copy_file_range` between files, a reflink where the file
+/// system has them), so the wall time stays close to hashing the file once.
+fn copy_and_hash(input: &File, len: u64, out: &mut File) -> Result<Sha256, SigningError> {
+    use std::io::{Seek, SeekFrom};
+    use std::os::unix::fs::FileExt;
+    std::thread::scope(|scope| {
+        let copier = scope.spawn(move || -> std::io::Result<u64> {
+            let mut reader = input;
+            reader.seek(SeekFrom::Start(0))?;
+            std::io::copy(&mut reader.take(len), out)
+        });
+        // Positional reads: the copier owns the shared file offset.
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        let mut hashed = Ok(());
+        while at < len {
+            let want = usize::try_from((len - at).min(buf.len() as u64)).unwrap_or(buf.len());
+            if let Err(e) = input.read_exact_at(&mut buf[..want], at) {
+                hashed = Err(e);
+                break;
+            }
+            hasher.update(&buf[..want]);
+            at += want as u64;
+        }
+        let copied = copier
+            .join()
+            .map_err(|_| SigningError::Internal("the copy thread panicked".into()))??;
+        hashed?;
+        if copied != len {
             return Err(SigningError::Io(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "the input file shrank while it was being signed",
             )));
         }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
-        left -= n as u64;
-    }
-    Ok(())
+        Ok(hasher)
+    })
 }
 
 fn temp_path(output: &Path) -> PathBuf {

@@ -35,8 +35,10 @@ fn fixture() -> Fixture {
     b.set_subject_name(&name).unwrap();
     b.set_issuer_name(&name).unwrap();
     b.set_pubkey(&pkey).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap()).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
     b.sign(&pkey, MessageDigest::sha256()).unwrap();
     let cert = b.build();
     let key = dir.path().join("key.pem");
@@ -67,24 +69,47 @@ pub fn make_pdf(path: &Path, mb: usize) {
     put(&mut out, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", &mut pos);
     let kids: Vec<String> = (0..pages).map(|p| format!("{} 0 R", 4 + 3 * p)).collect();
     offs[1] = pos;
-    put(&mut out, b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n", &mut pos);
+    put(
+        &mut out,
+        b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+        &mut pos,
+    );
     offs[2] = pos;
     put(
         &mut out,
-        format!("2 0 obj\n<< /Type /Pages /Count {pages} /Kids [{}] >>\nendobj\n", kids.join(" ")).as_bytes(),
+        format!(
+            "2 0 obj\n<< /Type /Pages /Count {pages} /Kids [{}] >>\nendobj\n",
+            kids.join(" ")
+        )
+        .as_bytes(),
         &mut pos,
     );
     offs[3] = pos;
-    put(&mut out, b"3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n", &mut pos);
+    put(
+        &mut out,
+        b"3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n",
+        &mut pos,
+    );
     let mut seed = 0x2545F4914F6CDD1Du64;
     let mut data = vec![0u8; w * h];
     for p in 0..pages {
         let (page, content, img) = (4 + 3 * p, 5 + 3 * p, 6 + 3 * p);
         offs[page] = pos;
         put(&mut out, format!("{page} 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> /XObject << /Im1 {img} 0 R >> >> /Contents {content} 0 R >>\nendobj\n").as_bytes(), &mut pos);
-        let cs = format!("BT /F1 18 Tf 72 770 Td (Page {}) Tj ET q 451 0 0 451 72 72 cm /Im1 Do Q", p + 1);
+        let cs = format!(
+            "BT /F1 18 Tf 72 770 Td (Page {}) Tj ET q 451 0 0 451 72 72 cm /Im1 Do Q",
+            p + 1
+        );
         offs[content] = pos;
-        put(&mut out, format!("{content} 0 obj\n<< /Length {} >>\nstream\n{cs}\nendstream\nendobj\n", cs.len()).as_bytes(), &mut pos);
+        put(
+            &mut out,
+            format!(
+                "{content} 0 obj\n<< /Length {} >>\nstream\n{cs}\nendstream\nendobj\n",
+                cs.len()
+            )
+            .as_bytes(),
+            &mut pos,
+        );
         for b in data.iter_mut() {
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -102,7 +127,9 @@ pub fn make_pdf(path: &Path, mb: usize) {
     for off in offs.iter().take(n).skip(1) {
         s.push_str(&format!("{off:010} 00000 n \n"));
     }
-    s.push_str(&format!("trailer\n<< /Size {n} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"));
+    s.push_str(&format!(
+        "trailer\n<< /Size {n} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    ));
     put(&mut out, s.as_bytes(), &mut pos);
     out.flush().unwrap();
 }
@@ -145,6 +172,12 @@ fn benches(c: &mut Criterion) {
     g.bench_function("docflow sign_pdf (file to file)", |b| {
         b.iter(|| sign_pdf(&fifty, &out, &fx.signer, &opts).unwrap())
     });
+    let fifty_bytes = std::fs::read(&fifty).unwrap();
+    g.bench_function(
+        "docflow sign_bytes (in memory, output kept in memory)",
+        |b| b.iter(|| sign_bytes(&fifty_bytes, &fx.signer, &opts).unwrap()),
+    );
+    drop(fifty_bytes);
     g.bench_function("sha256 of the file once", |b| b.iter(|| hash_file(&fifty)));
     g.finish();
 
@@ -188,7 +221,10 @@ fn pyhanko_side_by_side(fx: &Fixture, pdf: &Path) {
             "1MB/pyHanko in-process sign_pdf (B-B RSA-2048), median of 20: {} ms",
             String::from_utf8_lossy(&o.stdout).trim()
         ),
-        Ok(o) => panic!("pyHanko benchmark failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Ok(o) => panic!(
+            "pyHanko benchmark failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
         Err(e) => panic!("pyHanko benchmark needs {}: {e}", python.display()),
     }
 }
