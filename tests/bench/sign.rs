@@ -1,7 +1,7 @@
 //! Signing speed: 1 MB and 50 MB PAdES B-B with RSA-2048, against hashing the 50 MB file once, and
 //! pyHanko signing the same 1 MB file in process, measured in the same run.
 //!
-//! `cargo bench --bench sign` (pyHanko from `$DOCFLOW_VENV` or `.venv`; made if missing).
+//! `cargo bench --bench sign` (pyHanko from `$DOCFLOW_VENV` or `.venv`, which `cargo test` makes).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
