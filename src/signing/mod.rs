@@ -15,5 +15,5 @@ pub mod tsa;
 pub use error::SigningError;
 pub use keys::{DigestSigner, KeyAlgorithm, LocalKey, Signer};
 pub use options::{SignOptions, Visible};
-pub use sign::{sign_bytes, sign_pdf, SignReport};
+pub use sign::{sign_bytes, sign_pdf, sign_vec, SignReport};
 pub use tsa::TsaConfig;

@@ -55,7 +55,12 @@ pub fn sign_pdf(
     signer: &Signer,
     opts: &SignOptions,
 ) -> Result<SignReport, SigningError> {
-    let file = File::open(input)?;
+    let file = File::open(input).map_err(|e| {
+        SigningError::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", input.display()),
+        ))
+    })?;
     let src = FileSource::new(file)?;
     let mut prepared = prepare(&src, opts, contents_reserve(signer, opts)?)?;
     let orig_len = src.len();
@@ -91,23 +96,34 @@ pub fn sign_bytes(
     signer: &Signer,
     opts: &SignOptions,
 ) -> Result<(Vec<u8>, SignReport), SigningError> {
-    let mut prepared = prepare(&MemSource(input), opts, contents_reserve(signer, opts)?)?;
-    let byte_range = prepared.patch_byte_range(input.len() as u64)?;
+    let mut doc = Vec::with_capacity(input.len() + 64 * 1024);
+    doc.extend_from_slice(input);
+    let report = sign_vec(&mut doc, signer, opts)?;
+    Ok((doc, report))
+}
+
+/// Signs a PDF held in memory by appending the signed update to it: no copy of the document.
+/// On error `doc` is left as it was.
+pub fn sign_vec(
+    doc: &mut Vec<u8>,
+    signer: &Signer,
+    opts: &SignOptions,
+) -> Result<SignReport, SigningError> {
+    let orig_len = doc.len() as u64;
+    let mut prepared = prepare(&MemSource(doc), opts, contents_reserve(signer, opts)?)?;
+    let byte_range = prepared.patch_byte_range(orig_len)?;
     let mut hasher = Sha256::new();
-    hasher.update(input);
+    hasher.update(doc);
     let (cms_len, timestamp) = finish(&mut prepared, hasher, signer, opts)?;
-    let mut out = Vec::with_capacity(input.len() + prepared.update.len());
-    out.extend_from_slice(input);
-    out.extend_from_slice(&prepared.update);
-    let report = SignReport {
+    doc.extend_from_slice(&prepared.update);
+    Ok(SignReport {
         field: prepared.field,
         byte_range,
         cms_len,
         timestamp,
         certified: prepared.certify,
-        output_len: out.len() as u64,
-    };
-    Ok((out, report))
+        output_len: doc.len() as u64,
+    })
 }
 
 /// Hashes the update outside /Contents, signs, timestamps, and patches /Contents.
@@ -140,12 +156,24 @@ fn finish(
     Ok((der.len(), ts.map(|t| t.time)))
 }
 
+/// Files up to this size are copied and hashed in one thread.
+const SMALL_FILE: u64 = 4 << 20;
+
 /// Copies the original file to the output while hashing it: the copy runs in a second thread
 /// through `std::io::copy` (in-kernel `copy_file_range` between files, a reflink where the file
 /// system has them), so the wall time stays close to hashing the file once.
 fn copy_and_hash(input: &File, len: u64, out: &mut File) -> Result<Sha256, SigningError> {
     use std::io::{Seek, SeekFrom};
     use std::os::unix::fs::FileExt;
+    if len <= SMALL_FILE {
+        // One read, one hash, one write: a thread would cost more than it saves.
+        let mut buf = vec![0u8; len as usize];
+        input.read_exact_at(&mut buf, 0)?;
+        let mut hasher = Sha256::new();
+        hasher.update(&buf);
+        out.write_all(&buf)?;
+        return Ok(hasher);
+    }
     std::thread::scope(|scope| {
         let copier = scope.spawn(move || -> std::io::Result<u64> {
             let mut reader = input;
