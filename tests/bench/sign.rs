@@ -62,7 +62,7 @@ pub fn make_pdf(path: &Path, mb: usize) {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut pos = 0usize;
     let mut offs = vec![0usize; 3 + 3 * pages + 1];
-    let mut put = |out: &mut std::io::BufWriter<std::fs::File>, bytes: &[u8], pos: &mut usize| {
+    let put = |out: &mut std::io::BufWriter<std::fs::File>, bytes: &[u8], pos: &mut usize| {
         out.write_all(bytes).unwrap();
         *pos += bytes.len();
     };
