@@ -126,3 +126,39 @@ fn paeth(a: u8, b: u8, c: u8) -> u8 {
         c
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signing::pdf::lexer::Lexer;
+    use std::io::Write;
+
+    #[test]
+    fn flate_with_png_up_predictor() {
+        // Two xref rows of 3 bytes, PNG "Up" encoded: row 2 stored as its difference to row 1.
+        let raw = [2u8, 1, 0, 16, 2, 0, 1, 0];
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&raw).unwrap();
+        let data = enc.finish().unwrap();
+        let dict_src = b"<< /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 3 >> >> ";
+        let v = Lexer::new(dict_src, 0).value().unwrap();
+        let out = decode(v.as_dict().unwrap(), data).unwrap();
+        assert_eq!(out, vec![1, 0, 16, 1, 1, 16]);
+    }
+
+    #[test]
+    fn corrupt_or_unknown_filters_are_errors() {
+        let v = Lexer::new(b"<< /Filter /FlateDecode >> ", 0)
+            .value()
+            .unwrap();
+        assert!(matches!(
+            decode(v.as_dict().unwrap(), b"not zlib".to_vec()),
+            Err(SigningError::Damaged(_))
+        ));
+        let v = Lexer::new(b"<< /Filter /LZWDecode >> ", 0).value().unwrap();
+        assert!(matches!(
+            decode(v.as_dict().unwrap(), vec![]),
+            Err(SigningError::Unsupported(_))
+        ));
+    }
+}
