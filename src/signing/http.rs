@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest response body accepted.
 const MAX_BODY: u64 = 1 << 20;
@@ -83,25 +83,43 @@ pub fn post(
         let mut s = connector
             .connect(u.host, tcp)
             .map_err(|e| format!("TLS with {}: {e}", u.host))?;
-        exchange(&mut s, head.as_bytes(), body)?
+        exchange(&mut s, head.as_bytes(), body, timeout)?
     } else {
         let mut s = tcp;
-        exchange(&mut s, head.as_bytes(), body)?
+        exchange(&mut s, head.as_bytes(), body, timeout)?
     };
     parse_response(&raw)
 }
 
-fn exchange<S: Read + Write>(s: &mut S, head: &[u8], body: &[u8]) -> Result<Vec<u8>, String> {
-    s.write_all(head)
-        .map_err(|e| format!("sending the request: {e}"))?;
-    s.write_all(body)
-        .map_err(|e| format!("sending the request: {e}"))?;
-    s.flush().map_err(|e| format!("sending the request: {e}"))?;
+fn exchange<S: Read + Write>(
+    s: &mut S,
+    head: &[u8],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let send = |e: std::io::Error| format!("sending the request: {e}");
+    s.write_all(head).map_err(send)?;
+    s.write_all(body).map_err(send)?;
+    s.flush().map_err(send)?;
+    // The socket timeout bounds each read; this bounds the whole answer (a slow drip included).
+    let deadline = Instant::now() + timeout;
     let mut raw = Vec::new();
-    s.take(MAX_BODY + 16 * 1024)
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("reading the response: {e}"))?;
-    Ok(raw)
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = s
+            .read(&mut buf)
+            .map_err(|e| format!("reading the response: {e}"))?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if raw.len() as u64 > MAX_BODY + 16 * 1024 {
+            return Err("the response is too large".into());
+        }
+        if Instant::now() > deadline {
+            return Err("the response took too long".into());
+        }
+    }
 }
 
 fn parse_response(raw: &[u8]) -> Result<Vec<u8>, String> {
