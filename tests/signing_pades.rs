@@ -335,3 +335,30 @@ fn cli_signs_and_reports_errors_with_codes() {
     assert_eq!(o.status.code(), Some(1));
     assert!(err.starts_with("error [io_error]"), "{err}");
 }
+
+#[test]
+fn files_ending_without_newline_or_in_cr_are_signed_cleanly() {
+    let d = tmp();
+    let base = pdfgen::table(1);
+    let trimmed = base.strip_suffix(b"\n").unwrap();
+    let mut cr = trimmed.to_vec();
+    cr.push(b'\r');
+    for (name, bytes) in [("no-eol", trimmed.to_vec()), ("cr", cr)] {
+        let input = write(d.path(), &format!("{name}.pdf"), &bytes);
+        let out = d.path().join(format!("{name}-signed.pdf"));
+        sign_pdf(
+            &input,
+            &out,
+            &signer(KeyKind::P256),
+            &SignOptions::default(),
+        )
+        .unwrap();
+        let signed = std::fs::read(&out).unwrap();
+        assert_eq!(
+            signed[bytes.len()],
+            b'\n',
+            "{name}: the update starts on a new line"
+        );
+        assert_signed_ok(&input, &out, 1);
+    }
+}
