@@ -238,7 +238,8 @@ fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
             }
             SignerIdentifier::SubjectKeyIdentifier(ski) => {
                 c.tbs_certificate.extensions.iter().flatten().any(|e| {
-                    e.extn_id == const_ski() && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())
+                    e.extn_id == ID_SUBJECT_KEY_IDENTIFIER
+                        && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())
                 })
             }
         })
@@ -258,6 +259,6 @@ fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
     Ok(tst)
 }
 
-fn const_ski() -> der::asn1::ObjectIdentifier {
-    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.14")
-}
+/// id-ce-subjectKeyIdentifier (evaluated at compile time).
+const ID_SUBJECT_KEY_IDENTIFIER: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.14");
