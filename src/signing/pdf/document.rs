@@ -198,7 +198,7 @@ pub fn fields(r: &mut Reader, acroform: &Node) -> Result<Vec<FieldInfo>, Signing
             Some((k, a)) => a.iter().map(|v| k.child(v)).collect(),
             None => Vec::new(),
         };
-        // Kids without /T are widgets of this field; kids with /T are child fields.
+        // Kids without /T and /Kids are widgets of this field; the others are child fields.
         let mut child_fields = Vec::new();
         for kid in field_kids {
             if let Some(id) = kid.value.as_ref() {
@@ -209,7 +209,11 @@ pub fn fields(r: &mut Reader, acroform: &Node) -> Result<Vec<FieldInfo>, Signing
                 }
             }
             let resolved = r.resolve(&kid)?;
-            let is_field = resolved.as_ref().map(|k| k.get(b"T").is_some()) == Some(true);
+            // A widget never has /Kids: a kid with /T or /Kids is a (possibly unnamed) field.
+            let is_field = resolved
+                .as_ref()
+                .map(|k| k.get(b"T").is_some() || k.get(b"Kids").is_some())
+                == Some(true);
             if is_field {
                 child_fields.push(kid);
             }
