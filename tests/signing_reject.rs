@@ -192,3 +192,19 @@ fn options_are_checked() {
     assert_eq!(r.field, "Signature1");
     assert!(twice.starts_with(&once));
 }
+
+#[test]
+fn a_field_tree_listing_a_field_twice_is_refused_quickly() {
+    // 30 unnamed levels, each listing its kid twice: 2^30 paths if followed naively.
+    let mut objects: Vec<(u32, String)> = vec![(
+        1,
+        "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [20 0 R] >> >>".into(),
+    )];
+    for n in 20..50u32 {
+        objects.push((n, format!("<< /Kids [{0} 0 R {0} 0 R] >>", n + 1)));
+    }
+    objects.push((50, "<< /T (leaf) /FT /Tx >>".into()));
+    let refs: Vec<(u32, &str)> = objects.iter().map(|(n, b)| (*n, b.as_str())).collect();
+    let file = append(&pdfgen::table(1), &refs, "");
+    expect_code(&file, "pdf_damaged");
+}
