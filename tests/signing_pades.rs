@@ -362,3 +362,60 @@ fn files_ending_without_newline_or_in_cr_are_signed_cleanly() {
         assert_signed_ok(&input, &out, 1);
     }
 }
+
+/// A stand-in stamp builder (a framed box), to check the visible-signature writing now: widget
+/// /Rect and /AP, object numbering from `first_obj`, and the page's /Annots.
+fn framed_box(
+    spec: &docflow::signing::appearance::StampSpec,
+    first_obj: u32,
+) -> Result<docflow::signing::appearance::Appearance, SigningError> {
+    let (w, h) = (spec.width, spec.height);
+    let ops = format!("q 0 0 1 RG 2 w 1 1 {} {} re S Q", w - 2.0, h - 2.0);
+    let mut form = format!(
+        "<< /Type /XObject /Subtype /Form /BBox [0 0 {w} {h}] /Resources << >> /Length {} >>\nstream\n",
+        ops.len()
+    )
+    .into_bytes();
+    form.extend_from_slice(ops.as_bytes());
+    form.extend_from_slice(b"\nendstream");
+    // Object first_obj is a dummy the form does not need; the root is the second, to check numbering.
+    let _ = first_obj;
+    Ok(docflow::signing::appearance::Appearance {
+        objects: vec![b"<< /Dummy true >>".to_vec(), form],
+        root: 1,
+    })
+}
+
+#[test]
+fn visible_signature_writing_with_a_stand_in_stamp() {
+    let d = tmp();
+    let input = pdfgen::table(2);
+    let mut doc = input.clone();
+    let opts = SignOptions {
+        visible: Some(Visible {
+            page: 2,
+            rect: [300.0, 50.0, 550.5, 150.0],
+            image: None,
+        }),
+        ..Default::default()
+    };
+    docflow::signing::sign_vec_with(&mut doc, &signer(KeyKind::Rsa2048), &opts, framed_box)
+        .unwrap();
+    let inp = write(d.path(), "in.pdf", &input);
+    let out = write(d.path(), "visible.pdf", &doc);
+    assert_signed_ok(&inp, &out, 1);
+    let text = String::from_utf8_lossy(&doc[input.len()..]).into_owned();
+    assert!(text.contains("/Rect [300 50 550.5 150]"), "{text}");
+    // Page 2 (object 11) got the widget in /Annots.
+    assert!(
+        text.contains("11 0 obj\n<<") && text.contains("/Annots ["),
+        "{text}"
+    );
+    // The layout is checked by pyHanko's and qpdf's reading above; the widget points at the form.
+    let ap = text.split("/AP << /N ").nth(1).unwrap();
+    let num: u32 = ap.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(
+        text.contains(&format!("{num} 0 obj\n<< /Type /XObject /Subtype /Form")),
+        "{text}"
+    );
+}

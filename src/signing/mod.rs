@@ -15,5 +15,6 @@ pub mod tsa;
 pub use error::SigningError;
 pub use keys::{DigestSigner, KeyAlgorithm, LocalKey, Signer};
 pub use options::{SignOptions, Visible};
-pub use sign::{sign_bytes, sign_pdf, sign_vec, SignReport};
+pub use prepare::AppearanceBuilder;
+pub use sign::{sign_bytes, sign_pdf, sign_vec, sign_vec_with, SignReport};
 pub use tsa::TsaConfig;

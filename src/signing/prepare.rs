@@ -1,7 +1,7 @@
 //! Plans and writes the incremental update of one signature, with placeholders for /ByteRange and
 //! /Contents whose positions are known because the signature dictionary is written here.
 
-use super::appearance::{self, StampSpec};
+use super::appearance::{Appearance, StampSpec};
 use super::options::SignOptions;
 use super::pdf::document::{self, FieldInfo};
 use super::pdf::reader::Reader;
@@ -12,6 +12,10 @@ use super::SigningError;
 
 /// Width reserved for the /ByteRange array's numbers (they are padded with spaces).
 const BYTE_RANGE_WIDTH: usize = 64;
+
+/// Builds the objects of a visible stamp numbered from the given object number
+/// (normally [`super::appearance::build`]).
+pub type AppearanceBuilder = fn(&StampSpec, u32) -> Result<Appearance, SigningError>;
 
 /// An update ready to be hashed and signed.
 pub struct Prepared {
@@ -95,6 +99,7 @@ pub fn prepare(
     src: &dyn Source,
     opts: &SignOptions,
     contents_reserve: usize,
+    build_appearance: AppearanceBuilder,
 ) -> Result<Prepared, SigningError> {
     opts.validate()?;
     let mut r = Reader::open(src)?;
@@ -249,7 +254,7 @@ pub fn prepare(
                         font_size: 0.0,
                     };
                     let first = next;
-                    let app = appearance::build(&spec, first)?;
+                    let app = build_appearance(&spec, first)?;
                     if app.root >= app.objects.len() {
                         return Err(SigningError::Appearance(
                             "the appearance root is not one of its objects".into(),

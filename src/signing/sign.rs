@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use openssl::sha::Sha256;
 
+use super::appearance;
 use super::cms::{self, SignedAttrs};
 use super::keys::Signer;
 use super::options::SignOptions;
 use super::pdf::source::{FileSource, MemSource, Source};
-use super::prepare::{prepare, Prepared};
+use super::prepare::{prepare, AppearanceBuilder, Prepared};
 use super::tsa;
 use super::SigningError;
 
@@ -62,7 +63,12 @@ pub fn sign_pdf(
         ))
     })?;
     let src = FileSource::new(file)?;
-    let mut prepared = prepare(&src, opts, contents_reserve(signer, opts)?)?;
+    let mut prepared = prepare(
+        &src,
+        opts,
+        contents_reserve(signer, opts)?,
+        appearance::build,
+    )?;
     let orig_len = src.len();
     let byte_range = prepared.patch_byte_range(orig_len)?;
 
@@ -109,8 +115,23 @@ pub fn sign_vec(
     signer: &Signer,
     opts: &SignOptions,
 ) -> Result<SignReport, SigningError> {
+    sign_vec_with(doc, signer, opts, appearance::build)
+}
+
+/// As [`sign_vec`], with another builder for the visible stamp's objects.
+pub fn sign_vec_with(
+    doc: &mut Vec<u8>,
+    signer: &Signer,
+    opts: &SignOptions,
+    build_appearance: AppearanceBuilder,
+) -> Result<SignReport, SigningError> {
     let orig_len = doc.len() as u64;
-    let mut prepared = prepare(&MemSource(doc), opts, contents_reserve(signer, opts)?)?;
+    let mut prepared = prepare(
+        &MemSource(doc),
+        opts,
+        contents_reserve(signer, opts)?,
+        build_appearance,
+    )?;
     let byte_range = prepared.patch_byte_range(orig_len)?;
     let mut hasher = Sha256::new();
     hasher.update(doc);
