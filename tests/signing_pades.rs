@@ -419,3 +419,29 @@ fn visible_signature_writing_with_a_stand_in_stamp() {
         "{text}"
     );
 }
+
+#[test]
+fn in_place_signing_appends_to_the_file() {
+    let d = tmp();
+    let original = pdfgen::xref_stream();
+    let orig_path = write(d.path(), "orig.pdf", &original);
+    let path = write(d.path(), "doc.pdf", &original);
+    let r =
+        docflow::signing::sign_pdf_in_place(&path, &signer(KeyKind::P384), &SignOptions::default())
+            .unwrap();
+    assert_eq!(r.output_len, std::fs::metadata(&path).unwrap().len());
+    assert_signed_ok(&orig_path, &path, 1);
+    // A refusal leaves the file exactly as it was.
+    let before = std::fs::read(&path).unwrap();
+    let e = docflow::signing::sign_pdf_in_place(
+        &path,
+        &signer(KeyKind::P384),
+        &SignOptions {
+            certify: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "pdf_certify_not_first");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}

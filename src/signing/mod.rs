@@ -16,5 +16,5 @@ pub use error::SigningError;
 pub use keys::{DigestSigner, KeyAlgorithm, LocalKey, Signer};
 pub use options::{SignOptions, Visible};
 pub use prepare::AppearanceBuilder;
-pub use sign::{sign_bytes, sign_pdf, sign_vec, sign_vec_with, SignReport};
+pub use sign::{sign_bytes, sign_pdf, sign_pdf_in_place, sign_vec, sign_vec_with, SignReport};
 pub use tsa::TsaConfig;

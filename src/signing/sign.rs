@@ -96,6 +96,59 @@ pub fn sign_pdf(
     })
 }
 
+/// Signs the file at `path` by appending the update to it: the original bytes stay in place, are
+/// read once (for the hash) and are not copied, so a large file costs about one hash. The caller
+/// must have exclusive access to the file. If writing the update fails, the file is truncated back
+/// to its original length.
+pub fn sign_pdf_in_place(
+    path: &Path,
+    signer: &Signer,
+    opts: &SignOptions,
+) -> Result<SignReport, SigningError> {
+    use std::os::unix::fs::FileExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| {
+            SigningError::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", path.display()),
+            ))
+        })?;
+    let src = FileSource::new(file.try_clone()?)?;
+    let mut prepared = prepare(
+        &src,
+        opts,
+        contents_reserve(signer, opts)?,
+        appearance::build,
+    )?;
+    let orig_len = src.len();
+    let byte_range = prepared.patch_byte_range(orig_len)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    while at < orig_len {
+        let want = usize::try_from((orig_len - at).min(buf.len() as u64)).unwrap_or(buf.len());
+        file.read_exact_at(&mut buf[..want], at)?;
+        hasher.update(&buf[..want]);
+        at += want as u64;
+    }
+    let (cms_len, timestamp) = finish(&mut prepared, hasher, signer, opts)?;
+    if let Err(e) = file.write_all_at(&prepared.update, orig_len) {
+        let _ = file.set_len(orig_len);
+        return Err(e.into());
+    }
+    Ok(SignReport {
+        field: prepared.field,
+        byte_range,
+        cms_len,
+        timestamp,
+        certified: prepared.certify,
+        output_len: orig_len + prepared.update.len() as u64,
+    })
+}
+
 /// Signs a PDF held in memory and returns the signed file.
 pub fn sign_bytes(
     input: &[u8],

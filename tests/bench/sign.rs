@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::{criterion_group, BatchSize, Criterion};
-use docflow::signing::{sign_bytes, sign_pdf, sign_vec, SignOptions, Signer};
+use docflow::signing::{sign_bytes, sign_pdf, sign_pdf_in_place, sign_vec, SignOptions, Signer};
 use openssl::asn1::Asn1Time;
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
@@ -182,6 +182,29 @@ fn benches(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    let fifty_len_u64 = std::fs::metadata(&fifty).unwrap().len();
+    g.bench_function(
+        "docflow sign_pdf_in_place (update appended to the file)",
+        |b| {
+            b.iter_batched(
+                || {
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&fifty)
+                        .unwrap();
+                    f.set_len(fifty_len_u64).unwrap();
+                },
+                |_| sign_pdf_in_place(&fifty, &fx.signer, &opts).unwrap(),
+                BatchSize::PerIteration,
+            )
+        },
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifty)
+        .unwrap()
+        .set_len(fifty_len_u64)
+        .unwrap();
     let mut fifty_bytes = std::fs::read(&fifty).unwrap();
     let fifty_len = fifty_bytes.len();
     g.bench_function("docflow sign_vec (in memory, update appended)", |b| {
