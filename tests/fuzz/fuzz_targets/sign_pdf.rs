@@ -27,8 +27,10 @@ fn signer() -> &'static Signer {
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(&key).unwrap();
-        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
-        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
         b.sign(&key, MessageDigest::sha256()).unwrap();
         let cert = b.build();
         Signer::from_pem(
@@ -43,6 +45,9 @@ fn signer() -> &'static Signer {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((out, _)) = sign_bytes(data, signer(), &SignOptions::default()) {
-        assert!(out.starts_with(data), "the original bytes must stay a prefix");
+        assert!(
+            out.starts_with(data),
+            "the original bytes must stay a prefix"
+        );
     }
 });
