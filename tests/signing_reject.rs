@@ -208,3 +208,25 @@ fn a_field_tree_listing_a_field_twice_is_refused_quickly() {
     let file = append(&pdfgen::table(1), &refs, "");
     expect_code(&file, "pdf_damaged");
 }
+
+#[test]
+fn a_trailer_size_that_decreases_is_refused() {
+    let once = append(
+        &pdfgen::table(1),
+        &[(4, "<< /Length 0 >>\nstream\n\nendstream")],
+        "",
+    );
+    let twice = append(
+        &once,
+        &[(5, "<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>")],
+        "",
+    );
+    // The newest trailer claims fewer objects than the revision before it.
+    let at = twice.windows(8).rposition(|w| w == b"/Size 30").unwrap();
+    let mut shrunk = twice[..at].to_vec();
+    shrunk.extend_from_slice(b"/Size 09");
+    shrunk.extend_from_slice(&twice[at + 8..]);
+    expect_code(&shrunk, "pdf_damaged");
+    // Unchanged, the same file signs.
+    assert!(sign_bytes(&twice, &signer(), &SignOptions::default()).is_ok());
+}

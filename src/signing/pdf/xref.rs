@@ -73,6 +73,7 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
     let mut seen = HashSet::new();
     let mut newest: Option<(Node, XrefKind)> = None;
     let mut max_size: u64 = 0;
+    let mut newer_size: Option<u64> = None;
     let mut next = Some(startxref);
     while let Some(offset) = next {
         if !seen.insert(offset) {
@@ -87,7 +88,18 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
             .as_dict()
             .ok_or_else(|| damaged("trailer is not a dictionary"))?;
         if let Some(size) = dict.get(b"Size").and_then(|v| v.as_int()) {
-            max_size = max_size.max(u64::try_from(size).unwrap_or(0));
+            let size = u64::try_from(size).map_err(|_| damaged("negative trailer /Size"))?;
+            // Walking newest to oldest, /Size may only shrink: a revision that lowers it
+            // contradicts the objects an earlier one declared (ISO 32000-1, 7.5.6).
+            if let Some(newer) = newer_size {
+                if size > newer {
+                    return Err(damaged(format!(
+                        "trailer /Size decreases from {size} to {newer} in a later revision"
+                    )));
+                }
+            }
+            newer_size = Some(size);
+            max_size = max_size.max(size);
         }
         if kind == XrefKind::Table {
             if let Some(v) = dict.get(b"XRefStm") {
