@@ -112,11 +112,30 @@ pub fn verify_response(
         Some(n) if n.as_bytes() == nonce => {}
         _ => return Err(tsa_err("the token's nonce does not match the request")),
     }
-    let time = tst.gen_time;
+    let time = rfc3339(&tst.gen_time);
     Ok(Timestamp {
         token: token_der,
         time,
     })
+}
+
+/// `20261127140509.12Z` → `2026-11-27T14:05:09.12Z`; other shapes are returned as they are.
+fn rfc3339(gen_time: &str) -> String {
+    let b = gen_time.as_bytes();
+    if b.len() >= 15 && b[..14].iter().all(u8::is_ascii_digit) && gen_time.ends_with('Z') {
+        format!(
+            "{}-{}-{}T{}:{}:{}{}",
+            &gen_time[0..4],
+            &gen_time[4..6],
+            &gen_time[6..8],
+            &gen_time[8..10],
+            &gen_time[10..12],
+            &gen_time[12..14],
+            &gen_time[14..]
+        )
+    } else {
+        gen_time.to_string()
+    }
 }
 
 fn digest_for(oid: der::asn1::ObjectIdentifier) -> Result<MessageDigest, SigningError> {
@@ -262,3 +281,16 @@ fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
 /// id-ce-subjectKeyIdentifier (evaluated at compile time).
 const ID_SUBJECT_KEY_IDENTIFIER: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("2.5.29.14");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generalized_time_to_rfc3339() {
+        assert_eq!(
+            super::rfc3339("20261127140509.12Z"),
+            "2026-11-27T14:05:09.12Z"
+        );
+        assert_eq!(super::rfc3339("20261127140509Z"), "2026-11-27T14:05:09Z");
+        assert_eq!(super::rfc3339("garbage"), "garbage");
+    }
+}
