@@ -21,6 +21,12 @@ pub enum SigningError {
     Field(String),
     #[error("signature appearance: {0}")]
     Appearance(String),
+    #[error("certification must be the first signature: the document is already signed")]
+    CertifyNotFirst,
+    #[error("invalid signing options: {0}")]
+    Options(String),
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -38,6 +44,9 @@ impl SigningError {
             SigningError::Tsa(_) => "tsa_failed",
             SigningError::Field(_) => "signature_field_invalid",
             SigningError::Appearance(_) => "signature_appearance_invalid",
+            SigningError::CertifyNotFirst => "pdf_certify_not_first",
+            SigningError::Options(_) => "signing_options_invalid",
+            SigningError::Internal(_) => "internal_error",
             SigningError::Io(_) => "io_error",
         }
     }

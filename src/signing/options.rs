@@ -1,0 +1,98 @@
+//! What a signature should look like and say.
+
+use chrono::{DateTime, FixedOffset, Local};
+
+use super::tsa::TsaConfig;
+use super::SigningError;
+
+/// A visible signature: where the stamp goes and what image it shows.
+#[derive(Debug, Clone)]
+pub struct Visible {
+    /// Page number, from 1.
+    pub page: u32,
+    /// `[x1, y1, x2, y2]` in PDF points on that page.
+    pub rect: [f64; 4],
+    /// PNG of the handwritten signature.
+    pub image: Option<Vec<u8>>,
+}
+
+/// Options of one signature.
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// Field to sign: an existing empty signature field of that name, or a new field. None: a new
+    /// field named `SignatureN`.
+    pub field: Option<String>,
+    /// None: an invisible signature (widget with a zero /Rect on page 1).
+    pub visible: Option<Visible>,
+    /// Signer's name (/Name and the stamp).
+    pub name: Option<String>,
+    /// Signer's position (stamp only), e.g. "Phó Giám đốc".
+    pub position: Option<String>,
+    pub reason: Option<String>,
+    pub location: Option<String>,
+    pub contact_info: Option<String>,
+    /// Certification signature, DocMDP P=2 (form filling and signing allowed afterwards).
+    pub certify: bool,
+    /// RFC 3161 timestamp authority for PAdES B-T; None gives B-B.
+    pub tsa: Option<TsaConfig>,
+    /// Claimed signing time (/M); None: now.
+    pub signing_time: Option<DateTime<FixedOffset>>,
+}
+
+impl SignOptions {
+    /// Checks option values that do not depend on the document.
+    pub fn validate(&self) -> Result<(), SigningError> {
+        if let Some(v) = &self.visible {
+            if v.page == 0 {
+                return Err(SigningError::Options("pages are numbered from 1".into()));
+            }
+            let [x1, y1, x2, y2] = v.rect;
+            if v.rect.iter().any(|c| !c.is_finite() || c.abs() > 14_400.0) {
+                return Err(SigningError::Options(
+                    "the rectangle must be finite and within the page".into(),
+                ));
+            }
+            if (x2 - x1).abs() < 1.0 || (y2 - y1).abs() < 1.0 {
+                return Err(SigningError::Options(
+                    "the rectangle of a visible signature is empty".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The claimed signing time.
+    pub fn time(&self) -> DateTime<FixedOffset> {
+        self.signing_time
+            .unwrap_or_else(|| Local::now().fixed_offset())
+    }
+
+    /// /M as a PDF date, `D:YYYYMMDDHHmmSS+HH'mm'`.
+    pub fn pdf_date(&self) -> String {
+        let t = self.time();
+        let off = t.offset().local_minus_utc();
+        let sign = if off < 0 { '-' } else { '+' };
+        let off = off.abs();
+        format!(
+            "D:{}{}{:02}'{:02}'",
+            t.format("%Y%m%d%H%M%S"),
+            sign,
+            off / 3600,
+            (off % 3600) / 60
+        )
+    }
+
+    /// Lines of the visible stamp: name, position, organisation/location, time.
+    pub fn stamp_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = [&self.name, &self.position, &self.location]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        lines.push(
+            self.time()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        );
+        lines
+    }
+}

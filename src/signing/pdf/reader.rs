@@ -1,0 +1,327 @@
+//! Reads single objects through the cross-reference, on demand: the file is never parsed whole.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use super::filters;
+use super::lexer::{parse_indirect, Dict, Indirect, Kind, Lexer, ParseError, Value};
+use super::source::Source;
+use super::xref::{self, Xref, XrefEntry};
+use crate::signing::SigningError;
+
+/// Largest single object (dictionary part) read from the file.
+const MAX_OBJECT: usize = 32 << 20;
+
+fn damaged(msg: impl Into<String>) -> SigningError {
+    SigningError::Damaged(msg.into())
+}
+
+/// A value together with the bytes its spans point into.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub buf: Rc<[u8]>,
+    pub value: Value,
+    /// Set when this node is a whole indirect object.
+    pub id: Option<(u32, u16)>,
+}
+
+impl Node {
+    /// Wraps a parsed value.
+    pub fn new(buf: Rc<[u8]>, value: Value, id: Option<(u32, u16)>) -> Self {
+        Node { buf, value, id }
+    }
+    /// The original bytes of this value.
+    pub fn raw(&self) -> &[u8] {
+        self.raw_of(&self.value)
+    }
+    /// The original bytes of a value inside this node.
+    pub fn raw_of(&self, v: &Value) -> &[u8] {
+        self.buf.get(v.span.clone()).unwrap_or(&[])
+    }
+    /// The original bytes of a span inside this node.
+    pub fn raw_of_span(&self, span: &std::ops::Range<usize>) -> &[u8] {
+        self.buf.get(span.clone()).unwrap_or(&[])
+    }
+    /// A child value sharing this node's bytes.
+    pub fn child(&self, v: &Value) -> Node {
+        Node::new(self.buf.clone(), v.clone(), None)
+    }
+    pub fn dict(&self) -> Option<&Dict> {
+        self.value.as_dict()
+    }
+    /// The value of `key` when this node is a dictionary.
+    pub fn get(&self, key: &[u8]) -> Option<Node> {
+        self.dict()?.get(key).map(|v| self.child(v))
+    }
+}
+
+/// Parses the indirect object at `offset`, reading a larger window until it fits.
+/// Returns the object, its bytes, and the file offset of those bytes.
+pub fn read_indirect_at(
+    src: &dyn Source,
+    offset: u64,
+) -> Result<(Indirect, Rc<[u8]>, u64), SigningError> {
+    let mut size = 4096usize;
+    loop {
+        let buf = src.window(offset, size)?;
+        let complete = buf.len() as u64 >= src.len().saturating_sub(offset);
+        match parse_indirect(&buf, 0) {
+            Ok(ind) => return Ok((ind, Rc::from(buf), offset)),
+            Err(ParseError::Eof) if !complete && size < MAX_OBJECT => size *= 8,
+            Err(ParseError::Eof) => {
+                return Err(damaged(format!("object at offset {offset} is truncated")))
+            }
+            Err(ParseError::Syntax(m)) => {
+                return Err(damaged(format!("object at offset {offset}: {m}")))
+            }
+        }
+    }
+}
+
+/// Reads and decodes a stream whose /Length is a direct integer.
+pub fn read_stream_direct(
+    src: &dyn Source,
+    ind: &Indirect,
+    base: u64,
+) -> Result<Vec<u8>, SigningError> {
+    let dict = ind
+        .value
+        .as_dict()
+        .ok_or_else(|| damaged("stream without a dictionary"))?;
+    let len = dict
+        .get(b"Length")
+        .and_then(Value::as_int)
+        .ok_or_else(|| damaged("stream /Length is not a direct integer"))?;
+    read_stream(src, ind, base, len)
+}
+
+fn read_stream(
+    src: &dyn Source,
+    ind: &Indirect,
+    base: u64,
+    len: i64,
+) -> Result<Vec<u8>, SigningError> {
+    let dict = ind
+        .value
+        .as_dict()
+        .ok_or_else(|| damaged("stream without a dictionary"))?;
+    let start = ind
+        .stream_start
+        .ok_or_else(|| damaged(format!("object {} is not a stream", ind.num)))?;
+    let len = u64::try_from(len).map_err(|_| damaged("negative stream /Length"))?;
+    let data_at = base + start as u64;
+    if len > filters::MAX_DECODED || data_at.saturating_add(len) > src.len() {
+        return Err(damaged(format!("stream {} has a bad /Length", ind.num)));
+    }
+    let mut data = vec![0u8; len as usize];
+    src.read_exact_at(data_at, &mut data)?;
+    // The stream must end where /Length says: a wrong length means a damaged file.
+    let after = src.window(data_at + len, 32)?;
+    let mut lx = Lexer::new(&after, 0);
+    lx.skip_ws();
+    if !after[lx.pos..].starts_with(b"endstream") {
+        return Err(damaged(format!(
+            "stream {} does not end where its /Length says",
+            ind.num
+        )));
+    }
+    filters::decode(dict, data)
+}
+
+struct ObjStm {
+    data: Rc<[u8]>,
+    /// (object number, start offset in data) by index.
+    offsets: Vec<(u32, usize)>,
+}
+
+/// Object access for one input file.
+pub struct Reader<'s> {
+    src: &'s dyn Source,
+    pub xref: Xref,
+    objstms: HashMap<u32, Rc<ObjStm>>,
+    loading: HashSet<u32>,
+}
+
+impl<'s> Reader<'s> {
+    /// Checks the header and loads the cross-reference.
+    pub fn open(src: &'s dyn Source) -> Result<Self, SigningError> {
+        let head = src.window(0, 1024)?;
+        let at = head
+            .windows(5)
+            .position(|w| w == b"%PDF-")
+            .ok_or_else(|| SigningError::NotPdf("no %PDF- header".into()))?;
+        let ver = head.get(at + 5..at + 8).unwrap_or(&[]);
+        if ver.len() < 3 || !ver[0].is_ascii_digit() || ver[1] != b'.' || !ver[2].is_ascii_digit() {
+            return Err(SigningError::NotPdf(
+                "the %PDF- header has no version number".into(),
+            ));
+        }
+        let xref = xref::load(src)?;
+        Ok(Reader {
+            src,
+            xref,
+            objstms: HashMap::new(),
+            loading: HashSet::new(),
+        })
+    }
+
+    /// The source being read.
+    pub fn source(&self) -> &'s dyn Source {
+        self.src
+    }
+
+    /// The generation an update must use when it rewrites object `num`.
+    pub fn generation(&self, num: u32) -> u16 {
+        match self.xref.entries.get(&num) {
+            Some(XrefEntry::InFile { gen, .. }) => *gen,
+            _ => 0,
+        }
+    }
+
+    /// Object `num gen`, or None when it is free or absent (a null reference).
+    pub fn get(&mut self, num: u32, gen: u16) -> Result<Option<Node>, SigningError> {
+        match self.xref.entries.get(&num).copied() {
+            None | Some(XrefEntry::Free) => Ok(None),
+            Some(XrefEntry::InFile { offset, gen: g }) => {
+                if g != gen {
+                    return Ok(None);
+                }
+                let (ind, buf, _) = self.read_at(offset, num, gen)?;
+                Ok(Some(Node::new(buf, ind.value, Some((num, gen)))))
+            }
+            Some(XrefEntry::InStream { stream, index }) => {
+                if gen != 0 {
+                    return Ok(None);
+                }
+                let stm = self.objstm(stream)?;
+                let &(n, start) = stm.offsets.get(index as usize).ok_or_else(|| {
+                    damaged(format!("object stream {stream} has no index {index}"))
+                })?;
+                if n != num {
+                    return Err(damaged(format!(
+                        "object stream {stream} holds object {n} where the xref expects {num}"
+                    )));
+                }
+                let mut lx = Lexer::new(&stm.data, start);
+                let value = match lx.value() {
+                    Ok(v) => v,
+                    Err(ParseError::Eof) => {
+                        return Err(damaged(format!("object {num} is truncated in its stream")))
+                    }
+                    Err(ParseError::Syntax(m)) => {
+                        return Err(damaged(format!("object {num} in stream {stream}: {m}")))
+                    }
+                };
+                Ok(Some(Node::new(stm.data.clone(), value, Some((num, 0)))))
+            }
+        }
+    }
+
+    fn read_at(
+        &mut self,
+        offset: u64,
+        num: u32,
+        gen: u16,
+    ) -> Result<(Indirect, Rc<[u8]>, u64), SigningError> {
+        let (ind, buf, base) = read_indirect_at(self.src, offset)?;
+        if (ind.num, ind.gen) != (num, gen) {
+            return Err(damaged(format!(
+                "the xref entry of object {num} {gen} points to object {} {}",
+                ind.num, ind.gen
+            )));
+        }
+        Ok((ind, buf, base))
+    }
+
+    /// Follows a reference (if any) and treats null as absent.
+    pub fn resolve(&mut self, node: &Node) -> Result<Option<Node>, SigningError> {
+        match node.value.kind {
+            Kind::Ref(n, g) => {
+                let r = self.get(n, g)?;
+                Ok(r.filter(|x| !x.value.is_null()))
+            }
+            Kind::Null => Ok(None),
+            _ => Ok(Some(node.clone())),
+        }
+    }
+
+    /// `dict[key]`, resolved.
+    pub fn get_key(&mut self, node: &Node, key: &[u8]) -> Result<Option<Node>, SigningError> {
+        match node.get(key) {
+            Some(v) => self.resolve(&v),
+            None => Ok(None),
+        }
+    }
+
+    fn objstm(&mut self, num: u32) -> Result<Rc<ObjStm>, SigningError> {
+        if let Some(s) = self.objstms.get(&num) {
+            return Ok(s.clone());
+        }
+        let Some(XrefEntry::InFile { offset, gen }) = self.xref.entries.get(&num).copied() else {
+            return Err(damaged(format!(
+                "object stream {num} is itself compressed or missing"
+            )));
+        };
+        if !self.loading.insert(num) {
+            return Err(damaged(format!("object stream {num} depends on itself")));
+        }
+        let r = self.load_objstm(num, offset, gen);
+        self.loading.remove(&num);
+        let stm = Rc::new(r?);
+        self.objstms.insert(num, stm.clone());
+        Ok(stm)
+    }
+
+    fn load_objstm(&mut self, num: u32, offset: u64, gen: u16) -> Result<ObjStm, SigningError> {
+        let (ind, buf, base) = self.read_at(offset, num, gen)?;
+        let node = Node::new(buf, ind.value.clone(), Some((num, gen)));
+        if node
+            .get(b"Type")
+            .and_then(|t| t.value.as_name().map(<[u8]>::to_vec))
+            != Some(b"ObjStm".to_vec())
+        {
+            return Err(damaged(format!("object {num} is not an object stream")));
+        }
+        let len = match self.get_key(&node, b"Length")? {
+            Some(l) => l.value.as_int(),
+            None => None,
+        }
+        .ok_or_else(|| damaged(format!("object stream {num} has no /Length")))?;
+        let mut data = read_stream(self.src, &ind, base, len)?;
+        // A trailing space ends a last token that touches the end of the data.
+        data.push(b' ');
+        let data: Rc<[u8]> = Rc::from(data);
+        let int = |k: &[u8]| {
+            node.get(k)
+                .and_then(|v| v.value.as_int())
+                .and_then(|i| usize::try_from(i).ok())
+        };
+        let (n, first) = match (int(b"N"), int(b"First")) {
+            (Some(n), Some(f)) if f <= data.len() && n <= data.len() => (n, f),
+            _ => {
+                return Err(damaged(format!(
+                    "object stream {num} has a bad /N or /First"
+                )))
+            }
+        };
+        let mut head = data[..first].to_vec();
+        head.push(b' ');
+        let mut lx = Lexer::new(&head, 0);
+        let mut offsets = Vec::with_capacity(n);
+        for _ in 0..n {
+            let pair = (lx.uint(), lx.uint());
+            let (Ok(o), Ok(off)) = pair else {
+                return Err(damaged(format!("object stream {num} has a bad header")));
+            };
+            let start = usize::try_from(off)
+                .ok()
+                .and_then(|o| o.checked_add(first))
+                .filter(|&s| s < data.len())
+                .ok_or_else(|| damaged(format!("object stream {num} has a bad offset")))?;
+            let o = u32::try_from(o)
+                .map_err(|_| damaged(format!("object stream {num} has a bad number")))?;
+            offsets.push((o, start));
+        }
+        Ok(ObjStm { data, offsets })
+    }
+}

@@ -1,0 +1,327 @@
+//! Cross-reference sections: classic tables, xref streams and hybrid files, newest first along /Prev.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use super::lexer::{parse_uint, Dict, Lexer, ParseError};
+use super::reader::{read_indirect_at, read_stream_direct, Node};
+use super::source::Source;
+use crate::signing::SigningError;
+
+/// Most xref sections followed along /Prev (a longer chain is treated as damage).
+const MAX_SECTIONS: usize = 4096;
+/// Highest object number accepted.
+pub const MAX_OBJECTS: u64 = 8_000_000;
+
+fn damaged(msg: impl Into<String>) -> SigningError {
+    SigningError::Damaged(msg.into())
+}
+
+/// Where an object lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XrefEntry {
+    Free,
+    /// Uncompressed, at a byte offset.
+    InFile {
+        offset: u64,
+        gen: u16,
+    },
+    /// Inside an object stream.
+    InStream {
+        stream: u32,
+        index: u32,
+    },
+}
+
+/// Kind of the newest cross-reference section, which the update must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XrefKind {
+    Table,
+    Stream,
+}
+
+/// The merged cross-reference of all revisions.
+pub struct Xref {
+    pub entries: HashMap<u32, XrefEntry>,
+    /// Trailer dictionary of the newest section (the xref stream dictionary for streams).
+    pub trailer: Node,
+    /// Offset given by the last `startxref`: the update's /Prev.
+    pub startxref: u64,
+    pub kind: XrefKind,
+    /// One past the highest object number in use or declared by /Size.
+    pub next_free: u32,
+}
+
+/// Finds `startxref` in the last 1024 bytes and reads every section.
+pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
+    let len = src.len();
+    let tail_start = len.saturating_sub(1024);
+    let tail = src.window(tail_start, 1024)?;
+    let pos = rfind(&tail, b"startxref")
+        .ok_or_else(|| damaged("no `startxref` in the last 1024 bytes"))?;
+    let mut lx = Lexer::new(&tail, pos + 9);
+    lx.skip_ws();
+    let start = lx.pos;
+    while lx.pos < tail.len() && tail[lx.pos].is_ascii_digit() {
+        lx.pos += 1;
+    }
+    let startxref = parse_uint(&tail[start..lx.pos])
+        .filter(|&o| o < len)
+        .ok_or_else(|| damaged("`startxref` is not an offset inside the file"))?;
+
+    let mut entries: HashMap<u32, XrefEntry> = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut newest: Option<(Node, XrefKind)> = None;
+    let mut max_size: u64 = 0;
+    let mut newer_size: Option<u64> = None;
+    let mut next = Some(startxref);
+    while let Some(offset) = next {
+        if !seen.insert(offset) {
+            return Err(damaged("the /Prev chain of cross-reference sections loops"));
+        }
+        if seen.len() > MAX_SECTIONS {
+            return Err(damaged("too many cross-reference sections"));
+        }
+        let (trailer, kind, mut section) = read_section(src, offset)?;
+        let dict = trailer
+            .value
+            .as_dict()
+            .ok_or_else(|| damaged("trailer is not a dictionary"))?;
+        if let Some(size) = dict.get(b"Size").and_then(|v| v.as_int()) {
+            let size = u64::try_from(size).map_err(|_| damaged("negative trailer /Size"))?;
+            // Walking newest to oldest, /Size may only shrink: a revision that lowers it
+            // contradicts the objects an earlier one declared (ISO 32000-1, 7.5.6).
+            if let Some(newer) = newer_size {
+                if size > newer {
+                    return Err(damaged(format!(
+                        "trailer /Size decreases from {size} to {newer} in a later revision"
+                    )));
+                }
+            }
+            newer_size = Some(size);
+            max_size = max_size.max(size);
+        }
+        if kind == XrefKind::Table {
+            if let Some(v) = dict.get(b"XRefStm") {
+                let stm = v
+                    .as_int()
+                    .and_then(|o| u64::try_from(o).ok())
+                    .filter(|&o| o < len)
+                    .ok_or_else(|| damaged("/XRefStm is not an offset inside the file"))?;
+                if !seen.contains(&stm) {
+                    // Hybrid file: the stream adds entries the table leaves out or marks free.
+                    let (_, extra) = read_xref_stream(src, stm)?;
+                    let in_table: HashMap<u64, XrefEntry> = section.iter().copied().collect();
+                    for (num, e) in extra {
+                        if matches!(in_table.get(&num), None | Some(XrefEntry::Free)) {
+                            section.push((num, e));
+                        }
+                    }
+                    section.sort_by_key(|(_, e)| matches!(e, XrefEntry::Free));
+                }
+            }
+        }
+        for (num, e) in section {
+            insert(&mut entries, num, e)?;
+        }
+        next = match dict.get(b"Prev") {
+            None => None,
+            Some(v) => Some(
+                v.as_int()
+                    .and_then(|o| u64::try_from(o).ok())
+                    .filter(|&o| o < len)
+                    .ok_or_else(|| damaged("/Prev is not an offset inside the file"))?,
+            ),
+        };
+        if newest.is_none() {
+            newest = Some((trailer, kind));
+        }
+    }
+    let (trailer, kind) = newest.ok_or_else(|| damaged("no cross-reference section"))?;
+    let max_num = entries
+        .keys()
+        .copied()
+        .max()
+        .map_or(0, |n| u64::from(n) + 1);
+    let next_free = max_size.max(max_num).max(1);
+    if next_free > MAX_OBJECTS {
+        return Err(damaged("object numbers out of range"));
+    }
+    Ok(Xref {
+        entries,
+        trailer,
+        startxref,
+        kind,
+        next_free: next_free as u32,
+    })
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+fn insert(
+    entries: &mut HashMap<u32, XrefEntry>,
+    num: u64,
+    e: XrefEntry,
+) -> Result<(), SigningError> {
+    if num >= MAX_OBJECTS {
+        return Err(damaged(
+            "object number out of range in a cross-reference section",
+        ));
+    }
+    // Newer sections are read first and win.
+    entries.entry(num as u32).or_insert(e);
+    Ok(())
+}
+
+type Section = Vec<(u64, XrefEntry)>;
+
+fn read_section(src: &dyn Source, offset: u64) -> Result<(Node, XrefKind, Section), SigningError> {
+    let head = src.window(offset, 16)?;
+    let mut lx = Lexer::new(&head, 0);
+    lx.skip_ws();
+    if head[lx.pos..].starts_with(b"xref") {
+        let (t, s) = read_table(src, offset)?;
+        Ok((t, XrefKind::Table, s))
+    } else {
+        let (t, s) = read_xref_stream(src, offset)?;
+        Ok((t, XrefKind::Stream, s))
+    }
+}
+
+/// A classic `xref` table and its `trailer`; the window grows until the whole section fits.
+fn read_table(src: &dyn Source, offset: u64) -> Result<(Node, Section), SigningError> {
+    let mut size = 64 * 1024usize;
+    loop {
+        let buf = src.window(offset, size)?;
+        let complete = buf.len() as u64 >= src.len() - offset;
+        let mut local = Vec::new();
+        match parse_table(&buf, &mut local) {
+            Ok(trailer) => return Ok((trailer, local)),
+            Err(ParseError::Eof) if !complete && size < (256 << 20) => size *= 4,
+            Err(ParseError::Eof) => return Err(damaged("cross-reference table is truncated")),
+            Err(ParseError::Syntax(m)) => {
+                return Err(damaged(format!("cross-reference table: {m}")))
+            }
+        }
+    }
+}
+
+fn parse_table(buf: &[u8], out: &mut Vec<(u64, XrefEntry)>) -> Result<Node, ParseError> {
+    let mut lx = Lexer::new(buf, 0);
+    lx.expect_keyword(b"xref")?;
+    loop {
+        lx.skip_ws();
+        if buf[lx.pos..].starts_with(b"trailer") {
+            lx.pos += 7;
+            break;
+        }
+        let start = lx.uint()?;
+        let count = lx.uint()?;
+        if start.saturating_add(count) > MAX_OBJECTS {
+            return Err(ParseError::Syntax("subsection out of range".into()));
+        }
+        for i in 0..count {
+            let off = lx.uint()?;
+            let gen = lx.uint()?;
+            let t = lx.token()?;
+            let gen = u16::try_from(gen)
+                .map_err(|_| ParseError::Syntax("generation out of range".into()))?;
+            let e = match t {
+                b"n" => XrefEntry::InFile { offset: off, gen },
+                b"f" => XrefEntry::Free,
+                _ => return Err(ParseError::Syntax("entry type is neither n nor f".into())),
+            };
+            out.push((start + i, e));
+        }
+    }
+    let value = lx.value()?;
+    if value.as_dict().is_none() {
+        return Err(ParseError::Syntax("trailer is not a dictionary".into()));
+    }
+    Ok(Node::new(Rc::from(buf), value, None))
+}
+
+/// An xref stream section (also the /XRefStm of a hybrid file).
+fn read_xref_stream(src: &dyn Source, offset: u64) -> Result<(Node, Section), SigningError> {
+    let (ind, buf, base) = read_indirect_at(src, offset)?;
+    let dict: &Dict = ind
+        .value
+        .as_dict()
+        .ok_or_else(|| damaged("cross-reference stream is not a dictionary"))?;
+    if dict.get(b"Type").and_then(|v| v.as_name()) != Some(b"XRef") {
+        return Err(damaged(
+            "`startxref` or /Prev does not point to a cross-reference section",
+        ));
+    }
+    let data = read_stream_direct(src, &ind, base)?;
+    let ws: Vec<usize> = dict
+        .get(b"W")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    x.as_int()
+                        .and_then(|i| usize::try_from(i).ok())
+                        .unwrap_or(99)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if ws.len() != 3 || ws.iter().any(|&w| w > 8) || ws.iter().sum::<usize>() == 0 {
+        return Err(damaged("cross-reference stream has a bad /W"));
+    }
+    let size = dict
+        .get(b"Size")
+        .and_then(|v| v.as_int())
+        .and_then(|s| u64::try_from(s).ok())
+        .ok_or_else(|| damaged("cross-reference stream has no /Size"))?;
+    let index: Vec<u64> = match dict.get(b"Index").and_then(|v| v.as_array()) {
+        Some(a) => a
+            .iter()
+            .map(|x| x.as_int().and_then(|i| u64::try_from(i).ok()))
+            .collect::<Option<Vec<_>>>()
+            .filter(|v| v.len() % 2 == 0)
+            .ok_or_else(|| damaged("cross-reference stream has a bad /Index"))?,
+        None => vec![0, size],
+    };
+    let row = ws.iter().sum::<usize>();
+    let field = |r: &[u8], from: usize, w: usize| -> u64 {
+        r[from..from + w]
+            .iter()
+            .fold(0u64, |a, &b| a << 8 | u64::from(b))
+    };
+    let mut rows = data.chunks_exact(row);
+    let mut out = Vec::new();
+    for pair in index.chunks(2) {
+        let (start, count) = (pair[0], pair[1]);
+        if start.saturating_add(count) > MAX_OBJECTS {
+            return Err(damaged("cross-reference stream /Index out of range"));
+        }
+        for i in 0..count {
+            let r = rows
+                .next()
+                .ok_or_else(|| damaged("cross-reference stream is shorter than its /Index"))?;
+            let t = if ws[0] == 0 { 1 } else { field(r, 0, ws[0]) };
+            let f2 = field(r, ws[0], ws[1]);
+            let f3 = field(r, ws[0] + ws[1], ws[2]);
+            let e = match t {
+                0 => XrefEntry::Free,
+                1 => XrefEntry::InFile {
+                    offset: f2,
+                    gen: u16::try_from(f3).map_err(|_| damaged("generation out of range"))?,
+                },
+                2 => XrefEntry::InStream {
+                    stream: u32::try_from(f2)
+                        .map_err(|_| damaged("object stream number out of range"))?,
+                    index: u32::try_from(f3).map_err(|_| damaged("index out of range"))?,
+                },
+                // Unknown types are to be read as null references.
+                _ => XrefEntry::Free,
+            };
+            out.push((start + i, e));
+        }
+    }
+    Ok((Node::new(buf, ind.value, Some((ind.num, ind.gen))), out))
+}
