@@ -608,7 +608,74 @@ fn list_search_and_pages(b: Backend) {
     assert_eq!(asc, rev);
 }
 
+/// A valid one-page PDF whose content stream makes it about `size` bytes.
+fn big_pdf(size: usize) -> Vec<u8> {
+    let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    let content: Vec<u8> = b"0 0 m 10 10 l S\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(size)
+        .collect();
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_vec(),
+        [
+            format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(),
+            content,
+            b"\nendstream".to_vec(),
+        ]
+        .concat(),
+    ];
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n", i + 1).into_bytes());
+        out.extend(body);
+        out.extend(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).into_bytes());
+    for o in offsets {
+        out.extend(format!("{o:010} 00000 n \n").into_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .into_bytes(),
+    );
+    out
+}
+
+fn large_file_round_trip(b: Backend) {
+    let srv = TestServer::start(b);
+    let (_unit, clerk, _official) = office(&srv, "VP");
+    let pdf = big_pdf(6 * 1024 * 1024);
+    let doc = srv.create_document(&clerk, &incoming("Báo cáo tổng hợp (tệp lớn)"), pdf.clone());
+    let id = doc["id"].as_str().unwrap();
+    let v = &doc["versions"][0];
+    assert_eq!(v["signable"], true, "{doc}");
+    assert_eq!(v["size"], pdf.len());
+    assert_eq!(v["sha256"], sha256_hex(&pdf));
+    let whole = srv.get(&format!("/api/v1/documents/{id}/file"), Some(&clerk));
+    assert_eq!(whole.bytes.len(), pdf.len());
+    assert!(whole.bytes == pdf, "the download is the upload");
+    let (a, z) = (3_000_000usize, 3_999_999usize);
+    let part = srv.get_with(
+        &format!("/api/v1/documents/{id}/file"),
+        Some(&clerk),
+        &[("range", &format!("bytes={a}-{z}"))],
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.header("content-length"), "1000000");
+    assert!(part.bytes == pdf[a..=z], "the range is the right slice");
+}
+
 both_backends!(
+    large_file_round_trip,
     upload_download_versions_attachments,
     refused_uploads_leave_nothing,
     drafts_belong_to_their_drafter,

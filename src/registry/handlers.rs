@@ -42,10 +42,11 @@ async fn list_registers(
     filter: web::Query<RegisterFilter>,
 ) -> Result<web::Json<Vec<Register>>, ApiError> {
     let viewer = Viewer::from(&user);
+    let ctx = user.audit();
     let unit = filter.into_inner().unit_id;
     Ok(web::Json(
         state
-            .db(move |conn| service::list(conn, &viewer, unit.as_deref()))
+            .db(move |conn| service::list(conn, &ctx, &viewer, unit.as_deref()))
             .await?,
     ))
 }
@@ -82,10 +83,11 @@ async fn get_register(
     id: web::Path<String>,
 ) -> Result<web::Json<Register>, ApiError> {
     let viewer = Viewer::from(&user);
+    let ctx = user.audit();
     let id = id.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| Ok(Register::from(service::managed(conn, &viewer, &id)?)))
+            .db(move |conn| service::get(conn, &ctx, &viewer, &id))
             .await?,
     ))
 }

@@ -156,8 +156,49 @@ pub fn update(
     })
 }
 
-/// Registers the viewer manages (an admin: all, or one unit's).
+/// One register the viewer manages, recording the read.
+pub fn get(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<Register, ApiError> {
+    db::write_tx(conn, |conn| {
+        let reg = managed(conn, viewer, id)?;
+        audit::record(
+            conn,
+            ctx,
+            Action::RegisterViewed,
+            "register",
+            Some(&reg.id),
+            json!({}),
+        )?;
+        Ok(Register::from(reg))
+    })
+}
+
+/// Registers the viewer manages (an admin: all, or one unit's), recording the read.
 pub fn list(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    viewer: &Viewer,
+    unit_id: Option<&str>,
+) -> Result<Vec<Register>, ApiError> {
+    db::write_tx(conn, |conn| {
+        let found = list_unaudited(conn, viewer, unit_id)?;
+        audit::record(
+            conn,
+            ctx,
+            Action::RegistersListed,
+            "register",
+            None,
+            json!({"unit_id": unit_id, "returned": found.len()}),
+        )?;
+        Ok(found)
+    })
+}
+
+fn list_unaudited(
     conn: &mut DbConn,
     viewer: &Viewer,
     unit_id: Option<&str>,
