@@ -674,7 +674,40 @@ fn large_file_round_trip(b: Backend) {
     assert!(part.bytes == pdf[a..=z], "the range is the right slice");
 }
 
+fn same_file_uploaded_at_once(b: Backend) {
+    let srv = TestServer::start_with(b, |c| c.db_pool_size = 8);
+    let (_unit, clerk, _official) = office(&srv, "VP");
+    let pdf = big_pdf(200_000);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (srv, clerk, pdf) = (&srv, &clerk, pdf.clone());
+                s.spawn(move || {
+                    let r = srv.upload(
+                        "/api/v1/documents",
+                        Some(clerk),
+                        Some(&incoming(&format!("Bản {i}"))),
+                        Some(("same.pdf", "application/pdf", pdf)),
+                    );
+                    assert_eq!(r.status, 201, "{}", r.text);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+    let mut conn = srv.db.connect();
+    let blobs: i64 = docflow::db::schema::blobs::table
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(blobs, 1);
+    assert_eq!(blob_files(&srv).len(), 1, "{:?}", blob_files(&srv));
+}
+
 both_backends!(
+    same_file_uploaded_at_once,
     large_file_round_trip,
     upload_download_versions_attachments,
     refused_uploads_leave_nothing,

@@ -221,6 +221,36 @@ pub fn next_register_number(
     Ok(next)
 }
 
+/// Records a blob unless a row for the same content exists — also when another transaction
+/// inserts it at the same moment (`ON CONFLICT DO NOTHING`; a check-then-insert would fail
+/// one of two concurrent uploads of the same file on PostgreSQL).
+pub fn insert_blob_if_missing(
+    conn: &mut DbConn,
+    sha256: &str,
+    size: i64,
+    at: chrono::NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Pg(c) => diesel::sql_query(
+            "INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(sha256)
+        .bind::<BigInt, _>(size)
+        .bind::<Timestamp, _>(at)
+        .execute(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "INSERT INTO blobs (sha256, size, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(sha256)
+        .bind::<BigInt, _>(size)
+        .bind::<Timestamp, _>(at)
+        .execute(c)?,
+    };
+    Ok(())
+}
+
 /// Whether the database answers a trivial query.
 pub fn ping(conn: &mut DbConn) -> bool {
     conn.batch_execute("SELECT 1").is_ok()

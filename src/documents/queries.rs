@@ -4,7 +4,7 @@ use super::access::Viewer;
 use super::model::{AttachmentRow, DocumentRow, VersionRow};
 use crate::accounts::Role;
 use crate::db::schema::{
-    blobs, document_attachments, document_grants, document_registrations, document_types,
+    document_attachments, document_grants, document_registrations, document_types,
     document_versions, documents,
 };
 use crate::db::DbConn;
@@ -57,27 +57,14 @@ pub fn attachments(conn: &mut DbConn, document_id: &str) -> Result<Vec<Attachmen
         .load(conn)
 }
 
-/// Records a blob row unless the content is known already.
+/// Records a blob row unless the content is known already (safe under concurrency).
 pub fn ensure_blob(
     conn: &mut DbConn,
     sha256: &str,
     size: i64,
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
-    let known: i64 = blobs::table
-        .filter(blobs::sha256.eq(sha256))
-        .select(count_star())
-        .first(conn)?;
-    if known == 0 {
-        diesel::insert_into(blobs::table)
-            .values((
-                blobs::sha256.eq(sha256),
-                blobs::size.eq(size),
-                blobs::created_at.eq(now),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    crate::db::insert_blob_if_missing(conn, sha256, size, now)
 }
 
 /// Whether a document type with this code is in the managed list and active.
