@@ -188,6 +188,33 @@ fn numbering_series_duplicates_and_reports(b: Backend) {
         "{}",
         lines[4]
     );
+    // The printable report: a PDF our own check reads, with the entries as text.
+    let pdf = srv.get(
+        &format!("/api/v1/registers/{reg}/report?from={today}&to={today}&format=pdf"),
+        Some(&clerk),
+    );
+    assert_eq!(pdf.status, 200, "{}", pdf.text);
+    assert_eq!(pdf.header("content-type"), "application/pdf");
+    let facts = docflow::documents::inspect::inspect(&pdf.bytes).unwrap();
+    assert_eq!(facts.page_count, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf.bytes).unwrap();
+    if let Ok(out) = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("03/CV-SLDTBXH"), "{text}");
+        assert!(text.contains("Công văn 10/CV-STC"), "{text}");
+        assert!(text.contains("Sổ đăng ký văn bản đến 2026"), "{text}");
+    }
+    srv.get(
+        &format!("/api/v1/registers/{reg}/report?from={today}&to={today}&format=docx"),
+        Some(&clerk),
+    )
+    .assert_problem(400, "invalid_query");
     let yesterday = today.pred_opt().unwrap();
     let none = srv.get(
         &format!("/api/v1/registers/{reg}/report?from={yesterday}&to={yesterday}"),

@@ -1,7 +1,7 @@
 //! HTTP handlers of registers. Thin: extract, authorise, call the service, map to a DTO.
 
 use super::model::{NewRegister, Register, RegisterChanges};
-use super::service;
+use super::service::{self, ReportFormat};
 use crate::accounts::CurrentUser;
 use crate::documents::access::Viewer;
 use crate::error::{ApiError, Problem};
@@ -122,11 +122,14 @@ struct ReportQuery {
     from: NaiveDate,
     /// Last day, inclusive.
     to: NaiveDate,
+    /// `csv` (default) or `pdf` (printable, A4 landscape).
+    format: Option<ReportFormat>,
 }
 
-/// The register's entries for a period as CSV (UTF-8 with BOM), in number order per series.
+/// The register's entries for a period as CSV (UTF-8 with BOM) or as a printable PDF, in
+/// number order, the normal series first.
 #[utoipa::path(tag = "registers", security(("bearer" = [])), params(("id" = String, Path), ReportQuery), responses(
-    (status = 200, description = "CSV", content_type = "text/csv"),
+    (status = 200, description = "CSV (text/csv) or PDF (application/pdf)"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/registers/{id}/report")]
@@ -140,15 +143,20 @@ async fn report(
     let ctx = user.audit();
     let id = id.into_inner();
     let q = query.into_inner();
-    let file_name = format!("register-{}-{}.csv", q.from, q.to);
-    let csv = state
-        .db(move |conn| service::report_csv(conn, &ctx, &viewer, &id, q.from, q.to))
+    let format = q.format.unwrap_or(ReportFormat::Csv);
+    let (content_type, ext) = match format {
+        ReportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        ReportFormat::Pdf => ("application/pdf", "pdf"),
+    };
+    let file_name = format!("register-{}-{}.{ext}", q.from, q.to);
+    let body = state
+        .db(move |conn| service::report(conn, &ctx, &viewer, &id, q.from, q.to, format))
         .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{file_name}\""),
         ))
-        .body(csv))
+        .body(body))
 }

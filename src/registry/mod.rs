@@ -8,6 +8,7 @@
 pub mod handlers;
 pub mod model;
 pub mod queries;
+pub mod report;
 pub mod service;
 
 pub use model::{RegisterId, Series};

@@ -283,17 +283,47 @@ fn local_time(t: NaiveDateTime) -> String {
         .to_string()
 }
 
-/// The register's entries registered between `from` and `to` (Vietnam dates, inclusive) as
-/// CSV (UTF-8 with a byte-order mark, so spreadsheet programs show Vietnamese correctly).
-/// Classified entries show their number but not their subject unless the viewer is granted.
-pub fn report_csv(
+/// Output of a register report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    /// UTF-8 CSV with a byte-order mark.
+    Csv,
+    /// Printable A4 landscape PDF.
+    Pdf,
+}
+
+fn urgency_vi(u: &str) -> &'static str {
+    match u {
+        "urgent" => "khẩn",
+        "very_urgent" => "thượng khẩn",
+        "flash" => "hỏa tốc",
+        _ => "thường",
+    }
+}
+
+fn confidentiality_vi(c: &str) -> &'static str {
+    match c {
+        "confidential" => "mật",
+        "secret" => "tối mật",
+        "top_secret" => "tuyệt mật",
+        _ => "thường",
+    }
+}
+
+/// The register's entries registered between `from` and `to` (Vietnam dates, inclusive), as
+/// CSV (UTF-8 with a byte-order mark, so spreadsheet programs show Vietnamese correctly) or as
+/// a printable PDF. Classified entries show their number but not their subject unless the
+/// viewer is granted.
+pub fn report(
     conn: &mut DbConn,
     ctx: &AuditContext,
     viewer: &Viewer,
     id: &str,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<String, ApiError> {
+    format: ReportFormat,
+) -> Result<Vec<u8>, ApiError> {
     if to < from {
         return Err(ApiError::validation("to", "must not be before from"));
     }
@@ -312,46 +342,82 @@ pub fn report_csv(
             .filter(document_grants::user_id.eq(&viewer.id))
             .select(document_grants::document_id)
             .load(conn)?;
-        let mut out = String::from("\u{feff}");
-        out.push_str("number,symbol,series,registered_at,type,document_symbol,issue_date,issuer,subject,urgency,confidentiality,handling_deadline,received_at,received_channel,page_count,status\n");
-        for (r, d) in &rows {
-            let classified = d.confidentiality().is_classified();
-            let subject = if classified && !granted.contains(&d.id) {
+        let subject_of = |d: &DocumentRow| {
+            if d.confidentiality().is_classified() && !granted.contains(&d.id) {
                 "[mật]".to_string()
             } else {
                 d.subject.clone()
-            };
-            let fields = [
-                format!("{:02}", r.number),
-                r.symbol.clone(),
-                r.series.clone(),
-                local_time(r.registered_at),
-                d.type_code.clone(),
-                d.number_symbol.clone().unwrap_or_default(),
-                d.issue_date.map(|x| x.to_string()).unwrap_or_default(),
-                d.issuer.clone().unwrap_or_default(),
-                subject,
-                d.urgency.clone(),
-                d.confidentiality.clone(),
-                d.handling_deadline
-                    .map(|x| x.to_string())
-                    .unwrap_or_default(),
-                d.received_at.map(local_time).unwrap_or_default(),
-                d.received_channel.clone().unwrap_or_default(),
-                d.page_count.map(|x| x.to_string()).unwrap_or_default(),
-                d.status.clone(),
-            ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&line.join(","));
-            out.push('\n');
-        }
+            }
+        };
+        let out = match format {
+            ReportFormat::Csv => {
+                let mut out = String::from("\u{feff}");
+                out.push_str("number,symbol,series,registered_at,type,document_symbol,issue_date,issuer,subject,urgency,confidentiality,handling_deadline,received_at,received_channel,page_count,status\n");
+                for (r, d) in &rows {
+                    let fields = [
+                        format!("{:02}", r.number),
+                        r.symbol.clone(),
+                        r.series.clone(),
+                        local_time(r.registered_at),
+                        d.type_code.clone(),
+                        d.number_symbol.clone().unwrap_or_default(),
+                        d.issue_date.map(|x| x.to_string()).unwrap_or_default(),
+                        d.issuer.clone().unwrap_or_default(),
+                        subject_of(d),
+                        d.urgency.clone(),
+                        d.confidentiality.clone(),
+                        d.handling_deadline
+                            .map(|x| x.to_string())
+                            .unwrap_or_default(),
+                        d.received_at.map(local_time).unwrap_or_default(),
+                        d.received_channel.clone().unwrap_or_default(),
+                        d.page_count.map(|x| x.to_string()).unwrap_or_default(),
+                        d.status.clone(),
+                    ];
+                    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                    out.push_str(&line.join(","));
+                    out.push('\n');
+                }
+                out.into_bytes()
+            }
+            ReportFormat::Pdf => {
+                let unit = accounts_q::find_unit(conn, &reg.unit_id)?
+                    .map(|u| u.name)
+                    .unwrap_or_default();
+                let heading = vec![
+                    format!("{} — {}", reg.name, unit),
+                    format!("Từ ngày {} đến ngày {}", from.format("%d/%m/%Y"), to.format("%d/%m/%Y")),
+                    "Số · Ký hiệu · Ngày đăng ký · Số/ký hiệu gốc · Ngày văn bản · Nơi ban hành · Trích yếu · Độ khẩn · Độ mật".to_string(),
+                ];
+                let entries: Vec<String> = rows
+                    .iter()
+                    .map(|(r, d)| {
+                        format!(
+                            "{:02} · {} · {} · {} · {} · {} · {} · {} · {}",
+                            r.number,
+                            r.symbol,
+                            (r.registered_at + offset).format("%d/%m/%Y %H:%M"),
+                            d.number_symbol.clone().unwrap_or_default(),
+                            d.issue_date
+                                .map(|x| x.format("%d/%m/%Y").to_string())
+                                .unwrap_or_default(),
+                            d.issuer.clone().unwrap_or_default(),
+                            subject_of(d),
+                            urgency_vi(&d.urgency),
+                            confidentiality_vi(&d.confidentiality),
+                        )
+                    })
+                    .collect();
+                super::report::pdf(&heading, &entries)?
+            }
+        };
         audit::record(
             conn,
             ctx,
             Action::RegisterReportExported,
             "register",
             Some(&reg.id),
-            json!({"from": from, "to": to, "entries": rows.len()}),
+            json!({"from": from, "to": to, "entries": rows.len(), "format": format!("{format:?}").to_lowercase()}),
         )?;
         Ok(out)
     })
