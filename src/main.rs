@@ -35,6 +35,15 @@ enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// PDF signatures.
+    #[command(subcommand)]
+    Pdf(PdfCommand),
+}
+
+#[derive(Subcommand)]
+enum PdfCommand {
+    /// Verify every signature of a PDF; exit 0 only when all are intact, valid and trusted.
+    Verify(docflow::signing::verify::cli::VerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +92,7 @@ fn init_logging(cfg: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if cfg.log_format == "json" {
         builder.json().init();
@@ -106,6 +116,9 @@ fn main() -> ExitCode {
         Command::Migrate => migrate(&cfg),
         Command::User(UserCommand::Add(args)) => user_add(&cfg, args),
         Command::Audit(AuditCommand::Verify) => audit_verify(&cfg),
+        Command::Pdf(PdfCommand::Verify(args)) => {
+            Ok(docflow::signing::verify::cli::run_verify(args))
+        }
     };
     match result {
         Ok(code) => code,

@@ -40,8 +40,10 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
 fn setup_connection(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
     match conn {
         DbConn::Sqlite(c) => c.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            // busy_timeout first: switching to WAL takes a lock that the pool's other
+            // connections, opening at the same moment, must wait for rather than fail on.
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         ),
         DbConn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC'"),
     }

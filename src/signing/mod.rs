@@ -2,5 +2,6 @@
 //! Used by the server and by the `docflow pdf` commands.
 pub mod appearance;
 pub mod error;
+pub mod verify;
 
 pub use error::SigningError;

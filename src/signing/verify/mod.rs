@@ -1,0 +1,150 @@
+//! PAdES signature verification: for each signature and document timestamp of a PDF, its
+//! signer, times, integrity, trust, revocation data, coverage, later changes and PAdES level.
+//!
+//! The /ByteRange and /Contents are checked on the raw bytes; the object structure comes from
+//! lopdf; the CMS envelope is walked by hand (exact bytes) and checked with openssl.
+
+mod chain;
+mod changes;
+pub mod cli;
+mod cms;
+mod der;
+mod raw;
+mod report;
+mod revocation;
+mod signature;
+mod structure;
+mod tsp;
+mod verdict;
+
+pub use report::{
+    ChainReport, ChangeLevel, Coverage, DssSummary, IntegrityReport, PadesLevel, RevocationReport,
+    SignatureKind, SignatureReport, SignatureStatus, SignerReport, SignerRevocation,
+    SigningCertificateCheck, TimestampReport, VerifyReport,
+};
+
+use crate::signing::SigningError;
+use lopdf::{Dictionary, Document};
+use openssl::x509::X509;
+use std::path::Path;
+
+/// More signatures than any real register document carries; bounds the work per file
+/// (each signature that covers an earlier revision parses that revision once).
+const MAX_SIGNATURES: usize = 200;
+
+/// Verifies every signature of the PDF in `data` against the trust roots `trust`.
+///
+/// Errors only when the file cannot be read as a PDF at all (`NotPdf`, `Damaged`,
+/// `Encrypted`); every problem with a signature is reported in its [`SignatureReport`].
+pub fn verify_pdf(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningError> {
+    // The PDF parser is a dependency fed with hostile input: should it ever panic, the caller
+    // still gets a clean error (the code below has no panicking paths of its own).
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| verify_inner(data, trust)))
+        .unwrap_or_else(|_| {
+            Err(SigningError::Damaged(
+                "the PDF structure could not be read".into(),
+            ))
+        })
+}
+
+fn verify_inner(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningError> {
+    let doc = structure::load(data)?;
+    let ends = raw::revision_ends(data);
+    let fields = structure::signature_fields(&doc)?;
+    if fields.len() > MAX_SIGNATURES {
+        return Err(SigningError::Unsupported(format!(
+            "{} signatures; at most {MAX_SIGNATURES} are verified",
+            fields.len()
+        )));
+    }
+    let dss = structure::dss(&doc);
+    let dss_certs: Vec<X509> = dss
+        .iter()
+        .flat_map(|d| d.certs.iter())
+        .filter_map(|c| X509::from_der(c).ok())
+        .collect();
+    let ctx = Context {
+        data,
+        doc: &doc,
+        ends: &ends,
+        trust,
+        dss: dss.as_ref(),
+        dss_certs: &dss_certs,
+    };
+    let mut checked: Vec<signature::Checked> = fields
+        .iter()
+        .map(|f| signature::check_one(&ctx, f))
+        .collect();
+    // A signature whose dictionary the parser could not reach (damaged or detached from the
+    // form) must not silently vanish from the verdict.
+    let known: Vec<&[i64]> = checked
+        .iter()
+        .map(|c| c.report.byte_range.as_slice())
+        .collect();
+    let lost: Vec<(usize, Vec<i64>)> = raw::plain_byte_ranges(data)
+        .into_iter()
+        .filter(|(_, br)| !known.contains(&br.as_slice()))
+        .collect();
+    for (pos, br) in lost {
+        let mut r = signature::blank("", &Dictionary::new(), SignatureKind::Signature);
+        r.byte_range = br;
+        r.problems.push(format!(
+            "the signature dictionary at byte {pos} cannot be read or is not in the form"
+        ));
+        checked.push(signature::Checked {
+            report: r,
+            end: None,
+            offset: pos,
+            baseline_attrs: false,
+            sig_timestamp_ok: false,
+        });
+    }
+    checked.sort_by_key(|c| (c.end.unwrap_or(c.offset), c.offset));
+    verdict::finish(&ctx, &mut checked);
+    let signatures: Vec<SignatureReport> = checked.into_iter().map(|c| c.report).collect();
+    let all_valid = !signatures.is_empty()
+        && signatures
+            .iter()
+            .all(|s| s.status == SignatureStatus::Valid);
+    Ok(VerifyReport {
+        size: data.len(),
+        revisions: ends.len(),
+        dss: dss.map(|d| DssSummary {
+            certs: d.certs.len(),
+            ocsps: d.ocsps.len(),
+            crls: d.crls.len(),
+            vri: d.vri.len(),
+        }),
+        signatures,
+        all_valid,
+    })
+}
+
+/// Reads the PDF at `path` and verifies it (see [`verify_pdf`]).
+pub fn verify_pdf_file(path: &Path, trust: &[X509]) -> Result<VerifyReport, SigningError> {
+    let data = std::fs::read(path)?;
+    verify_pdf(&data, trust)
+}
+
+/// Reads trust roots from a PEM file holding one or more certificates.
+pub fn load_trust_roots(path: &Path) -> Result<Vec<X509>, SigningError> {
+    let pem = std::fs::read(path)?;
+    let certs = X509::stack_from_pem(&pem)
+        .map_err(|e| SigningError::Key(format!("trust roots {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(SigningError::Key(format!(
+            "trust roots {}: no certificate found",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+struct Context<'a> {
+    data: &'a [u8],
+    doc: &'a Document,
+    ends: &'a [raw::RevisionEnd],
+    trust: &'a [X509],
+    dss: Option<&'a structure::Dss>,
+    dss_certs: &'a [X509],
+}

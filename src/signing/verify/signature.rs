@@ -1,0 +1,437 @@
+//! The checks that need only one signature: byte range, CMS, timestamps, trust, revocation.
+
+use super::{
+    chain, cms, raw, revocation, structure, tsp, ChainReport, ChangeLevel, Context, Coverage,
+    IntegrityReport, RevocationReport, SignatureKind, SignatureReport, SignatureStatus,
+    SignerReport, SignerRevocation, TimestampReport,
+};
+use cms::SigningCertMatch;
+use lopdf::{Dictionary, Object};
+use openssl::hash::MessageDigest;
+use openssl::x509::X509;
+
+/// One signature after the checks that need only itself.
+pub(super) struct Checked {
+    pub(super) report: SignatureReport,
+    /// End of the signed range, when the layout is valid.
+    pub(super) end: Option<usize>,
+    /// Where the signature dictionary is in the file (orders signatures with a broken range).
+    pub(super) offset: usize,
+    pub(super) baseline_attrs: bool,
+    pub(super) sig_timestamp_ok: bool,
+}
+
+pub(super) fn name(d: &Dictionary, key: &[u8]) -> Option<String> {
+    d.get(key)
+        .ok()
+        .and_then(|o| o.as_name().ok())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+}
+
+pub(super) fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Parses a PDF date `D:YYYYMMDDHHmmSSOHH'mm'` (trailing parts optional) to RFC 3339.
+fn pdf_date(raw: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(raw);
+    let s = s.strip_prefix("D:").unwrap_or(&s);
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.len() < 4 {
+        return None;
+    }
+    let part = |from: usize, len: usize, default: u32| -> Option<u32> {
+        match digits.get(from..from + len) {
+            Some(p) => p.parse().ok(),
+            None if from >= digits.len() => Some(default),
+            None => None,
+        }
+    };
+    let year = i32::try_from(part(0, 4, 0)?).ok()?;
+    let (mo, d, h, mi, se) = (
+        part(4, 2, 1)?,
+        part(6, 2, 1)?,
+        part(8, 2, 0)?,
+        part(10, 2, 0)?,
+        part(12, 2, 0)?,
+    );
+    let rest = &s[digits.len()..];
+    let offset_secs = match rest.chars().next() {
+        Some(sign @ ('+' | '-')) => {
+            let nums: Vec<i32> = rest[1..]
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let secs =
+                nums.first().copied().unwrap_or(0) * 3600 + nums.get(1).copied().unwrap_or(0) * 60;
+            if sign == '-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => 0,
+    };
+    let tz = chrono::FixedOffset::east_opt(offset_secs)?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, mo, d)?.and_hms_opt(h, mi, se)?;
+    let dt = date.and_local_timezone(tz).single()?;
+    Some(dt.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn signer_report(cert: &X509) -> SignerReport {
+    SignerReport {
+        common_name: chain::common_name(cert),
+        subject: chain::subject(cert),
+        issuer: cert
+            .issuer_name()
+            .entries()
+            .map(|e| {
+                format!(
+                    "{}={}",
+                    e.object().nid().short_name().unwrap_or("?"),
+                    e.data().to_string().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        serial: cms::serial_hex(cert),
+        sha256: cert
+            .digest(MessageDigest::sha256())
+            .map(|d| hex(&d))
+            .unwrap_or_default(),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub(super) fn blank(field: &str, sig: &Dictionary, kind: SignatureKind) -> SignatureReport {
+    let byte_range = match sig.get(b"ByteRange") {
+        Ok(Object::Array(a)) => a.iter().filter_map(|o| o.as_i64().ok()).collect(),
+        _ => Vec::new(),
+    };
+    SignatureReport {
+        field: field.to_string(),
+        kind,
+        sub_filter: name(sig, b"SubFilter"),
+        status: SignatureStatus::Malformed,
+        intact: false,
+        valid: false,
+        trusted: false,
+        signer: None,
+        claimed_time: sig
+            .get(b"M")
+            .ok()
+            .and_then(|m| m.as_str().ok())
+            .and_then(pdf_date),
+        timestamp: None,
+        integrity: IntegrityReport {
+            byte_range_ok: false,
+            digest_ok: false,
+            signature_ok: false,
+            signing_certificate: SigningCertMatch::Absent,
+            digest_algorithm: None,
+            signature_algorithm: None,
+        },
+        chain: None,
+        revocation: RevocationReport {
+            present: false,
+            dss_ocsps: 0,
+            dss_crls: 0,
+            vri: false,
+            adbe_archival: false,
+            covers_signer: false,
+            signer: SignerRevocation::Unknown,
+            revoked_at: None,
+        },
+        byte_range,
+        coverage: Coverage::Invalid,
+        signed_revision: None,
+        changes_after: ChangeLevel::Other,
+        change_details: Vec::new(),
+        pades_level: None,
+        certification: None,
+        problems: Vec::new(),
+    }
+}
+
+/// Validates a timestamp token's TSA certificate path at the token's time.
+fn timestamp_report(ctx: &Context<'_>, token: &tsp::TokenCheck) -> TimestampReport {
+    let tsa = token.signer.as_ref().and_then(|s| s.cert.clone());
+    let mut problems = token.problems.clone();
+    let trusted = match &tsa {
+        Some(cert) => {
+            let mut helpers = token.certificates.clone();
+            helpers.extend(ctx.dss_certs.iter().cloned());
+            let at = token.time.map(|t| t.timestamp());
+            let c = chain::check(cert, &helpers, ctx.trust, at, true);
+            if let Some(e) = c.error {
+                problems.push(format!("TSA certificate: {e}"));
+            }
+            c.trusted
+        }
+        None => false,
+    };
+    TimestampReport {
+        time: token.time.map(rfc3339),
+        imprint_ok: token.imprint_ok,
+        signature_ok: token.signature_ok(),
+        trusted,
+        tsa: tsa.as_ref().map(|c| chain::subject(c)),
+        problems,
+    }
+}
+
+pub(super) fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
+    let sig = &field.sig;
+    let doc_ts = name(sig, b"Type").as_deref() == Some("DocTimeStamp")
+        || name(sig, b"SubFilter").as_deref() == Some("ETSI.RFC3161");
+    let kind = if doc_ts {
+        SignatureKind::DocumentTimestamp
+    } else {
+        SignatureKind::Signature
+    };
+    let mut r = blank(&field.name, sig, kind);
+    r.certification = structure::docmdp_permissions(ctx.doc, sig);
+    let span_start = field
+        .container
+        .and_then(|id| structure::offset_of(ctx.doc, id));
+    let mut out = Checked {
+        report: r.clone(),
+        end: None,
+        offset: span_start.unwrap_or(usize::MAX),
+        baseline_attrs: false,
+        sig_timestamp_ok: false,
+    };
+    // 1. The byte range, on raw bytes.
+    let span = field
+        .container
+        .and_then(|id| structure::offset_of(ctx.doc, id))
+        .and_then(|off| raw::object_span(ctx.data, off));
+    let layout = if r.byte_range.len() == 4 || sig.has(b"ByteRange") {
+        raw::check_layout(ctx.data, &r.byte_range, span)
+    } else {
+        Err("the signature dictionary has no /ByteRange".into())
+    };
+    let layout = match layout {
+        Ok(l) => {
+            // The gap must hold this dictionary's /Contents, not some other hex string.
+            let parsed = sig.get(b"Contents").ok().and_then(|c| c.as_str().ok());
+            if ctx.doc.is_encrypted() || parsed == Some(l.contents.as_slice()) {
+                Ok(l)
+            } else {
+                Err("the gap in /ByteRange does not hold this signature's /Contents".into())
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let layout = match layout {
+        Ok(l) => l,
+        Err(e) => {
+            r.status = SignatureStatus::ByteRangeInvalid;
+            r.problems.push(e);
+            out.report = r;
+            return out;
+        }
+    };
+    r.integrity.byte_range_ok = true;
+    let ranges = layout.ranges(ctx.data);
+    let trailing_blank = ctx.data[layout.end..]
+        .iter()
+        .all(|b| b.is_ascii_whitespace() || *b == 0);
+    match raw::revision_at(ctx.ends, layout.end) {
+        _ if trailing_blank => {
+            r.coverage = Coverage::WholeFile;
+            r.changes_after = ChangeLevel::None;
+            r.signed_revision = Some(ctx.ends.len().max(1));
+        }
+        Some(i) => {
+            r.coverage = Coverage::EarlierRevision;
+            r.signed_revision = Some(i + 1);
+        }
+        None => {
+            r.integrity.byte_range_ok = false;
+            r.status = SignatureStatus::ByteRangeInvalid;
+            r.problems
+                .push("the signed range does not end at a revision boundary (%%EOF)".into());
+            out.report = r;
+            return out;
+        }
+    }
+    out.end = Some(layout.end);
+    // 2. Revocation data.
+    let vri_key = cms::hash(MessageDigest::sha1(), &[&layout.contents])
+        .map(|h| hex(&h).to_uppercase())
+        .unwrap_or_default();
+    if let Some(d) = ctx.dss {
+        r.revocation.dss_ocsps = d.ocsps.len();
+        r.revocation.dss_crls = d.crls.len();
+        r.revocation.vri = d.vri.contains(&vri_key);
+    }
+    // 3. The CMS.
+    let sd = match cms::parse(&layout.contents) {
+        Ok(sd) => sd,
+        Err(e) => {
+            r.status = SignatureStatus::Malformed;
+            r.problems.push(format!("signature value: {e}"));
+            out.report = r;
+            return out;
+        }
+    };
+    r.integrity.digest_algorithm = Some(cms::digest_name(sd.signer.digest_alg));
+    r.integrity.signature_algorithm = Some(cms::mechanism_name(&sd.signer));
+    if sd.signer_count != 1 {
+        r.problems.push(format!(
+            "{} signer infos; only the first is checked",
+            sd.signer_count
+        ));
+    }
+    r.revocation.adbe_archival = sd
+        .signer
+        .signed_attr(cms::oids::ADBE_REVOCATION_ARCHIVAL)
+        .is_some();
+    r.revocation.present =
+        r.revocation.dss_ocsps + r.revocation.dss_crls > 0 || r.revocation.adbe_archival;
+    let mut helpers: Vec<X509> = sd.certificates.clone();
+    helpers.extend(ctx.dss_certs.iter().cloned());
+
+    let (signer_cert, unsupported, validated_at) = if doc_ts {
+        let token = tsp::check_token(&layout.contents, &ranges);
+        let ts = timestamp_report(ctx, &token);
+        let signer = token.signer.as_ref();
+        r.intact = token.imprint_ok && signer.is_some_and(|s| s.digest_ok);
+        r.integrity.digest_ok = r.intact;
+        r.integrity.signature_ok = signer.is_some_and(|s| s.signature_ok);
+        let m = signer
+            .map(|s| s.signing_cert)
+            .unwrap_or(SigningCertMatch::Absent);
+        r.integrity.signing_certificate = m;
+        r.valid = r.integrity.signature_ok
+            && m != SigningCertMatch::Mismatch
+            && signer.is_some_and(|s| s.cert.is_some());
+        r.problems.extend(token.problems.iter().cloned());
+        r.claimed_time = ts.time.clone().or(r.claimed_time);
+        let cert = signer.and_then(|s| s.cert.clone());
+        let unsupported = signer.is_some_and(|s| s.unsupported);
+        let at = token.time;
+        r.timestamp = Some(ts);
+        (cert, unsupported, at)
+    } else {
+        let check = cms::check_signer(&sd, &ranges);
+        r.intact = check.digest_ok;
+        r.integrity.digest_ok = check.digest_ok;
+        r.integrity.signature_ok = check.signature_ok;
+        r.integrity.signing_certificate = check.signing_cert;
+        r.valid = check.signature_ok
+            && check.cert.is_some()
+            && check.signing_cert != SigningCertMatch::Mismatch;
+        r.problems.extend(check.problems.iter().cloned());
+        out.baseline_attrs = check.signing_cert != SigningCertMatch::Absent
+            && sd.signer.signed_attr(cms::oids::SIGNING_TIME).is_none();
+        let mut at = None;
+        if let Some(attr) = sd.signer.unsigned_attr(cms::oids::SIGNATURE_TIMESTAMP) {
+            let token = match attr.values.first() {
+                Some(v) => tsp::check_token(v.raw, &[sd.signer.signature]),
+                None => tsp::check_token(&[], &[]),
+            };
+            let ts = timestamp_report(ctx, &token);
+            // The level says what the file holds; trust in the TSA is reported separately.
+            out.sig_timestamp_ok = token.intact();
+            if ts.valid() {
+                at = token.time;
+            }
+            r.timestamp = Some(ts);
+        }
+        (check.cert, check.unsupported, at)
+    };
+    if let Some(cert) = &signer_cert {
+        r.signer = Some(signer_report(cert));
+        let when = validated_at.unwrap_or_else(chrono::Utc::now);
+        let c = chain::check(cert, &helpers, ctx.trust, Some(when.timestamp()), doc_ts);
+        let usage_ok = doc_ts || chain::key_usage_allows_signing(cert);
+        if !usage_ok {
+            r.problems
+                .push("the signer certificate's key usage does not allow signatures".into());
+        }
+        r.trusted = c.trusted && usage_ok && r.intact && r.valid;
+        let (adbe_ocsps, adbe_crls) = sd
+            .signer
+            .signed_attr(cms::oids::ADBE_REVOCATION_ARCHIVAL)
+            .and_then(|a| a.values.first())
+            .map(|v| revocation::adbe_archival(v.raw))
+            .unwrap_or_default();
+        let dss_ocsps = ctx.dss.map(|d| d.ocsps.as_slice()).unwrap_or_default();
+        let dss_crls = ctx.dss.map(|d| d.crls.as_slice()).unwrap_or_default();
+        let ocsps: Vec<&[u8]> = adbe_ocsps
+            .iter()
+            .chain(dss_ocsps)
+            .map(Vec::as_slice)
+            .collect();
+        let crls: Vec<&[u8]> = adbe_crls
+            .iter()
+            .chain(dss_crls)
+            .map(Vec::as_slice)
+            .collect();
+        let rev = revocation::check(cert, &helpers, ctx.trust, &ocsps, &crls);
+        r.revocation.covers_signer = rev.covers_signer;
+        r.revocation.signer = rev.status;
+        r.revocation.revoked_at = rev.revoked_at.map(rfc3339);
+        // Revoked after a trusted timestamp, the signature stands; before it (or with no
+        // proof of time), it does not.
+        if rev.status == SignerRevocation::Revoked && rev.revoked_at.is_none_or(|t| t <= when) {
+            r.trusted = false;
+            r.problems.push(format!(
+                "the signer's certificate is revoked (since {})",
+                r.revocation
+                    .revoked_at
+                    .as_deref()
+                    .unwrap_or("an unknown time")
+            ));
+        }
+        if let Some(e) = &c.error {
+            r.problems.push(format!("certificate path: {e}"));
+        }
+        r.chain = Some(ChainReport {
+            trusted: c.trusted,
+            validated_at: rfc3339(when),
+            error: c.error,
+            path: c.path,
+        });
+    }
+    r.status = if !r.intact {
+        SignatureStatus::DigestMismatch
+    } else if signer_cert.is_none() || r.integrity.signing_certificate == SigningCertMatch::Mismatch
+    {
+        SignatureStatus::CertificateMismatch
+    } else if unsupported {
+        SignatureStatus::Unsupported
+    } else if !r.integrity.signature_ok {
+        SignatureStatus::SignatureInvalid
+    } else {
+        // Refined in `finish` once later revisions are known.
+        SignatureStatus::Valid
+    };
+    out.report = r;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pdf_date;
+
+    #[test]
+    fn pdf_dates_parse_with_offsets() {
+        assert_eq!(
+            pdf_date(b"D:20261127140509+07'00'").as_deref(),
+            Some("2026-11-27T14:05:09+07:00")
+        );
+        assert_eq!(
+            pdf_date(b"D:20261127140509Z").as_deref(),
+            Some("2026-11-27T14:05:09Z")
+        );
+        assert_eq!(pdf_date(b"D:2026").as_deref(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(pdf_date(b"garbage"), None);
+    }
+}
