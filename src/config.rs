@@ -33,6 +33,10 @@ pub struct Config {
     pub max_json_bytes: usize,
     /// Largest uploaded file, in bytes.
     pub max_upload_bytes: u64,
+    /// Folder of the content-addressed file store; empty means `{data_dir}/blobs`.
+    pub blob_dir: String,
+    /// Seconds the PDF check of an upload may take before the file is refused as unreadable.
+    pub pdf_check_timeout_secs: u64,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
     /// Log format: `text` or `json`.
@@ -70,6 +74,8 @@ impl Default for Config {
             login_slowdown_ms: 250,
             max_json_bytes: 1024 * 1024,
             max_upload_bytes: 100 * 1024 * 1024,
+            blob_dir: String::new(),
+            pdf_check_timeout_secs: 20,
             shutdown_timeout_secs: 30,
             log_format: "text".into(),
             log_level: "info".into(),
@@ -192,6 +198,13 @@ impl Config {
         set(&mut self.login_slowdown_ms, "login_slowdown_ms", env, int)?;
         set(&mut self.max_json_bytes, "max_json_bytes", env, int)?;
         set(&mut self.max_upload_bytes, "max_upload_bytes", env, int)?;
+        set(&mut self.blob_dir, "blob_dir", env, text)?;
+        set(
+            &mut self.pdf_check_timeout_secs,
+            "pdf_check_timeout_secs",
+            env,
+            int,
+        )?;
         set(
             &mut self.shutdown_timeout_secs,
             "shutdown_timeout_secs",
@@ -264,6 +277,12 @@ impl Config {
         if self.max_upload_bytes < 1024 {
             return Err(err(env_name("max_upload_bytes"), "must be at least 1024"));
         }
+        if !(1..=600).contains(&self.pdf_check_timeout_secs) {
+            return Err(err(
+                env_name("pdf_check_timeout_secs"),
+                "must be between 1 and 600",
+            ));
+        }
         if self.shutdown_timeout_secs > 3600 {
             return Err(err(
                 env_name("shutdown_timeout_secs"),
@@ -334,6 +353,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The folder of the file store.
+    pub fn blob_path(&self) -> PathBuf {
+        if self.blob_dir.is_empty() {
+            self.data_dir.join("blobs")
+        } else {
+            PathBuf::from(&self.blob_dir)
+        }
     }
 
     /// The database the URL names (the embedded SQLite file by default).

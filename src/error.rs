@@ -33,6 +33,13 @@ pub enum ApiError {
     /// Authenticated, but not allowed.
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// The request was read but its content cannot be processed (e.g. an unreadable PDF);
+    /// the code says why.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// The requested byte range lies outside the file.
+    #[error("the requested range is outside the file ({size} bytes)")]
+    RangeNotSatisfiable { size: u64 },
     /// The body is larger than the configured limit.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
@@ -99,6 +106,8 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::BadRequest { code, .. } => code,
             ApiError::Validation { .. } => "validation_failed",
+            ApiError::Unprocessable { code, .. } => code,
+            ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::Unauthorized { code, .. } => code,
             ApiError::Forbidden => "forbidden",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -137,7 +146,10 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation { .. } | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -160,6 +172,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized { .. } => {
                 resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::RangeNotSatisfiable { size } => {
+                resp.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
             }
             _ => {}
         }

@@ -35,9 +35,11 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
         None => {}
     }
     drop(conn);
+    let blobs = crate::storage::BlobStore::local(&cfg.blob_path())?;
     Ok(AppState {
         pool,
         config: Arc::new(cfg),
+        blobs,
     })
 }
 

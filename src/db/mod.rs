@@ -151,6 +151,108 @@ pub fn lock_audit_head(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct LastNumber {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_number: i64,
+}
+
+/// Takes the next number of a register's series and year, holding the counter row locked
+/// until the surrounding transaction ends: on PostgreSQL `SELECT … FOR UPDATE` (so server
+/// processes sharing the database queue on the row), on SQLite the immediate write
+/// transaction. Call inside [`write_tx`]; a rollback gives the number back, so none is lost.
+pub fn next_register_number(
+    conn: &mut DbConn,
+    register_id: &str,
+    series: &str,
+    year: i32,
+) -> Result<i64, diesel::result::Error> {
+    use diesel::sql_types::{Integer, Text};
+    use diesel::RunQueryDsl;
+    let current = match conn {
+        DbConn::Pg(c) => {
+            diesel::sql_query(
+                "INSERT INTO register_counters (register_id, series, year, last_number) \
+                 VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(register_id)
+            .bind::<Text, _>(series)
+            .bind::<Integer, _>(year)
+            .execute(c)?;
+            diesel::sql_query(
+                "SELECT last_number FROM register_counters \
+                 WHERE register_id = $1 AND series = $2 AND year = $3 FOR UPDATE",
+            )
+            .bind::<Text, _>(register_id)
+            .bind::<Text, _>(series)
+            .bind::<Integer, _>(year)
+            .get_result::<LastNumber>(c)?
+        }
+        DbConn::Sqlite(c) => {
+            diesel::sql_query(
+                "INSERT INTO register_counters (register_id, series, year, last_number) \
+                 VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(register_id)
+            .bind::<Text, _>(series)
+            .bind::<Integer, _>(year)
+            .execute(c)?;
+            diesel::sql_query(
+                "SELECT last_number FROM register_counters \
+                 WHERE register_id = ? AND series = ? AND year = ?",
+            )
+            .bind::<Text, _>(register_id)
+            .bind::<Text, _>(series)
+            .bind::<Integer, _>(year)
+            .get_result::<LastNumber>(c)?
+        }
+    };
+    let next = current.last_number + 1;
+    use crate::db::schema::register_counters as rc;
+    use diesel::prelude::*;
+    diesel::update(
+        rc::table.filter(
+            rc::register_id
+                .eq(register_id)
+                .and(rc::series.eq(series))
+                .and(rc::year.eq(year)),
+        ),
+    )
+    .set(rc::last_number.eq(next))
+    .execute(conn)?;
+    Ok(next)
+}
+
+/// Records a blob unless a row for the same content exists — also when another transaction
+/// inserts it at the same moment (`ON CONFLICT DO NOTHING`; a check-then-insert would fail
+/// one of two concurrent uploads of the same file on PostgreSQL).
+pub fn insert_blob_if_missing(
+    conn: &mut DbConn,
+    sha256: &str,
+    size: i64,
+    at: chrono::NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Pg(c) => diesel::sql_query(
+            "INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(sha256)
+        .bind::<BigInt, _>(size)
+        .bind::<Timestamp, _>(at)
+        .execute(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "INSERT INTO blobs (sha256, size, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(sha256)
+        .bind::<BigInt, _>(size)
+        .bind::<Timestamp, _>(at)
+        .execute(c)?,
+    };
+    Ok(())
+}
+
 /// Whether the database answers a trivial query.
 pub fn ping(conn: &mut DbConn) -> bool {
     conn.batch_execute("SELECT 1").is_ok()

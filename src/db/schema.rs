@@ -80,9 +80,139 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    document_types (code) {
+        code -> Text,
+        name -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    blobs (sha256) {
+        sha256 -> Text,
+        size -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registers (id) {
+        id -> Text,
+        unit_id -> Text,
+        kind -> Text,
+        name -> Text,
+        symbol_template -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    register_counters (register_id, series, year) {
+        register_id -> Text,
+        series -> Text,
+        year -> Integer,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Text,
+        kind -> Text,
+        status -> Text,
+        unit_id -> Text,
+        created_by -> Text,
+        type_code -> Text,
+        number_symbol -> Nullable<Text>,
+        issue_date -> Nullable<Date>,
+        issue_place -> Nullable<Text>,
+        issuer -> Nullable<Text>,
+        issuer_search -> Nullable<Text>,
+        subject -> Text,
+        subject_search -> Text,
+        signer_name -> Nullable<Text>,
+        signer_position -> Nullable<Text>,
+        recipients -> Text,
+        urgency -> Text,
+        confidentiality -> Text,
+        handling_deadline -> Nullable<Date>,
+        received_at -> Nullable<Timestamp>,
+        received_channel -> Nullable<Text>,
+        page_count -> Nullable<Integer>,
+        notes -> Text,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<Text>,
+        returned_at -> Nullable<Timestamp>,
+        return_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    document_registrations (document_id) {
+        document_id -> Text,
+        register_id -> Text,
+        series -> Text,
+        year -> Integer,
+        number -> BigInt,
+        symbol -> Text,
+        registered_at -> Timestamp,
+        registered_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    document_versions (document_id, number) {
+        document_id -> Text,
+        number -> Integer,
+        blob_sha256 -> Text,
+        size -> BigInt,
+        file_name -> Text,
+        content_type -> Text,
+        pdf_version -> Nullable<Text>,
+        page_count -> Nullable<Integer>,
+        signable -> Bool,
+        signable_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    document_attachments (id) {
+        id -> Text,
+        document_id -> Text,
+        blob_sha256 -> Text,
+        size -> BigInt,
+        file_name -> Text,
+        content_type -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    document_grants (document_id, user_id) {
+        document_id -> Text,
+        user_id -> Text,
+        granted_by -> Nullable<Text>,
+        granted_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(registers -> units (unit_id));
+diesel::joinable!(register_counters -> registers (register_id));
+diesel::joinable!(document_versions -> documents (document_id));
+diesel::joinable!(document_registrations -> documents (document_id));
+diesel::joinable!(document_attachments -> documents (document_id));
+diesel::joinable!(document_grants -> documents (document_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     units,
@@ -92,4 +222,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     audit_events,
     audit_head,
+    document_types,
+    blobs,
+    registers,
+    register_counters,
+    documents,
+    document_registrations,
+    document_versions,
+    document_attachments,
+    document_grants,
 );

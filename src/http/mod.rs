@@ -24,6 +24,8 @@ pub struct AppState {
     pub pool: DbPool,
     /// Validated configuration.
     pub config: Arc<Config>,
+    /// The content-addressed file store.
+    pub blobs: crate::storage::BlobStore,
 }
 
 impl AppState {
@@ -62,6 +64,8 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
         (name = "auth", description = "Login and the current user"),
         (name = "accounts", description = "Units and users"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "documents", description = "Documents (Decree 30 metadata), their PDF versions and attachments, registration, access grants"),
+        (name = "registers", description = "Registers (sổ văn bản) of a unit, yearly numbering, register reports"),
     )
 )]
 struct ApiDoc;
@@ -161,7 +165,9 @@ fn build_app_parts(
         .service(
             utoipa_actix_web::scope("/api/v1")
                 .configure(crate::accounts::handlers::configure)
-                .configure(crate::audit::handlers::configure),
+                .configure(crate::audit::handlers::configure)
+                .configure(crate::documents::handlers::configure)
+                .configure(crate::registry::handlers::configure),
         )
         .split_for_parts();
     (app, api)

@@ -104,6 +104,17 @@ impl TestDb {
         }
     }
 
+    /// The same database, not owned: dropping the copy leaves the database alone. For a
+    /// second server process on the same data.
+    pub fn shared(&self) -> TestDb {
+        TestDb {
+            backend: self.backend,
+            url: self.url.clone(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            pg: None,
+        }
+    }
+
     /// A direct connection for tests that look under the API (tampering, schema checks).
     pub fn connect(&self) -> docflow::db::DbConn {
         docflow::db::connect(&self.config()).expect("connect to test database")
@@ -256,6 +267,80 @@ impl TestServer {
         Resp::from(req.send().expect("request"))
     }
 
+    /// Sends a request with extra headers (Range, If-None-Match, …).
+    pub fn get_with(&self, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Resp::from(req.send().expect("request"))
+    }
+
+    /// Sends a multipart form: an optional `metadata` JSON part and an optional `file` part.
+    pub fn upload(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        metadata: Option<&Value>,
+        file: Option<(&str, &str, Vec<u8>)>,
+    ) -> Resp {
+        use reqwest::blocking::multipart::{Form, Part};
+        let mut form = Form::new();
+        if let Some(m) = metadata {
+            form = form.part(
+                "metadata",
+                Part::text(m.to_string())
+                    .mime_str("application/json")
+                    .expect("mime"),
+            );
+        }
+        if let Some((name, mime, bytes)) = file {
+            form = form.part(
+                "file",
+                Part::bytes(bytes)
+                    .file_name(name.to_string())
+                    .mime_str(mime)
+                    .expect("mime"),
+            );
+        }
+        let mut req = self.client.post(self.url(path)).multipart(form);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Resp::from(req.send().expect("request"))
+    }
+
+    /// Creates a document from a PDF; asserts 201 and returns the document.
+    pub fn create_document(&self, token: &str, metadata: &Value, pdf: Vec<u8>) -> Value {
+        let r = self.upload(
+            "/api/v1/documents",
+            Some(token),
+            Some(metadata),
+            Some(("van-ban.pdf", "application/pdf", pdf)),
+        );
+        assert_eq!(r.status, 201, "create document: {}", r.text);
+        r.json
+    }
+
+    /// Creates a register; returns its id.
+    pub fn create_register(&self, token: &str, kind: &str, name: &str) -> String {
+        let r = self.post(
+            "/api/v1/registers",
+            Some(token),
+            &serde_json::json!({"kind": kind, "name": name}),
+        );
+        assert_eq!(r.status, 201, "create register: {}", r.text);
+        r.json["id"].as_str().expect("id").to_string()
+    }
+
+    /// The data folder of this server (to share with a second one).
+    pub fn data_dir(&self) -> PathBuf {
+        self.db.dir.path().join("data")
+    }
+
     pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
         self.send("GET", path, token, None)
     }
@@ -317,26 +402,45 @@ impl Drop for TestServer {
     }
 }
 
+/// A test PDF from tests/fixtures/pdf.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pdf")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// A response read whole.
 pub struct Resp {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub text: String,
     pub json: Value,
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
     fn from(r: reqwest::blocking::Response) -> Resp {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
-        let text = r.text().unwrap_or_default();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let bytes = r.bytes().map(|b| b.to_vec()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Resp {
             status,
             headers,
             text,
             json,
+            bytes,
         }
+    }
+
+    /// A header's value as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     /// The `content-type` header.

@@ -1,0 +1,9 @@
+DROP TABLE document_grants;
+DROP TABLE document_attachments;
+DROP TABLE document_versions;
+DROP TABLE document_registrations;
+DROP TABLE documents;
+DROP TABLE register_counters;
+DROP TABLE registers;
+DROP TABLE blobs;
+DROP TABLE document_types;

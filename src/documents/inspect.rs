@@ -1,0 +1,339 @@
+//! The check every uploaded PDF gets on arrival: is it a PDF, can it be opened without a
+//! password, does it have pages, and can it take a signature as it is.
+//!
+//! Hostile input is expected (deeply nested arrays, loops, decompression bombs), so the parse
+//! runs on its own thread with a large stack, inside `catch_unwind`, with a per-stream
+//! decompression cap and a deadline. A parse that misses the deadline is abandoned (the thread
+//! finishes or dies on its own; its result is dropped) and the file is refused as unreadable.
+
+use lopdf::xref::XrefRecovery;
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
+use serde::Serialize;
+use std::time::Duration;
+
+/// Stack of the parsing thread: lopdf's parser recurses once per nesting level, and a file
+/// of 20,000 nested `[` must not overflow it.
+const PARSE_STACK_BYTES: usize = 256 * 1024 * 1024;
+/// Largest size one stream may decompress to while loading.
+const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+/// Deepest page tree accepted.
+const MAX_TREE_DEPTH: usize = 64;
+/// Most pages counted.
+const MAX_PAGES: u32 = 100_000;
+/// How far into the file the `%PDF-` header may start (ISO 32000 readers allow leading junk).
+const HEADER_WINDOW: usize = 1024;
+
+/// What the check learnt about an acceptable PDF.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PdfFacts {
+    /// Header version, e.g. `1.7`.
+    pub pdf_version: String,
+    /// Pages found by walking the page tree.
+    pub page_count: u32,
+    /// Whether a signature can be added as the file is.
+    pub signable: bool,
+    /// Why not, in words a clerk understands.
+    pub signable_reason: Option<String>,
+}
+
+/// Why a file is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PdfRejection {
+    /// Not a PDF at all.
+    #[error("{0}")]
+    NotPdf(String),
+    /// Needs a password to open (or an encryption we cannot open).
+    #[error("{0}")]
+    Encrypted(String),
+    /// Too damaged to read, or took too long to read.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+impl PdfRejection {
+    /// The stable code clients see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PdfRejection::NotPdf(_) => "pdf_not_pdf",
+            PdfRejection::Encrypted(_) => "pdf_encrypted",
+            PdfRejection::Unreadable(_) => "pdf_unreadable",
+        }
+    }
+}
+
+/// Checks a PDF held in memory, guarded: own thread with a large stack, panics caught,
+/// given up after `timeout`.
+pub fn inspect_guarded(bytes: Vec<u8>, timeout: Duration) -> Result<PdfFacts, PdfRejection> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("pdf-inspect".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(|| inspect(&bytes));
+            // The receiver may have given up already; nothing to do then.
+            let _ = tx.send(outcome);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the PDF check thread");
+        return Err(PdfRejection::Unreadable(
+            "the file could not be checked right now; try again".into(),
+        ));
+    }
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(result)) => result,
+        Ok(Err(_panic)) => {
+            tracing::warn!("the PDF reader panicked on an upload");
+            Err(PdfRejection::Unreadable(
+                "the PDF is too damaged to read".into(),
+            ))
+        }
+        Err(_) => Err(PdfRejection::Unreadable(format!(
+            "the PDF could not be read within {} seconds; it is probably damaged",
+            timeout.as_secs()
+        ))),
+    }
+}
+
+/// Checks a PDF held in memory. Unguarded: call [`inspect_guarded`] on untrusted input.
+pub fn inspect(bytes: &[u8]) -> Result<PdfFacts, PdfRejection> {
+    let window = &bytes[..bytes.len().min(HEADER_WINDOW)];
+    if !window.windows(5).any(|w| w == b"%PDF-") {
+        return Err(PdfRejection::NotPdf(
+            "the file is not a PDF (it does not start with %PDF-); scan or export it as PDF".into(),
+        ));
+    }
+    let options = LoadOptions {
+        max_decompressed_size: Some(MAX_DECOMPRESSED_BYTES),
+        ..LoadOptions::default()
+    };
+    let doc = match Document::load_mem_with_options(bytes, options) {
+        Ok(doc) => doc,
+        Err(e) => {
+            if mentions_encryption(bytes) {
+                return Err(encrypted_refusal());
+            }
+            return Err(PdfRejection::Unreadable(format!(
+                "the PDF is too damaged to read ({e})"
+            )));
+        }
+    };
+    let encrypted = matches!(
+        doc.trailer.get(b"Encrypt"),
+        Ok(Object::Dictionary(_)) | Ok(Object::Reference(_))
+    );
+    if encrypted && doc.encryption_state.is_none() {
+        return Err(encrypted_refusal());
+    }
+    // Opened with the empty user password: readable, but protected against changes.
+    let encrypted = encrypted || doc.encryption_state.is_some();
+    let page_count = count_pages(&doc)?;
+    if page_count == 0 {
+        return Err(PdfRejection::Unreadable(
+            "the PDF has no readable pages".into(),
+        ));
+    }
+    let not_signable = if encrypted {
+        Some("encrypted with an owner password: remove the protection before it can be signed")
+    } else if certified_no_changes(&doc) {
+        Some("certified, no changes allowed: a new signature would break the certification")
+    } else {
+        match doc.xref_recovery {
+            Some(XrefRecovery::Reconstructed) => Some(
+                "damaged structure: the cross-reference table had to be rebuilt; ask the sender for an intact copy",
+            ),
+            Some(XrefRecovery::OffsetCorrected) => Some(
+                "damaged structure: the file points to the wrong place for its cross-reference table",
+            ),
+            Some(_) => Some("damaged structure: the file had to be repaired to be read"),
+            None => None,
+        }
+    };
+    Ok(PdfFacts {
+        pdf_version: clean_version(&doc.version),
+        page_count,
+        signable: not_signable.is_none(),
+        signable_reason: not_signable.map(str::to_string),
+    })
+}
+
+fn encrypted_refusal() -> PdfRejection {
+    PdfRejection::Encrypted(
+        "the PDF is protected by a password; ask the sender for an unprotected copy".into(),
+    )
+}
+
+/// Whether the file's trailer names an encryption dictionary (looked for in the raw bytes
+/// when the parser gave up).
+fn mentions_encryption(bytes: &[u8]) -> bool {
+    bytes.windows(8).any(|w| w == b"/Encrypt")
+        && !bytes
+            .windows(10)
+            .any(|w| w == b"/Encrypt[]" || w == b"/Encrypt [")
+}
+
+fn clean_version(v: &str) -> String {
+    let v: String = v
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    if v.is_empty() {
+        "unknown".into()
+    } else {
+        v
+    }
+}
+
+fn deref<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Object> {
+    doc.dereference(obj).ok().map(|(_, o)| o)
+}
+
+fn dict<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Dictionary> {
+    deref(doc, obj).and_then(|o| o.as_dict().ok())
+}
+
+/// Walks the page tree (direct or indirect kids), refusing loops (a node that is its own
+/// ancestor), absurd depth and absurd size.
+fn count_pages(doc: &Document) -> Result<u32, PdfRejection> {
+    let catalog = doc
+        .catalog()
+        .map_err(|_| tree_unreadable("cannot be found (no document catalog)"))?;
+    let root = catalog
+        .get(b"Pages")
+        .map_err(|_| tree_unreadable("is missing"))?;
+    let mut pages = 0u32;
+    let mut visits = 0u32;
+    let mut path: Vec<ObjectId> = Vec::new();
+    walk(doc, root, &mut path, &mut pages, &mut visits)?;
+    Ok(pages)
+}
+
+fn tree_unreadable(why: &str) -> PdfRejection {
+    PdfRejection::Unreadable(format!("the PDF's page tree {why}"))
+}
+
+fn walk(
+    doc: &Document,
+    node: &Object,
+    path: &mut Vec<ObjectId>,
+    pages: &mut u32,
+    visits: &mut u32,
+) -> Result<(), PdfRejection> {
+    *visits += 1;
+    if *visits > MAX_PAGES * 2 {
+        return Err(tree_unreadable("has too many nodes"));
+    }
+    if path.len() > MAX_TREE_DEPTH {
+        return Err(tree_unreadable("is nested too deeply"));
+    }
+    let id = match node {
+        Object::Reference(id) => {
+            if path.contains(id) {
+                return Err(tree_unreadable("loops back on itself"));
+            }
+            Some(*id)
+        }
+        _ => None,
+    };
+    let Some(d) = dict(doc, node) else {
+        // A kid that does not resolve is read as null (ISO 32000 7.3.10): no page.
+        return Ok(());
+    };
+    let is_pages =
+        d.get(b"Type").ok().and_then(|t| t.as_name().ok()) == Some(b"Pages") || d.has(b"Kids");
+    if !is_pages {
+        *pages += 1;
+        if *pages > MAX_PAGES {
+            return Err(tree_unreadable("has too many pages"));
+        }
+        return Ok(());
+    }
+    let kids = d
+        .get(b"Kids")
+        .ok()
+        .and_then(|k| deref(doc, k))
+        .and_then(|k| k.as_array().ok());
+    if let Some(kids) = kids {
+        if let Some(id) = id {
+            path.push(id);
+        }
+        for kid in kids {
+            walk(doc, kid, path, pages, visits)?;
+        }
+        if id.is_some() {
+            path.pop();
+        }
+    }
+    Ok(())
+}
+
+/// Whether a certification signature forbids every change (DocMDP with P = 1).
+fn certified_no_changes(doc: &Document) -> bool {
+    let Ok(catalog) = doc.catalog() else {
+        return false;
+    };
+    let Some(sig) = catalog
+        .get(b"Perms")
+        .ok()
+        .and_then(|p| dict(doc, p))
+        .and_then(|p| p.get(b"DocMDP").ok())
+        .and_then(|s| dict(doc, s))
+    else {
+        return false;
+    };
+    let Some(refs) = sig
+        .get(b"Reference")
+        .ok()
+        .and_then(|r| deref(doc, r))
+        .and_then(|r| r.as_array().ok())
+    else {
+        return false;
+    };
+    refs.iter().filter_map(|r| dict(doc, r)).any(|r| {
+        let docmdp = r
+            .get(b"TransformMethod")
+            .ok()
+            .and_then(|m| m.as_name().ok())
+            == Some(b"DocMDP");
+        let p = r
+            .get(b"TransformParams")
+            .ok()
+            .and_then(|t| dict(doc, t))
+            .and_then(|t| t.get(b"P").ok())
+            .and_then(|p| deref(doc, p))
+            .and_then(|p| p.as_i64().ok())
+            // ISO 32000-1 12.8.2.2: P defaults to 2.
+            .unwrap_or(2);
+        docmdp && p == 1
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &[u8] = include_bytes!("../../tests/fixtures/pdf/valid-minimal.pdf");
+
+    #[test]
+    fn minimal_pdf_is_accepted_and_signable() {
+        let facts = inspect_guarded(MINIMAL.to_vec(), Duration::from_secs(10)).unwrap();
+        assert_eq!(facts.page_count, 1);
+        assert!(facts.signable, "{facts:?}");
+        assert!(facts.pdf_version.starts_with("1."), "{facts:?}");
+    }
+
+    #[test]
+    fn not_a_pdf_is_refused() {
+        let e = inspect_guarded(b"oops\n".to_vec(), Duration::from_secs(10)).unwrap_err();
+        assert_eq!(e.code(), "pdf_not_pdf");
+        let e = inspect_guarded(b"%PDF-1.7\n".to_vec(), Duration::from_secs(10)).unwrap_err();
+        assert_eq!(e.code(), "pdf_unreadable", "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let mut bytes = b"%PDF-1.4\ntrailer\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'[', 50_000));
+        let e = inspect_guarded(bytes, Duration::from_secs(30)).unwrap_err();
+        assert_eq!(e.code(), "pdf_unreadable", "{e}");
+    }
+}

@@ -1,0 +1,12 @@
+//! Documents: Decree 30 metadata, immutable versions of the main PDF (checked on arrival),
+//! attachments, registration of incoming papers, access grants, listing and search.
+
+pub mod access;
+pub mod handlers;
+pub mod inspect;
+pub mod model;
+pub mod queries;
+pub mod service;
+pub mod upload;
+
+pub use model::DocumentId;

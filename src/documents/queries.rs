@@ -1,0 +1,275 @@
+//! Database queries of the documents domain. Each takes a connection; none opens a transaction.
+
+use super::access::Viewer;
+use super::model::{AttachmentRow, DocumentRow, VersionRow};
+use crate::accounts::Role;
+use crate::db::schema::{
+    document_attachments, document_grants, document_registrations, document_types,
+    document_versions, documents,
+};
+use crate::db::DbConn;
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel::result::Error as DbError;
+use diesel::sql_types::Bool;
+
+type Backend = <DbConn as Connection>::Backend;
+type Condition = Box<dyn BoxableExpression<documents::table, Backend, SqlType = Bool>>;
+
+/// A document by id.
+pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<DocumentRow>, DbError> {
+    documents::table
+        .find(id)
+        .select(DocumentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whether a grant names `user_id` on `document_id`.
+pub fn is_granted(conn: &mut DbConn, document_id: &str, user_id: &str) -> Result<bool, DbError> {
+    let n: i64 = document_grants::table
+        .filter(document_grants::document_id.eq(document_id))
+        .filter(document_grants::user_id.eq(user_id))
+        .select(count_star())
+        .first(conn)?;
+    Ok(n > 0)
+}
+
+/// Versions of a document, oldest first.
+pub fn versions(conn: &mut DbConn, document_id: &str) -> Result<Vec<VersionRow>, DbError> {
+    document_versions::table
+        .filter(document_versions::document_id.eq(document_id))
+        .order(document_versions::number.asc())
+        .select(VersionRow::as_select())
+        .load(conn)
+}
+
+/// Attachments of a document, oldest first.
+pub fn attachments(conn: &mut DbConn, document_id: &str) -> Result<Vec<AttachmentRow>, DbError> {
+    document_attachments::table
+        .filter(document_attachments::document_id.eq(document_id))
+        .order((
+            document_attachments::created_at.asc(),
+            document_attachments::id.asc(),
+        ))
+        .select(AttachmentRow::as_select())
+        .load(conn)
+}
+
+/// Records a blob row unless the content is known already (safe under concurrency).
+pub fn ensure_blob(
+    conn: &mut DbConn,
+    sha256: &str,
+    size: i64,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    crate::db::insert_blob_if_missing(conn, sha256, size, now)
+}
+
+/// Whether a document type with this code is in the managed list and active.
+pub fn type_active(conn: &mut DbConn, code: &str) -> Result<bool, DbError> {
+    Ok(document_types::table
+        .filter(document_types::code.eq(code))
+        .select(document_types::active)
+        .first::<bool>(conn)
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// Another incoming document of the unit with the same issuer, symbol and issue date that
+/// was not sent back.
+pub fn probable_duplicate(
+    conn: &mut DbConn,
+    doc: &DocumentRow,
+) -> Result<Option<DocumentRow>, DbError> {
+    let (Some(symbol), Some(date), Some(issuer)) =
+        (&doc.number_symbol, doc.issue_date, &doc.issuer_search)
+    else {
+        return Ok(None);
+    };
+    documents::table
+        .filter(documents::id.ne(&doc.id))
+        .filter(documents::unit_id.eq(&doc.unit_id))
+        .filter(documents::kind.eq("incoming"))
+        .filter(documents::status.ne("returned"))
+        .filter(documents::number_symbol.eq(symbol))
+        .filter(documents::issue_date.eq(date))
+        .filter(documents::issuer_search.eq(issuer))
+        .select(DocumentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The rows a viewer may see (the SQL twin of [`Viewer::can_see`]).
+pub fn visible_to(viewer: &Viewer) -> Condition {
+    let mut own: Condition = Box::new(documents::created_by.eq(viewer.id.clone()));
+    if viewer.has(Role::Clerk) {
+        if let Some(unit) = &viewer.unit_id {
+            own = Box::new(own.or(documents::unit_id.eq(unit.clone())));
+        }
+    }
+    if viewer.has(Role::Archivist) {
+        own = Box::new(own.or(documents::status.eq("archived")));
+    }
+    let granted = document_grants::table
+        .filter(document_grants::user_id.eq(viewer.id.clone()))
+        .select(document_grants::document_id);
+    Box::new(
+        documents::confidentiality
+            .eq("normal")
+            .and(own)
+            .or(documents::id.eq_any(granted)),
+    )
+}
+
+/// Filters of a listing, already validated.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub register_id: Option<String>,
+    pub year: Option<i32>,
+    pub kind: Option<String>,
+    pub type_code: Option<String>,
+    pub status: Option<String>,
+    pub urgency: Option<String>,
+    pub confidentiality: Option<String>,
+    pub issue_date_from: Option<NaiveDate>,
+    pub issue_date_to: Option<NaiveDate>,
+    pub registered_from: Option<NaiveDateTime>,
+    pub registered_before: Option<NaiveDateTime>,
+    /// Folded text to find in the issuer.
+    pub issuer: Option<String>,
+    /// Folded text to find in the subject.
+    pub text: Option<String>,
+    /// Sort by `updated_at` instead of `created_at`.
+    pub by_updated: bool,
+    pub ascending: bool,
+    /// Keyset position: (time, id) of the last row of the previous page.
+    pub after: Option<(NaiveDateTime, String)>,
+    pub limit: i64,
+}
+
+/// `%text%` for LIKE, with the wildcards in `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// One page of the documents a viewer may see, matching `f`.
+pub fn list(
+    conn: &mut DbConn,
+    viewer: &Viewer,
+    f: &ListFilter,
+) -> Result<Vec<DocumentRow>, DbError> {
+    let mut q = documents::table.filter(visible_to(viewer)).into_boxed();
+    // Register filters select through the registrations (a boxed subquery cannot be used
+    // with the multi-backend connection, hence one plain subquery per filter).
+    use document_registrations as dr;
+    if let Some(v) = &f.register_id {
+        q = q.filter(
+            documents::id.eq_any(
+                dr::table
+                    .filter(dr::register_id.eq(v.clone()))
+                    .select(dr::document_id),
+            ),
+        );
+    }
+    if let Some(v) = f.year {
+        q = q
+            .filter(documents::id.eq_any(dr::table.filter(dr::year.eq(v)).select(dr::document_id)));
+    }
+    if let Some(v) = f.registered_from {
+        q = q.filter(
+            documents::id.eq_any(
+                dr::table
+                    .filter(dr::registered_at.ge(v))
+                    .select(dr::document_id),
+            ),
+        );
+    }
+    if let Some(v) = f.registered_before {
+        q = q.filter(
+            documents::id.eq_any(
+                dr::table
+                    .filter(dr::registered_at.lt(v))
+                    .select(dr::document_id),
+            ),
+        );
+    }
+    if let Some(v) = &f.kind {
+        q = q.filter(documents::kind.eq(v.clone()));
+    }
+    if let Some(v) = &f.type_code {
+        q = q.filter(documents::type_code.eq(v.clone()));
+    }
+    if let Some(v) = &f.status {
+        q = q.filter(documents::status.eq(v.clone()));
+    }
+    if let Some(v) = &f.urgency {
+        q = q.filter(documents::urgency.eq(v.clone()));
+    }
+    if let Some(v) = &f.confidentiality {
+        q = q.filter(documents::confidentiality.eq(v.clone()));
+    }
+    if let Some(v) = f.issue_date_from {
+        q = q.filter(documents::issue_date.ge(v));
+    }
+    if let Some(v) = f.issue_date_to {
+        q = q.filter(documents::issue_date.le(v));
+    }
+    if let Some(v) = &f.issuer {
+        q = q.filter(
+            documents::issuer_search
+                .like(contains_pattern(v))
+                .escape('\\'),
+        );
+    }
+    if let Some(v) = &f.text {
+        q = q.filter(
+            documents::subject_search
+                .like(contains_pattern(v))
+                .escape('\\'),
+        );
+    }
+    match (f.by_updated, f.ascending, &f.after) {
+        (false, false, Some((t, id))) => {
+            q = q.filter(
+                documents::created_at.lt(*t).or(documents::created_at
+                    .eq(*t)
+                    .and(documents::id.lt(id.clone()))),
+            )
+        }
+        (false, true, Some((t, id))) => {
+            q = q.filter(
+                documents::created_at.gt(*t).or(documents::created_at
+                    .eq(*t)
+                    .and(documents::id.gt(id.clone()))),
+            )
+        }
+        (true, false, Some((t, id))) => {
+            q = q.filter(
+                documents::updated_at.lt(*t).or(documents::updated_at
+                    .eq(*t)
+                    .and(documents::id.lt(id.clone()))),
+            )
+        }
+        (true, true, Some((t, id))) => {
+            q = q.filter(
+                documents::updated_at.gt(*t).or(documents::updated_at
+                    .eq(*t)
+                    .and(documents::id.gt(id.clone()))),
+            )
+        }
+        (_, _, None) => {}
+    }
+    q = match (f.by_updated, f.ascending) {
+        (false, false) => q.order((documents::created_at.desc(), documents::id.desc())),
+        (false, true) => q.order((documents::created_at.asc(), documents::id.asc())),
+        (true, false) => q.order((documents::updated_at.desc(), documents::id.desc())),
+        (true, true) => q.order((documents::updated_at.asc(), documents::id.asc())),
+    };
+    q.limit(f.limit).select(DocumentRow::as_select()).load(conn)
+}

@@ -1,0 +1,328 @@
+//! Content-addressed file store: every file is kept once, under the SHA-256 of its content,
+//! behind the `object_store` crate (a local folder; another backend is a constructor away).
+//!
+//! An upload is first streamed to a temporary file while it is hashed and counted
+//! ([`BlobStore::stage`]); only a complete file within the size limit is then put into the
+//! store under its hash ([`BlobStore::put`]), which the local backend does by writing a
+//! temporary file and renaming it, so a reader never sees half a file. Database rows that
+//! refer to a blob are written after the put, in one transaction: a failed upload leaves
+//! neither a row nor a reference (at worst an unreferenced file in the store).
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Why a file could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The upload is larger than the limit.
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The client's stream failed (connection dropped, malformed multipart).
+    #[error("the upload could not be read: {0}")]
+    Upload(String),
+    /// No blob under that key.
+    #[error("no stored file {0}")]
+    Missing(String),
+    /// Disk or store failure.
+    #[error("file store: {0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for StorageError {
+    fn from(e: std::io::Error) -> Self {
+        StorageError::Io(e.to_string())
+    }
+}
+
+impl From<object_store::Error> for StorageError {
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { path, .. } => StorageError::Missing(path),
+            other => StorageError::Io(other.to_string()),
+        }
+    }
+}
+
+/// A file written to the staging folder, hashed and measured; deleted when dropped.
+#[derive(Debug)]
+pub struct StagedFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Lower-case hex SHA-256 of the content.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        // Best effort: a leftover staging file is harmless and the folder is cleared at start.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A stored file being read: its bytes (possibly a range of them) as a stream.
+pub struct BlobRead {
+    /// The content, or the requested range of it.
+    pub stream: BoxStream<'static, Result<Bytes, StorageError>>,
+}
+
+/// The file store.
+#[derive(Clone)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    staging: PathBuf,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore")
+            .field("store", &self.store.to_string())
+            .field("staging", &self.staging)
+            .finish()
+    }
+}
+
+/// Whether `key` looks like a SHA-256 in lower-case hex (keys come from our own rows, but
+/// a key is also a path: refuse anything else).
+pub fn valid_key(key: &str) -> bool {
+    key.len() == 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn store_path(key: &str) -> StorePath {
+    // Two levels of fan-out keep folders small on the local backend.
+    StorePath::from(format!("sha256/{}/{}/{}", &key[..2], &key[2..4], key))
+}
+
+/// Removes staging folders of processes gone for a day (uploads interrupted by a crash).
+fn remove_stale(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+impl BlobStore {
+    /// A store in a local folder (created when missing), staging in `{folder}/.staging`.
+    pub fn local(folder: &Path) -> anyhow::Result<BlobStore> {
+        std::fs::create_dir_all(folder).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the file store folder {}: {e} (set DOCFLOW_BLOB_DIR)",
+                folder.display()
+            )
+        })?;
+        let staging_root = folder.join(".staging");
+        remove_stale(&staging_root);
+        // Each process stages in its own folder: several servers may share one store.
+        let staging = staging_root.join(uuid::Uuid::new_v4().simple().to_string());
+        std::fs::create_dir_all(&staging)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", staging.display()))?;
+        let store = LocalFileSystem::new_with_prefix(folder)
+            .map_err(|e| anyhow::anyhow!("cannot open the file store: {e}"))?;
+        Ok(BlobStore {
+            store: Arc::new(store),
+            staging,
+        })
+    }
+
+    /// Streams `body` into a staging file, hashing as it goes; stops at `limit` bytes.
+    pub async fn stage<S, E>(&self, mut body: S, limit: u64) -> Result<StagedFile, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let path = self
+            .staging
+            .join(format!("{}.part", uuid::Uuid::new_v4().simple()));
+        // The guard deletes the file on every early return below.
+        let mut staged = StagedFile {
+            path,
+            sha256: String::new(),
+            size: 0,
+        };
+        let mut file = tokio::fs::File::create(&staged.path).await?;
+        let mut hasher = openssl::sha::Sha256::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StorageError::Upload(e.to_string()))?;
+            staged.size += chunk.len() as u64;
+            if staged.size > limit {
+                return Err(StorageError::TooLarge { limit });
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        file.sync_all().await?;
+        staged.sha256 = crate::audit::service::hex(&hasher.finish());
+        Ok(staged)
+    }
+
+    /// Puts a staged file into the store under its hash, unless that content is there already.
+    pub async fn put(&self, staged: &StagedFile) -> Result<(), StorageError> {
+        let location = store_path(&staged.sha256);
+        match self.store.head(&location).await {
+            Ok(meta) if meta.size == staged.size => return Ok(()),
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let upload = self.store.put_multipart(&location).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
+        let mut file = tokio::fs::File::open(&staged.path).await?;
+        let mut buf = vec![0u8; 1024 * 1024];
+        loop {
+            let n = match file.read(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(e.into());
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = writer.wait_for_capacity(4).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await?;
+        Ok(())
+    }
+
+    /// Opens a stored file, or the byte range `range` of it.
+    pub async fn get(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobRead, StorageError> {
+        if !valid_key(key) {
+            return Err(StorageError::Missing(key.to_string()));
+        }
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        let result = self.store.get_opts(&store_path(key), options).await?;
+        let stream = result
+            .into_stream()
+            .map(|r| r.map_err(StorageError::from))
+            .boxed();
+        Ok(BlobRead { stream })
+    }
+
+    /// Whether the store holds `key`.
+    pub async fn contains(&self, key: &str) -> Result<bool, StorageError> {
+        if !valid_key(key) {
+            return Ok(false);
+        }
+        match self.store.head(&store_path(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(
+        parts: &[&'static [u8]],
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures_util::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn stage_put_get_and_dedupe() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path()).unwrap();
+        let staged = store
+            .stage(chunks(&[b"hello ", b"world"]), 1024)
+            .await
+            .unwrap();
+        assert_eq!(staged.size, 11);
+        assert_eq!(
+            staged.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        store.put(&staged).await.unwrap();
+        // The same content again is stored once.
+        let again = store.stage(chunks(&[b"hello world"]), 1024).await.unwrap();
+        store.put(&again).await.unwrap();
+        let staged_path = staged.path.clone();
+        drop(staged);
+        drop(again);
+        assert!(!staged_path.exists(), "staging files are removed");
+        let key = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
+        assert!(store.contains(key).await.unwrap());
+        let mut read = store.get(key, Some(6..11)).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(c) = read.stream.next().await {
+            got.extend_from_slice(&c.unwrap());
+        }
+        assert_eq!(got, b"world");
+        let files: Vec<_> = walk(dir.path())
+            .into_iter()
+            .filter(|p| !p.to_string_lossy().contains(".staging"))
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+    }
+
+    #[tokio::test]
+    async fn too_large_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path()).unwrap();
+        let e = store
+            .stage(chunks(&[b"0123456789", b"0123456789"]), 15)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StorageError::TooLarge { limit: 15 }), "{e}");
+        assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+        assert!(store.get("../../etc/passwd", None).await.is_err());
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+}
