@@ -132,7 +132,35 @@ fn reordered_rows_are_caught(b: Backend) {
     assert!(text.contains("BROKEN at event #3"), "{text}");
 }
 
+fn row_appended_outside_the_writer_is_caught(b: Backend) {
+    use docflow::audit::model::AuditEvent;
+    use docflow::db::schema::audit_events;
+    let srv = server_with_events(b);
+    let mut conn = srv.db.connect();
+    // A perfectly chained row, but written behind docflow's back (the head is not moved).
+    let last: AuditEvent = audit_events::table
+        .order(audit_events::seq.desc())
+        .select(AuditEvent::as_select())
+        .first(&mut conn)
+        .unwrap();
+    let mut forged = AuditEvent {
+        seq: last.seq + 1,
+        prev_hash: last.hash.clone(),
+        action: "user.created".into(),
+        ..last
+    };
+    forged.hash = docflow::audit::service::chain_hash(&forged);
+    diesel::insert_into(audit_events::table)
+        .values(&forged)
+        .execute(&mut conn)
+        .unwrap();
+    let (ok, text) = verify_cli(&srv);
+    assert!(!ok, "{text}");
+    assert!(text.contains("event #6 was added outside"), "{text}");
+}
+
 both_backends!(
+    row_appended_outside_the_writer_is_caught,
     changes_write_events_and_chain_verifies,
     altered_row_is_named,
     removed_row_is_named,

@@ -5,6 +5,7 @@ use crate::db::schema::{sessions, units, user_roles, users};
 use crate::db::DbConn;
 use diesel::prelude::*;
 use diesel::result::Error as DbError;
+use std::collections::HashMap;
 
 /// A unit by id.
 pub fn find_unit(conn: &mut DbConn, id: &str) -> Result<Option<UnitRow>, DbError> {
@@ -117,26 +118,48 @@ pub fn active_admins(conn: &mut DbConn) -> Result<i64, DbError> {
 /// The API view of a user: row + unit summary + roles.
 pub fn user_view(conn: &mut DbConn, row: UserRow) -> Result<User, DbError> {
     let unit = match &row.unit_id {
-        Some(id) => find_unit(conn, id)?.map(|u| UnitRef {
-            id: UnitId(u.id),
-            code: u.code,
-            name: u.name,
-        }),
+        Some(id) => find_unit(conn, id)?,
         None => None,
     };
     let roles = roles_of(conn, &row.id)?;
-    Ok(User {
+    Ok(assemble_user(row, unit, roles))
+}
+
+/// Roles of every user, each list sorted by name.
+pub fn roles_by_user(conn: &mut DbConn) -> Result<HashMap<String, Vec<Role>>, DbError> {
+    let pairs: Vec<(String, String)> = user_roles::table
+        .select((user_roles::user_id, user_roles::role))
+        .load(conn)?;
+    let mut out: HashMap<String, Vec<Role>> = HashMap::new();
+    for (user, name) in pairs {
+        if let Some(role) = Role::parse(&name) {
+            out.entry(user).or_default().push(role);
+        }
+    }
+    for roles in out.values_mut() {
+        roles.sort_by_key(|r| r.as_str());
+    }
+    Ok(out)
+}
+
+/// Puts a user row, its unit and its roles together as the API shows them.
+pub fn assemble_user(row: UserRow, unit: Option<UnitRow>, roles: Vec<Role>) -> User {
+    User {
         id: UserId(row.id),
         username: row.username,
         full_name: row.full_name,
         position_title: row.position_title,
         email: row.email,
-        unit,
+        unit: unit.map(|u| UnitRef {
+            id: UnitId(u.id),
+            code: u.code,
+            name: u.name,
+        }),
         roles,
         active: row.active,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
 }
 
 /// Users, optionally of one unit, ordered by username.

@@ -601,9 +601,20 @@ pub fn get_user(conn: &mut DbConn, id: &str) -> Result<User, ApiError> {
 /// Users, optionally of one unit.
 pub fn list_users(conn: &mut DbConn, unit_id: Option<&str>) -> Result<Vec<User>, ApiError> {
     let rows = queries::list_users(conn, unit_id)?;
-    rows.into_iter()
-        .map(|r| queries::user_view(conn, r).map_err(ApiError::from))
-        .collect()
+    // Two queries for the whole list instead of two per user.
+    let units: std::collections::HashMap<String, UnitRow> = queries::list_units(conn)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    let mut roles = queries::roles_by_user(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let unit = r.unit_id.as_ref().and_then(|id| units.get(id)).cloned();
+            let user_roles = roles.remove(&r.id).unwrap_or_default();
+            queries::assemble_user(r, unit, user_roles)
+        })
+        .collect())
 }
 
 /// One unit.

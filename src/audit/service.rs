@@ -167,12 +167,23 @@ pub fn verify_chain(conn: &mut DbConn) -> Result<ChainReport, diesel::result::Er
         .filter(audit_head::id.eq(1))
         .select((audit_head::last_seq, audit_head::last_hash))
         .first(conn)?;
-    if head_seq != events || head_hash != prev_hash {
+    if head_seq > events {
         return Ok(bad(
             events + 1,
             events,
             format!(
                 "the chain ends at event #{events} but {head_seq} were written (rows removed from the end)"
+            ),
+        ));
+    }
+    if head_seq < events || head_hash != prev_hash {
+        // The rows chain up but disagree with the head: rows were appended outside docflow.
+        return Ok(bad(
+            head_seq + 1,
+            events,
+            format!(
+                "event #{} was added outside docflow's audit writer",
+                head_seq + 1
             ),
         ));
     }
