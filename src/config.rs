@@ -57,6 +57,13 @@ pub struct Config {
     pub signing_key_path: String,
     /// PEM certificate (and chain) matching `signing_key_path`.
     pub signing_cert_path: String,
+    /// Whether the working-day calendar includes Vietnam's holidays (fixed solar ones every
+    /// year, Tết / Giỗ Tổ and substitute days for 2025–2027).
+    pub calendar_builtin_holidays: bool,
+    /// Further days off, `YYYY-MM-DD` separated by commas (yearly decisions, other years' Tết).
+    pub calendar_extra_holidays: String,
+    /// Days worked although a weekend or holiday (make-up days), `YYYY-MM-DD` separated by commas.
+    pub calendar_extra_workdays: String,
 }
 
 impl Default for Config {
@@ -86,6 +93,9 @@ impl Default for Config {
             tsa_url: String::new(),
             signing_key_path: String::new(),
             signing_cert_path: String::new(),
+            calendar_builtin_holidays: true,
+            calendar_extra_holidays: String::new(),
+            calendar_extra_workdays: String::new(),
         }
     }
 }
@@ -220,6 +230,24 @@ impl Config {
         set(&mut self.tsa_url, "tsa_url", env, text)?;
         set(&mut self.signing_key_path, "signing_key_path", env, text)?;
         set(&mut self.signing_cert_path, "signing_cert_path", env, text)?;
+        set(
+            &mut self.calendar_builtin_holidays,
+            "calendar_builtin_holidays",
+            env,
+            "true or false",
+        )?;
+        set(
+            &mut self.calendar_extra_holidays,
+            "calendar_extra_holidays",
+            env,
+            text,
+        )?;
+        set(
+            &mut self.calendar_extra_workdays,
+            "calendar_extra_workdays",
+            env,
+            text,
+        )?;
         Ok(())
     }
 
@@ -344,6 +372,12 @@ impl Config {
                 "signing_key_path and signing_cert_path must be set together",
             ));
         }
+        for (key, list) in [
+            ("calendar_extra_holidays", &self.calendar_extra_holidays),
+            ("calendar_extra_workdays", &self.calendar_extra_workdays),
+        ] {
+            crate::workflow::calendar::parse_dates(list).map_err(|m| err(env_name(key), m))?;
+        }
         for (key, path) in [
             ("signing_key_path", &self.signing_key_path),
             ("signing_cert_path", &self.signing_cert_path),
@@ -353,6 +387,16 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The working-day calendar these settings describe (validated at load).
+    pub fn calendar(&self) -> crate::workflow::calendar::Calendar {
+        crate::workflow::calendar::Calendar::from_settings(
+            self.calendar_builtin_holidays,
+            &self.calendar_extra_holidays,
+            &self.calendar_extra_workdays,
+        )
+        .unwrap_or_else(|_| crate::workflow::calendar::Calendar::vietnam())
     }
 
     /// The folder of the file store.

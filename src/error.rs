@@ -17,6 +17,14 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The request lost a race or came too late: 409 carrying the current state, so the
+    /// client can show what happened instead of retrying blindly.
+    #[error("{message}")]
+    Stale {
+        code: &'static str,
+        message: String,
+        current: serde_json::Value,
+    },
     /// The request could not be read (syntax, types, unknown values).
     #[error("{message}")]
     BadRequest {
@@ -74,6 +82,10 @@ pub struct Problem {
     /// The request field the problem is about, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The current state of the thing, when a conflict carries it (e.g. a route).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -104,6 +116,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::NoRoute(_) => "route_not_found",
             ApiError::Conflict { code, .. } => code,
+            ApiError::Stale { code, .. } => code,
             ApiError::BadRequest { code, .. } => code,
             ApiError::Validation { .. } => "validation_failed",
             ApiError::Unprocessable { code, .. } => code,
@@ -136,6 +149,10 @@ impl ApiError {
             detail: self.to_string(),
             code: self.code().to_string(),
             field: self.field(),
+            current: match self {
+                ApiError::Stale { current, .. } => Some(current.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -144,7 +161,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Stale { .. } => StatusCode::CONFLICT,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation { .. } | ApiError::Unprocessable { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -66,6 +66,8 @@ pub struct UnitRow {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Trưởng đơn vị: "head of unit" assignees and incoming leads resolve to this user.
+    pub head_user_id: Option<String>,
 }
 
 /// A user row (the password hash never leaves the service).
@@ -96,11 +98,14 @@ pub struct Unit {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The unit's head (trưởng đơn vị), when set.
+    pub head_user_id: Option<UserId>,
 }
 
 impl From<UnitRow> for Unit {
     fn from(r: UnitRow) -> Self {
         Unit {
+            head_user_id: r.head_user_id.map(UserId),
             id: UnitId(r.id),
             parent_id: r.parent_id.map(UnitId),
             code: r.code,
@@ -157,6 +162,10 @@ pub struct UnitChanges {
     pub parent_id: Option<Option<String>>,
     /// `false` deactivates the unit (refused while it has active users or sub-units).
     pub active: Option<bool>,
+    /// The unit's head (an active user); `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub head_user_id: Option<Option<String>>,
 }
 
 /// Creating a user.

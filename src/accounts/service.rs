@@ -159,6 +159,7 @@ pub fn create_unit(
             active: true,
             created_at: now,
             updated_at: now,
+            head_user_id: None,
         };
         diesel::insert_into(units::table)
             .values(&row)
@@ -238,6 +239,15 @@ pub fn update_unit(
             }
             row.active = active;
         }
+        if let Some(head) = &changes.head_user_id {
+            if let Some(h) = head {
+                match queries::find_user(conn, h)? {
+                    Some(u) if u.active => {}
+                    _ => return Err(ApiError::validation("head_user_id", "names no active user")),
+                }
+            }
+            row.head_user_id = head.clone();
+        }
         row.updated_at = db::now();
         diesel::update(units::table.find(id))
             .set((
@@ -245,6 +255,7 @@ pub fn update_unit(
                 units::name.eq(&row.name),
                 units::parent_id.eq(&row.parent_id),
                 units::active.eq(row.active),
+                units::head_user_id.eq(&row.head_user_id),
                 units::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?;
@@ -254,7 +265,7 @@ pub fn update_unit(
             Action::UnitUpdated,
             "unit",
             Some(id),
-            json!({"code": row.code, "name": row.name, "parent_id": row.parent_id, "active": row.active}),
+            json!({"code": row.code, "name": row.name, "parent_id": row.parent_id, "active": row.active, "head_user_id": row.head_user_id}),
         )?;
         Ok(Unit::from(row))
     })

@@ -151,6 +151,24 @@ pub fn lock_audit_head(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
     }
 }
 
+/// Locks a workflow route's row until the transaction ends: `SELECT … FOR UPDATE` on
+/// PostgreSQL, so two people acting on one route at once are served one after the other
+/// and the second sees the first's result; on SQLite the immediate write transaction
+/// already serialises writers. Call inside [`write_tx`].
+pub fn lock_route(conn: &mut DbConn, route_id: &str) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::Text;
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Pg(c) => {
+            diesel::sql_query("SELECT id FROM workflow_routes WHERE id = $1 FOR UPDATE")
+                .bind::<Text, _>(route_id)
+                .execute(c)?;
+            Ok(())
+        }
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 #[derive(diesel::QueryableByName)]
 struct LastNumber {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

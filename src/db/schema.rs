@@ -10,6 +10,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        head_user_id -> Nullable<Text>,
     }
 }
 
@@ -204,6 +205,104 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    route_templates (id) {
+        id -> Text,
+        name -> Text,
+        type_code -> Nullable<Text>,
+        unit_id -> Nullable<Text>,
+        stages -> Text,
+        active -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workflow_routes (id) {
+        id -> Text,
+        document_id -> Text,
+        template_id -> Nullable<Text>,
+        drafter_id -> Text,
+        status -> Text,
+        current_stage -> Integer,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    workflow_stages (id) {
+        id -> Text,
+        route_id -> Text,
+        position -> Integer,
+        kind -> Text,
+        policy -> Text,
+        quorum -> Nullable<Integer>,
+        assignees -> Text,
+        status -> Text,
+        round -> Integer,
+        deadline_days -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    workflow_tasks (id) {
+        id -> Text,
+        document_id -> Text,
+        route_id -> Nullable<Text>,
+        stage_id -> Nullable<Text>,
+        round -> Integer,
+        role -> Text,
+        assignee_id -> Text,
+        unit_id -> Nullable<Text>,
+        acting_user_id -> Nullable<Text>,
+        capacity -> Nullable<Text>,
+        status -> Text,
+        urgency -> Text,
+        deadline -> Nullable<Timestamp>,
+        assigned_at -> Timestamp,
+        acted_at -> Nullable<Timestamp>,
+        result -> Nullable<Text>,
+        delegated_from -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    workflow_actions (id) {
+        id -> Text,
+        route_id -> Nullable<Text>,
+        task_id -> Nullable<Text>,
+        user_id -> Text,
+        on_behalf_of -> Nullable<Text>,
+        capacity -> Nullable<Text>,
+        action -> Text,
+        comment -> Nullable<Text>,
+        target_user_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Nullable<Text>,
+        response -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    substitutions (id) {
+        id -> Text,
+        user_id -> Text,
+        deputy_id -> Text,
+        capacity -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -213,6 +312,9 @@ diesel::joinable!(document_versions -> documents (document_id));
 diesel::joinable!(document_registrations -> documents (document_id));
 diesel::joinable!(document_attachments -> documents (document_id));
 diesel::joinable!(document_grants -> documents (document_id));
+diesel::joinable!(workflow_stages -> workflow_routes (route_id));
+diesel::joinable!(workflow_tasks -> documents (document_id));
+diesel::joinable!(workflow_routes -> documents (document_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     units,
@@ -231,4 +333,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     document_versions,
     document_attachments,
     document_grants,
+    route_templates,
+    workflow_routes,
+    workflow_stages,
+    workflow_tasks,
+    workflow_actions,
+    substitutions,
 );

@@ -5,7 +5,7 @@ use super::model::{AttachmentRow, DocumentRow, VersionRow};
 use crate::accounts::Role;
 use crate::db::schema::{
     document_attachments, document_grants, document_registrations, document_types,
-    document_versions, documents,
+    document_versions, documents, substitutions, workflow_tasks,
 };
 use crate::db::DbConn;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -31,6 +31,44 @@ pub fn is_granted(conn: &mut DbConn, document_id: &str, user_id: &str) -> Result
     let n: i64 = document_grants::table
         .filter(document_grants::document_id.eq(document_id))
         .filter(document_grants::user_id.eq(user_id))
+        .select(count_star())
+        .first(conn)?;
+    Ok(n > 0)
+}
+
+/// Tasks that make a document visible to a user (see [`is_routed_to`]). A macro, not a
+/// function: the condition is used inside a subquery, where a boxed expression cannot go.
+macro_rules! routed_condition {
+    ($user:expr, $now:expr) => {{
+        let user: String = $user;
+        let now: NaiveDateTime = $now;
+        let stands_in_for = substitutions::table
+            .filter(substitutions::deputy_id.eq(user.clone()))
+            .filter(substitutions::starts_at.le(now))
+            .filter(substitutions::ends_at.gt(now))
+            .filter(substitutions::revoked_at.is_null())
+            .select(substitutions::user_id);
+        // A NULL acting user compares as unknown, which the OR leaves to the other terms.
+        workflow_tasks::assignee_id
+            .eq(user.clone())
+            .or(workflow_tasks::acting_user_id.assume_not_null().eq(user))
+            .or(workflow_tasks::assignee_id
+                .eq_any(stands_in_for)
+                .and(workflow_tasks::status.eq("pending")))
+    }};
+}
+
+/// Whether the document is routed or assigned to `user_id`: a task of theirs (any state),
+/// one they acted on as a deputy, or an open task of someone they stand in for at `now`.
+pub fn is_routed_to(
+    conn: &mut DbConn,
+    document_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let n: i64 = workflow_tasks::table
+        .filter(workflow_tasks::document_id.eq(document_id))
+        .filter(routed_condition!(user_id.to_string(), now))
         .select(count_star())
         .first(conn)?;
     Ok(n > 0)
@@ -115,11 +153,15 @@ pub fn visible_to(viewer: &Viewer) -> Condition {
     let granted = document_grants::table
         .filter(document_grants::user_id.eq(viewer.id.clone()))
         .select(document_grants::document_id);
+    let routed = workflow_tasks::table
+        .filter(routed_condition!(viewer.id.clone(), crate::db::now()))
+        .select(workflow_tasks::document_id);
     Box::new(
         documents::confidentiality
             .eq("normal")
             .and(own)
-            .or(documents::id.eq_any(granted)),
+            .or(documents::id.eq_any(granted))
+            .or(documents::id.eq_any(routed)),
     )
 }
 

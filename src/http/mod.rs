@@ -66,6 +66,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
         (name = "audit", description = "The hash-chained audit log"),
         (name = "documents", description = "Documents (Decree 30 metadata), their PDF versions and attachments, registration, access grants"),
         (name = "registers", description = "Registers (sổ văn bản) of a unit, yearly numbering, register reports"),
+        (name = "workflow", description = "Approval routes, tasks and the inbox, incoming assignment, substitutions, route templates, the lateness report"),
     )
 )]
 struct ApiDoc;
@@ -167,7 +168,8 @@ fn build_app_parts(
                 .configure(crate::accounts::handlers::configure)
                 .configure(crate::audit::handlers::configure)
                 .configure(crate::documents::handlers::configure)
-                .configure(crate::registry::handlers::configure),
+                .configure(crate::registry::handlers::configure)
+                .configure(crate::workflow::handlers::configure),
         )
         .split_for_parts();
     (app, api)

@@ -1,0 +1,383 @@
+//! HTTP handlers of the workflow. Thin: extract, authorise, call the service, map to a DTO.
+
+use super::model::{
+    ActionRequest, ActionResult, AssignIncoming, Assignment, InboxItem, LatenessReport,
+    NewSubstitution, NewTemplate, Route, StartRoute, Substitution, Template, TemplateChanges,
+};
+use super::service;
+use crate::accounts::{CurrentUser, Role};
+use crate::documents::access::Viewer;
+use crate::error::{ApiError, Problem};
+use crate::http::{ApiJson, AppState};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers the routes under `/api/v1`.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(start_route)
+        .service(get_route)
+        .service(recall_route)
+        .service(inbox)
+        .service(act)
+        .service(assign_incoming)
+        .service(get_assignment)
+        .service(list_templates)
+        .service(create_template)
+        .service(get_template)
+        .service(update_template)
+        .service(list_substitutions)
+        .service(create_substitution)
+        .service(revoke_substitution)
+        .service(lateness);
+}
+
+/// The `Idempotency-Key` header: 1–200 visible ASCII characters, when sent.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || ApiError::BadRequest {
+        code: "invalid_idempotency_key",
+        field: Some("Idempotency-Key".into()),
+        message: "the Idempotency-Key header must be 1–200 visible ASCII characters".into(),
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    if s.is_empty() || s.len() > 200 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Starts the approval route of a draft (its drafter): from `template_id` or ad hoc `stages`.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)), request_body = StartRoute, responses(
+    (status = 201, body = Route),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not a draft, or already on a route", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/documents/{id}/route")]
+async fn start_route(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: ApiJson<StartRoute>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = Viewer::from(&user);
+    let ctx = user.audit();
+    let cal = state.config.calendar();
+    let id = id.into_inner();
+    let r = state
+        .db(move |conn| service::start_route(conn, &ctx, &viewer, &cal, &id, body.into_inner()))
+        .await?;
+    Ok(HttpResponse::Created().json(r))
+}
+
+/// The document's latest route with every stage and task.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Route),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/documents/{id}/route")]
+async fn get_route(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Route>, ApiError> {
+    let viewer = Viewer::from(&user);
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| service::get_route(conn, &viewer, &id))
+            .await?,
+    ))
+}
+
+/// The drafter takes the route back, before the active stage has decided.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Route),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Too late: the current route is in `current`", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/documents/{id}/route/recall")]
+async fn recall_route(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Route>, ApiError> {
+    let viewer = Viewer::from(&user);
+    let ctx = user.audit();
+    let cal = state.config.calendar();
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| service::recall(conn, &ctx, &viewer, &cal, &id))
+            .await?,
+    ))
+}
+
+/// My inbox: open tasks, mine and those I hold as a deputy; most urgent first, then by deadline.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<InboxItem>),
+))]
+#[get("/tasks")]
+async fn inbox(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<Vec<InboxItem>>, ApiError> {
+    let viewer = Viewer::from(&user);
+    Ok(web::Json(
+        state.db(move |conn| service::inbox(conn, &viewer)).await?,
+    ))
+}
+
+/// Acts on a task: approve, return, reject, comment, delegate, request_opinion,
+/// insert_reviewer, complete. Send an `Idempotency-Key` header: a retry with the same key
+/// answers the first result (`replayed: true`) without acting twice.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retry key, unique per user")),
+    request_body = ActionRequest, responses(
+    (status = 200, body = ActionResult),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Someone acted first or the route ended: the current state is in `current`", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/tasks/{id}/actions")]
+async fn act(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: ApiJson<ActionRequest>,
+) -> Result<web::Json<ActionResult>, ApiError> {
+    let key = idempotency_key(&req)?;
+    let viewer = Viewer::from(&user);
+    let ctx = user.audit();
+    let cal = state.config.calendar();
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| service::act(conn, &ctx, &viewer, &cal, &id, body.into_inner(), key))
+            .await?,
+    ))
+}
+
+/// A leader assigns an incoming paper: exactly one lead (unit or person), cooperating and
+/// for-information units, a deadline.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)), request_body = AssignIncoming, responses(
+    (status = 201, body = Assignment),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Already has its lead, or not an incoming paper", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/documents/{id}/assignment")]
+async fn assign_incoming(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: ApiJson<AssignIncoming>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = Viewer::from(&user);
+    let ctx = user.audit();
+    let cal = state.config.calendar();
+    let id = id.into_inner();
+    let a = state
+        .db(move |conn| service::assign_incoming(conn, &ctx, &viewer, &cal, &id, body.into_inner()))
+        .await?;
+    Ok(HttpResponse::Created().json(a))
+}
+
+/// The assignment of an incoming paper.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Assignment),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/documents/{id}/assignment")]
+async fn get_assignment(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Assignment>, ApiError> {
+    let viewer = Viewer::from(&user);
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| service::get_assignment(conn, &viewer, &id))
+            .await?,
+    ))
+}
+
+/// Route templates.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<Template>),
+))]
+#[get("/route-templates")]
+async fn list_templates(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+) -> Result<web::Json<Vec<Template>>, ApiError> {
+    Ok(web::Json(state.db(service::list_templates).await?))
+}
+
+/// Creates a route template (admin).
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), request_body = NewTemplate, responses(
+    (status = 201, body = Template),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/route-templates")]
+async fn create_template(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<NewTemplate>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    let ctx = user.audit();
+    let t = state
+        .db(move |conn| service::create_template(conn, &ctx, body.into_inner()))
+        .await?;
+    Ok(HttpResponse::Created().json(t))
+}
+
+/// One route template.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Template),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/route-templates/{id}")]
+async fn get_template(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Template>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| service::get_template(conn, &id))
+            .await?,
+    ))
+}
+
+/// Renames, restages or retires (`active: false`) a route template (admin).
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)), request_body = TemplateChanges, responses(
+    (status = 200, body = Template),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/route-templates/{id}")]
+async fn update_template(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: ApiJson<TemplateChanges>,
+) -> Result<web::Json<Template>, ApiError> {
+    user.require(Role::Admin)?;
+    let ctx = user.audit();
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| service::update_template(conn, &ctx, &id, body.into_inner()))
+            .await?,
+    ))
+}
+
+/// Substitutions naming me (as the absent user or the deputy); all of them for an admin.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<Substitution>),
+))]
+#[get("/substitutions")]
+async fn list_substitutions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<web::Json<Vec<Substitution>>, ApiError> {
+    let viewer = Viewer::from(&user);
+    Ok(web::Json(
+        state
+            .db(move |conn| service::list_substitutions(conn, &viewer))
+            .await?,
+    ))
+}
+
+/// Names a deputy for a period, in a capacity (KT. / TL. / TUQ.).
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), request_body = NewSubstitution, responses(
+    (status = 201, body = Substitution),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/substitutions")]
+async fn create_substitution(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<NewSubstitution>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = Viewer::from(&user);
+    let ctx = user.audit();
+    let s = state
+        .db(move |conn| service::create_substitution(conn, &ctx, &viewer, body.into_inner()))
+        .await?;
+    Ok(HttpResponse::Created().json(s))
+}
+
+/// Ends a substitution now (the absent user or an admin).
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Substitution),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/substitutions/{id}")]
+async fn revoke_substitution(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Substitution>, ApiError> {
+    let viewer = Viewer::from(&user);
+    let ctx = user.audit();
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| service::revoke_substitution(conn, &ctx, &viewer, &id))
+            .await?,
+    ))
+}
+
+/// Period and unit of the lateness report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct LatenessQuery {
+    /// One unit (required unless admin).
+    unit: Option<String>,
+    /// First day (Vietnam time), `YYYY-MM-DD`.
+    from: NaiveDate,
+    /// Last day, inclusive.
+    to: NaiveDate,
+}
+
+/// Per unit: tasks handled in the period, handled late, the late rate and the median handling
+/// time in working days.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(LatenessQuery), responses(
+    (status = 200, body = LatenessReport),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/reports/lateness")]
+async fn lateness(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<LatenessQuery>,
+) -> Result<web::Json<LatenessReport>, ApiError> {
+    let viewer = Viewer::from(&user);
+    let ctx = user.audit();
+    let cal = state.config.calendar();
+    let q = query.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                service::lateness(conn, &ctx, &viewer, &cal, q.unit.as_deref(), q.from, q.to)
+            })
+            .await?,
+    ))
+}

@@ -1,0 +1,584 @@
+//! Types of the workflow domain: ids, rows, and the shapes the API reads and writes.
+
+use super::engine::{RouteStatus, StageKind, StageStatus, TaskRole, TaskStatus};
+use crate::accounts::Role;
+use crate::db::schema::{
+    route_templates, substitutions, workflow_actions, workflow_routes, workflow_stages,
+    workflow_tasks,
+};
+use crate::documents::model::Urgency;
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Id of a route (UUID text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct RouteId(pub String);
+
+/// Id of a task (UUID text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct TaskId(pub String);
+
+/// Id of a route template (UUID text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct TemplateId(pub String);
+
+/// Id of a substitution (UUID text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct SubstitutionId(pub String);
+
+/// Generates the stored/API string forms of an enum with stable ASCII values.
+macro_rules! text_enum {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            /// Stored and API form.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// Parses the stored form.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(StageKind { Review => "review", Sign => "sign", Issue => "issue", Inform => "inform" });
+text_enum!(RouteStatus {
+    Active => "active",
+    Completed => "completed",
+    Returned => "returned",
+    Rejected => "rejected",
+    Recalled => "recalled",
+});
+text_enum!(StageStatus { Waiting => "waiting", Active => "active", Done => "done", Closed => "closed" });
+text_enum!(TaskStatus {
+    Pending => "pending",
+    Approved => "approved",
+    Returned => "returned",
+    Rejected => "rejected",
+    Delegated => "delegated",
+    Answered => "answered",
+    Informed => "informed",
+    Cancelled => "cancelled",
+});
+text_enum!(TaskRole { Approver => "approver", Opinion => "opinion", Inform => "inform" });
+
+/// Capacity in which a deputy acts: KT. (ký thay, on behalf of the head), TL. (thừa lệnh,
+/// by order), TUQ. (thừa ủy quyền, by authorisation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Capacity {
+    Kt,
+    Tl,
+    Tuq,
+}
+text_enum!(Capacity { Kt => "kt", Tl => "tl", Tuq => "tuq" });
+
+impl Capacity {
+    /// As printed before a title on a signature: `KT.`, `TL.`, `TUQ.`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Capacity::Kt => "KT.",
+            Capacity::Tl => "TL.",
+            Capacity::Tuq => "TUQ.",
+        }
+    }
+}
+
+/// Every role a task row can have: a route's (approver, opinion, inform) or an incoming
+/// paper's (lead, cooperate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    Approver,
+    Opinion,
+    Inform,
+    /// Chủ trì: the one unit or person answerable for an incoming paper.
+    Lead,
+    /// Phối hợp.
+    Cooperate,
+}
+text_enum!(TaskKind {
+    Approver => "approver",
+    Opinion => "opinion",
+    Inform => "inform",
+    Lead => "lead",
+    Cooperate => "cooperate",
+});
+
+/// A task's state as stored: the engine's states plus `completed` (incoming work reported done).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Pending,
+    Approved,
+    Returned,
+    Rejected,
+    Delegated,
+    Answered,
+    Informed,
+    Cancelled,
+    Completed,
+}
+text_enum!(TaskState {
+    Pending => "pending",
+    Approved => "approved",
+    Returned => "returned",
+    Rejected => "rejected",
+    Delegated => "delegated",
+    Answered => "answered",
+    Informed => "informed",
+    Cancelled => "cancelled",
+    Completed => "completed",
+});
+
+/// Policy of a stage as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyName {
+    /// Every assignee must approve.
+    All,
+    /// Any one assignee.
+    Any,
+    /// `quorum` assignees.
+    Quorum,
+}
+text_enum!(PolicyName { All => "all", Any => "any", Quorum => "quorum" });
+
+/// Who a stage goes to: exactly one of `user`; `role` + `unit`; `head_of`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AssigneeSpec {
+    /// A user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Every active user holding this role in `unit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The unit of `role`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The head of this unit (its `head_user_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_of: Option<String>,
+}
+
+/// One stage as composed by a drafter or stored in a template.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    pub kind: StageKind,
+    /// `all` (default), `any`, or `quorum` with `quorum`.
+    #[serde(default = "default_policy")]
+    pub policy: PolicyName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
+    pub assignees: Vec<AssigneeSpec>,
+    /// Working days for this stage's tasks; default by the document's urgency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_days: Option<u32>,
+}
+
+fn default_policy() -> PolicyName {
+    PolicyName::All
+}
+
+/// Starting a route: from a template, or ad hoc stages.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRoute {
+    #[serde(default)]
+    pub template_id: Option<String>,
+    #[serde(default)]
+    pub stages: Option<Vec<StageSpec>>,
+}
+
+/// A person as shown in tasks and records.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PersonRef {
+    pub id: String,
+    pub full_name: String,
+    pub position_title: String,
+}
+
+/// A task as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    pub id: TaskId,
+    pub document_id: String,
+    pub route_id: Option<RouteId>,
+    /// Kind of the task's stage (`review`, `sign`, `issue`, `inform`), none for incoming work.
+    pub stage_kind: Option<StageKind>,
+    /// Position of the stage, from 1.
+    pub stage_position: Option<i32>,
+    pub round: i32,
+    pub role: TaskKind,
+    pub status: TaskState,
+    /// The person the task is for.
+    pub assignee: PersonRef,
+    /// Who really acted, when a deputy did.
+    pub acting_user: Option<PersonRef>,
+    /// Capacity of that deputy.
+    pub capacity: Option<Capacity>,
+    /// `KT.`, `TL.`, `TUQ.` as printed.
+    pub capacity_label: Option<String>,
+    pub unit_id: Option<String>,
+    pub urgency: Urgency,
+    pub deadline: Option<NaiveDateTime>,
+    /// Still open after its deadline.
+    pub overdue: bool,
+    pub assigned_at: NaiveDateTime,
+    pub acted_at: Option<NaiveDateTime>,
+    /// The comment or result note of the action that closed it.
+    pub result: Option<String>,
+    pub delegated_from: Option<TaskId>,
+}
+
+/// A stage of a route.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Stage {
+    /// From 1.
+    pub position: i32,
+    pub kind: StageKind,
+    pub policy: PolicyName,
+    pub quorum: Option<i32>,
+    pub status: StageStatus,
+    pub round: i32,
+    pub deadline_days: Option<i32>,
+    /// Every task of every round, oldest first.
+    pub tasks: Vec<Task>,
+}
+
+/// A route with its stages and tasks.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Route {
+    pub id: RouteId,
+    pub document_id: String,
+    pub template_id: Option<TemplateId>,
+    pub drafter_id: String,
+    pub status: RouteStatus,
+    /// Position of the active stage, from 1.
+    pub current_stage: i32,
+    /// Bumped by every transition.
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub stages: Vec<Stage>,
+}
+
+/// What to do with a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Approve,
+    /// Needs `comment`; `to_stage` (position) or the drafter.
+    Return,
+    /// Needs `comment`; ends the route.
+    Reject,
+    Comment,
+    /// To a user of your unit or a unit below it (`to_user_id`).
+    Delegate,
+    /// Ask `to_user_id` for an opinion.
+    RequestOpinion,
+    /// Add a review stage for `to_user_id` right after yours.
+    InsertReviewer,
+    /// Incoming work: report it done with the result note in `comment`.
+    Complete,
+}
+text_enum!(ActionKind {
+    Approve => "approve",
+    Return => "return",
+    Reject => "reject",
+    Comment => "comment",
+    Delegate => "delegate",
+    RequestOpinion => "request_opinion",
+    InsertReviewer => "insert_reviewer",
+    Complete => "complete",
+});
+
+/// `POST /tasks/{id}/actions`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: ActionKind,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// The other user of `delegate`, `request_opinion`, `insert_reviewer`.
+    #[serde(default)]
+    pub to_user_id: Option<String>,
+    /// `return` only: the position (from 1) of an earlier stage; absent: to the drafter.
+    #[serde(default)]
+    pub to_stage: Option<u32>,
+}
+
+/// The answer to an action: the task after it and its route, when it has one. A retried
+/// request with the same `Idempotency-Key` gets this same answer again.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionResult {
+    pub action: ActionKind,
+    pub task: Task,
+    pub route: Option<Route>,
+    /// True when this answer is a replay of an earlier request with the same key.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+/// One inbox line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxItem {
+    pub task: Task,
+    pub document_subject: String,
+    pub document_type_code: String,
+    /// `assignee`, or `deputy` when held through a substitution.
+    pub held_as: String,
+    /// Whose task it is, when held as a deputy.
+    pub on_behalf_of: Option<PersonRef>,
+    pub capacity: Option<Capacity>,
+}
+
+/// Incoming paper assignment (giao xử lý).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignIncoming {
+    /// The lead unit (its head holds the task) …
+    #[serde(default)]
+    pub lead_unit_id: Option<String>,
+    /// … or the lead person: exactly one of the two.
+    #[serde(default)]
+    pub lead_user_id: Option<String>,
+    #[serde(default)]
+    pub cooperating_unit_ids: Vec<String>,
+    #[serde(default)]
+    pub inform_unit_ids: Vec<String>,
+    /// Last day (Vietnam time); default by the document's urgency in working days.
+    #[serde(default)]
+    pub deadline: Option<NaiveDate>,
+    /// The leader's instruction (ý kiến chỉ đạo).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// An incoming paper's assignment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Assignment {
+    pub document_id: String,
+    pub lead: Task,
+    pub cooperating: Vec<Task>,
+    pub informed: Vec<Task>,
+}
+
+/// A route template as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = route_templates)]
+pub struct TemplateRow {
+    pub id: String,
+    pub name: String,
+    pub type_code: Option<String>,
+    pub unit_id: Option<String>,
+    pub stages: String,
+    pub active: bool,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A route template.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Template {
+    pub id: TemplateId,
+    pub name: String,
+    /// Document type it is for; none: any type.
+    pub type_code: Option<String>,
+    /// Unit it is for; none: any unit.
+    pub unit_id: Option<String>,
+    pub stages: Vec<StageSpec>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<TemplateRow> for Template {
+    fn from(r: TemplateRow) -> Self {
+        Template {
+            id: TemplateId(r.id),
+            name: r.name,
+            type_code: r.type_code,
+            unit_id: r.unit_id,
+            stages: serde_json::from_str(&r.stages).unwrap_or_default(),
+            active: r.active,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Creating a template.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTemplate {
+    pub name: String,
+    #[serde(default)]
+    pub type_code: Option<String>,
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    pub stages: Vec<StageSpec>,
+}
+
+/// Changing a template; absent fields stay.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateChanges {
+    pub name: Option<String>,
+    pub stages: Option<Vec<StageSpec>>,
+    pub active: Option<bool>,
+}
+
+/// A route row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = workflow_routes)]
+pub struct RouteRow {
+    pub id: String,
+    pub document_id: String,
+    pub template_id: Option<String>,
+    pub drafter_id: String,
+    pub status: String,
+    pub current_stage: i32,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+/// A stage row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = workflow_stages)]
+pub struct StageRow {
+    pub id: String,
+    pub route_id: String,
+    pub position: i32,
+    pub kind: String,
+    pub policy: String,
+    pub quorum: Option<i32>,
+    pub assignees: String,
+    pub status: String,
+    pub round: i32,
+    pub deadline_days: Option<i32>,
+}
+
+/// A task row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = workflow_tasks)]
+pub struct TaskRow {
+    pub id: String,
+    pub document_id: String,
+    pub route_id: Option<String>,
+    pub stage_id: Option<String>,
+    pub round: i32,
+    pub role: String,
+    pub assignee_id: String,
+    pub unit_id: Option<String>,
+    pub acting_user_id: Option<String>,
+    pub capacity: Option<String>,
+    pub status: String,
+    pub urgency: String,
+    pub deadline: Option<NaiveDateTime>,
+    pub assigned_at: NaiveDateTime,
+    pub acted_at: Option<NaiveDateTime>,
+    pub result: Option<String>,
+    pub delegated_from: Option<String>,
+}
+
+/// An action row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = workflow_actions)]
+pub struct ActionRow {
+    pub id: String,
+    pub route_id: Option<String>,
+    pub task_id: Option<String>,
+    pub user_id: String,
+    pub on_behalf_of: Option<String>,
+    pub capacity: Option<String>,
+    pub action: String,
+    pub comment: Option<String>,
+    pub target_user_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+    pub response: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A substitution row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = substitutions)]
+pub struct SubstitutionRow {
+    pub id: String,
+    pub user_id: String,
+    pub deputy_id: String,
+    pub capacity: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A substitution: `deputy` holds `user`'s tasks from `starts_at` to `ends_at`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Substitution {
+    pub id: SubstitutionId,
+    pub user: PersonRef,
+    pub deputy: PersonRef,
+    pub capacity: Capacity,
+    pub capacity_label: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    /// In force now.
+    pub active: bool,
+}
+
+/// Naming a deputy.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubstitution {
+    /// Whose tasks; default yourself (admins may name anyone).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    pub deputy_id: String,
+    pub capacity: Capacity,
+    /// UTC; default now.
+    #[serde(default)]
+    pub starts_at: Option<NaiveDateTime>,
+    pub ends_at: NaiveDateTime,
+}
+
+/// One unit's line in the lateness report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LatenessLine {
+    pub unit_id: String,
+    pub unit_code: String,
+    pub unit_name: String,
+    /// Tasks with a deadline handled in the period.
+    pub handled: i64,
+    /// Of those, handled after their deadline.
+    pub handled_late: i64,
+    /// handled_late / handled (0 when nothing was handled).
+    pub late_rate: f64,
+    /// Median working days from assignment to handling (same day: 0).
+    pub median_handling_days: Option<f64>,
+}
+
+/// The lateness report of a period.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LatenessReport {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub units: Vec<LatenessLine>,
+}

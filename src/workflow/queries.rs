@@ -1,0 +1,239 @@
+//! Database queries of the workflow domain. Each takes a connection; none opens a transaction.
+
+use super::model::{ActionRow, RouteRow, StageRow, SubstitutionRow, TaskRow, TemplateRow};
+use crate::accounts::model::{UnitRow, UserRow};
+use crate::db::schema::{
+    route_templates, substitutions, units, user_roles, users, workflow_actions, workflow_routes,
+    workflow_stages, workflow_tasks,
+};
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::Error as DbError;
+use std::collections::HashMap;
+
+/// A route by id.
+pub fn route(conn: &mut DbConn, id: &str) -> Result<Option<RouteRow>, DbError> {
+    workflow_routes::table
+        .find(id)
+        .select(RouteRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The latest route of a document (active or not).
+pub fn latest_route(conn: &mut DbConn, document_id: &str) -> Result<Option<RouteRow>, DbError> {
+    workflow_routes::table
+        .filter(workflow_routes::document_id.eq(document_id))
+        .order((
+            workflow_routes::created_at.desc(),
+            workflow_routes::id.desc(),
+        ))
+        .select(RouteRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whether a document has an active route.
+pub fn has_active_route(conn: &mut DbConn, document_id: &str) -> Result<bool, DbError> {
+    let n: i64 = workflow_routes::table
+        .filter(workflow_routes::document_id.eq(document_id))
+        .filter(workflow_routes::status.eq("active"))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Stages of a route in order.
+pub fn stages(conn: &mut DbConn, route_id: &str) -> Result<Vec<StageRow>, DbError> {
+    workflow_stages::table
+        .filter(workflow_stages::route_id.eq(route_id))
+        .order(workflow_stages::position.asc())
+        .select(StageRow::as_select())
+        .load(conn)
+}
+
+/// Every task of a route, oldest first.
+pub fn route_tasks(conn: &mut DbConn, route_id: &str) -> Result<Vec<TaskRow>, DbError> {
+    workflow_tasks::table
+        .filter(workflow_tasks::route_id.eq(route_id))
+        .order((workflow_tasks::assigned_at.asc(), workflow_tasks::id.asc()))
+        .select(TaskRow::as_select())
+        .load(conn)
+}
+
+/// Incoming-assignment tasks of a document.
+pub fn incoming_tasks(conn: &mut DbConn, document_id: &str) -> Result<Vec<TaskRow>, DbError> {
+    workflow_tasks::table
+        .filter(workflow_tasks::document_id.eq(document_id))
+        .filter(workflow_tasks::route_id.is_null())
+        .order((workflow_tasks::assigned_at.asc(), workflow_tasks::id.asc()))
+        .select(TaskRow::as_select())
+        .load(conn)
+}
+
+/// A task by id.
+pub fn task(conn: &mut DbConn, id: &str) -> Result<Option<TaskRow>, DbError> {
+    workflow_tasks::table
+        .find(id)
+        .select(TaskRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Users holding a substitution for `deputy` in force at `now`: (user id, row).
+pub fn substitutions_for_deputy(
+    conn: &mut DbConn,
+    deputy_id: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<SubstitutionRow>, DbError> {
+    substitutions::table
+        .filter(substitutions::deputy_id.eq(deputy_id))
+        .filter(substitutions::starts_at.le(now))
+        .filter(substitutions::ends_at.gt(now))
+        .filter(substitutions::revoked_at.is_null())
+        .order(substitutions::created_at.asc())
+        .select(SubstitutionRow::as_select())
+        .load(conn)
+}
+
+/// Deputies of `user_id` in force at `now`.
+pub fn deputies_of(
+    conn: &mut DbConn,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<SubstitutionRow>, DbError> {
+    substitutions::table
+        .filter(substitutions::user_id.eq(user_id))
+        .filter(substitutions::starts_at.le(now))
+        .filter(substitutions::ends_at.gt(now))
+        .filter(substitutions::revoked_at.is_null())
+        .order(substitutions::created_at.asc())
+        .select(SubstitutionRow::as_select())
+        .load(conn)
+}
+
+/// Substitutions naming `user_id` as user or deputy (all, when `None`), newest first.
+pub fn list_substitutions(
+    conn: &mut DbConn,
+    user_id: Option<&str>,
+) -> Result<Vec<SubstitutionRow>, DbError> {
+    let mut q = substitutions::table.into_boxed();
+    if let Some(u) = user_id {
+        q = q.filter(
+            substitutions::user_id
+                .eq(u.to_string())
+                .or(substitutions::deputy_id.eq(u.to_string())),
+        );
+    }
+    q.order((substitutions::starts_at.desc(), substitutions::id.asc()))
+        .select(SubstitutionRow::as_select())
+        .load(conn)
+}
+
+/// A substitution by id.
+pub fn substitution(conn: &mut DbConn, id: &str) -> Result<Option<SubstitutionRow>, DbError> {
+    substitutions::table
+        .find(id)
+        .select(SubstitutionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Open tasks assigned to any of `assignees`.
+pub fn open_tasks_of(conn: &mut DbConn, assignees: &[String]) -> Result<Vec<TaskRow>, DbError> {
+    workflow_tasks::table
+        .filter(workflow_tasks::assignee_id.eq_any(assignees))
+        .filter(workflow_tasks::status.eq("pending"))
+        .select(TaskRow::as_select())
+        .load(conn)
+}
+
+/// Users by id, for names.
+pub fn users_by_id(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, UserRow>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect())
+}
+
+/// Active users of a unit holding a role.
+pub fn users_with_role(
+    conn: &mut DbConn,
+    unit_id: &str,
+    role: &str,
+) -> Result<Vec<String>, DbError> {
+    users::table
+        .inner_join(user_roles::table)
+        .filter(users::unit_id.eq(unit_id))
+        .filter(users::active.eq(true))
+        .filter(user_roles::role.eq(role))
+        .order(users::username.asc())
+        .select(users::id)
+        .load(conn)
+}
+
+/// All units, by id.
+pub fn units_by_id(conn: &mut DbConn) -> Result<HashMap<String, UnitRow>, DbError> {
+    Ok(units::table
+        .select(UnitRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect())
+}
+
+/// A template by id.
+pub fn template(conn: &mut DbConn, id: &str) -> Result<Option<TemplateRow>, DbError> {
+    route_templates::table
+        .find(id)
+        .select(TemplateRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Templates, by name.
+pub fn templates(conn: &mut DbConn) -> Result<Vec<TemplateRow>, DbError> {
+    route_templates::table
+        .order((route_templates::name.asc(), route_templates::id.asc()))
+        .select(TemplateRow::as_select())
+        .load(conn)
+}
+
+/// The action a user recorded under an idempotency key.
+pub fn action_by_key(
+    conn: &mut DbConn,
+    user_id: &str,
+    key: &str,
+) -> Result<Option<ActionRow>, DbError> {
+    workflow_actions::table
+        .filter(workflow_actions::user_id.eq(user_id))
+        .filter(workflow_actions::idempotency_key.eq(key))
+        .select(ActionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Tasks handled in `[from, to)` that count for lateness (they had a deadline and were
+/// decided by their holder), optionally of one unit.
+pub fn handled_tasks(
+    conn: &mut DbConn,
+    unit_id: Option<&str>,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<TaskRow>, DbError> {
+    let mut q = workflow_tasks::table
+        .filter(workflow_tasks::acted_at.ge(from))
+        .filter(workflow_tasks::acted_at.lt(to))
+        .filter(workflow_tasks::deadline.is_not_null())
+        .filter(workflow_tasks::role.eq_any(["approver", "lead"]))
+        .filter(workflow_tasks::status.eq_any(["approved", "returned", "rejected", "completed"]))
+        .into_boxed();
+    if let Some(u) = unit_id {
+        q = q.filter(workflow_tasks::unit_id.eq(u.to_string()));
+    }
+    q.select(TaskRow::as_select()).load(conn)
+}
