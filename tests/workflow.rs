@@ -796,6 +796,139 @@ fn idempotent_retry(b: Backend) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["replayed"], false);
     assert_eq!(r.json["route"]["current_stage"], 2);
+
+    // A phone sending the same request twice at once: one transition, both get the answer.
+    let doc2 = draft(&srv, &o, "normal");
+    let stages = json!([
+        user_stage("review", "all", &["head"], &o),
+        user_stage("sign", "any", &["director"], &o),
+    ]);
+    assert_eq!(start(&srv, &o, &doc2, stages).status, 201);
+    let t2 = task_id(&srv, &o, "head", &doc2);
+    let barrier = std::sync::Barrier::new(2);
+    let (x, y) = std::thread::scope(|s| {
+        let send = || {
+            barrier.wait();
+            act_with_key(&srv, o.tok("head"), &t2, &body, Some("double-tap"))
+        };
+        let hx = s.spawn(send);
+        let hy = s.spawn(send);
+        (hx.join().unwrap(), hy.join().unwrap())
+    });
+    assert_eq!((x.status, y.status), (200, 200), "{} / {}", x.text, y.text);
+    let mut replayed = [
+        x.json["replayed"].as_bool().unwrap(),
+        y.json["replayed"].as_bool().unwrap(),
+    ];
+    replayed.sort();
+    assert_eq!(replayed, [false, true]);
+    assert_eq!(x.json["task"], y.json["task"]);
+    assert_eq!(route(&srv, o.tok("drafter"), &doc2)["version"], 2);
+    assert_eq!(audit(&srv, "task.approved").len(), 3);
+}
+
+/// The deadline the calendar should give: `days` working days after `from` (0: `from` itself
+/// or the next working day), skipping weekends and `off`; end of that day in Vietnam, as UTC.
+fn expected_deadline(from: chrono::NaiveDate, days: u32, off: &[chrono::NaiveDate]) -> String {
+    use chrono::Datelike;
+    let works = |d: chrono::NaiveDate| {
+        !matches!(d.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) && !off.contains(&d)
+    };
+    let mut d = from;
+    if days == 0 {
+        while !works(d) {
+            d = d.succ_opt().unwrap();
+        }
+    } else {
+        let mut left = days;
+        while left > 0 {
+            d = d.succ_opt().unwrap();
+            if works(d) {
+                left -= 1;
+            }
+        }
+    }
+    (d.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap() - chrono::Duration::hours(7))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+fn deadlines_and_the_inbox_order(b: Backend) {
+    // The seeded calendar: the next three days are off (besides weekends).
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    let off: Vec<chrono::NaiveDate> = (1..=3).map(|i| today + chrono::Duration::days(i)).collect();
+    let list = off
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let srv = TestServer::start_with(b, move |c| {
+        c.calendar_builtin_holidays = false;
+        c.calendar_extra_holidays = list;
+    });
+    let o = office(&srv);
+    let mut docs = HashMap::new();
+    for urgency in ["normal", "urgent", "flash"] {
+        let doc = draft(&srv, &o, urgency);
+        assert_eq!(
+            start(
+                &srv,
+                &o,
+                &doc,
+                json!([user_stage("review", "all", &["head"], &o)])
+            )
+            .status,
+            201
+        );
+        docs.insert(urgency, doc);
+    }
+    let r = srv.get("/api/v1/tasks", Some(o.tok("head")));
+    let inbox = r.json.as_array().unwrap();
+    let order: Vec<&str> = inbox
+        .iter()
+        .map(|i| i["task"]["urgency"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        vec!["flash", "urgent", "normal"],
+        "most urgent first"
+    );
+    for (urgency, days) in [("flash", 0), ("urgent", 2), ("normal", 5)] {
+        let item = inbox
+            .iter()
+            .find(|i| i["task"]["document_id"] == docs[urgency].as_str())
+            .unwrap();
+        assert_eq!(
+            item["task"]["deadline"],
+            expected_deadline(today, days, &off),
+            "{urgency}: {days} working days skipping {off:?}"
+        );
+        assert_eq!(item["task"]["overdue"], false);
+    }
+    // A deadline in the past is flagged.
+    {
+        use diesel::prelude::*;
+        use docflow::db::schema::workflow_tasks as t;
+        let id = inbox[2]["task"]["id"].as_str().unwrap().to_string();
+        let past = chrono::NaiveDate::from_ymd_opt(2026, 1, 5)
+            .unwrap()
+            .and_hms_opt(17, 0, 0)
+            .unwrap();
+        let mut conn = srv.db.connect();
+        diesel::update(t::table.find(id))
+            .set(t::deadline.eq(Some(past)))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let r = srv.get("/api/v1/tasks", Some(o.tok("head")));
+    let items = r.json.as_array().unwrap();
+    assert_eq!(
+        items
+            .iter()
+            .filter(|i| i["task"]["overdue"] == true)
+            .count(),
+        1
+    );
 }
 
 /// Moves a task's times into the past, under the API (the report is about history).
@@ -1043,5 +1176,6 @@ both_backends!(
     any_of_race,
     idempotent_retry,
     lateness_across_a_holiday,
+    deadlines_and_the_inbox_order,
     templates_and_bad_input,
 );

@@ -373,7 +373,8 @@ impl Route {
             | Action::Delegate { task, .. }
             | Action::RequestOpinion { task, .. }
             | Action::InsertReviewer { task, .. } => task.clone(),
-            Action::Recall { .. } => unreachable!("handled above"),
+            // Answered above; kept total without a panic.
+            Action::Recall { .. } => return Err(EngineError::RecallRefused),
         };
         let (si, ti) = self.find_task(&task_id).ok_or(EngineError::UnknownTask)?;
         if si != self.current {
@@ -501,7 +502,7 @@ impl Route {
                 stage.id = ids();
                 self.stages.insert(si + 1, stage);
             }
-            Action::Recall { .. } => unreachable!("handled above"),
+            Action::Recall { .. } => return Err(EngineError::RecallRefused),
         }
         Ok(events)
     }
