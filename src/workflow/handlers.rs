@@ -4,7 +4,7 @@ use super::model::{
     ActionRequest, ActionResult, AssignIncoming, Assignment, InboxItem, LatenessReport,
     NewSubstitution, NewTemplate, Route, StartRoute, Substitution, Template, TemplateChanges,
 };
-use super::service;
+use super::{incoming, report, service, substitutions, templates};
 use crate::accounts::{CurrentUser, Role};
 use crate::documents::access::Viewer;
 use crate::error::{ApiError, Problem};
@@ -186,7 +186,9 @@ async fn assign_incoming(
     let cal = state.config.calendar();
     let id = id.into_inner();
     let a = state
-        .db(move |conn| service::assign_incoming(conn, &ctx, &viewer, &cal, &id, body.into_inner()))
+        .db(move |conn| {
+            incoming::assign_incoming(conn, &ctx, &viewer, &cal, &id, body.into_inner())
+        })
         .await?;
     Ok(HttpResponse::Created().json(a))
 }
@@ -206,7 +208,7 @@ async fn get_assignment(
     let id = id.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| service::get_assignment(conn, &viewer, &id))
+            .db(move |conn| incoming::get_assignment(conn, &viewer, &id))
             .await?,
     ))
 }
@@ -220,7 +222,7 @@ async fn list_templates(
     state: web::Data<AppState>,
     _user: CurrentUser,
 ) -> Result<web::Json<Vec<Template>>, ApiError> {
-    Ok(web::Json(state.db(service::list_templates).await?))
+    Ok(web::Json(state.db(templates::list_templates).await?))
 }
 
 /// Creates a route template (admin).
@@ -238,7 +240,7 @@ async fn create_template(
     user.require(Role::Admin)?;
     let ctx = user.audit();
     let t = state
-        .db(move |conn| service::create_template(conn, &ctx, body.into_inner()))
+        .db(move |conn| templates::create_template(conn, &ctx, body.into_inner()))
         .await?;
     Ok(HttpResponse::Created().json(t))
 }
@@ -257,7 +259,7 @@ async fn get_template(
     let id = id.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| service::get_template(conn, &id))
+            .db(move |conn| templates::get_template(conn, &id))
             .await?,
     ))
 }
@@ -280,7 +282,7 @@ async fn update_template(
     let id = id.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| service::update_template(conn, &ctx, &id, body.into_inner()))
+            .db(move |conn| templates::update_template(conn, &ctx, &id, body.into_inner()))
             .await?,
     ))
 }
@@ -297,7 +299,7 @@ async fn list_substitutions(
     let viewer = Viewer::from(&user);
     Ok(web::Json(
         state
-            .db(move |conn| service::list_substitutions(conn, &viewer))
+            .db(move |conn| substitutions::list_substitutions(conn, &viewer))
             .await?,
     ))
 }
@@ -317,7 +319,7 @@ async fn create_substitution(
     let viewer = Viewer::from(&user);
     let ctx = user.audit();
     let s = state
-        .db(move |conn| service::create_substitution(conn, &ctx, &viewer, body.into_inner()))
+        .db(move |conn| substitutions::create_substitution(conn, &ctx, &viewer, body.into_inner()))
         .await?;
     Ok(HttpResponse::Created().json(s))
 }
@@ -339,7 +341,7 @@ async fn revoke_substitution(
     let id = id.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| service::revoke_substitution(conn, &ctx, &viewer, &id))
+            .db(move |conn| substitutions::revoke_substitution(conn, &ctx, &viewer, &id))
             .await?,
     ))
 }
@@ -376,7 +378,7 @@ async fn lateness(
     Ok(web::Json(
         state
             .db(move |conn| {
-                service::lateness(conn, &ctx, &viewer, &cal, q.unit.as_deref(), q.from, q.to)
+                report::lateness(conn, &ctx, &viewer, &cal, q.unit.as_deref(), q.from, q.to)
             })
             .await?,
     ))

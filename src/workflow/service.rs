@@ -11,31 +11,28 @@ use super::model::*;
 use super::notices::{self, Notice};
 use super::queries;
 use crate::accounts::model::UserRow;
-use crate::accounts::{queries as accounts_q, Role};
+use crate::accounts::queries as accounts_q;
 use crate::audit::{self, Action, AuditContext};
-use crate::db::schema::{
-    route_templates, substitutions, workflow_actions, workflow_routes, workflow_stages,
-    workflow_tasks,
-};
+use crate::db::schema::{workflow_actions, workflow_routes, workflow_stages, workflow_tasks};
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::{DocumentRow, Kind, Status, Urgency};
 use crate::documents::service::visible_document;
 use crate::error::ApiError;
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn is_uuid(s: &str) -> bool {
+pub(super) fn is_uuid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok()
 }
 
-fn text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+pub(super) fn text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) if s.chars().count() > max => Err(ApiError::validation(
             field,
@@ -45,7 +42,7 @@ fn text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, ApiE
     }
 }
 
-fn corrupt(what: &str) -> ApiError {
+pub(super) fn corrupt(what: &str) -> ApiError {
     ApiError::internal(anyhow::anyhow!(
         "stored workflow data is not readable: {what}"
     ))
@@ -54,7 +51,7 @@ fn corrupt(what: &str) -> ApiError {
 // ---- assignees and stages ----
 
 /// An active user by id, or a validation error on `field`.
-fn active_user(conn: &mut DbConn, field: &str, id: &str) -> Result<UserRow, ApiError> {
+pub(super) fn active_user(conn: &mut DbConn, field: &str, id: &str) -> Result<UserRow, ApiError> {
     if !is_uuid(id) {
         return Err(ApiError::validation(field, "must be a user id (UUID)"));
     }
@@ -65,7 +62,7 @@ fn active_user(conn: &mut DbConn, field: &str, id: &str) -> Result<UserRow, ApiE
 }
 
 /// The head of a unit, or a validation error naming the unit.
-fn head_of(conn: &mut DbConn, field: &str, unit_id: &str) -> Result<UserRow, ApiError> {
+pub(super) fn head_of(conn: &mut DbConn, field: &str, unit_id: &str) -> Result<UserRow, ApiError> {
     if !is_uuid(unit_id) {
         return Err(ApiError::validation(field, "must be a unit id (UUID)"));
     }
@@ -128,7 +125,7 @@ fn resolve(
 }
 
 /// Checks stage specs that do not need the database.
-fn check_specs(field: &str, specs: &[StageSpec]) -> Result<(), ApiError> {
+pub(super) fn check_specs(field: &str, specs: &[StageSpec]) -> Result<(), ApiError> {
     if specs.is_empty() || specs.len() > 50 {
         return Err(ApiError::validation(field, "give 1–50 stages"));
     }
@@ -252,7 +249,7 @@ fn to_engine(l: &Loaded) -> Result<engine::Route, ApiError> {
     })
 }
 
-fn person(users: &HashMap<String, UserRow>, id: &str) -> PersonRef {
+pub(super) fn person(users: &HashMap<String, UserRow>, id: &str) -> PersonRef {
     match users.get(id) {
         Some(u) => PersonRef {
             id: u.id.clone(),
@@ -267,7 +264,10 @@ fn person(users: &HashMap<String, UserRow>, id: &str) -> PersonRef {
     }
 }
 
-fn people_of(conn: &mut DbConn, tasks: &[TaskRow]) -> Result<HashMap<String, UserRow>, ApiError> {
+pub(super) fn people_of(
+    conn: &mut DbConn,
+    tasks: &[TaskRow],
+) -> Result<HashMap<String, UserRow>, ApiError> {
     let mut ids: Vec<String> = tasks.iter().map(|t| t.assignee_id.clone()).collect();
     ids.extend(tasks.iter().filter_map(|t| t.acting_user_id.clone()));
     ids.sort();
@@ -275,7 +275,7 @@ fn people_of(conn: &mut DbConn, tasks: &[TaskRow]) -> Result<HashMap<String, Use
     Ok(queries::users_by_id(conn, &ids)?)
 }
 
-fn task_view(
+pub(super) fn task_view(
     t: &TaskRow,
     users: &HashMap<String, UserRow>,
     stages: &HashMap<String, (StageKind, i32)>,
@@ -468,7 +468,7 @@ pub fn start_route(
             Some(&route_id),
             json!({"document_id": doc.id, "template_id": row.template_id, "stages": specs}),
         )?;
-        let notices = notices_of(&events, &route, None, &doc);
+        let notices = notices_of(&events, &route, None);
         notices::send(conn, &doc.id, viewer.id.as_str(), &notices, now)?;
         current_route(conn, &route_id)
     })
@@ -649,13 +649,7 @@ impl Write<'_> {
     }
 }
 
-fn notices_of(
-    events: &[Event],
-    route: &engine::Route,
-    comment: Option<&str>,
-    doc: &DocumentRow,
-) -> Vec<Notice> {
-    let _ = doc;
+fn notices_of(events: &[Event], route: &engine::Route, comment: Option<&str>) -> Vec<Notice> {
     let mut out = Vec::new();
     for e in events {
         match e {
@@ -964,7 +958,6 @@ pub fn act(
         let result = match &task.route_id {
             Some(route_id) => act_on_route(
                 conn,
-                &ctx,
                 viewer,
                 cal,
                 &task,
@@ -976,17 +969,7 @@ pub fn act(
                 target.as_ref(),
                 now,
             )?,
-            None => act_on_incoming(
-                conn,
-                &ctx,
-                viewer,
-                &task,
-                &doc,
-                &req,
-                comment.as_deref(),
-                capacity,
-                now,
-            )?,
+            None => act_on_incoming(conn, viewer, &task, &req, comment.as_deref(), capacity, now)?,
         };
         record_action(
             conn,
@@ -1023,7 +1006,6 @@ pub fn act(
 #[allow(clippy::too_many_arguments)]
 fn act_on_route(
     conn: &mut DbConn,
-    ctx: &AuditContext,
     viewer: &Viewer,
     cal: &Calendar,
     task: &TaskRow,
@@ -1035,7 +1017,6 @@ fn act_on_route(
     target: Option<&UserRow>,
     now: NaiveDateTime,
 ) -> Result<ActionResult, ApiError> {
-    let _ = ctx;
     let row = queries::route(conn, route_id)?.ok_or(ApiError::NotFound("task"))?;
     let loaded = load(conn, row)?;
     let mut route = to_engine(&loaded)?;
@@ -1131,7 +1112,7 @@ fn act_on_route(
         deadline_days: &no_days,
     };
     write.diff(conn, &loaded, &route)?;
-    let notices = notices_of(&events, &route, comment, doc);
+    let notices = notices_of(&events, &route, comment);
     notices::send(conn, &doc.id, &viewer.id, &notices, now)?;
     let route_now = current_route(conn, route_id)?;
     let task_now = queries::task(conn, &task.id)?.ok_or(ApiError::NotFound("task"))?;
@@ -1148,16 +1129,13 @@ fn act_on_route(
 #[allow(clippy::too_many_arguments)]
 fn act_on_incoming(
     conn: &mut DbConn,
-    ctx: &AuditContext,
     viewer: &Viewer,
     task: &TaskRow,
-    doc: &DocumentRow,
     req: &ActionRequest,
     comment: Option<&str>,
     capacity: Option<Capacity>,
     now: NaiveDateTime,
 ) -> Result<ActionResult, ApiError> {
-    let _ = (ctx, doc);
     let stale_task = |conn: &mut DbConn| -> ApiError {
         let tasks = queries::task(conn, &task.id)
             .ok()
@@ -1302,670 +1280,4 @@ pub fn recall(
         )?;
         current_route(conn, &loaded.row.id)
     })
-}
-
-// ---- incoming assignment ----
-
-/// A leader assigns an incoming paper: one lead (unit or person), cooperating and
-/// for-information units, a deadline.
-pub fn assign_incoming(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    viewer: &Viewer,
-    cal: &Calendar,
-    document_id: &str,
-    req: AssignIncoming,
-) -> Result<Assignment, ApiError> {
-    let note = text("note", req.note.as_deref(), 4000)?;
-    db::write_tx(conn, |conn| {
-        let doc = visible_document(conn, viewer, document_id)?;
-        if doc.kind() != Kind::Incoming {
-            return Err(ApiError::conflict(
-                "not_incoming",
-                "only incoming papers are assigned; drafts travel a route",
-            ));
-        }
-        if doc.status() == Status::Returned {
-            return Err(ApiError::conflict(
-                "document_returned",
-                "the paper was sent back",
-            ));
-        }
-        let unit =
-            accounts_q::find_unit(conn, &doc.unit_id)?.ok_or(ApiError::NotFound("document"))?;
-        let leader = unit.head_user_id.as_deref() == Some(viewer.id.as_str())
-            || (viewer.has(Role::Official)
-                && viewer.unit_id.as_deref() == Some(doc.unit_id.as_str()));
-        if !leader {
-            return Err(ApiError::Forbidden);
-        }
-        let (lead_user, lead_unit) = match (&req.lead_unit_id, &req.lead_user_id) {
-            (Some(u), None) => {
-                let head = head_of(conn, "lead_unit_id", u)?;
-                (head, Some(u.clone()))
-            }
-            (None, Some(p)) => {
-                let user = active_user(conn, "lead_user_id", p)?;
-                let unit = user.unit_id.clone();
-                (user, unit)
-            }
-            _ => {
-                return Err(ApiError::validation(
-                    "lead_unit_id",
-                    "one task, one lead: give exactly one of lead_unit_id and lead_user_id",
-                ))
-            }
-        };
-        let mut seen: HashSet<String> = lead_unit.iter().cloned().collect();
-        let mut coop = Vec::new();
-        for (i, u) in req.cooperating_unit_ids.iter().enumerate() {
-            let f = format!("cooperating_unit_ids[{i}]");
-            if !seen.insert(u.clone()) {
-                return Err(ApiError::validation(
-                    f,
-                    "names a unit twice (or the lead unit)",
-                ));
-            }
-            coop.push((u.clone(), head_of(conn, &f, u)?));
-        }
-        let mut inform = Vec::new();
-        for (i, u) in req.inform_unit_ids.iter().enumerate() {
-            let f = format!("inform_unit_ids[{i}]");
-            if !seen.insert(u.clone()) {
-                return Err(ApiError::validation(
-                    f,
-                    "names a unit twice (or a lead or cooperating unit)",
-                ));
-            }
-            inform.push((u.clone(), head_of(conn, &f, u)?));
-        }
-        let now = db::now();
-        let deadline = match req.deadline {
-            Some(d) => {
-                if d < calendar::local_date(now) {
-                    return Err(ApiError::validation("deadline", "is in the past"));
-                }
-                calendar::end_of_local_day(d)
-            }
-            None => cal.deadline(now, calendar::default_days(&doc.urgency)),
-        };
-        let lead_taken: i64 = workflow_tasks::table
-            .filter(workflow_tasks::document_id.eq(&doc.id))
-            .filter(workflow_tasks::role.eq("lead"))
-            .count()
-            .get_result(conn)?;
-        if lead_taken > 0 {
-            return Err(ApiError::conflict(
-                "lead_already_assigned",
-                "one task, one lead: this paper already has its lead",
-            ));
-        }
-        let mk = |role: TaskKind,
-                  user: &UserRow,
-                  unit: Option<String>,
-                  status: &str,
-                  deadline: Option<NaiveDateTime>| TaskRow {
-            id: new_id(),
-            document_id: doc.id.clone(),
-            route_id: None,
-            stage_id: None,
-            round: 1,
-            role: role.as_str().to_string(),
-            assignee_id: user.id.clone(),
-            unit_id: unit.or_else(|| user.unit_id.clone()),
-            acting_user_id: None,
-            capacity: None,
-            status: status.to_string(),
-            urgency: doc.urgency.clone(),
-            deadline,
-            assigned_at: now,
-            acted_at: None,
-            result: note.clone(),
-            delegated_from: None,
-        };
-        let mut rows = vec![mk(
-            TaskKind::Lead,
-            &lead_user,
-            lead_unit.clone(),
-            "pending",
-            Some(deadline),
-        )];
-        for (u, head) in &coop {
-            rows.push(mk(
-                TaskKind::Cooperate,
-                head,
-                Some(u.clone()),
-                "pending",
-                Some(deadline),
-            ));
-        }
-        for (u, head) in &inform {
-            rows.push(mk(
-                TaskKind::Inform,
-                head,
-                Some(u.clone()),
-                "informed",
-                None,
-            ));
-        }
-        for r in &rows {
-            diesel::insert_into(workflow_tasks::table)
-                .values(r)
-                .execute(conn)?;
-        }
-        audit::record(
-            conn,
-            ctx,
-            Action::IncomingAssigned,
-            "document",
-            Some(&doc.id),
-            json!({
-                "lead_user_id": lead_user.id, "lead_unit_id": lead_unit,
-                "cooperating_unit_ids": req.cooperating_unit_ids, "inform_unit_ids": req.inform_unit_ids,
-                "deadline": deadline, "note": note,
-            }),
-        )?;
-        let notices: Vec<Notice> = rows
-            .iter()
-            .map(|r| Notice::Incoming {
-                task_id: r.id.clone(),
-                recipient: r.assignee_id.clone(),
-                deadline: r.deadline,
-                comment: note.clone(),
-            })
-            .collect();
-        notices::send(conn, &doc.id, &viewer.id, &notices, now)?;
-        assignment_view(conn, &doc.id)
-    })
-}
-
-fn assignment_view(conn: &mut DbConn, document_id: &str) -> Result<Assignment, ApiError> {
-    let tasks = queries::incoming_tasks(conn, document_id)?;
-    let users = people_of(conn, &tasks)?;
-    let now = db::now();
-    let empty = HashMap::new();
-    let view = |role: &str| -> Vec<Task> {
-        tasks
-            .iter()
-            .filter(|t| t.role == role)
-            .map(|t| task_view(t, &users, &empty, now))
-            .collect()
-    };
-    let lead = view("lead")
-        .into_iter()
-        .next()
-        .ok_or(ApiError::NotFound("assignment"))?;
-    Ok(Assignment {
-        document_id: document_id.to_string(),
-        lead,
-        cooperating: view("cooperate"),
-        informed: view("inform"),
-    })
-}
-
-/// The assignment of an incoming paper the viewer may see.
-pub fn get_assignment(
-    conn: &mut DbConn,
-    viewer: &Viewer,
-    document_id: &str,
-) -> Result<Assignment, ApiError> {
-    let doc = visible_document(conn, viewer, document_id)?;
-    assignment_view(conn, &doc.id)
-}
-
-// ---- templates ----
-
-fn check_template_refs(
-    conn: &mut DbConn,
-    type_code: Option<&str>,
-    unit_id: Option<&str>,
-) -> Result<(), ApiError> {
-    if let Some(t) = type_code {
-        if !crate::documents::queries::type_active(conn, t)? {
-            return Err(ApiError::validation(
-                "type_code",
-                "names no active document type",
-            ));
-        }
-    }
-    if let Some(u) = unit_id {
-        if !is_uuid(u) || !accounts_q::find_unit(conn, u)?.is_some_and(|u| u.active) {
-            return Err(ApiError::validation("unit_id", "names no active unit"));
-        }
-    }
-    Ok(())
-}
-
-fn check_template_assignees(conn: &mut DbConn, stages: &[StageSpec]) -> Result<(), ApiError> {
-    for (i, s) in stages.iter().enumerate() {
-        for (j, a) in s.assignees.iter().enumerate() {
-            let f = format!("stages[{i}].assignees[{j}]");
-            match (&a.user, &a.role, &a.head_of) {
-                (Some(u), None, None) if a.unit.is_none() => {
-                    active_user(conn, &f, u)?;
-                }
-                (None, Some(_), None) => {
-                    if let Some(u) = &a.unit {
-                        if !is_uuid(u) || accounts_q::find_unit(conn, u)?.is_none() {
-                            return Err(ApiError::validation(f, "names no unit"));
-                        }
-                    }
-                }
-                (None, None, Some(u)) if a.unit.is_none() => {
-                    if !is_uuid(u) || accounts_q::find_unit(conn, u)?.is_none() {
-                        return Err(ApiError::validation(f, "names no unit"));
-                    }
-                }
-                _ => {
-                    return Err(ApiError::validation(
-                        f,
-                        "give exactly one of: user; role (with unit); head_of",
-                    ))
-                }
-            }
-        }
-        if let (PolicyName::Quorum, Some(q)) = (s.policy, s.quorum) {
-            if q == 0
-                || (s.assignees.iter().all(|a| a.role.is_none()) && q as usize > s.assignees.len())
-            {
-                return Err(ApiError::validation(
-                    format!("stages[{i}].quorum"),
-                    "must be between 1 and the number of assignees",
-                ));
-            }
-        }
-    }
-    if stages.iter().all(|s| s.kind == StageKind::Inform) {
-        return Err(ApiError::validation(
-            "stages",
-            "a route needs a stage that is not for information",
-        ));
-    }
-    Ok(())
-}
-
-/// Route templates (any signed-in user may read them, to choose one).
-pub fn list_templates(conn: &mut DbConn) -> Result<Vec<Template>, ApiError> {
-    Ok(queries::templates(conn)?
-        .into_iter()
-        .map(Template::from)
-        .collect())
-}
-
-/// Creates a template (admins).
-pub fn create_template(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    input: NewTemplate,
-) -> Result<Template, ApiError> {
-    let name = text("name", Some(&input.name), 300)?
-        .ok_or_else(|| ApiError::validation("name", "must not be empty"))?;
-    check_specs("stages", &input.stages)?;
-    db::write_tx(conn, |conn| {
-        check_template_refs(conn, input.type_code.as_deref(), input.unit_id.as_deref())?;
-        check_template_assignees(conn, &input.stages)?;
-        let now = db::now();
-        let row = TemplateRow {
-            id: new_id(),
-            name,
-            type_code: input.type_code.clone(),
-            unit_id: input.unit_id.clone(),
-            stages: serde_json::to_string(&input.stages).map_err(ApiError::internal)?,
-            active: true,
-            created_by: ctx.actor_id.clone(),
-            created_at: now,
-            updated_at: now,
-        };
-        diesel::insert_into(route_templates::table)
-            .values(&row)
-            .execute(conn)?;
-        audit::record(
-            conn,
-            ctx,
-            Action::RouteTemplateCreated,
-            "route_template",
-            Some(&row.id),
-            json!({"name": row.name, "type_code": row.type_code, "unit_id": row.unit_id, "stages": input.stages}),
-        )?;
-        Ok(Template::from(row))
-    })
-}
-
-/// One template.
-pub fn get_template(conn: &mut DbConn, id: &str) -> Result<Template, ApiError> {
-    if !is_uuid(id) {
-        return Err(ApiError::NotFound("route template"));
-    }
-    Ok(Template::from(
-        queries::template(conn, id)?.ok_or(ApiError::NotFound("route template"))?,
-    ))
-}
-
-/// Renames, restages or retires a template (admins). Routes already started keep their stages.
-pub fn update_template(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    id: &str,
-    changes: TemplateChanges,
-) -> Result<Template, ApiError> {
-    if let Some(s) = &changes.stages {
-        check_specs("stages", s)?;
-    }
-    let name = match &changes.name {
-        Some(n) => Some(
-            text("name", Some(n), 300)?
-                .ok_or_else(|| ApiError::validation("name", "must not be empty"))?,
-        ),
-        None => None,
-    };
-    if !is_uuid(id) {
-        return Err(ApiError::NotFound("route template"));
-    }
-    db::write_tx(conn, |conn| {
-        let mut row = queries::template(conn, id)?.ok_or(ApiError::NotFound("route template"))?;
-        if let Some(s) = &changes.stages {
-            check_template_assignees(conn, s)?;
-            row.stages = serde_json::to_string(s).map_err(ApiError::internal)?;
-        }
-        if let Some(n) = name {
-            row.name = n;
-        }
-        if let Some(a) = changes.active {
-            row.active = a;
-        }
-        row.updated_at = db::now();
-        diesel::update(route_templates::table.find(id))
-            .set((
-                route_templates::name.eq(&row.name),
-                route_templates::stages.eq(&row.stages),
-                route_templates::active.eq(row.active),
-                route_templates::updated_at.eq(row.updated_at),
-            ))
-            .execute(conn)?;
-        audit::record(
-            conn,
-            ctx,
-            Action::RouteTemplateUpdated,
-            "route_template",
-            Some(id),
-            json!({"name": row.name, "active": row.active, "stages": changes.stages}),
-        )?;
-        Ok(Template::from(row))
-    })
-}
-
-// ---- substitutions ----
-
-fn substitution_view(
-    s: &SubstitutionRow,
-    users: &HashMap<String, UserRow>,
-    now: NaiveDateTime,
-) -> Substitution {
-    let capacity = Capacity::parse(&s.capacity).unwrap_or(Capacity::Tuq);
-    Substitution {
-        id: SubstitutionId(s.id.clone()),
-        user: person(users, &s.user_id),
-        deputy: person(users, &s.deputy_id),
-        capacity,
-        capacity_label: capacity.label().to_string(),
-        starts_at: s.starts_at,
-        ends_at: s.ends_at,
-        revoked_at: s.revoked_at,
-        active: s.revoked_at.is_none() && s.starts_at <= now && now < s.ends_at,
-    }
-}
-
-fn substitution_people(
-    conn: &mut DbConn,
-    rows: &[SubstitutionRow],
-) -> Result<HashMap<String, UserRow>, ApiError> {
-    let ids: Vec<String> = rows
-        .iter()
-        .flat_map(|s| [s.user_id.clone(), s.deputy_id.clone()])
-        .collect();
-    Ok(queries::users_by_id(conn, &ids)?)
-}
-
-/// Substitutions naming the viewer (all of them for an admin).
-pub fn list_substitutions(
-    conn: &mut DbConn,
-    viewer: &Viewer,
-) -> Result<Vec<Substitution>, ApiError> {
-    let scope = (!viewer.has(Role::Admin)).then_some(viewer.id.as_str());
-    let rows = queries::list_substitutions(conn, scope)?;
-    let users = substitution_people(conn, &rows)?;
-    let now = db::now();
-    Ok(rows
-        .iter()
-        .map(|s| substitution_view(s, &users, now))
-        .collect())
-}
-
-/// Names a deputy for a period (yourself, or anyone for an admin).
-pub fn create_substitution(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    viewer: &Viewer,
-    input: NewSubstitution,
-) -> Result<Substitution, ApiError> {
-    let user_id = input.user_id.clone().unwrap_or_else(|| viewer.id.clone());
-    if user_id != viewer.id && !viewer.has(Role::Admin) {
-        return Err(ApiError::Forbidden);
-    }
-    let now = db::now();
-    let starts = db::truncate_micros(input.starts_at.unwrap_or(now));
-    let ends = db::truncate_micros(input.ends_at);
-    if ends <= starts {
-        return Err(ApiError::validation("ends_at", "must be after starts_at"));
-    }
-    if ends <= now {
-        return Err(ApiError::validation("ends_at", "is in the past"));
-    }
-    if ends - starts > chrono::Duration::days(366) {
-        return Err(ApiError::validation(
-            "ends_at",
-            "a substitution lasts at most a year",
-        ));
-    }
-    if input.deputy_id == user_id {
-        return Err(ApiError::validation(
-            "deputy_id",
-            "cannot be the same person",
-        ));
-    }
-    db::write_tx(conn, |conn| {
-        active_user(conn, "user_id", &user_id)?;
-        active_user(conn, "deputy_id", &input.deputy_id)?;
-        let row = SubstitutionRow {
-            id: new_id(),
-            user_id: user_id.clone(),
-            deputy_id: input.deputy_id.clone(),
-            capacity: input.capacity.as_str().to_string(),
-            starts_at: starts,
-            ends_at: ends,
-            created_by: Some(viewer.id.clone()),
-            created_at: now,
-            revoked_at: None,
-        };
-        diesel::insert_into(substitutions::table)
-            .values(&row)
-            .execute(conn)?;
-        audit::record(
-            conn,
-            ctx,
-            Action::SubstitutionCreated,
-            "substitution",
-            Some(&row.id),
-            json!({"user_id": row.user_id, "deputy_id": row.deputy_id, "capacity": row.capacity,
-                   "starts_at": row.starts_at, "ends_at": row.ends_at}),
-        )?;
-        let users = substitution_people(conn, std::slice::from_ref(&row))?;
-        Ok(substitution_view(&row, &users, now))
-    })
-}
-
-/// Ends a substitution now (its user, or an admin).
-pub fn revoke_substitution(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    viewer: &Viewer,
-    id: &str,
-) -> Result<Substitution, ApiError> {
-    if !is_uuid(id) {
-        return Err(ApiError::NotFound("substitution"));
-    }
-    db::write_tx(conn, |conn| {
-        let mut row = queries::substitution(conn, id)?
-            .filter(|s| {
-                viewer.has(Role::Admin) || s.user_id == viewer.id || s.deputy_id == viewer.id
-            })
-            .ok_or(ApiError::NotFound("substitution"))?;
-        if row.user_id != viewer.id && !viewer.has(Role::Admin) {
-            return Err(ApiError::Forbidden);
-        }
-        let now = db::now();
-        if row.revoked_at.is_none() {
-            row.revoked_at = Some(now);
-            diesel::update(substitutions::table.find(id))
-                .set(substitutions::revoked_at.eq(Some(now)))
-                .execute(conn)?;
-            audit::record(
-                conn,
-                ctx,
-                Action::SubstitutionRevoked,
-                "substitution",
-                Some(id),
-                json!({"user_id": row.user_id, "deputy_id": row.deputy_id}),
-            )?;
-        }
-        let users = substitution_people(conn, std::slice::from_ref(&row))?;
-        Ok(substitution_view(&row, &users, now))
-    })
-}
-
-// ---- lateness ----
-
-fn median(values: &mut [i64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_unstable();
-    let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2] as f64
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) as f64 / 2.0
-    })
-}
-
-/// Per unit: tasks handled in `[from, to]` (Vietnam dates), handled late, the late rate and
-/// the median handling time in working days. Admins see any unit; a unit's head and clerks
-/// see their unit.
-pub fn lateness(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    viewer: &Viewer,
-    cal: &Calendar,
-    unit: Option<&str>,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<LatenessReport, ApiError> {
-    if to < from {
-        return Err(ApiError::validation("to", "must not be before from"));
-    }
-    if (to - from).num_days() > 366 * 5 {
-        return Err(ApiError::validation(
-            "to",
-            "a report covers at most five years",
-        ));
-    }
-    db::write_tx(conn, |conn| {
-        let units = queries::units_by_id(conn)?;
-        if let Some(u) = unit {
-            let row = units
-                .get(u)
-                .ok_or_else(|| ApiError::validation("unit", "names no unit"))?;
-            let allowed = viewer.has(Role::Admin)
-                || row.head_user_id.as_deref() == Some(viewer.id.as_str())
-                || viewer.is_clerk_of(u);
-            if !allowed {
-                return Err(ApiError::Forbidden);
-            }
-        } else if !viewer.has(Role::Admin) {
-            return Err(ApiError::validation(
-                "unit",
-                "name your unit (admins may leave it out)",
-            ));
-        }
-        let tasks = queries::handled_tasks(
-            conn,
-            unit,
-            calendar::start_of_local_day(from),
-            calendar::end_of_local_day(to),
-        )?;
-        let mut per: std::collections::BTreeMap<String, (i64, i64, Vec<i64>)> = Default::default();
-        for t in &tasks {
-            let (Some(acted), Some(deadline)) = (t.acted_at, t.deadline) else {
-                continue;
-            };
-            let key = t.unit_id.clone().unwrap_or_default();
-            let e = per.entry(key).or_default();
-            e.0 += 1;
-            if acted > deadline {
-                e.1 += 1;
-            }
-            e.2.push(cal.working_days_between(
-                calendar::local_date(t.assigned_at),
-                calendar::local_date(acted),
-            ));
-        }
-        if let Some(u) = unit {
-            per.entry(u.to_string()).or_default();
-        }
-        let mut lines: Vec<LatenessLine> = per
-            .into_iter()
-            .map(|(unit_id, (handled, late, mut days))| {
-                let u = units.get(&unit_id);
-                LatenessLine {
-                    unit_code: u.map(|u| u.code.clone()).unwrap_or_default(),
-                    unit_name: u.map(|u| u.name.clone()).unwrap_or_default(),
-                    unit_id,
-                    handled,
-                    handled_late: late,
-                    late_rate: if handled > 0 {
-                        late as f64 / handled as f64
-                    } else {
-                        0.0
-                    },
-                    median_handling_days: median(&mut days),
-                }
-            })
-            .collect();
-        lines.sort_by(|a, b| a.unit_code.cmp(&b.unit_code));
-        audit::record(
-            conn,
-            ctx,
-            Action::LatenessReportViewed,
-            "report",
-            None,
-            json!({"unit": unit, "from": from, "to": to}),
-        )?;
-        Ok(LatenessReport {
-            from,
-            to,
-            units: lines,
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(&mut []), None);
-        assert_eq!(median(&mut [3, 1, 2]), Some(2.0));
-        assert_eq!(median(&mut [4, 1, 2, 3]), Some(2.5));
-    }
 }

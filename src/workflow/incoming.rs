@@ -1,0 +1,228 @@
+//! Incoming papers: a leader assigns one lead (unit or person), cooperating and
+//! for-information units, and a deadline; one task, one lead.
+
+use super::calendar::{self, Calendar};
+use super::model::*;
+use super::notices::{self, Notice};
+use super::queries;
+use super::service::{active_user, head_of, new_id, people_of, task_view, text};
+use crate::accounts::model::UserRow;
+use crate::accounts::{queries as accounts_q, Role};
+use crate::audit::{self, Action, AuditContext};
+use crate::db::schema::workflow_tasks;
+use crate::db::{self, DbConn};
+use crate::documents::access::Viewer;
+use crate::documents::model::{Kind, Status};
+use crate::documents::service::visible_document;
+use crate::error::ApiError;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+
+/// A leader assigns an incoming paper: one lead (unit or person), cooperating and
+/// for-information units, a deadline.
+pub fn assign_incoming(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    viewer: &Viewer,
+    cal: &Calendar,
+    document_id: &str,
+    req: AssignIncoming,
+) -> Result<Assignment, ApiError> {
+    let note = text("note", req.note.as_deref(), 4000)?;
+    db::write_tx(conn, |conn| {
+        let doc = visible_document(conn, viewer, document_id)?;
+        if doc.kind() != Kind::Incoming {
+            return Err(ApiError::conflict(
+                "not_incoming",
+                "only incoming papers are assigned; drafts travel a route",
+            ));
+        }
+        if doc.status() == Status::Returned {
+            return Err(ApiError::conflict(
+                "document_returned",
+                "the paper was sent back",
+            ));
+        }
+        let unit =
+            accounts_q::find_unit(conn, &doc.unit_id)?.ok_or(ApiError::NotFound("document"))?;
+        let leader = unit.head_user_id.as_deref() == Some(viewer.id.as_str())
+            || (viewer.has(Role::Official)
+                && viewer.unit_id.as_deref() == Some(doc.unit_id.as_str()));
+        if !leader {
+            return Err(ApiError::Forbidden);
+        }
+        let (lead_user, lead_unit) = match (&req.lead_unit_id, &req.lead_user_id) {
+            (Some(u), None) => {
+                let head = head_of(conn, "lead_unit_id", u)?;
+                (head, Some(u.clone()))
+            }
+            (None, Some(p)) => {
+                let user = active_user(conn, "lead_user_id", p)?;
+                let unit = user.unit_id.clone();
+                (user, unit)
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    "lead_unit_id",
+                    "one task, one lead: give exactly one of lead_unit_id and lead_user_id",
+                ))
+            }
+        };
+        let mut seen: HashSet<String> = lead_unit.iter().cloned().collect();
+        let mut coop = Vec::new();
+        for (i, u) in req.cooperating_unit_ids.iter().enumerate() {
+            let f = format!("cooperating_unit_ids[{i}]");
+            if !seen.insert(u.clone()) {
+                return Err(ApiError::validation(
+                    f,
+                    "names a unit twice (or the lead unit)",
+                ));
+            }
+            coop.push((u.clone(), head_of(conn, &f, u)?));
+        }
+        let mut inform = Vec::new();
+        for (i, u) in req.inform_unit_ids.iter().enumerate() {
+            let f = format!("inform_unit_ids[{i}]");
+            if !seen.insert(u.clone()) {
+                return Err(ApiError::validation(
+                    f,
+                    "names a unit twice (or a lead or cooperating unit)",
+                ));
+            }
+            inform.push((u.clone(), head_of(conn, &f, u)?));
+        }
+        let now = db::now();
+        let deadline = match req.deadline {
+            Some(d) => {
+                if d < calendar::local_date(now) {
+                    return Err(ApiError::validation("deadline", "is in the past"));
+                }
+                calendar::end_of_local_day(d)
+            }
+            None => cal.deadline(now, calendar::default_days(&doc.urgency)),
+        };
+        let lead_taken: i64 = workflow_tasks::table
+            .filter(workflow_tasks::document_id.eq(&doc.id))
+            .filter(workflow_tasks::role.eq("lead"))
+            .count()
+            .get_result(conn)?;
+        if lead_taken > 0 {
+            return Err(ApiError::conflict(
+                "lead_already_assigned",
+                "one task, one lead: this paper already has its lead",
+            ));
+        }
+        let mk = |role: TaskKind,
+                  user: &UserRow,
+                  unit: Option<String>,
+                  status: &str,
+                  deadline: Option<NaiveDateTime>| TaskRow {
+            id: new_id(),
+            document_id: doc.id.clone(),
+            route_id: None,
+            stage_id: None,
+            round: 1,
+            role: role.as_str().to_string(),
+            assignee_id: user.id.clone(),
+            unit_id: unit.or_else(|| user.unit_id.clone()),
+            acting_user_id: None,
+            capacity: None,
+            status: status.to_string(),
+            urgency: doc.urgency.clone(),
+            deadline,
+            assigned_at: now,
+            acted_at: None,
+            result: note.clone(),
+            delegated_from: None,
+        };
+        let mut rows = vec![mk(
+            TaskKind::Lead,
+            &lead_user,
+            lead_unit.clone(),
+            "pending",
+            Some(deadline),
+        )];
+        for (u, head) in &coop {
+            rows.push(mk(
+                TaskKind::Cooperate,
+                head,
+                Some(u.clone()),
+                "pending",
+                Some(deadline),
+            ));
+        }
+        for (u, head) in &inform {
+            rows.push(mk(
+                TaskKind::Inform,
+                head,
+                Some(u.clone()),
+                "informed",
+                None,
+            ));
+        }
+        for r in &rows {
+            diesel::insert_into(workflow_tasks::table)
+                .values(r)
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            ctx,
+            Action::IncomingAssigned,
+            "document",
+            Some(&doc.id),
+            json!({
+                "lead_user_id": lead_user.id, "lead_unit_id": lead_unit,
+                "cooperating_unit_ids": req.cooperating_unit_ids, "inform_unit_ids": req.inform_unit_ids,
+                "deadline": deadline, "note": note,
+            }),
+        )?;
+        let notices: Vec<Notice> = rows
+            .iter()
+            .map(|r| Notice::Incoming {
+                task_id: r.id.clone(),
+                recipient: r.assignee_id.clone(),
+                deadline: r.deadline,
+                comment: note.clone(),
+            })
+            .collect();
+        notices::send(conn, &doc.id, &viewer.id, &notices, now)?;
+        assignment_view(conn, &doc.id)
+    })
+}
+
+fn assignment_view(conn: &mut DbConn, document_id: &str) -> Result<Assignment, ApiError> {
+    let tasks = queries::incoming_tasks(conn, document_id)?;
+    let users = people_of(conn, &tasks)?;
+    let now = db::now();
+    let empty = HashMap::new();
+    let view = |role: &str| -> Vec<Task> {
+        tasks
+            .iter()
+            .filter(|t| t.role == role)
+            .map(|t| task_view(t, &users, &empty, now))
+            .collect()
+    };
+    let lead = view("lead")
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound("assignment"))?;
+    Ok(Assignment {
+        document_id: document_id.to_string(),
+        lead,
+        cooperating: view("cooperate"),
+        informed: view("inform"),
+    })
+}
+
+/// The assignment of an incoming paper the viewer may see.
+pub fn get_assignment(
+    conn: &mut DbConn,
+    viewer: &Viewer,
+    document_id: &str,
+) -> Result<Assignment, ApiError> {
+    let doc = visible_document(conn, viewer, document_id)?;
+    assignment_view(conn, &doc.id)
+}
