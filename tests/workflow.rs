@@ -75,6 +75,13 @@ fn office(srv: &TestServer) -> Office {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.json["head_user_id"], ids[head].as_str());
     }
+    let r = srv.patch(
+        &format!("/api/v1/units/{}", units["X"]),
+        Some(&srv.admin_token),
+        &json!({"head_user_id": uuid::Uuid::new_v4().to_string()}),
+    );
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "head_user_id");
     Office { units, ids, tokens }
 }
 
@@ -441,6 +448,21 @@ fn delegate_and_substitution(b: Backend) {
     assert_eq!(r.json["capacity_label"], "KT.");
     assert_eq!(r.json["active"], true);
     let sub = r.json["id"].as_str().unwrap().to_string();
+    let listed = srv.get("/api/v1/substitutions", Some(o.tok("deputy")));
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.json.as_array().unwrap().len(), 1);
+    assert_eq!(listed.json[0]["user"]["id"], o.id("director"));
+    assert_eq!(listed.json[0]["deputy"]["id"], o.id("deputy"));
+    let others = srv.get("/api/v1/substitutions", Some(o.tok("outsider")));
+    assert_eq!(others.json, json!([]));
+    // A period that ends before it starts is refused.
+    srv.post(
+        "/api/v1/substitutions",
+        Some(o.tok("director")),
+        &json!({"deputy_id": o.id("deputy"), "capacity": "tl",
+                "starts_at": "2099-02-01T00:00:00", "ends_at": "2099-01-01T00:00:00"}),
+    )
+    .assert_problem(422, "validation_failed");
     // Nobody names a deputy for someone else (but admins).
     srv.post(
         "/api/v1/substitutions",
@@ -892,6 +914,20 @@ fn deadlines_and_the_inbox_order(b: Backend) {
         order,
         vec!["flash", "urgent", "normal"],
         "most urgent first"
+    );
+    // A route deadline caps its stages: one working day for a normal draft.
+    let capped = draft(&srv, &o, "normal");
+    let r = srv.post(
+        &format!("/api/v1/documents/{capped}/route"),
+        Some(o.tok("drafter")),
+        &json!({"stages": [user_stage("review", "all", &["staff"], &o)], "deadline_days": 1}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["deadline"], expected_deadline(today, 1, &off));
+    assert_eq!(r.json["overdue"], false);
+    assert_eq!(
+        r.json["stages"][0]["tasks"][0]["deadline"],
+        expected_deadline(today, 1, &off)
     );
     for (urgency, days) in [("flash", 0), ("urgent", 2), ("normal", 5)] {
         let item = inbox

@@ -231,6 +231,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        deadline -> Nullable<Timestamp>,
     }
 }
 

@@ -197,6 +197,9 @@ pub struct StartRoute {
     pub template_id: Option<String>,
     #[serde(default)]
     pub stages: Option<Vec<StageSpec>>,
+    /// Working days for the whole route (no stage is due after it); none: no route deadline.
+    #[serde(default)]
+    pub deadline_days: Option<u32>,
 }
 
 /// A person as shown in tasks and records.
@@ -270,6 +273,10 @@ pub struct Route {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
+    /// The whole route's deadline, when set.
+    pub deadline: Option<NaiveDateTime>,
+    /// Still active after that deadline.
+    pub overdue: bool,
     pub stages: Vec<Stage>,
 }
 
@@ -454,6 +461,7 @@ pub struct RouteRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
+    pub deadline: Option<NaiveDateTime>,
 }
 
 /// A stage row.

@@ -349,6 +349,8 @@ fn route_view(conn: &mut DbConn, l: &Loaded) -> Result<Route, ApiError> {
         created_at: l.row.created_at,
         updated_at: l.row.updated_at,
         finished_at: l.row.finished_at,
+        deadline: l.row.deadline,
+        overdue: l.row.status == "active" && l.row.deadline.is_some_and(|d| d < now),
         stages,
     })
 }
@@ -372,6 +374,12 @@ pub fn start_route(
 ) -> Result<Route, ApiError> {
     if let Some(stages) = &req.stages {
         check_specs("stages", stages)?;
+    }
+    if req.deadline_days.is_some_and(|d| d > 365) {
+        return Err(ApiError::validation(
+            "deadline_days",
+            "at most 365 working days",
+        ));
     }
     db::write_tx(conn, |conn| {
         let doc = visible_document(conn, viewer, document_id)?;
@@ -442,6 +450,7 @@ pub fn start_route(
             created_at: now,
             updated_at: now,
             finished_at: None,
+            deadline: req.deadline_days.map(|d| cal.deadline(now, d)),
         };
         diesel::insert_into(workflow_routes::table)
             .values(&row)
@@ -591,10 +600,16 @@ impl Write<'_> {
                         let delegated = self.acting.as_ref().filter(|a| a.delegation);
                         let deadline = match delegated {
                             Some(a) => a.task.deadline,
-                            None if t.status == TaskStatus::Pending => Some(self.cal.deadline(
-                                self.now,
-                                days.unwrap_or_else(|| calendar::default_days(&self.doc.urgency)),
-                            )),
+                            None if t.status == TaskStatus::Pending => {
+                                let own = self.cal.deadline(
+                                    self.now,
+                                    days.unwrap_or_else(|| {
+                                        calendar::default_days(&self.doc.urgency)
+                                    }),
+                                );
+                                // No stage is due after the route.
+                                Some(before.row.deadline.map_or(own, |r| own.min(r)))
+                            }
                             None => None,
                         };
                         let row = TaskRow {

@@ -29,7 +29,9 @@ CREATE TABLE workflow_routes (
     version BIGINT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP
+    finished_at TIMESTAMP,
+    -- The whole route's deadline, when the drafter set one; no stage is due after it.
+    deadline TIMESTAMP
 );
 CREATE UNIQUE INDEX workflow_routes_one_active_uq ON workflow_routes(document_id) WHERE status = 'active';
 
