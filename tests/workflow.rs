@@ -305,6 +305,7 @@ fn draft_climbs_the_chain(b: Backend) {
     );
     r.assert_problem(409, "task_closed");
     assert_eq!(r.json["current"]["status"], "completed");
+    start(&srv, &o, &doc, chain(&o)).assert_problem(409, "route_completed");
     assert_eq!(audit(&srv, "task.approved").len(), 5);
     assert_eq!(audit(&srv, "route.started").len(), 1);
 }

@@ -398,6 +398,12 @@ pub fn start_route(
                 "the document is already on an active route",
             ));
         }
+        if queries::latest_route(conn, &doc.id)?.is_some_and(|r| r.status == "completed") {
+            return Err(ApiError::conflict(
+                "route_completed",
+                "the draft has been through its whole route; it is not routed again",
+            ));
+        }
         let (specs, template_id) = match (&req.template_id, req.stages) {
             (Some(t), None) => {
                 let tpl = queries::template(conn, t)?
