@@ -1,6 +1,7 @@
 //! Who sees what. A document is visible to the clerks of its unit (registering or drafting),
-//! to its drafter, to archivists once archived, and to users granted access; a classified one
-//! (mật and above) only to granted users. Everyone else gets 404, as for a missing document,
+//! to its drafter, to archivists once archived, to users granted access, and to the people it
+//! is routed or assigned to (workflow tasks, and deputies of open ones: they count as granted,
+//! see `queries::is_routed_to`); a classified one (mật and above) only to granted or routed users. Everyone else gets 404, as for a missing document,
 //! so ids leak nothing.
 
 use super::model::{DocumentRow, Status};
@@ -35,7 +36,8 @@ impl Viewer {
         self.has(Role::Clerk) && self.unit_id.as_deref() == Some(unit_id)
     }
 
-    /// Whether the viewer may see `doc`; `granted` says whether a grant names them.
+    /// Whether the viewer may see `doc`; `granted` says whether a grant names them or the
+    /// document is routed or assigned to them.
     pub fn can_see(&self, doc: &DocumentRow, granted: bool) -> bool {
         if granted {
             return true;
