@@ -1,8 +1,8 @@
 //! Who sees what. A document is visible to the clerks of its unit (registering or drafting),
 //! to its drafter, to archivists once archived, to users granted access, and to the people it
 //! is routed or assigned to (workflow tasks, and deputies of open ones: they count as granted,
-//! see `queries::is_routed_to`); a classified one (mật and above) only to granted or routed users. Everyone else gets 404, as for a missing document,
-//! so ids leak nothing.
+//! see `queries::is_routed_to`); a classified one (mật and above) only to granted or routed
+//! users. Everyone else gets 404, as for a missing document, so ids leak nothing.
 
 use super::model::{DocumentRow, Status};
 use crate::accounts::{CurrentUser, Role};
