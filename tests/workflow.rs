@@ -308,6 +308,10 @@ fn draft_climbs_the_chain(b: Backend) {
     start(&srv, &o, &doc, chain(&o)).assert_problem(409, "route_completed");
     assert_eq!(audit(&srv, "task.approved").len(), 5);
     assert_eq!(audit(&srv, "route.started").len(), 1);
+    assert!(
+        !audit(&srv, "route.viewed").is_empty(),
+        "reads are recorded"
+    );
 }
 
 fn srv_ref(s: &TestServer) -> &TestServer {

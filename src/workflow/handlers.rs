@@ -88,10 +88,11 @@ async fn get_route(
     id: web::Path<String>,
 ) -> Result<web::Json<Route>, ApiError> {
     let viewer = Viewer::from(&user);
+    let ctx = user.audit();
     let id = id.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| service::get_route(conn, &viewer, &id))
+            .db(move |conn| service::get_route(conn, &ctx, &viewer, &id))
             .await?,
     ))
 }

@@ -705,12 +705,27 @@ fn notices_of(events: &[Event], route: &engine::Route, comment: Option<&str>) ->
 
 // ---- reading ----
 
-/// The latest route of a document the viewer may see.
-pub fn get_route(conn: &mut DbConn, viewer: &Viewer, document_id: &str) -> Result<Route, ApiError> {
-    let doc = visible_document(conn, viewer, document_id)?;
-    let row = queries::latest_route(conn, &doc.id)?.ok_or(ApiError::NotFound("route"))?;
-    let l = load(conn, row)?;
-    route_view(conn, &l)
+/// The document's latest route, recording the read (as documents record theirs).
+pub fn get_route(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    viewer: &Viewer,
+    document_id: &str,
+) -> Result<Route, ApiError> {
+    db::write_tx(conn, |conn| {
+        let doc = visible_document(conn, viewer, document_id)?;
+        let row = queries::latest_route(conn, &doc.id)?.ok_or(ApiError::NotFound("route"))?;
+        let l = load(conn, row)?;
+        audit::record(
+            conn,
+            ctx,
+            Action::RouteViewed,
+            "route",
+            Some(&l.row.id),
+            json!({"document_id": doc.id}),
+        )?;
+        route_view(conn, &l)
+    })
 }
 
 /// The viewer's open tasks and those they hold as a deputy: most urgent first, then by
