@@ -198,9 +198,12 @@ pub async fn check_pdf(state: &AppState, staged: &StagedFile) -> Result<PdfFacts
     )
     .await?
     .map_err(ApiError::internal)?;
-    outcome.map_err(|r| ApiError::Unprocessable {
-        code: r.code(),
-        message: r.to_string(),
+    outcome.map_err(|r| match r {
+        PdfRejection::Busy(why) => ApiError::Unavailable(why),
+        r => ApiError::Unprocessable {
+            code: r.code(),
+            message: r.to_string(),
+        },
     })
 }
 
