@@ -72,6 +72,11 @@ fn storage_error(e: StorageError) -> ApiError {
             "upload_unreadable",
             format!("the upload could not be read: {m}"),
         ),
+        StorageError::Io(cause) => {
+            // A full disk or a store that cannot be reached: passing, worth a retry.
+            tracing::error!(%cause, "file store failure");
+            ApiError::Unavailable("the file store cannot be reached right now; try again".into())
+        }
         other => ApiError::internal(other),
     }
 }
