@@ -35,6 +35,17 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Folder of the content-addressed file store; empty means `{data_dir}/blobs`.
     pub blob_dir: String,
+    /// Where files are kept: empty = the local folder `blob_dir`; `s3://BUCKET[/PREFIX]` = an
+    /// S3-compatible object store.
+    pub blob_url: String,
+    /// Endpoint of an S3-compatible service (MinIO, Ceph, …); empty: AWS S3 in `s3_region`.
+    pub s3_endpoint: String,
+    /// S3 region.
+    pub s3_region: String,
+    /// S3 access key id; empty: the standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+    pub s3_access_key_id: String,
+    /// S3 secret access key.
+    pub s3_secret_access_key: String,
     /// Seconds the PDF check of an upload may take before the file is refused as unreadable.
     pub pdf_check_timeout_secs: u64,
     /// Seconds in-flight requests get to finish after SIGTERM.
@@ -82,6 +93,11 @@ impl Default for Config {
             max_json_bytes: 1024 * 1024,
             max_upload_bytes: 100 * 1024 * 1024,
             blob_dir: String::new(),
+            blob_url: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: String::new(),
             pdf_check_timeout_secs: 20,
             shutdown_timeout_secs: 30,
             log_format: "text".into(),
@@ -209,6 +225,16 @@ impl Config {
         set(&mut self.max_json_bytes, "max_json_bytes", env, int)?;
         set(&mut self.max_upload_bytes, "max_upload_bytes", env, int)?;
         set(&mut self.blob_dir, "blob_dir", env, text)?;
+        set(&mut self.blob_url, "blob_url", env, text)?;
+        set(&mut self.s3_endpoint, "s3_endpoint", env, text)?;
+        set(&mut self.s3_region, "s3_region", env, text)?;
+        set(&mut self.s3_access_key_id, "s3_access_key_id", env, text)?;
+        set(
+            &mut self.s3_secret_access_key,
+            "s3_secret_access_key",
+            env,
+            text,
+        )?;
         set(
             &mut self.pdf_check_timeout_secs,
             "pdf_check_timeout_secs",
@@ -357,6 +383,30 @@ impl Config {
                 "must be between 1 and 600",
             ));
         }
+        if !self.blob_url.is_empty() && crate::storage::s3::parse_url(&self.blob_url).is_none() {
+            return Err(err(
+                env_name("blob_url"),
+                "must be empty (local folder) or s3://BUCKET[/PREFIX] with a valid bucket name",
+            ));
+        }
+        let endpoint_ok = self.s3_endpoint.is_empty()
+            || self.s3_endpoint.starts_with("http://")
+            || self.s3_endpoint.starts_with("https://");
+        if !endpoint_ok {
+            return Err(err(
+                env_name("s3_endpoint"),
+                "must start with http:// or https://",
+            ));
+        }
+        if self.s3_region.trim().is_empty() {
+            return Err(err(env_name("s3_region"), "must not be empty"));
+        }
+        if self.s3_access_key_id.is_empty() != self.s3_secret_access_key.is_empty() {
+            return Err(err(
+                env_name("s3_secret_access_key"),
+                "s3_access_key_id and s3_secret_access_key must be set together",
+            ));
+        }
         let tsa_ok = self.tsa_url.is_empty()
             || self.tsa_url.starts_with("http://")
             || self.tsa_url.starts_with("https://");
@@ -397,6 +447,19 @@ impl Config {
             &self.calendar_extra_workdays,
         )
         .unwrap_or_else(|_| crate::workflow::calendar::Calendar::vietnam())
+    }
+
+    /// The S3 store `blob_url` names, if it names one.
+    pub fn s3_settings(&self) -> Option<crate::storage::s3::S3Settings> {
+        let (bucket, prefix) = crate::storage::s3::parse_url(&self.blob_url)?;
+        Some(crate::storage::s3::S3Settings {
+            bucket,
+            prefix,
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+        })
     }
 
     /// The folder of the file store.

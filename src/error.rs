@@ -193,6 +193,10 @@ impl ResponseError for ApiError {
             ApiError::RangeNotSatisfiable { size } => {
                 resp.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
             }
+            // Every 503 is a passing state (database unreachable, checks saturated).
+            ApiError::Unavailable(_) => {
+                resp.insert_header((header::RETRY_AFTER, "30"));
+            }
             _ => {}
         }
         resp.body(serde_json::to_string(&self.problem()).unwrap_or_else(|_| "{}".into()))

@@ -35,7 +35,7 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
         None => {}
     }
     drop(conn);
-    let blobs = crate::storage::BlobStore::local(&cfg.blob_path())?;
+    let blobs = crate::storage::BlobStore::from_config(&cfg)?;
     Ok(AppState {
         pool,
         config: Arc::new(cfg),

@@ -281,11 +281,8 @@ fn sixty_four_at_once(b: Backend) {
 
 fn two_processes_share_the_counter(b: Backend) {
     let first = TestServer::start_with(b, |c| c.db_pool_size = 6);
-    let data = first.data_dir();
-    let second = TestServer::start_on(first.db.shared(), move |c| {
-        c.data_dir = data;
-        c.db_pool_size = 6;
-    });
+    // The second server is the real binary in its own OS process, sharing database and files.
+    let second = TestServer::spawn_process(first.db.shared(), first.data_dir(), 6);
     let clerk = clerk_of(&first, "VP");
     let reg = first.create_register(&clerk, "incoming", "Sổ đến");
     // Documents created through both servers; each reads the other's.

@@ -6,9 +6,14 @@
 //! decompression cap and a deadline. A parse that misses the deadline is abandoned (the thread
 //! finishes or dies on its own; its result is dropped) and the file is refused as unreadable.
 
+use crate::signing::pdf::document;
+use crate::signing::pdf::reader::Reader;
+use crate::signing::pdf::source::MemSource;
+use crate::signing::SigningError;
 use lopdf::xref::XrefRecovery;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Stack of the parsing thread: lopdf's parser recurses once per nesting level, and a file
@@ -20,6 +25,11 @@ const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 const MAX_TREE_DEPTH: usize = 64;
 /// Most pages counted.
 const MAX_PAGES: u32 = 100_000;
+/// Most check threads alive at once, counting those abandoned after their deadline (they run
+/// on until they finish): bounds the CPU and memory hostile uploads can tie up.
+const MAX_CHECK_THREADS: usize = 8;
+/// Check threads alive now.
+static CHECK_THREADS: AtomicUsize = AtomicUsize::new(0);
 /// How far into the file the `%PDF-` header may start (ISO 32000 readers allow leading junk).
 const HEADER_WINDOW: usize = 1024;
 
@@ -48,6 +58,9 @@ pub enum PdfRejection {
     /// Too damaged to read, or took too long to read.
     #[error("{0}")]
     Unreadable(String),
+    /// Not checked: too many checks are running (the file may be fine; try again).
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl PdfRejection {
@@ -57,18 +70,49 @@ impl PdfRejection {
             PdfRejection::NotPdf(_) => "pdf_not_pdf",
             PdfRejection::Encrypted(_) => "pdf_encrypted",
             PdfRejection::Unreadable(_) => "pdf_unreadable",
+            PdfRejection::Busy(_) => "pdf_check_busy",
         }
+    }
+}
+
+/// One place among at most `limit` counted by `counter`, held for as long as the value lives
+/// (a panicking thread gives it back too).
+struct Slot(&'static AtomicUsize);
+
+impl Slot {
+    fn take(counter: &'static AtomicUsize, limit: usize) -> Option<Slot> {
+        if counter.fetch_add(1, Ordering::SeqCst) >= limit {
+            counter.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Slot(counter))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Checks a PDF held in memory, guarded: own thread with a large stack, panics caught,
 /// given up after `timeout`.
 pub fn inspect_guarded(bytes: Vec<u8>, timeout: Duration) -> Result<PdfFacts, PdfRejection> {
+    let Some(slot) = Slot::take(&CHECK_THREADS, MAX_CHECK_THREADS) else {
+        tracing::warn!(
+            limit = MAX_CHECK_THREADS,
+            "PDF check refused: too many checks running"
+        );
+        return Err(PdfRejection::Busy(
+            "too many files are being checked right now; send the file again in a minute".into(),
+        ));
+    };
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name("pdf-inspect".into())
         .stack_size(PARSE_STACK_BYTES)
         .spawn(move || {
+            let _slot = slot;
             let outcome = std::panic::catch_unwind(|| inspect(&bytes));
             // The receiver may have given up already; nothing to do then.
             let _ = tx.send(outcome);
@@ -132,10 +176,35 @@ pub fn inspect(bytes: &[u8]) -> Result<PdfFacts, PdfRejection> {
             "the PDF has no readable pages".into(),
         ));
     }
+    // The signer's own reader is strict: it follows the file's cross-reference as written and
+    // repairs nothing. lopdf is more forgiving: it reads past an object stream's declared count
+    // and guesses a shifted startxref, where qpdf and poppler give up. A file is refused when the
+    // strict reader cannot find its catalog or the root of its page tree where the file says they
+    // are, unless lopdf rebuilt the whole cross-reference from the objects themselves (as the usual
+    // repair tools do); lesser damage is accepted and recorded as a reason it cannot be signed.
+    let rebuilt = matches!(doc.xref_recovery, Some(XrefRecovery::Reconstructed));
+    let strict = if encrypted {
+        Strict::Readable
+    } else {
+        strict_read(bytes, doc.xref_recovery.is_none())
+    };
+    if let Strict::Unreadable(why) = &strict {
+        if !rebuilt {
+            return Err(PdfRejection::Unreadable(format!(
+                "the PDF is too damaged to read ({why})"
+            )));
+        }
+    }
+    let damaged_reason;
     let not_signable = if encrypted {
         Some("encrypted with an owner password: remove the protection before it can be signed")
     } else if certified_no_changes(&doc) {
         Some("certified, no changes allowed: a new signature would break the certification")
+    } else if matches!(strict, Strict::Readable) {
+        None
+    } else if let (Strict::Damaged(why), false) = (&strict, rebuilt) {
+        damaged_reason = format!("damaged structure: {why}; ask the sender for an intact copy");
+        Some(damaged_reason.as_str())
     } else {
         match doc.xref_recovery {
             Some(XrefRecovery::Reconstructed) => Some(
@@ -154,6 +223,53 @@ pub fn inspect(bytes: &[u8]) -> Result<PdfFacts, PdfRejection> {
         signable: not_signable.is_none(),
         signable_reason: not_signable.map(str::to_string),
     })
+}
+
+/// What the signer's strict reader makes of a file lopdf could open.
+enum Strict {
+    /// Catalog and whole page tree read as written: the signer can work on it.
+    Readable,
+    /// The pages can be found, but the structure breaks a rule the signer keeps.
+    Damaged(String),
+    /// The catalog or the page tree root is not where the file says.
+    Unreadable(String),
+}
+
+/// Reads the catalog and the page tree with the signer's strict reader. `followed` is whether
+/// lopdf read the cross-reference as written (no repair): a strict refusal of the
+/// cross-reference itself is then a rule broken, not a file that cannot be found.
+fn strict_read(bytes: &[u8], followed: bool) -> Strict {
+    let src = MemSource(bytes);
+    let mut reader = match Reader::open(&src) {
+        Ok(r) => r,
+        // lopdf found a header already; the strict one wants `%PDF-d.d` exactly.
+        Err(SigningError::NotPdf(why)) => return Strict::Damaged(why),
+        Err(e) if followed => return Strict::Damaged(strict_reason(&e)),
+        Err(e) => return Strict::Unreadable(strict_reason(&e)),
+    };
+    let catalog = match document::catalog(&mut reader) {
+        Ok(c) => c,
+        Err(e) => return Strict::Unreadable(strict_reason(&e)),
+    };
+    match reader.get_key(&catalog, b"Pages") {
+        Ok(Some(root)) if root.dict().is_some() => {}
+        Ok(_) => return Strict::Unreadable("the page tree root is missing".into()),
+        Err(e) => return Strict::Unreadable(strict_reason(&e)),
+    }
+    match document::pages(&mut reader, &catalog) {
+        Ok(_) => Strict::Readable,
+        Err(e) => Strict::Damaged(strict_reason(&e)),
+    }
+}
+
+/// The strict reader's complaint, without its own prefix.
+fn strict_reason(e: &SigningError) -> String {
+    match e {
+        SigningError::Damaged(m) | SigningError::NotPdf(m) | SigningError::Unsupported(m) => {
+            m.clone()
+        }
+        other => other.to_string(),
+    }
 }
 
 fn encrypted_refusal() -> PdfRejection {
@@ -327,6 +443,60 @@ mod tests {
         assert_eq!(e.code(), "pdf_not_pdf");
         let e = inspect_guarded(b"%PDF-1.7\n".to_vec(), Duration::from_secs(10)).unwrap_err();
         assert_eq!(e.code(), "pdf_unreadable", "{e}");
+    }
+
+    #[test]
+    fn files_only_a_lenient_reader_can_open_are_refused() {
+        // qpdf and poppler cannot read either; lopdf reads past the object stream's count and
+        // guesses the shifted startxref.
+        for (name, bytes) in [
+            (
+                "objstm count too low",
+                &include_bytes!("../../tests/fixtures/pdf/hopeless-objstm-count-too-low.pdf")[..],
+            ),
+            (
+                "startxref off by one into an xref stream",
+                &include_bytes!(
+                    "../../tests/fixtures/pdf/hopeless-startxref-xref-stream-off-by-one.pdf"
+                )[..],
+            ),
+        ] {
+            let e = inspect_guarded(bytes.to_vec(), Duration::from_secs(10)).unwrap_err();
+            assert_eq!(e.code(), "pdf_unreadable", "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn lesser_damage_is_accepted_as_not_signable() {
+        let bytes = include_bytes!("../../tests/fixtures/pdf/malformed-page-tree-direct-kid.pdf");
+        let facts = inspect_guarded(bytes.to_vec(), Duration::from_secs(10)).unwrap();
+        assert!(!facts.signable, "{facts:?}");
+        let reason = facts.signable_reason.unwrap_or_default();
+        assert!(
+            reason.starts_with("damaged structure: a page tree /Kids entry is not an indirect"),
+            "{reason}"
+        );
+        assert!(facts.page_count >= 1);
+    }
+
+    #[test]
+    fn slots_are_capped_and_come_back_even_after_a_panic() {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let a = Slot::take(&COUNTER, 2).unwrap();
+        let held = std::thread::spawn(|| {
+            let _b = Slot::take(&COUNTER, 2).unwrap();
+            panic!("a check thread dying");
+        });
+        assert!(held.join().is_err());
+        let b = Slot::take(&COUNTER, 2).expect("the panicked thread gave its slot back");
+        assert!(
+            Slot::take(&COUNTER, 2).is_none(),
+            "a third check is refused"
+        );
+        drop(a);
+        assert!(Slot::take(&COUNTER, 2).is_some());
+        drop(b);
+        assert_eq!(COUNTER.load(Ordering::SeqCst), 0);
     }
 
     #[test]

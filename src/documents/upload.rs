@@ -72,6 +72,11 @@ fn storage_error(e: StorageError) -> ApiError {
             "upload_unreadable",
             format!("the upload could not be read: {m}"),
         ),
+        StorageError::Io(cause) => {
+            // A full disk or a store that cannot be reached: passing, worth a retry.
+            tracing::error!(%cause, "file store failure");
+            ApiError::Unavailable("the file store cannot be reached right now; try again".into())
+        }
         other => ApiError::internal(other),
     }
 }
@@ -198,9 +203,12 @@ pub async fn check_pdf(state: &AppState, staged: &StagedFile) -> Result<PdfFacts
     )
     .await?
     .map_err(ApiError::internal)?;
-    outcome.map_err(|r| ApiError::Unprocessable {
-        code: r.code(),
-        message: r.to_string(),
+    outcome.map_err(|r| match r {
+        PdfRejection::Busy(why) => ApiError::Unavailable(why),
+        r => ApiError::Unprocessable {
+            code: r.code(),
+            message: r.to_string(),
+        },
     })
 }
 

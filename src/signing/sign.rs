@@ -2,7 +2,7 @@
 //! signed attributes' digest, and patch the CMS into the reserved /Contents.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 
 use std::path::{Path, PathBuf};
 
@@ -233,12 +233,18 @@ fn finish(
 /// Files up to this size are copied and hashed in one thread.
 const SMALL_FILE: u64 = 4 << 20;
 
-/// Copies the original file to the output while hashing it: the copy runs in a second thread
-/// through `std::io::copy` (in-kernel `copy_file_range` between files, a reflink where the file
-/// system has them), so the wall time stays close to hashing the file once.
+/// Chunk of the pipelined copy.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight between the reading/hashing thread and the writing thread.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Copies the original file to the output while hashing it, reading it once: this thread reads a
+/// chunk and hashes it while a second thread writes the same chunk out, so the wall time stays
+/// close to hashing the file once. Buffers go round between the two threads (no allocation per
+/// chunk).
 fn copy_and_hash(input: &File, len: u64, out: &mut File) -> Result<Sha256, SigningError> {
-    use std::io::{Seek, SeekFrom};
     use std::os::unix::fs::FileExt;
+    use std::sync::mpsc::sync_channel;
     if len <= SMALL_FILE {
         // One read, one hash, one write: a thread would cost more than it saves.
         let mut buf = vec![0u8; len as usize];
@@ -248,35 +254,65 @@ fn copy_and_hash(input: &File, len: u64, out: &mut File) -> Result<Sha256, Signi
         out.write_all(&buf)?;
         return Ok(hasher);
     }
+    let (to_writer, chunks) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let (give_back, returned) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 1);
     std::thread::scope(|scope| {
-        let copier = scope.spawn(move || -> std::io::Result<u64> {
-            let mut reader = input;
-            reader.seek(SeekFrom::Start(0))?;
-            std::io::copy(&mut reader.take(len), out)
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            for chunk in chunks {
+                out.write_all(&chunk)?;
+                // The reader may have stopped taking buffers back; then they are just dropped.
+                let _ = give_back.try_send(chunk);
+            }
+            Ok(())
         });
-        // Positional reads: the copier owns the shared file offset.
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
+        let mut allocated = 0usize;
         let mut at = 0u64;
-        let mut hashed = Ok(());
+        let mut read = Ok(());
         while at < len {
-            let want = usize::try_from((len - at).min(buf.len() as u64)).unwrap_or(buf.len());
-            if let Err(e) = input.read_exact_at(&mut buf[..want], at) {
-                hashed = Err(e);
+            let want = usize::try_from((len - at).min(CHUNK as u64)).unwrap_or(CHUNK);
+            // A buffer back from the writer, or a new one while fewer than the ring exist.
+            let mut buf = match returned.try_recv() {
+                Ok(b) => b,
+                Err(_) if allocated < CHUNKS_IN_FLIGHT + 1 => {
+                    allocated += 1;
+                    vec![0u8; CHUNK]
+                }
+                Err(_) => match returned.recv() {
+                    Ok(b) => b,
+                    // The writer stopped (a write failed): its error is reported below.
+                    Err(_) => break,
+                },
+            };
+            buf.resize(want, 0);
+            if let Err(e) = input.read_exact_at(&mut buf, at) {
+                read = Err(e);
                 break;
             }
-            hasher.update(&buf[..want]);
+            hasher.update(&buf);
             at += want as u64;
+            if to_writer.send(buf).is_err() {
+                break;
+            }
         }
-        let copied = copier
+        drop(to_writer);
+        let written = writer
             .join()
-            .map_err(|_| SigningError::Internal("the copy thread panicked".into()))??;
-        hashed?;
-        if copied != len {
-            return Err(SigningError::Io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the input file shrank while it was being signed",
-            )));
+            .map_err(|_| SigningError::Internal("the copy thread panicked".into()))?;
+        written?;
+        if let Err(e) = read {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                return Err(SigningError::Io(std::io::Error::new(
+                    e.kind(),
+                    "the input file shrank while it was being signed",
+                )));
+            }
+            return Err(e.into());
+        }
+        if at != len {
+            return Err(SigningError::Internal(
+                "the copy stopped before the end of the file".into(),
+            ));
         }
         Ok(hasher)
     })
@@ -288,4 +324,40 @@ fn temp_path(output: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out.pdf".into());
     output.with_file_name(format!(".{name}.{}.partial", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pipelined copy (files above `SMALL_FILE`) writes every byte in order and hashes
+    /// exactly what it wrote, including a last chunk shorter than the others.
+    #[test]
+    fn large_copy_is_exact_and_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = SMALL_FILE as usize + 5 * CHUNK + 12_345;
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let input_path = dir.path().join("in.bin");
+        std::fs::write(&input_path, &data).unwrap();
+        let input = File::open(&input_path).unwrap();
+        let out_path = dir.path().join("out.bin");
+        let mut out = File::create(&out_path).unwrap();
+        let hasher = copy_and_hash(&input, len as u64, &mut out).unwrap();
+        drop(out);
+        assert_eq!(hasher.finish(), openssl::sha::sha256(&data));
+        assert!(std::fs::read(&out_path).unwrap() == data, "copy differs");
+    }
+
+    #[test]
+    fn a_file_shorter_than_announced_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let input_path = dir.path().join("in.bin");
+        std::fs::write(&input_path, vec![7u8; SMALL_FILE as usize + CHUNK]).unwrap();
+        let input = File::open(&input_path).unwrap();
+        let mut out = File::create(dir.path().join("out.bin")).unwrap();
+        match copy_and_hash(&input, SMALL_FILE + 3 * CHUNK as u64, &mut out) {
+            Err(e) => assert!(e.to_string().contains("shrank"), "{e}"),
+            Ok(_) => panic!("a short file was copied as if whole"),
+        }
+    }
 }

@@ -8,6 +8,8 @@
 //! refer to a blob are written after the put, in one transaction: a failed upload leaves
 //! neither a row nor a reference (at worst an unreferenced file in the store).
 
+pub mod s3;
+
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
@@ -124,7 +126,27 @@ fn remove_stale(root: &Path) {
     }
 }
 
+/// This process's own staging folder under `root` (several servers may share one store),
+/// after removing those of processes gone for a day.
+fn staging_folder(root: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(root)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", root.display()))?;
+    remove_stale(root);
+    let staging = root.join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", staging.display()))?;
+    Ok(staging)
+}
+
 impl BlobStore {
+    /// The store the configuration names: the local folder `blob_dir`, or an S3 bucket.
+    pub fn from_config(cfg: &crate::config::Config) -> anyhow::Result<BlobStore> {
+        match cfg.s3_settings() {
+            Some(s3) => BlobStore::s3(&s3, &cfg.data_dir.join("staging")),
+            None => BlobStore::local(&cfg.blob_path()),
+        }
+    }
+
     /// A store in a local folder (created when missing), staging in `{folder}/.staging`.
     pub fn local(folder: &Path) -> anyhow::Result<BlobStore> {
         std::fs::create_dir_all(folder).map_err(|e| {
@@ -133,17 +155,22 @@ impl BlobStore {
                 folder.display()
             )
         })?;
-        let staging_root = folder.join(".staging");
-        remove_stale(&staging_root);
-        // Each process stages in its own folder: several servers may share one store.
-        let staging = staging_root.join(uuid::Uuid::new_v4().simple().to_string());
-        std::fs::create_dir_all(&staging)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", staging.display()))?;
+        // Staging inside the store's folder: the final rename stays on one file system.
+        let staging = staging_folder(&folder.join(".staging"))?;
         let store = LocalFileSystem::new_with_prefix(folder)
             .map_err(|e| anyhow::anyhow!("cannot open the file store: {e}"))?;
         Ok(BlobStore {
             store: Arc::new(store),
             staging,
+        })
+    }
+
+    /// A store in an S3-compatible bucket, staging uploads in the local folder `staging_root`.
+    /// Multipart uploads become visible only when complete, so a failed upload leaves nothing.
+    pub fn s3(settings: &s3::S3Settings, staging_root: &Path) -> anyhow::Result<BlobStore> {
+        Ok(BlobStore {
+            store: s3::open(settings)?,
+            staging: staging_folder(staging_root)?,
         })
     }
 
@@ -187,7 +214,13 @@ impl BlobStore {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        let upload = self.store.put_multipart(&location).await?;
+        // A "not found" while writing means the bucket or folder is gone: a store failure.
+        let store_failure = |e: object_store::Error| StorageError::Io(e.to_string());
+        let upload = self
+            .store
+            .put_multipart(&location)
+            .await
+            .map_err(store_failure)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
         let mut file = tokio::fs::File::open(&staged.path).await?;
         let mut buf = vec![0u8; 1024 * 1024];
@@ -204,11 +237,11 @@ impl BlobStore {
             }
             if let Err(e) = writer.wait_for_capacity(4).await {
                 let _ = writer.abort().await;
-                return Err(e.into());
+                return Err(store_failure(e));
             }
             writer.write(&buf[..n]);
         }
-        writer.finish().await?;
+        writer.finish().await.map_err(store_failure)?;
         Ok(())
     }
 

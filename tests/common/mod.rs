@@ -159,13 +159,25 @@ fn replace_db_name(url: &str, name: &str) -> String {
     out
 }
 
-/// The real server, in this process, on a free port.
+/// The real server on a free port: in this process, or the `docflow` binary in its own.
 pub struct TestServer {
     pub base: String,
     pub db: TestDb,
     pub admin_token: String,
     client: reqwest::blocking::Client,
-    handle: actix_web::dev::ServerHandle,
+    running: Running,
+}
+
+enum Running {
+    InProcess(actix_web::dev::ServerHandle),
+    Process(std::process::Child),
+}
+
+fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
 }
 
 impl TestServer {
@@ -197,16 +209,73 @@ impl TestServer {
         let handle = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("server started");
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("client");
         let mut srv = TestServer {
             base: format!("http://{addr}"),
             db,
             admin_token: String::new(),
+            client: http_client(),
+            running: Running::InProcess(handle),
+        };
+        srv.admin_token = srv.login("admin", ADMIN_PASSWORD);
+        srv
+    }
+
+    /// Starts the `docflow` binary as a separate OS process on `db`, with its data folder
+    /// (file store) at `data_dir`, and signs in as admin. Its log goes to `server.log` in the
+    /// database's temp folder.
+    pub fn spawn_process(db: TestDb, data_dir: PathBuf, pool_size: u32) -> TestServer {
+        use std::process::{Command, Stdio};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log_path = db.dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("server log");
+        let mut child = Command::new(Self::binary())
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("DOCFLOW_DATA_DIR", &data_dir)
+            .env("DOCFLOW_BIND", format!("127.0.0.1:{port}"))
+            .env("DOCFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("DOCFLOW_LOGIN_SLOWDOWN_MS", "0")
+            .env("DOCFLOW_DB_POOL_SIZE", pool_size.to_string())
+            .env_remove("DOCFLOW_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the docflow binary");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = http_client();
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("server process") {
+                panic!(
+                    "docflow exited with {status} before serving:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            let up = client
+                .get(format!("{base}/readyz"))
+                .send()
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!(
+                    "docflow did not serve within 60 s:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut srv = TestServer {
+            base,
+            db,
+            admin_token: String::new(),
             client,
-            handle,
+            running: Running::Process(child),
         };
         srv.admin_token = srv.login("admin", ADMIN_PASSWORD);
         srv
@@ -394,11 +463,19 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         // Stop accepting and close pooled connections before the database is dropped.
-        let handle = self.handle.clone();
-        let _ = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(handle.stop(false));
-        })
-        .join();
+        match &mut self.running {
+            Running::InProcess(handle) => {
+                let handle = handle.clone();
+                let _ = std::thread::spawn(move || {
+                    actix_web::rt::System::new().block_on(handle.stop(false));
+                })
+                .join();
+            }
+            Running::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
 }
 
