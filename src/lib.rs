@@ -6,6 +6,7 @@ pub mod db;
 pub mod documents;
 pub mod error;
 pub mod http;
+pub mod notify;
 pub mod registry;
 pub mod signing;
 pub mod startup;

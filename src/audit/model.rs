@@ -53,6 +53,9 @@ pub enum Action {
     DocumentGrantsViewed,
     DocumentGrantAdded,
     DocumentGrantRemoved,
+    NotificationRetried,
+    NotificationPreferencesUpdated,
+    NotificationClockSet,
 }
 
 impl Action {
@@ -86,6 +89,9 @@ impl Action {
             Action::DocumentGrantsViewed => "document.grants_viewed",
             Action::DocumentGrantAdded => "document.grant_added",
             Action::DocumentGrantRemoved => "document.grant_removed",
+            Action::NotificationRetried => "notification.retried",
+            Action::NotificationPreferencesUpdated => "notification.preferences_updated",
+            Action::NotificationClockSet => "notification.clock_set",
         }
     }
 }

@@ -204,6 +204,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        kind -> Text,
+        recipient_id -> Text,
+        recipient_email -> Text,
+        language -> Text,
+        document_id -> Nullable<Text>,
+        task_id -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+        vars -> Text,
+        urgent -> Bool,
+        state -> Text,
+        message_id -> Nullable<Text>,
+        attempts -> Integer,
+        due_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        dedupe_key -> Nullable<Text>,
+        digest_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notification_settings (user_id) {
+        user_id -> Text,
+        language -> Text,
+        digest_hour -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, kind) {
+        user_id -> Text,
+        kind -> Text,
+        delivery -> Text,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -231,4 +273,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     document_versions,
     document_attachments,
     document_grants,
+    notifications,
+    notification_settings,
+    notification_preferences,
 );

@@ -26,6 +26,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The content-addressed file store.
     pub blobs: crate::storage::BlobStore,
+    /// The clock of reminders, escalations and digests (settable when `notify_clock = "manual"`).
+    pub clock: Arc<crate::notify::AppClock>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
         (name = "audit", description = "The hash-chained audit log"),
         (name = "documents", description = "Documents (Decree 30 metadata), their PDF versions and attachments, registration, access grants"),
         (name = "registers", description = "Registers (sổ văn bản) of a unit, yearly numbering, register reports"),
+        (name = "notifications", description = "Email notifications: the outbox and its dead letters, each user's preferences"),
     )
 )]
 struct ApiDoc;
@@ -167,6 +170,7 @@ fn build_app_parts(
                 .configure(crate::accounts::handlers::configure)
                 .configure(crate::audit::handlers::configure)
                 .configure(crate::documents::handlers::configure)
+                .configure(crate::notify::handlers::configure)
                 .configure(crate::registry::handlers::configure),
         )
         .split_for_parts();

@@ -2,6 +2,8 @@
 //! free port, and a small HTTP client.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use docflow::config::Config;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -165,7 +167,11 @@ pub struct TestServer {
     pub db: TestDb,
     pub admin_token: String,
     client: reqwest::blocking::Client,
-    handle: actix_web::dev::ServerHandle,
+    handle: Option<actix_web::dev::ServerHandle>,
+    /// The `docflow` process, for servers started with [`TestServer::spawn`].
+    child: Option<std::process::Child>,
+    /// What the process wrote to standard error.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl TestServer {
@@ -206,10 +212,100 @@ impl TestServer {
             db,
             admin_token: String::new(),
             client,
-            handle,
+            handle: Some(handle),
+            child: None,
+            logs: Default::default(),
         };
         srv.admin_token = srv.login("admin", ADMIN_PASSWORD);
         srv
+    }
+
+    /// Starts the real `docflow` binary (`serve`, with its notification senders) on `db`, with
+    /// the data folder `data_dir` and extra `DOCFLOW_*` settings; signs in as admin.
+    pub fn spawn(db: TestDb, data_dir: PathBuf, env: &[(&str, String)]) -> TestServer {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(Self::binary());
+        cmd.arg("serve")
+            .env_remove("DOCFLOW_CONFIG")
+            .env("DATABASE_URL", &db.url)
+            .env("DOCFLOW_DATA_DIR", &data_dir)
+            .env("DOCFLOW_BIND", "127.0.0.1:0")
+            .env("DOCFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("DOCFLOW_LOGIN_SLOWDOWN_MS", "0")
+            .env("DOCFLOW_DB_POOL_SIZE", "6")
+            .env("DOCFLOW_LOG_FORMAT", "text")
+            .env("NO_COLOR", "1")
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start docflow");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let (tx, rx) = mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("docflow is serving") {
+                    let address = line
+                        .split("address=")
+                        .nth(1)
+                        .and_then(|s| s.split_whitespace().next())
+                        .map(str::to_string);
+                    if let (Some(tx), Some(a)) = (tx.take(), address) {
+                        let _ = tx.send(a);
+                    }
+                }
+                sink.lock().expect("logs").push(line);
+            }
+        });
+        let address = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "docflow did not start:\n{}",
+                    logs.lock().expect("logs").join("\n")
+                );
+            }
+        };
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let mut srv = TestServer {
+            base: format!("http://{address}"),
+            db,
+            admin_token: String::new(),
+            client,
+            handle: None,
+            child: Some(child),
+            logs,
+        };
+        srv.admin_token = srv.login("admin", ADMIN_PASSWORD);
+        srv
+    }
+
+    /// Kills the spawned process at once (SIGKILL): no graceful anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the spawned process with SIGTERM; true when it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        match self.child.take() {
+            Some(mut c) => {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &c.id().to_string()])
+                    .status();
+                c.wait().map(|s| s.success()).unwrap_or(false)
+            }
+            None => false,
+        }
     }
 
     /// Signs in and returns the token (panics on failure).
@@ -394,11 +490,13 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         // Stop accepting and close pooled connections before the database is dropped.
-        let handle = self.handle.clone();
-        let _ = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(handle.stop(false));
-        })
-        .join();
+        if let Some(handle) = self.handle.clone() {
+            let _ = std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(handle.stop(false));
+            })
+            .join();
+        }
+        self.kill();
     }
 }
 
