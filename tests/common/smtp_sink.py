@@ -1,9 +1,11 @@
 """A real SMTP server on loopback for the notification tests (aiosmtpd).
 
-    smtp_sink.py serve PORT DIR [--delay-ms N] [--reject TEXT]
-                                                    accept mail on 127.0.0.1:PORT; each accepted
-                                                    message is written to DIR before the 250 reply
-                                                    (after N ms); recipients containing TEXT get 550
+    smtp_sink.py serve PORT DIR [--delay-ms N] [--after-ms M] [--reject TEXT]
+                                                    accept mail on 127.0.0.1:PORT; each recipient
+                                                    is answered after N ms; each message is written
+                                                    to DIR when its data ends, and the 250 reply
+                                                    follows M ms later; recipients containing TEXT
+                                                    get 550
     smtp_sink.py parse DIR                          print every message in DIR as JSON, parsed by
                                                     Python's email package (an outside oracle)
 """
@@ -16,7 +18,7 @@ import sys
 import time
 
 
-def serve(port, out, delay_ms=0, reject=None):
+def serve(port, out, delay_ms=0, after_ms=0, reject=None):
     from aiosmtpd.controller import Controller
 
     class Handler:
@@ -24,6 +26,8 @@ def serve(port, out, delay_ms=0, reject=None):
             self.n = 0
 
         async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000)
             if reject and reject in address:
                 return "550 5.1.1 No such user here"
             envelope.rcpt_tos.append(address)
@@ -38,8 +42,8 @@ def serve(port, out, delay_ms=0, reject=None):
                 f.write(head.encode() + b"\n")
                 f.write(envelope.original_content or envelope.content)
             os.rename(tmp, os.path.join(out, name + ".msg"))
-            if delay_ms:
-                await asyncio.sleep(delay_ms / 1000)
+            if after_ms:
+                await asyncio.sleep(after_ms / 1000)
             return "250 2.0.0 Message accepted for delivery"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port, ready_timeout=30)
@@ -100,7 +104,8 @@ def parse(out):
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         opts = dict(zip(sys.argv[4::2], sys.argv[5::2]))
-        serve(int(sys.argv[2]), sys.argv[3], int(opts.get("--delay-ms", "0")), opts.get("--reject"))
+        serve(int(sys.argv[2]), sys.argv[3], int(opts.get("--delay-ms", "0")),
+              int(opts.get("--after-ms", "0")), opts.get("--reject"))
     elif sys.argv[1] == "parse":
         parse(sys.argv[2])
     else:
