@@ -248,7 +248,12 @@ impl Config {
         set(&mut self.notify_workers, "notify_workers", env, int)?;
         set(&mut self.notify_batch_size, "notify_batch_size", env, int)?;
         set(&mut self.notify_poll_ms, "notify_poll_ms", env, int)?;
-        set(&mut self.notify_max_attempts, "notify_max_attempts", env, int)?;
+        set(
+            &mut self.notify_max_attempts,
+            "notify_max_attempts",
+            env,
+            int,
+        )?;
         set(
             &mut self.notify_retry_base_secs,
             "notify_retry_base_secs",
@@ -262,7 +267,12 @@ impl Config {
             int,
         )?;
         set(&mut self.notify_lease_secs, "notify_lease_secs", env, int)?;
-        set(&mut self.reminder_lead_hours, "reminder_lead_hours", env, int)?;
+        set(
+            &mut self.reminder_lead_hours,
+            "reminder_lead_hours",
+            env,
+            int,
+        )?;
         set(&mut self.notify_clock, "notify_clock", env, text)?;
         set(&mut self.tsa_url, "tsa_url", env, text)?;
         set(&mut self.signing_key_path, "signing_key_path", env, text)?;

@@ -216,11 +216,7 @@ fn returned_paper_is_mailed_to_its_creator_in_vietnamese(b: Backend) {
 fn smtp_down_then_up_delivers_everything_once(b: Backend) {
     let mut sink = SmtpSink::start();
     sink.down();
-    let srv = serve(
-        b,
-        Some(&sink),
-        &[("DOCFLOW_NOTIFY_MAX_ATTEMPTS", "100")],
-    );
+    let srv = serve(b, Some(&sink), &[("DOCFLOW_NOTIFY_MAX_ATTEMPTS", "100")]);
     let (clerk_id, clerk, _) = office(&srv);
     let doc = srv.create_document(
         &clerk,
@@ -242,13 +238,17 @@ fn smtp_down_then_up_delivers_everything_once(b: Backend) {
         );
     }
     // The server is down: every row is tried, fails and waits; nothing is marked sent.
-    wait_until("every row tried at least once", Duration::from_secs(30), || {
-        let rows = outbox(&srv, "");
-        rows.len() == total
-            && rows
-                .iter()
-                .all(|r| r["attempts"].as_i64() >= Some(1) && r["last_error"].is_string())
-    });
+    wait_until(
+        "every row tried at least once",
+        Duration::from_secs(30),
+        || {
+            let rows = outbox(&srv, "");
+            rows.len() == total
+                && rows
+                    .iter()
+                    .all(|r| r["attempts"].as_i64() >= Some(1) && r["last_error"].is_string())
+        },
+    );
     std::thread::sleep(Duration::from_secs(2));
     let rows = outbox(&srv, "");
     assert!(rows.iter().all(|r| r["state"] == "pending"), "{rows:?}");
@@ -317,11 +317,7 @@ fn killed_mid_batch_then_restarted_delivers_every_message(b: Backend) {
     first.kill();
 
     // Nothing is marked sent that the SMTP server did not accept.
-    let received: BTreeSet<String> = sink
-        .messages()
-        .into_iter()
-        .map(|m| m.message_id)
-        .collect();
+    let received: BTreeSet<String> = sink.messages().into_iter().map(|m| m.message_id).collect();
     let rows = rows_in_db(&mut conn);
     let sent: Vec<_> = rows.iter().filter(|r| r.1 == "sent").collect();
     assert!(
@@ -347,7 +343,10 @@ fn killed_mid_batch_then_restarted_delivers_every_message(b: Backend) {
     let row_ids: BTreeSet<String> = rows.iter().filter_map(|r| r.2.clone()).collect();
     let got_ids: BTreeSet<String> = msgs.iter().map(|m| m.message_id.clone()).collect();
     assert_eq!(row_ids.len(), total);
-    assert_eq!(got_ids, row_ids, "every notification delivered, nothing else");
+    assert_eq!(
+        got_ids, row_ids,
+        "every notification delivered, nothing else"
+    );
     // A notification received twice is the same message resent: same Message-ID.
     let mut by_comment: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for m in &msgs {
@@ -416,7 +415,10 @@ fn dead_letters_are_listed_and_retried_by_admins(b: Backend) {
     srv.get("/api/v1/notifications?colour=red", Some(&srv.admin_token))
         .assert_problem(400, "invalid_query");
     srv.post(
-        &format!("/api/v1/notifications/{}/retry", sent[0]["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/notifications/{}/retry",
+            sent[0]["id"].as_str().unwrap()
+        ),
         Some(&srv.admin_token),
         &json!({}),
     )
@@ -591,10 +593,7 @@ fn preferences_digest_language_and_urgent_override(b: Backend) {
         text.contains("Document returned: Quyết định 12/QĐ-UBND — Báo cáo tình hình quý IV"),
         "{text}"
     );
-    assert!(
-        text.contains(&format!("{PUBLIC_URL}/tasks/")),
-        "{text}"
-    );
+    assert!(text.contains(&format!("{PUBLIC_URL}/tasks/")), "{text}");
     assert_eq!(outbox(&srv, "&state=digested").len(), 1);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sink.count(), 2, "one digest, once");
@@ -605,7 +604,12 @@ fn reminders_and_escalations_follow_the_clock(b: Backend) {
     let srv = serve(b, Some(&sink), &[]);
     let (clerk_id, clerk, _) = office(&srv);
     let unit = srv.create_unit("LD", "Ban Giám đốc", None);
-    let head = srv.create_user("giam.doc", "director-password-1", Some(&unit), &["official"]);
+    let head = srv.create_user(
+        "giam.doc",
+        "director-password-1",
+        Some(&unit),
+        &["official"],
+    );
     let doc = srv.create_document(
         &clerk,
         &incoming("Tờ trình phê duyệt dự toán", "normal"),
@@ -735,7 +739,10 @@ fn without_smtp_messages_become_eml_files_and_shutdown_is_clean(b: Backend) {
     let file = outbox_dir.join(format!("{}.eml", row["id"].as_str().unwrap()));
     let raw = std::fs::read_to_string(&file).unwrap();
     assert!(
-        raw.contains(&format!("Message-ID: {}", row["message_id"].as_str().unwrap())),
+        raw.contains(&format!(
+            "Message-ID: {}",
+            row["message_id"].as_str().unwrap()
+        )),
         "{raw}"
     );
     assert!(raw.contains("To: "), "{raw}");

@@ -55,7 +55,9 @@ async fn retry_notification(
     let ctx = user.audit();
     let id = id.into_inner();
     Ok(web::Json(
-        state.db(move |conn| service::retry(conn, &ctx, &id)).await?,
+        state
+            .db(move |conn| service::retry(conn, &ctx, &id))
+            .await?,
     ))
 }
 

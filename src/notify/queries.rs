@@ -2,8 +2,8 @@
 
 use super::model::{AttachmentRef, NotificationRow, PreferenceRow, SettingsRow, State};
 use crate::db::schema::{
-    document_registrations, document_types, document_versions, documents,
-    notification_preferences, notification_settings, notifications, users,
+    document_registrations, document_types, document_versions, documents, notification_preferences,
+    notification_settings, notifications, users,
 };
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
@@ -299,7 +299,10 @@ pub fn held_due(
     notifications::table
         .filter(notifications::state.eq(State::Held.as_str()))
         .filter(notifications::due_at.le(now))
-        .order((notifications::recipient_id.asc(), notifications::created_at.asc()))
+        .order((
+            notifications::recipient_id.asc(),
+            notifications::created_at.asc(),
+        ))
         .limit(limit)
         .select(NotificationRow::as_select())
         .load(conn)

@@ -141,7 +141,10 @@ pub fn list(
     let state = match state {
         None => None,
         Some(s) => Some(State::parse(s).ok_or_else(|| {
-            ApiError::validation("state", "must be one of: pending, held, sent, dead, digested")
+            ApiError::validation(
+                "state",
+                "must be one of: pending, held, sent, dead, digested",
+            )
         })?),
     };
     let limit = limit.unwrap_or(100);
@@ -213,7 +216,10 @@ pub fn save_preferences(
     p: Preferences,
 ) -> Result<Preferences, ApiError> {
     if !(0..=23).contains(&p.digest_hour) {
-        return Err(ApiError::validation("digest_hour", "must be between 0 and 23"));
+        return Err(ApiError::validation(
+            "digest_hour",
+            "must be between 0 and 23",
+        ));
     }
     db::write_tx(conn, |conn| {
         let settings = SettingsRow {

@@ -276,8 +276,8 @@ pub fn build(row: &NotificationRow, ctx: &RenderContext) -> Result<Message, Stri
                 return Err(format!("attachment key {} is not a SHA-256", a.sha256));
             }
             let path = crate::storage::local_path(ctx.blob_root, &a.sha256);
-            let bytes = std::fs::read(&path)
-                .map_err(|e| format!("attachment {}: {e}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("attachment {}: {e}", path.display()))?;
             let content_type = ContentType::parse(&a.content_type)
                 .or_else(|_| ContentType::parse("application/octet-stream"))
                 .map_err(|e| format!("attachment content type: {e}"))?;

@@ -155,7 +155,7 @@ impl Transport {
         let mut b = SmtpTransport::builder_dangerous(target.host.clone())
             .port(target.port)
             .timeout(Some(Duration::from_secs(cfg.smtp_timeout_secs)))
-            .hello_name(ClientId::Domain(domain_of(&from.email.to_string())))
+            .hello_name(ClientId::Domain(domain_of(from.email.as_ref())))
             .pool_config(PoolConfig::new().max_size(workers.max(1)));
         let tls = || {
             TlsParameters::new(target.host.clone())

@@ -6,11 +6,11 @@
 //! it again with the same Message-ID, so the duplicate is recognisable.
 
 use super::model::NotificationRow;
+use super::queries;
 use super::schedule::{self, AppClock, Clock};
 use super::service;
 use super::templates::{self, RenderContext};
 use super::transport::{self, Transport};
-use super::queries;
 use crate::config::Config;
 use crate::db::{self, DbConn, DbPool};
 use lettre::message::Mailbox;
@@ -95,7 +95,7 @@ pub fn start(pool: DbPool, config: Arc<Config>, clock: Arc<AppClock>) -> anyhow:
         .smtp_from
         .parse()
         .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_FROM: {e}"))?;
-    let domain = transport::domain_of(&from.email.to_string());
+    let domain = transport::domain_of(from.email.as_ref());
     let sender = Arc::new(Sender {
         pool: pool.clone(),
         config: config.clone(),

@@ -45,7 +45,10 @@ pub fn venv() -> PathBuf {
                     let _ = std::fs::remove_dir(&lock);
                 }
                 if start.elapsed().unwrap_or_default() > Duration::from_secs(900) {
-                    panic!("timed out waiting for another test to install into {}", venv.display());
+                    panic!(
+                        "timed out waiting for another test to install into {}",
+                        venv.display()
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(500));
             }
