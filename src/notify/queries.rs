@@ -17,18 +17,50 @@ pub struct Recipient {
     pub active: bool,
 }
 
-/// The recipient's address, name and whether the account is active.
-pub fn recipient(conn: &mut DbConn, user_id: &str) -> Result<Option<Recipient>, Error> {
+/// The recipient with their language, digest hour and choice for `kind` (one query: this runs
+/// inside every action that notifies).
+pub fn recipient_with_choices(
+    conn: &mut DbConn,
+    user_id: &str,
+    kind: &str,
+) -> Result<Option<(Recipient, Option<String>, Option<i32>, Option<String>)>, Error> {
     users::table
-        .find(user_id)
-        .select((users::email, users::full_name, users::active))
-        .first::<(String, String, bool)>(conn)
+        .left_join(notification_settings::table.on(notification_settings::user_id.eq(users::id)))
+        .left_join(
+            notification_preferences::table.on(notification_preferences::user_id
+                .eq(users::id)
+                .and(notification_preferences::kind.eq(kind))),
+        )
+        .filter(users::id.eq(user_id))
+        .select((
+            users::email,
+            users::full_name,
+            users::active,
+            notification_settings::language.nullable(),
+            notification_settings::digest_hour.nullable(),
+            notification_preferences::delivery.nullable(),
+        ))
+        .first::<(
+            String,
+            String,
+            bool,
+            Option<String>,
+            Option<i32>,
+            Option<String>,
+        )>(conn)
         .optional()
         .map(|r| {
-            r.map(|(email, full_name, active)| Recipient {
-                email,
-                full_name,
-                active,
+            r.map(|(email, full_name, active, language, hour, delivery)| {
+                (
+                    Recipient {
+                        email,
+                        full_name,
+                        active,
+                    },
+                    language,
+                    hour,
+                    delivery,
+                )
             })
         })
 }
@@ -47,15 +79,6 @@ pub fn settings(conn: &mut DbConn, user_id: &str) -> Result<Option<SettingsRow>,
     notification_settings::table
         .find(user_id)
         .select(SettingsRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-/// A user's delivery choice for one kind, when they made one.
-pub fn delivery(conn: &mut DbConn, user_id: &str, kind: &str) -> Result<Option<String>, Error> {
-    notification_preferences::table
-        .find((user_id, kind))
-        .select(notification_preferences::delivery)
         .first(conn)
         .optional()
 }

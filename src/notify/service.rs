@@ -45,7 +45,9 @@ pub fn enqueue_keyed(
             return Ok(false);
         }
     }
-    let Some(recipient) = queries::recipient(conn, &n.recipient_id)? else {
+    let Some((recipient, language, digest_hour, delivery)) =
+        queries::recipient_with_choices(conn, &n.recipient_id, n.kind.as_str())?
+    else {
         return Err(ApiError::validation("recipient_id", "names no user"));
     };
     if !recipient.active || !recipient.email.contains('@') {
@@ -55,18 +57,9 @@ pub fn enqueue_keyed(
         );
         return Ok(false);
     }
-    let settings = queries::settings(conn, &n.recipient_id)?;
-    let language = settings
-        .as_ref()
-        .map(|s| Language::parse(&s.language))
-        .unwrap_or_default();
-    let digest_hour = settings
-        .as_ref()
-        .map(|s| s.digest_hour)
-        .unwrap_or(DEFAULT_DIGEST_HOUR);
-    let delivery = queries::delivery(conn, &n.recipient_id, n.kind.as_str())?
-        .map(|d| Delivery::parse(&d))
-        .unwrap_or_default();
+    let language = language.map(|l| Language::parse(&l)).unwrap_or_default();
+    let digest_hour = digest_hour.unwrap_or(DEFAULT_DIGEST_HOUR);
+    let delivery = delivery.map(|d| Delivery::parse(&d)).unwrap_or_default();
 
     let mut vars = Vars {
         recipient_name: recipient.full_name,

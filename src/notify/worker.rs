@@ -10,7 +10,7 @@ use super::queries;
 use super::schedule::{self, AppClock, Clock};
 use super::service;
 use super::templates::{self, RenderContext};
-use super::transport::{self, Transport};
+use super::transport::{self, Session, Transport};
 use crate::config::Config;
 use crate::db::{self, DbConn, DbPool};
 use lettre::message::Mailbox;
@@ -90,7 +90,7 @@ pub fn start(pool: DbPool, config: Arc<Config>, clock: Arc<AppClock>) -> anyhow:
         tracing::info!("notify_workers is 0: this process sends no notifications");
         return Ok(Notifier { stop, threads });
     }
-    let transport = Transport::from_config(&config, workers as u32)?;
+    let transport = Transport::from_config(&config)?;
     let from: Mailbox = config
         .smtp_from
         .parse()
@@ -159,8 +159,9 @@ fn scheduler(s: &Sender, clock: &dyn Clock) {
 impl Sender {
     fn run(&self) {
         let idle = Duration::from_millis(self.config.notify_poll_ms);
+        let mut session = self.transport.session();
         while !self.stop.stopping() {
-            match self.batch() {
+            match self.batch(&mut session) {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "notification sender"),
@@ -172,7 +173,7 @@ impl Sender {
     }
 
     /// Claims and sends one batch; returns how many rows were claimed.
-    fn batch(&self) -> anyhow::Result<usize> {
+    fn batch(&self, session: &mut Session) -> anyhow::Result<usize> {
         let mut conn = self.pool.get()?;
         let now = db::now();
         let lease_until = now + chrono::Duration::seconds(self.config.notify_lease_secs as i64);
@@ -196,7 +197,7 @@ impl Sender {
                 queries::release(&mut conn, &rest)?;
                 break;
             }
-            self.send_one(&mut conn, row, &ctx)?;
+            self.send_one(&mut conn, session, row, &ctx)?;
         }
         Ok(rows.len())
     }
@@ -204,12 +205,13 @@ impl Sender {
     fn send_one(
         &self,
         conn: &mut DbConn,
+        session: &mut Session,
         row: &NotificationRow,
         ctx: &RenderContext,
     ) -> anyhow::Result<()> {
         let outcome = templates::build(row, ctx)
             .map_err(transport::SendError::permanent)
-            .and_then(|m| self.transport.send(&m, &row.id));
+            .and_then(|m| session.send(&m, &row.id));
         match outcome {
             Ok(()) => {
                 queries::mark_sent(conn, &row.id, db::now())?;
