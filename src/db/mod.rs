@@ -307,6 +307,17 @@ pub fn claim_notifications(
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
+/// Lets the surrounding transaction commit without waiting for its WAL flush (PostgreSQL
+/// `synchronous_commit = off`, for this transaction only; nothing on SQLite). For writes whose
+/// loss in a database crash is harmless: the row goes back to its previous state, never to a
+/// wrong one. Call inside [`write_tx`].
+pub fn relaxed_commit(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConn::Pg(c) => c.batch_execute("SET LOCAL synchronous_commit = off"),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Whether the database answers a trivial query.
 pub fn ping(conn: &mut DbConn) -> bool {
     conn.batch_execute("SELECT 1").is_ok()

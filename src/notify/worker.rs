@@ -214,7 +214,12 @@ impl Sender {
             .and_then(|m| session.send(&m, &row.id));
         match outcome {
             Ok(()) => {
-                queries::mark_sent(conn, &row.id, db::now())?;
+                // Not waiting for the WAL flush: if PostgreSQL itself crashed right now, the row
+                // would be pending again and resent with the same Message-ID, never lost.
+                db::write_tx(conn, |c| {
+                    db::relaxed_commit(c)?;
+                    queries::mark_sent(c, &row.id, db::now())
+                })?;
                 tracing::debug!(id = %row.id, kind = %row.kind, to = %row.recipient_email, "notification sent");
             }
             Err(e) => {
