@@ -767,3 +767,29 @@ both_backends!(
     issued_document_is_attached,
     without_smtp_messages_become_eml_files_and_shutdown_is_clean,
 );
+
+#[test]
+fn a_bad_smtp_url_stops_the_server_with_one_line_naming_it() {
+    let db = TestDb::new(Backend::Sqlite);
+    for (url, says) in [
+        ("http://mail.example.gov.vn", "scheme 'http'"),
+        ("smtp://mail.example.gov.vn?tls=maybe", "tls=maybe"),
+        ("smtp://user@mail.example.gov.vn", "needs a password"),
+    ] {
+        let out = std::process::Command::new(TestServer::binary())
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("DOCFLOW_DATA_DIR", db.dir.path().join("data"))
+            .env("DOCFLOW_SMTP_URL", url)
+            .env_remove("DOCFLOW_CONFIG")
+            .output()
+            .expect("run docflow");
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("DOCFLOW_SMTP_URL") && err.contains(says),
+            "{url}: {err}"
+        );
+    }
+}
