@@ -10,11 +10,17 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::Error;
 
-/// What a message says about its recipient.
+/// What a message says about its recipient, and their choices.
 pub struct Recipient {
     pub email: String,
     pub full_name: String,
     pub active: bool,
+    /// Language of their emails, when they chose one.
+    pub language: Option<String>,
+    /// Hour of their digest, when they chose one.
+    pub digest_hour: Option<i32>,
+    /// Their choice for the kind asked about, when they made one.
+    pub delivery: Option<String>,
 }
 
 /// The recipient with their language, digest hour and choice for `kind` (one query: this runs
@@ -23,7 +29,7 @@ pub fn recipient_with_choices(
     conn: &mut DbConn,
     user_id: &str,
     kind: &str,
-) -> Result<Option<(Recipient, Option<String>, Option<i32>, Option<String>)>, Error> {
+) -> Result<Option<Recipient>, Error> {
     users::table
         .left_join(notification_settings::table.on(notification_settings::user_id.eq(users::id)))
         .left_join(
@@ -50,18 +56,16 @@ pub fn recipient_with_choices(
         )>(conn)
         .optional()
         .map(|r| {
-            r.map(|(email, full_name, active, language, hour, delivery)| {
-                (
-                    Recipient {
-                        email,
-                        full_name,
-                        active,
-                    },
+            r.map(
+                |(email, full_name, active, language, digest_hour, delivery)| Recipient {
+                    email,
+                    full_name,
+                    active,
                     language,
-                    hour,
+                    digest_hour,
                     delivery,
-                )
-            })
+                },
+            )
         })
 }
 

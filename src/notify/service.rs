@@ -45,8 +45,7 @@ pub fn enqueue_keyed(
             return Ok(false);
         }
     }
-    let Some((recipient, language, digest_hour, delivery)) =
-        queries::recipient_with_choices(conn, &n.recipient_id, n.kind.as_str())?
+    let Some(recipient) = queries::recipient_with_choices(conn, &n.recipient_id, n.kind.as_str())?
     else {
         return Err(ApiError::validation("recipient_id", "names no user"));
     };
@@ -57,9 +56,17 @@ pub fn enqueue_keyed(
         );
         return Ok(false);
     }
-    let language = language.map(|l| Language::parse(&l)).unwrap_or_default();
-    let digest_hour = digest_hour.unwrap_or(DEFAULT_DIGEST_HOUR);
-    let delivery = delivery.map(|d| Delivery::parse(&d)).unwrap_or_default();
+    let language = recipient
+        .language
+        .as_deref()
+        .map(Language::parse)
+        .unwrap_or_default();
+    let digest_hour = recipient.digest_hour.unwrap_or(DEFAULT_DIGEST_HOUR);
+    let delivery = recipient
+        .delivery
+        .as_deref()
+        .map(Delivery::parse)
+        .unwrap_or_default();
 
     let mut vars = Vars {
         recipient_name: recipient.full_name,
