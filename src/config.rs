@@ -52,6 +52,8 @@ pub struct Config {
     pub smtp_from: String,
     /// Seconds before an SMTP connection or command times out.
     pub smtp_timeout_secs: u64,
+    /// PEM file of a CA to trust for the SMTP server's certificate, besides the system's; empty: none.
+    pub smtp_ca_file: String,
     /// Notification sender threads in this process; 0: this process sends nothing.
     pub notify_workers: usize,
     /// Outbox rows a sender claims at a time.
@@ -102,6 +104,7 @@ impl Default for Config {
             smtp_url: String::new(),
             smtp_from: "docflow@localhost".into(),
             smtp_timeout_secs: 10,
+            smtp_ca_file: String::new(),
             notify_workers: 2,
             notify_batch_size: 50,
             notify_poll_ms: 1000,
@@ -245,6 +248,7 @@ impl Config {
         set(&mut self.smtp_url, "smtp_url", env, text)?;
         set(&mut self.smtp_from, "smtp_from", env, text)?;
         set(&mut self.smtp_timeout_secs, "smtp_timeout_secs", env, int)?;
+        set(&mut self.smtp_ca_file, "smtp_ca_file", env, text)?;
         set(&mut self.notify_workers, "notify_workers", env, int)?;
         set(&mut self.notify_batch_size, "notify_batch_size", env, int)?;
         set(&mut self.notify_poll_ms, "notify_poll_ms", env, int)?;
@@ -381,6 +385,12 @@ impl Config {
             return Err(err(
                 env_name("smtp_timeout_secs"),
                 "must be between 1 and 600",
+            ));
+        }
+        if !self.smtp_ca_file.is_empty() && !Path::new(&self.smtp_ca_file).is_file() {
+            return Err(err(
+                env_name("smtp_ca_file"),
+                format!("no file at '{}'", self.smtp_ca_file),
             ));
         }
         if self.notify_workers > 64 {

@@ -793,3 +793,97 @@ fn a_bad_smtp_url_stops_the_server_with_one_line_naming_it() {
         );
     }
 }
+
+/// A self-signed certificate for `localhost` (also its own CA): (cert, key) paths.
+fn localhost_cert(dir: &std::path::Path) -> (String, String) {
+    let cert = dir.join("smtp-cert.pem");
+    let key = dir.join("smtp-key.pem");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert.display().to_string(), key.display().to_string())
+}
+
+fn starttls_with_auth_and_implicit_tls(b: Backend) {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = localhost_cert(certs.path());
+    for (mode, scheme) in [("starttls", "smtp"), ("implicit", "smtps")] {
+        let sink = SmtpSink::start_with(&[
+            "--tls",
+            mode,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--auth",
+            "docflow:sêcret",
+        ]);
+        // The password in the URL is percent-encoded UTF-8.
+        let url = format!("{scheme}://docflow:s%C3%AAcret@localhost:{}", sink.port);
+        let wrong = format!("{scheme}://docflow:wrong@localhost:{}", sink.port);
+        for (smtp_url, good) in [(url, true), (wrong, false)] {
+            let srv = serve(
+                b,
+                None,
+                &[
+                    ("DOCFLOW_SMTP_URL", &smtp_url),
+                    ("DOCFLOW_SMTP_CA_FILE", &cert),
+                ],
+            );
+            let (clerk_id, clerk, _) = office(&srv);
+            let doc = srv.create_document(
+                &clerk,
+                &incoming("Thư mời dự hội nghị", "normal"),
+                fixture("valid-minimal.pdf"),
+            );
+            let before = sink.count();
+            let mut conn = srv.db.connect();
+            enqueue(
+                &mut conn,
+                task(
+                    NotificationKind::TaskAssigned,
+                    &clerk_id,
+                    doc["id"].as_str().unwrap(),
+                    mode,
+                ),
+            );
+            if good {
+                let msgs = sink.wait_for(before + 1, Duration::from_secs(30));
+                let m = msgs.last().unwrap();
+                assert!(m.tls && m.authenticated, "{mode}: {m:?}");
+                assert_eq!(m.rcpt_tos, vec!["van.thu@example.gov.vn"]);
+                wait_until("sent", Duration::from_secs(10), || {
+                    outbox(&srv, "&state=sent").len() == 1
+                });
+            } else {
+                // A refused login: nothing is delivered, the row keeps the error and waits.
+                wait_until("tried", Duration::from_secs(30), || {
+                    outbox(&srv, "")[0]["last_error"].is_string()
+                });
+                let row = &outbox(&srv, "")[0];
+                assert_ne!(row["state"], "sent", "{mode}: {row}");
+                assert_eq!(sink.count(), before);
+            }
+        }
+    }
+}
+
+both_backends!(starttls_with_auth_and_implicit_tls);

@@ -9,7 +9,7 @@
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 use lettre::Message;
@@ -164,10 +164,20 @@ impl Transport {
             .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_FROM: {e}"))?;
         let tls = match target.security {
             Security::None => None,
-            Security::StartTls | Security::ImplicitTls => Some(
-                TlsParameters::new(target.host.clone())
-                    .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_URL: TLS setup: {e}"))?,
-            ),
+            Security::StartTls | Security::ImplicitTls => {
+                let mut b = TlsParameters::builder(target.host.clone());
+                if !cfg.smtp_ca_file.is_empty() {
+                    let pem = std::fs::read(&cfg.smtp_ca_file)
+                        .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_CA_FILE: {e}"))?;
+                    let ca = Certificate::from_pem(&pem)
+                        .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_CA_FILE: {e}"))?;
+                    b = b.add_root_certificate(ca);
+                }
+                Some(
+                    b.build()
+                        .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_URL: TLS setup: {e}"))?,
+                )
+            }
         };
         Ok(Transport::Smtp(Arc::new(SmtpSettings {
             timeout: Duration::from_secs(cfg.smtp_timeout_secs),

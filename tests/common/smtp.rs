@@ -93,6 +93,10 @@ pub fn free_port() -> u16 {
 /// One message as the SMTP server received it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Received {
+    /// The session was encrypted (STARTTLS or implicit TLS).
+    pub tls: bool,
+    /// The client authenticated.
+    pub authenticated: bool,
     pub file: String,
     pub mail_from: String,
     pub rcpt_tos: Vec<String>,
