@@ -56,12 +56,33 @@ pub struct Config {
     pub log_level: String,
     /// Address users reach the service at; used in links sent by email.
     pub public_url: String,
-    /// SMTP server, e.g. `smtp://user:pass@host:587` (STARTTLS) or `smtps://host:465`; empty: write .eml files.
+    /// SMTP server: `smtp://[user:pass@]host[:port]` (STARTTLS required; `?tls=none` for plain) or
+    /// `smtps://…` (implicit TLS); empty: write .eml files under `{data_dir}/outbox`.
     pub smtp_url: String,
     /// Sender address of notification emails.
     pub smtp_from: String,
     /// Seconds before an SMTP connection or command times out.
     pub smtp_timeout_secs: u64,
+    /// PEM file of a CA to trust for the SMTP server's certificate, besides the system's; empty: none.
+    pub smtp_ca_file: String,
+    /// Notification sender threads in this process; 0: this process sends nothing.
+    pub notify_workers: usize,
+    /// Outbox rows a sender claims at a time.
+    pub notify_batch_size: i64,
+    /// Milliseconds a sender waits before looking at an empty outbox again.
+    pub notify_poll_ms: u64,
+    /// Attempts before a message is given up (dead letter).
+    pub notify_max_attempts: i32,
+    /// Delay before the first retry, in seconds; doubles each attempt, with jitter.
+    pub notify_retry_base_secs: u64,
+    /// Longest delay between two attempts, in seconds.
+    pub notify_retry_max_secs: u64,
+    /// Seconds a claimed message stays reserved for its sender; after that (a crash) it is due again.
+    pub notify_lease_secs: u64,
+    /// Hours before a task's deadline the reminder is sent.
+    pub reminder_lead_hours: i64,
+    /// `system`, or `manual`: the notification clock is set by an admin (tests, drills).
+    pub notify_clock: String,
     /// RFC 3161 timestamp authority URL for PAdES B-T signatures; empty: no timestamp.
     pub tsa_url: String,
     /// PEM private key of the organisation's signing key; empty: none configured.
@@ -106,6 +127,16 @@ impl Default for Config {
             smtp_url: String::new(),
             smtp_from: "docflow@localhost".into(),
             smtp_timeout_secs: 10,
+            smtp_ca_file: String::new(),
+            notify_workers: 2,
+            notify_batch_size: 50,
+            notify_poll_ms: 1000,
+            notify_max_attempts: 10,
+            notify_retry_base_secs: 30,
+            notify_retry_max_secs: 3600,
+            notify_lease_secs: 300,
+            reminder_lead_hours: 24,
+            notify_clock: "system".into(),
             tsa_url: String::new(),
             signing_key_path: String::new(),
             signing_cert_path: String::new(),
@@ -253,6 +284,36 @@ impl Config {
         set(&mut self.smtp_url, "smtp_url", env, text)?;
         set(&mut self.smtp_from, "smtp_from", env, text)?;
         set(&mut self.smtp_timeout_secs, "smtp_timeout_secs", env, int)?;
+        set(&mut self.smtp_ca_file, "smtp_ca_file", env, text)?;
+        set(&mut self.notify_workers, "notify_workers", env, int)?;
+        set(&mut self.notify_batch_size, "notify_batch_size", env, int)?;
+        set(&mut self.notify_poll_ms, "notify_poll_ms", env, int)?;
+        set(
+            &mut self.notify_max_attempts,
+            "notify_max_attempts",
+            env,
+            int,
+        )?;
+        set(
+            &mut self.notify_retry_base_secs,
+            "notify_retry_base_secs",
+            env,
+            int,
+        )?;
+        set(
+            &mut self.notify_retry_max_secs,
+            "notify_retry_max_secs",
+            env,
+            int,
+        )?;
+        set(&mut self.notify_lease_secs, "notify_lease_secs", env, int)?;
+        set(
+            &mut self.reminder_lead_hours,
+            "reminder_lead_hours",
+            env,
+            int,
+        )?;
+        set(&mut self.notify_clock, "notify_clock", env, text)?;
         set(&mut self.tsa_url, "tsa_url", env, text)?;
         set(&mut self.signing_key_path, "signing_key_path", env, text)?;
         set(&mut self.signing_cert_path, "signing_cert_path", env, text)?;
@@ -364,18 +425,15 @@ impl Config {
                 "must start with http:// or https://",
             ));
         }
-        if !self.smtp_url.is_empty()
-            && !["smtp://", "smtps://"]
-                .iter()
-                .any(|p| self.smtp_url.starts_with(p))
-        {
-            return Err(err(
-                env_name("smtp_url"),
-                "must start with smtp:// or smtps://",
-            ));
+        if !self.smtp_url.is_empty() {
+            crate::notify::transport::SmtpTarget::parse(&self.smtp_url)
+                .map_err(|m| err(env_name("smtp_url"), m))?;
         }
-        if !self.smtp_from.contains('@') {
-            return Err(err(env_name("smtp_from"), "must be an email address"));
+        if self.smtp_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(err(
+                env_name("smtp_from"),
+                format!("'{}' is not an email address", self.smtp_from),
+            ));
         }
         if !(1..=600).contains(&self.smtp_timeout_secs) {
             return Err(err(
@@ -405,6 +463,65 @@ impl Config {
             return Err(err(
                 env_name("s3_secret_access_key"),
                 "s3_access_key_id and s3_secret_access_key must be set together",
+            ));
+        }
+        if !self.smtp_ca_file.is_empty() && !Path::new(&self.smtp_ca_file).is_file() {
+            return Err(err(
+                env_name("smtp_ca_file"),
+                format!("no file at '{}'", self.smtp_ca_file),
+            ));
+        }
+        if self.notify_workers > 64 {
+            return Err(err(env_name("notify_workers"), "must be at most 64"));
+        }
+        if !(1..=1000).contains(&self.notify_batch_size) {
+            return Err(err(
+                env_name("notify_batch_size"),
+                "must be between 1 and 1000",
+            ));
+        }
+        if !(10..=60_000).contains(&self.notify_poll_ms) {
+            return Err(err(
+                env_name("notify_poll_ms"),
+                "must be between 10 and 60000",
+            ));
+        }
+        if !(1..=100).contains(&self.notify_max_attempts) {
+            return Err(err(
+                env_name("notify_max_attempts"),
+                "must be between 1 and 100",
+            ));
+        }
+        if !(1..=86_400).contains(&self.notify_retry_base_secs) {
+            return Err(err(
+                env_name("notify_retry_base_secs"),
+                "must be between 1 and 86400",
+            ));
+        }
+        if self.notify_retry_max_secs < self.notify_retry_base_secs
+            || self.notify_retry_max_secs > 7 * 86_400
+        {
+            return Err(err(
+                env_name("notify_retry_max_secs"),
+                "must be at least notify_retry_base_secs and at most 604800",
+            ));
+        }
+        if self.notify_lease_secs <= self.smtp_timeout_secs || self.notify_lease_secs > 86_400 {
+            return Err(err(
+                env_name("notify_lease_secs"),
+                "must be longer than smtp_timeout_secs and at most 86400",
+            ));
+        }
+        if !(0..=720).contains(&self.reminder_lead_hours) {
+            return Err(err(
+                env_name("reminder_lead_hours"),
+                "must be between 0 and 720",
+            ));
+        }
+        if !matches!(self.notify_clock.as_str(), "system" | "manual") {
+            return Err(err(
+                env_name("notify_clock"),
+                format!("'{}' is not one of: system, manual", self.notify_clock),
             ));
         }
         let tsa_ok = self.tsa_url.is_empty()

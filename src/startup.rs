@@ -1,4 +1,5 @@
-//! Bringing the service up: data folder, pool, migrations, the first admin account.
+//! Bringing the service up: data folder, pool, migrations, the first admin account, the
+//! notification senders; and down again.
 
 use crate::accounts::service;
 use crate::config::Config;
@@ -36,10 +37,12 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
     }
     drop(conn);
     let blobs = crate::storage::BlobStore::from_config(&cfg)?;
+    let clock = Arc::new(crate::notify::AppClock::from_setting(&cfg.notify_clock));
     Ok(AppState {
         pool,
         config: Arc::new(cfg),
         blobs,
+        clock,
     })
 }
 
@@ -54,6 +57,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // follows the "serving" line always gets the graceful path.
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let notifier = crate::notify::worker::start(
+        state.pool.clone(),
+        state.config.clone(),
+        state.clock.clone(),
+    )?;
     let server = crate::http::server(state, listener)?;
     let handle = server.handle();
     tracing::info!(%address, "docflow is serving; API docs at /api/docs/");
@@ -64,6 +72,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     handle.stop(true).await;
     running.await??;
+    // The senders finish the message in hand and give the rest of their batch back.
+    actix_web::web::block(move || notifier.stop()).await?;
     tracing::info!("docflow stopped");
     Ok(())
 }

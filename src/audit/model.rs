@@ -70,6 +70,9 @@ pub enum Action {
     SubstitutionCreated,
     SubstitutionRevoked,
     LatenessReportViewed,
+    NotificationRetried,
+    NotificationPreferencesUpdated,
+    NotificationClockSet,
 }
 
 impl Action {
@@ -120,6 +123,9 @@ impl Action {
             Action::SubstitutionCreated => "substitution.created",
             Action::SubstitutionRevoked => "substitution.revoked",
             Action::LatenessReportViewed => "report.lateness_viewed",
+            Action::NotificationRetried => "notification.retried",
+            Action::NotificationPreferencesUpdated => "notification.preferences_updated",
+            Action::NotificationClockSet => "notification.clock_set",
         }
     }
 }

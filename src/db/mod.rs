@@ -271,6 +271,71 @@ pub fn insert_blob_if_missing(
     Ok(())
 }
 
+#[derive(diesel::QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// Claims up to `limit` due notifications for one sender: each gets a lease until
+/// `lease_until` (after which, if the sender died, it is due again), one more attempt, and its
+/// Message-ID if it has none (`<id@domain>`, kept for every resend). On PostgreSQL the rows are
+/// picked with `FOR UPDATE SKIP LOCKED`, so senders in several processes never take the same row;
+/// on SQLite the immediate write transaction serialises them. Call inside [`write_tx`].
+pub fn claim_notifications(
+    conn: &mut DbConn,
+    now: chrono::NaiveDateTime,
+    lease_until: chrono::NaiveDateTime,
+    limit: i64,
+    domain: &str,
+) -> Result<Vec<String>, diesel::result::Error> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    use diesel::RunQueryDsl;
+    let rows = match conn {
+        DbConn::Pg(c) => diesel::sql_query(
+            "UPDATE notifications SET claimed_until = $1, attempts = attempts + 1, \
+               message_id = COALESCE(message_id, '<' || id || '@' || $2 || '>') \
+             WHERE id IN (SELECT id FROM notifications \
+               WHERE state = 'pending' AND due_at <= $3 \
+                 AND (claimed_until IS NULL OR claimed_until <= $3) \
+               ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING id",
+        )
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Text, _>(domain)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load::<ClaimedId>(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "UPDATE notifications SET claimed_until = ?, attempts = attempts + 1, \
+               message_id = COALESCE(message_id, '<' || id || '@' || ? || '>') \
+             WHERE id IN (SELECT id FROM notifications \
+               WHERE state = 'pending' AND due_at <= ? \
+                 AND (claimed_until IS NULL OR claimed_until <= ?) \
+               ORDER BY due_at LIMIT ?) \
+             RETURNING id",
+        )
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Text, _>(domain)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load::<ClaimedId>(c)?,
+    };
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Lets the surrounding transaction commit without waiting for its WAL flush (PostgreSQL
+/// `synchronous_commit = off`, for this transaction only; nothing on SQLite). For writes whose
+/// loss in a database crash is harmless: the row goes back to its previous state, never to a
+/// wrong one. Call inside [`write_tx`].
+pub fn relaxed_commit(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConn::Pg(c) => c.batch_execute("SET LOCAL synchronous_commit = off"),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Whether the database answers a trivial query.
 pub fn ping(conn: &mut DbConn) -> bool {
     conn.batch_execute("SELECT 1").is_ok()

@@ -291,6 +291,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    notifications (id) {
+        id -> Text,
+        kind -> Text,
+        recipient_id -> Text,
+        recipient_email -> Text,
+        language -> Text,
+        document_id -> Nullable<Text>,
+        task_id -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+        vars -> Text,
+        urgent -> Bool,
+        state -> Text,
+        message_id -> Nullable<Text>,
+        attempts -> Integer,
+        due_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        dedupe_key -> Nullable<Text>,
+        digest_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     substitutions (id) {
         id -> Text,
         user_id -> Text,
@@ -301,6 +326,23 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notification_settings (user_id) {
+        user_id -> Text,
+        language -> Text,
+        digest_hour -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, kind) {
+        user_id -> Text,
+        kind -> Text,
+        delivery -> Text,
     }
 }
 
@@ -340,4 +382,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     workflow_tasks,
     workflow_actions,
     substitutions,
+    notifications,
+    notification_settings,
+    notification_preferences,
 );

@@ -668,6 +668,19 @@ pub fn return_document(
             Some(&doc.id),
             json!({"reason": reason}),
         )?;
+        // Whoever entered the paper hears that it went back, and why.
+        crate::notify::enqueue(
+            conn,
+            &crate::notify::NewNotification {
+                kind: crate::notify::NotificationKind::Returned,
+                recipient_id: doc.created_by.clone(),
+                document_id: Some(doc.id.clone()),
+                task_id: None,
+                actor_id: Some(viewer.id.clone()),
+                comment: Some(reason.clone()),
+                deadline: None,
+            },
+        )?;
         let doc = queries::find(conn, &doc.id)?.ok_or(ApiError::NotFound("document"))?;
         view(conn, doc)
     })

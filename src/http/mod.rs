@@ -26,6 +26,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The content-addressed file store.
     pub blobs: crate::storage::BlobStore,
+    /// The clock of reminders, escalations and digests (settable when `notify_clock = "manual"`).
+    pub clock: Arc<crate::notify::AppClock>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
         (name = "documents", description = "Documents (Decree 30 metadata), their PDF versions and attachments, registration, access grants"),
         (name = "registers", description = "Registers (sổ văn bản) of a unit, yearly numbering, register reports"),
         (name = "workflow", description = "Approval routes, tasks and the inbox, incoming assignment, substitutions, route templates, the lateness report"),
+        (name = "notifications", description = "Email notifications: the outbox and its dead letters, each user's preferences"),
     )
 )]
 struct ApiDoc;
@@ -168,6 +171,7 @@ fn build_app_parts(
                 .configure(crate::accounts::handlers::configure)
                 .configure(crate::audit::handlers::configure)
                 .configure(crate::documents::handlers::configure)
+                .configure(crate::notify::handlers::configure)
                 .configure(crate::registry::handlers::configure)
                 .configure(crate::workflow::handlers::configure),
         )

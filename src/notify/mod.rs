@@ -1,40 +1,17 @@
-//! Notifications (issue 6). Only the seam the workflow writes through lives on this branch.
-// placeholder: replaced by the notify module at merge
+//! Email notifications that are never lost: a durable outbox written in the same transaction
+//! as the action that causes it, senders that deliver it over SMTP (lettre) with retries,
+//! backoff and a dead-letter state, per-user preferences and daily digests, and the deadline
+//! reminders and escalations. See `docs/NOTIFICATIONS.md`.
 
-/// Why someone is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotificationKind {
-    TaskAssigned,
-    TaskReminder,
-    TaskOverdue,
-    TaskEscalated,
-    Returned,
-    Rejected,
-    RouteFinished,
-    DocumentSigned,
-    DocumentIssued,
-    IncomingAssigned,
-}
+pub mod handlers;
+pub mod model;
+pub mod queries;
+pub mod schedule;
+pub mod service;
+pub mod templates;
+pub mod transport;
+pub mod worker;
 
-/// A notification to write in the caller's transaction.
-#[derive(Debug, Clone)]
-pub struct NewNotification {
-    pub kind: NotificationKind,
-    /// users.id
-    pub recipient_id: String,
-    pub document_id: Option<String>,
-    pub task_id: Option<String>,
-    /// Who caused it.
-    pub actor_id: Option<String>,
-    pub comment: Option<String>,
-    pub deadline: Option<chrono::NaiveDateTime>,
-}
-
-/// Queues a notification inside the caller's transaction.
-pub fn enqueue(
-    _conn: &mut crate::db::DbConn,
-    _n: &NewNotification,
-) -> Result<(), crate::error::ApiError> {
-    // placeholder: replaced by the notify module at merge
-    Ok(())
-}
+pub use model::{NewNotification, NotificationKind};
+pub use schedule::{AppClock, Clock};
+pub use service::enqueue;

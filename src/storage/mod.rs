@@ -102,6 +102,12 @@ pub fn valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The file of a blob in a local store rooted at `root` (for blocking readers such as the
+/// notification sender); `key` must pass [`valid_key`].
+pub fn local_path(root: &Path, key: &str) -> std::path::PathBuf {
+    root.join(store_path(key).as_ref())
+}
+
 fn store_path(key: &str) -> StorePath {
     // Two levels of fan-out keep folders small on the local backend.
     StorePath::from(format!("sha256/{}/{}/{}", &key[..2], &key[2..4], key))

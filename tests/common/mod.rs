@@ -2,6 +2,8 @@
 //! free port, and a small HTTP client.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use docflow::config::Config;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -159,25 +161,17 @@ fn replace_db_name(url: &str, name: &str) -> String {
     out
 }
 
-/// The real server on a free port: in this process, or the `docflow` binary in its own.
+/// The real server, in this process, on a free port.
 pub struct TestServer {
     pub base: String,
     pub db: TestDb,
     pub admin_token: String,
     client: reqwest::blocking::Client,
-    running: Running,
-}
-
-enum Running {
-    InProcess(actix_web::dev::ServerHandle),
-    Process(std::process::Child),
-}
-
-fn http_client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("client")
+    handle: Option<actix_web::dev::ServerHandle>,
+    /// The `docflow` process, for servers started with [`TestServer::spawn`].
+    child: Option<std::process::Child>,
+    /// What the process wrote to standard error.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl TestServer {
@@ -209,76 +203,119 @@ impl TestServer {
         let handle = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("server started");
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
         let mut srv = TestServer {
             base: format!("http://{addr}"),
             db,
             admin_token: String::new(),
-            client: http_client(),
-            running: Running::InProcess(handle),
+            client,
+            handle: Some(handle),
+            child: None,
+            logs: Default::default(),
         };
         srv.admin_token = srv.login("admin", ADMIN_PASSWORD);
         srv
     }
 
-    /// Starts the `docflow` binary as a separate OS process on `db`, with its data folder
-    /// (file store) at `data_dir`, and signs in as admin. Its log goes to `server.log` in the
-    /// database's temp folder.
+    /// Starts the `docflow` binary as a separate OS process on `db`, sharing the data folder
+    /// (file store) `data_dir`, with `pool_size` database connections.
     pub fn spawn_process(db: TestDb, data_dir: PathBuf, pool_size: u32) -> TestServer {
-        use std::process::{Command, Stdio};
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let log_path = db.dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("server log");
-        let mut child = Command::new(Self::binary())
-            .arg("serve")
+        Self::spawn(
+            db,
+            data_dir,
+            &[("DOCFLOW_DB_POOL_SIZE", pool_size.to_string())],
+        )
+    }
+
+    /// Starts the real `docflow` binary (`serve`, with its notification senders) on `db`, with
+    /// the data folder `data_dir` and extra `DOCFLOW_*` settings; signs in as admin.
+    pub fn spawn(db: TestDb, data_dir: PathBuf, env: &[(&str, String)]) -> TestServer {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(Self::binary());
+        cmd.arg("serve")
+            .env_remove("DOCFLOW_CONFIG")
             .env("DATABASE_URL", &db.url)
             .env("DOCFLOW_DATA_DIR", &data_dir)
-            .env("DOCFLOW_BIND", format!("127.0.0.1:{port}"))
+            .env("DOCFLOW_BIND", "127.0.0.1:0")
             .env("DOCFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("DOCFLOW_LOGIN_SLOWDOWN_MS", "0")
-            .env("DOCFLOW_DB_POOL_SIZE", pool_size.to_string())
-            .env_remove("DOCFLOW_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the docflow binary");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = http_client();
-        let started = std::time::Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().expect("server process") {
-                panic!(
-                    "docflow exited with {status} before serving:\n{}",
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
-                );
+            .env("DOCFLOW_DB_POOL_SIZE", "6")
+            .env("DOCFLOW_LOG_FORMAT", "text")
+            .env("NO_COLOR", "1")
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start docflow");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let (tx, rx) = mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("docflow is serving") {
+                    let address = line
+                        .split("address=")
+                        .nth(1)
+                        .and_then(|s| s.split_whitespace().next())
+                        .map(str::to_string);
+                    if let (Some(tx), Some(a)) = (tx.take(), address) {
+                        let _ = tx.send(a);
+                    }
+                }
+                sink.lock().expect("logs").push(line);
             }
-            let up = client
-                .get(format!("{base}/readyz"))
-                .send()
-                .is_ok_and(|r| r.status().is_success());
-            if up {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
+        });
+        let address = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a,
+            Err(_) => {
                 let _ = child.kill();
                 panic!(
-                    "docflow did not serve within 60 s:\n{}",
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                    "docflow did not start:\n{}",
+                    logs.lock().expect("logs").join("\n")
                 );
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        };
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
         let mut srv = TestServer {
-            base,
+            base: format!("http://{address}"),
             db,
             admin_token: String::new(),
             client,
-            running: Running::Process(child),
+            handle: None,
+            child: Some(child),
+            logs,
         };
         srv.admin_token = srv.login("admin", ADMIN_PASSWORD);
         srv
+    }
+
+    /// Kills the spawned process at once (SIGKILL): no graceful anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the spawned process with SIGTERM; true when it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        match self.child.take() {
+            Some(mut c) => {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &c.id().to_string()])
+                    .status();
+                c.wait().map(|s| s.success()).unwrap_or(false)
+            }
+            None => false,
+        }
     }
 
     /// Signs in and returns the token (panics on failure).
@@ -463,19 +500,13 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         // Stop accepting and close pooled connections before the database is dropped.
-        match &mut self.running {
-            Running::InProcess(handle) => {
-                let handle = handle.clone();
-                let _ = std::thread::spawn(move || {
-                    actix_web::rt::System::new().block_on(handle.stop(false));
-                })
-                .join();
-            }
-            Running::Process(child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+        if let Some(handle) = self.handle.clone() {
+            let _ = std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(handle.stop(false));
+            })
+            .join();
         }
+        self.kill();
     }
 }
 

@@ -1,0 +1,217 @@
+//! Time decisions, free of I/O: the clock, retry backoff, digest hours, and which reminder,
+//! overdue notice or escalation a task with a deadline is due at a given moment.
+
+use chrono::{Duration, NaiveDateTime, NaiveTime};
+use std::sync::Mutex;
+
+/// Vietnam is UTC+07:00 all year: digest hours and deadlines in emails are in its time.
+pub use crate::registry::service::VIETNAM_OFFSET_HOURS;
+
+/// Where "now" comes from for reminders, escalations and digests.
+pub trait Clock: Send + Sync {
+    /// The current time, UTC.
+    fn now(&self) -> NaiveDateTime;
+}
+
+/// The clock of the process: the system time, or a manual clock set through the admin API
+/// (`notify_clock = "manual"`, for tests and drills: no sleeping for hours).
+#[derive(Debug)]
+pub enum AppClock {
+    /// The system time.
+    System,
+    /// A time set by hand; starts at the system time.
+    Manual(Mutex<NaiveDateTime>),
+}
+
+impl AppClock {
+    /// The clock `notify_clock` names (`system` or `manual`).
+    pub fn from_setting(setting: &str) -> AppClock {
+        if setting == "manual" {
+            AppClock::Manual(Mutex::new(crate::db::now()))
+        } else {
+            AppClock::System
+        }
+    }
+
+    /// Sets a manual clock; false for the system clock.
+    pub fn set(&self, t: NaiveDateTime) -> bool {
+        match self {
+            AppClock::System => false,
+            AppClock::Manual(m) => {
+                // A poisoned lock only means a panic elsewhere while holding a plain value.
+                let mut guard = m.lock().unwrap_or_else(|p| p.into_inner());
+                *guard = crate::db::truncate_micros(t);
+                true
+            }
+        }
+    }
+}
+
+impl Clock for AppClock {
+    fn now(&self) -> NaiveDateTime {
+        match self {
+            AppClock::System => crate::db::now(),
+            AppClock::Manual(m) => *m.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+/// Delay before the next attempt after `attempts` failed ones: `base · 2^(attempts-1)`, capped
+/// at `max`, then jittered into its upper half by `jitter` ∈ [0, 1] so that messages failing
+/// together do not retry together.
+pub fn backoff(attempts: i32, base_secs: u64, max_secs: u64, jitter: f64) -> Duration {
+    let exp = attempts.clamp(1, 40) - 1;
+    let raw = base_secs.saturating_mul(1u64 << exp.min(30)).min(max_secs) as f64;
+    let jitter = jitter.clamp(0.0, 1.0);
+    let secs = raw / 2.0 + raw / 2.0 * jitter;
+    Duration::milliseconds((secs * 1000.0).round() as i64)
+}
+
+/// The next digest time after `now` (UTC) at `hour` o'clock Vietnam time, as UTC.
+pub fn next_digest_at(now: NaiveDateTime, hour: i32) -> NaiveDateTime {
+    let offset = Duration::hours(VIETNAM_OFFSET_HOURS);
+    let local = now + offset;
+    let at = NaiveTime::from_hms_opt(hour.clamp(0, 23) as u32, 0, 0).unwrap_or(NaiveTime::MIN);
+    let mut t = local.date().and_time(at);
+    if t <= local {
+        t += Duration::days(1);
+    }
+    t - offset
+}
+
+/// A time as Vietnamese read it: `dd/mm/yyyy HH:MM` at UTC+07:00.
+pub fn vietnam_time(t: NaiveDateTime) -> String {
+    (t + Duration::hours(VIETNAM_OFFSET_HOURS))
+        .format("%d/%m/%Y %H:%M")
+        .to_string()
+}
+
+/// An open task with a deadline, as the reminder scanner needs it. The workflow's query of open
+/// tasks produces these (one function: [`super::service::open_tasks`]).
+#[derive(Debug, Clone)]
+pub struct OpenTask {
+    pub task_id: String,
+    pub document_id: Option<String>,
+    /// Who must act (assignees and their active deputies).
+    pub assignee_ids: Vec<String>,
+    /// Head of the unit that owns the task; escalations go to them.
+    pub unit_head_id: Option<String>,
+    /// Who assigned it (shown as the sender).
+    pub assigned_by: Option<String>,
+    /// Deadline, UTC.
+    pub deadline: NaiveDateTime,
+}
+
+/// A notice about a task's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The deadline is within the lead time.
+    Reminder,
+    /// The deadline has passed (sent once).
+    Overdue,
+    /// Escalation to the unit head: day 0 when the deadline passes, then one a day.
+    Escalation { day: i64 },
+}
+
+impl Notice {
+    /// Part of the once-only key of the notice (with the task, its deadline and the recipient).
+    pub fn key(self) -> String {
+        match self {
+            Notice::Reminder => "reminder".into(),
+            Notice::Overdue => "overdue".into(),
+            Notice::Escalation { day } => format!("escalation-{day}"),
+        }
+    }
+}
+
+/// The notices due for a task at `now`. Each notice has a key: the caller writes each one at most
+/// once (so calling this every minute sends each notice once), and only the current escalation
+/// day is returned (a server that was down for three days sends one escalation, not three).
+pub fn due_notices(deadline: NaiveDateTime, now: NaiveDateTime, lead_hours: i64) -> Vec<Notice> {
+    if now >= deadline {
+        let day = (now - deadline).num_days();
+        vec![Notice::Overdue, Notice::Escalation { day }]
+    } else if now >= deadline - Duration::hours(lead_hours) {
+        vec![Notice::Reminder]
+    } else {
+        vec![]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn t(d: u32, h: u32, m: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 12, d)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters_in_the_upper_half() {
+        assert_eq!(backoff(1, 30, 3600, 1.0), Duration::seconds(30));
+        assert_eq!(backoff(1, 30, 3600, 0.0), Duration::seconds(15));
+        assert_eq!(backoff(2, 30, 3600, 1.0), Duration::seconds(60));
+        assert_eq!(backoff(4, 30, 3600, 1.0), Duration::seconds(240));
+        assert_eq!(backoff(20, 30, 3600, 1.0), Duration::seconds(3600));
+        assert_eq!(backoff(20, 30, 3600, 0.0), Duration::seconds(1800));
+        let mid = backoff(3, 30, 3600, 0.5);
+        assert!(mid > Duration::seconds(60) && mid < Duration::seconds(120));
+    }
+
+    #[test]
+    fn digest_time_is_the_next_hour_in_vietnam() {
+        // 00:30 UTC is 07:30 in Hà Nội: an 08:00 digest is at 01:00 UTC the same day.
+        assert_eq!(next_digest_at(t(1, 0, 30), 8), t(1, 1, 0));
+        // 02:00 UTC is 09:00 in Hà Nội: the next 08:00 is tomorrow.
+        assert_eq!(next_digest_at(t(1, 2, 0), 8), t(2, 1, 0));
+        // Exactly at the hour: the next one.
+        assert_eq!(next_digest_at(t(1, 1, 0), 8), t(2, 1, 0));
+        // 17:00 UTC is already the next day in Hà Nội (00:00): a 06:00 digest is at 23:00 UTC.
+        assert_eq!(next_digest_at(t(1, 17, 0), 6), t(1, 23, 0));
+    }
+
+    #[test]
+    fn notices_before_at_and_after_the_deadline() {
+        let deadline = t(10, 10, 0);
+        assert_eq!(due_notices(deadline, t(9, 9, 59), 24), vec![]);
+        assert_eq!(
+            due_notices(deadline, t(9, 10, 0), 24),
+            vec![Notice::Reminder]
+        );
+        assert_eq!(
+            due_notices(deadline, t(10, 9, 59), 24),
+            vec![Notice::Reminder]
+        );
+        assert_eq!(
+            due_notices(deadline, t(10, 10, 0), 24),
+            vec![Notice::Overdue, Notice::Escalation { day: 0 }]
+        );
+        assert_eq!(
+            due_notices(deadline, t(11, 9, 59), 24),
+            vec![Notice::Overdue, Notice::Escalation { day: 0 }]
+        );
+        assert_eq!(
+            due_notices(deadline, t(13, 10, 0), 24),
+            vec![Notice::Overdue, Notice::Escalation { day: 3 }]
+        );
+        // No lead time: no reminder, still the overdue notice.
+        assert_eq!(due_notices(deadline, t(10, 9, 0), 0), vec![]);
+    }
+
+    #[test]
+    fn vietnam_time_is_utc_plus_seven() {
+        assert_eq!(vietnam_time(t(1, 20, 5)), "02/12/2026 03:05");
+    }
+
+    #[test]
+    fn manual_clock_is_settable_and_system_clock_is_not() {
+        let c = AppClock::from_setting("manual");
+        assert!(c.set(t(5, 8, 0)));
+        assert_eq!(c.now(), t(5, 8, 0));
+        assert!(!AppClock::from_setting("system").set(t(5, 8, 0)));
+    }
+}

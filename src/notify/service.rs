@@ -1,0 +1,407 @@
+//! Writing notifications into the outbox (inside the caller's transaction), preferences,
+//! the dead-letter API, digests and the reminder scanner.
+
+use super::model::{
+    Delivery, DigestItem, DigestVars, Language, NewNotification, Notification, NotificationKind,
+    NotificationRow, PreferenceRow, Preferences, SettingsRow, State, Vars, DIGEST_KIND,
+};
+use super::queries;
+use super::schedule::{self, Notice, OpenTask};
+use crate::audit::{self, Action, AuditContext};
+use crate::db::{self, DbConn};
+use crate::error::ApiError;
+use chrono::NaiveDateTime;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Default hour of the daily digest, Vietnam time.
+pub const DEFAULT_DIGEST_HOUR: i32 = 8;
+
+/// Whether an urgency (`documents.urgency`) is khẩn or above: always sent at once.
+pub fn is_urgent(urgency: &str) -> bool {
+    matches!(urgency, "urgent" | "very_urgent" | "flash")
+}
+
+/// Writes a notification into the outbox. Call it inside the transaction of the action that
+/// causes it: the notification exists exactly when the action is committed.
+///
+/// Resolves the recipient's address, language and choice for this kind, freezes the message's
+/// variables (document type, symbol, subject, urgency, deadline, sender, link path) and inserts
+/// one outbox row: `pending` (sent at once), `held` (for the daily digest), or nothing when the
+/// recipient turned the kind off or has no usable address. Urgent documents are always sent
+/// at once.
+pub fn enqueue(conn: &mut DbConn, n: &NewNotification) -> Result<(), ApiError> {
+    enqueue_keyed(conn, n, None).map(|_| ())
+}
+
+/// Like [`enqueue`], written at most once per `dedupe_key`; true when a row was written.
+pub fn enqueue_keyed(
+    conn: &mut DbConn,
+    n: &NewNotification,
+    dedupe_key: Option<&str>,
+) -> Result<bool, ApiError> {
+    if let Some(key) = dedupe_key {
+        if queries::dedupe_key_exists(conn, key)? {
+            return Ok(false);
+        }
+    }
+    let Some(recipient) = queries::recipient_with_choices(conn, &n.recipient_id, n.kind.as_str())?
+    else {
+        return Err(ApiError::validation("recipient_id", "names no user"));
+    };
+    if !recipient.active || !recipient.email.contains('@') {
+        tracing::info!(
+            recipient = %n.recipient_id, kind = n.kind.as_str(),
+            "notification not written: the recipient is inactive or has no email address"
+        );
+        return Ok(false);
+    }
+    let language = recipient
+        .language
+        .as_deref()
+        .map(Language::parse)
+        .unwrap_or_default();
+    let digest_hour = recipient.digest_hour.unwrap_or(DEFAULT_DIGEST_HOUR);
+    let delivery = recipient
+        .delivery
+        .as_deref()
+        .map(Delivery::parse)
+        .unwrap_or_default();
+
+    let mut vars = Vars {
+        recipient_name: recipient.full_name,
+        comment: n.comment.clone().unwrap_or_default(),
+        ..Vars::default()
+    };
+    if let Some(doc_id) = &n.document_id {
+        let Some(doc) = queries::document_facts(conn, doc_id)? else {
+            return Err(ApiError::validation("document_id", "names no document"));
+        };
+        vars.document_type = doc.type_name;
+        vars.symbol = doc.symbol;
+        vars.subject = doc.subject;
+        vars.urgency = doc.urgency;
+        if let Some(d) = doc.handling_deadline {
+            vars.deadline = d.format("%d/%m/%Y").to_string();
+        }
+        if n.kind == NotificationKind::DocumentIssued {
+            vars.attachment = queries::latest_version(conn, doc_id)?;
+        }
+    }
+    if let Some(deadline) = n.deadline {
+        vars.deadline = schedule::vietnam_time(deadline);
+    }
+    if let Some(actor) = &n.actor_id {
+        vars.sender_name = queries::full_name(conn, actor)?.unwrap_or_default();
+    }
+    vars.path = match (&n.task_id, &n.document_id) {
+        (Some(t), _) => format!("/tasks/{t}"),
+        (None, Some(d)) => format!("/documents/{d}"),
+        (None, None) => "/".into(),
+    };
+    let urgent = is_urgent(&vars.urgency);
+    let now = db::now();
+    let (state, due_at) = match (delivery, urgent) {
+        (_, true) | (Delivery::Immediate, false) => (State::Pending, now),
+        (Delivery::Digest, false) => (State::Held, schedule::next_digest_at(now, digest_hour)),
+        (Delivery::Off, false) => return Ok(false),
+    };
+    let row = NotificationRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind: n.kind.as_str().to_string(),
+        recipient_id: n.recipient_id.clone(),
+        recipient_email: recipient.email,
+        language: language.as_str().to_string(),
+        document_id: n.document_id.clone(),
+        task_id: n.task_id.clone(),
+        actor_id: n.actor_id.clone(),
+        vars: serde_json::to_string(&vars).map_err(ApiError::internal)?,
+        urgent,
+        state: state.as_str().to_string(),
+        message_id: None,
+        attempts: 0,
+        due_at,
+        claimed_until: None,
+        last_error: None,
+        dedupe_key: dedupe_key.map(str::to_string),
+        digest_id: None,
+        created_at: now,
+        sent_at: None,
+    };
+    queries::insert(conn, &row)?;
+    Ok(true)
+}
+
+/// The outbox, newest first, optionally in one state (admin).
+pub fn list(
+    conn: &mut DbConn,
+    state: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Vec<Notification>, ApiError> {
+    let state = match state {
+        None => None,
+        Some(s) => Some(State::parse(s).ok_or_else(|| {
+            ApiError::validation(
+                "state",
+                "must be one of: pending, held, sent, dead, digested",
+            )
+        })?),
+    };
+    let limit = limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::validation("limit", "must be between 1 and 500"));
+    }
+    Ok(queries::list(conn, state, limit)?
+        .into_iter()
+        .map(Notification::from)
+        .collect())
+}
+
+/// Puts a dead notification back in the queue, due at once (admin).
+pub fn retry(conn: &mut DbConn, ctx: &AuditContext, id: &str) -> Result<Notification, ApiError> {
+    db::write_tx(conn, |conn| {
+        let row = queries::find(conn, id)?.ok_or(ApiError::NotFound("notification"))?;
+        if row.state != State::Dead.as_str() {
+            return Err(ApiError::conflict(
+                "notification_not_dead",
+                format!(
+                    "only dead notifications can be retried; this one is {}",
+                    row.state
+                ),
+            ));
+        }
+        queries::requeue(conn, id, db::now())?;
+        audit::record(
+            conn,
+            ctx,
+            Action::NotificationRetried,
+            "notification",
+            Some(id),
+            json!({"kind": row.kind, "recipient_id": row.recipient_id, "attempts": row.attempts, "last_error": row.last_error}),
+        )?;
+        let row = queries::find(conn, id)?.ok_or(ApiError::NotFound("notification"))?;
+        Ok(Notification::from(row))
+    })
+}
+
+/// A user's preferences (defaults when never saved).
+pub fn preferences(conn: &mut DbConn, user_id: &str) -> Result<Preferences, ApiError> {
+    let settings = queries::settings(conn, user_id)?;
+    let mut kinds: BTreeMap<NotificationKind, Delivery> = NotificationKind::ALL
+        .into_iter()
+        .map(|k| (k, Delivery::Immediate))
+        .collect();
+    for p in queries::preferences(conn, user_id)? {
+        if let Some(k) = NotificationKind::parse(&p.kind) {
+            kinds.insert(k, Delivery::parse(&p.delivery));
+        }
+    }
+    Ok(Preferences {
+        language: settings
+            .as_ref()
+            .map(|s| Language::parse(&s.language))
+            .unwrap_or_default(),
+        digest_hour: settings
+            .map(|s| s.digest_hour)
+            .unwrap_or(DEFAULT_DIGEST_HOUR),
+        kinds,
+    })
+}
+
+/// Saves a user's preferences; kinds left out go back to `immediate`.
+pub fn save_preferences(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    user_id: &str,
+    p: Preferences,
+) -> Result<Preferences, ApiError> {
+    if !(0..=23).contains(&p.digest_hour) {
+        return Err(ApiError::validation(
+            "digest_hour",
+            "must be between 0 and 23",
+        ));
+    }
+    db::write_tx(conn, |conn| {
+        let settings = SettingsRow {
+            user_id: user_id.to_string(),
+            language: p.language.as_str().to_string(),
+            digest_hour: p.digest_hour,
+            updated_at: db::now(),
+        };
+        let rows: Vec<PreferenceRow> = p
+            .kinds
+            .iter()
+            .filter(|(_, d)| **d != Delivery::Immediate)
+            .map(|(k, d)| PreferenceRow {
+                user_id: user_id.to_string(),
+                kind: k.as_str().to_string(),
+                delivery: d.as_str().to_string(),
+            })
+            .collect();
+        queries::save_preferences(conn, &settings, &rows)?;
+        let kinds: BTreeMap<&str, &str> = p
+            .kinds
+            .iter()
+            .map(|(k, d)| (k.as_str(), d.as_str()))
+            .collect();
+        audit::record(
+            conn,
+            ctx,
+            Action::NotificationPreferencesUpdated,
+            "user",
+            Some(user_id),
+            json!({"language": p.language.as_str(), "digest_hour": p.digest_hour, "kinds": kinds}),
+        )?;
+        preferences(conn, user_id)
+    })
+}
+
+/// Records a change of the manual clock (admin).
+pub fn record_clock_set(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    db::write_tx(conn, |conn| {
+        audit::record(
+            conn,
+            ctx,
+            Action::NotificationClockSet,
+            "notification_clock",
+            None,
+            json!({"now": now.format("%Y-%m-%dT%H:%M:%S").to_string()}),
+        )?;
+        Ok(())
+    })
+}
+
+/// Folds every held notification whose digest time has come into one digest message per
+/// recipient. Returns the number of digests written.
+pub fn assemble_digests(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
+    let held = queries::held_due(conn, now, 2000)?;
+    let mut by_recipient: BTreeMap<String, Vec<NotificationRow>> = BTreeMap::new();
+    for row in held {
+        by_recipient
+            .entry(row.recipient_id.clone())
+            .or_default()
+            .push(row);
+    }
+    let mut written = 0;
+    for (recipient_id, rows) in by_recipient {
+        let result = db::write_tx(conn, |conn| -> Result<(), ApiError> {
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let digest_id = uuid::Uuid::new_v4().to_string();
+            // Another process may have folded some of them meanwhile: then leave it to it.
+            if queries::mark_digested(conn, &ids, &digest_id)? != ids.len() {
+                return Err(ApiError::conflict("digest_race", "folded elsewhere"));
+            }
+            let mut items = Vec::with_capacity(rows.len());
+            let mut recipient_name = String::new();
+            for r in &rows {
+                let vars: Vars = serde_json::from_str(&r.vars).unwrap_or_default();
+                recipient_name = vars.recipient_name.clone();
+                items.push(DigestItem {
+                    kind: r.kind.clone(),
+                    vars,
+                });
+            }
+            let first = &rows[0];
+            let vars = DigestVars {
+                recipient_name,
+                items,
+            };
+            let at = db::now();
+            queries::insert(
+                conn,
+                &NotificationRow {
+                    id: digest_id,
+                    kind: DIGEST_KIND.to_string(),
+                    recipient_id: recipient_id.clone(),
+                    recipient_email: first.recipient_email.clone(),
+                    language: first.language.clone(),
+                    document_id: None,
+                    task_id: None,
+                    actor_id: None,
+                    vars: serde_json::to_string(&vars).map_err(ApiError::internal)?,
+                    urgent: false,
+                    state: State::Pending.as_str().to_string(),
+                    message_id: None,
+                    attempts: 0,
+                    due_at: at,
+                    claimed_until: None,
+                    last_error: None,
+                    dedupe_key: None,
+                    digest_id: None,
+                    created_at: at,
+                    sent_at: None,
+                },
+            )?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => written += 1,
+            Err(ApiError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
+/// The open tasks with a deadline that the reminder scanner looks at.
+///
+/// The tasks table comes with the approval chains (issue 5): this is the one function its
+/// query goes into at merge. Until then there are no tasks.
+pub fn open_tasks(_conn: &mut DbConn) -> Result<Vec<OpenTask>, ApiError> {
+    Ok(Vec::new())
+}
+
+/// Writes the reminders, overdue notices and escalations due at `now` for these tasks, each
+/// at most once (keyed by task, deadline, step and recipient). Returns how many were written.
+pub fn scan_deadlines(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lead_hours: i64,
+    tasks: &[OpenTask],
+) -> Result<usize, ApiError> {
+    let mut written = 0;
+    for task in tasks {
+        for notice in schedule::due_notices(task.deadline, now, lead_hours) {
+            let (kind, recipients): (NotificationKind, Vec<&String>) = match notice {
+                Notice::Reminder => (
+                    NotificationKind::TaskReminder,
+                    task.assignee_ids.iter().collect(),
+                ),
+                Notice::Overdue => (
+                    NotificationKind::TaskOverdue,
+                    task.assignee_ids.iter().collect(),
+                ),
+                Notice::Escalation { .. } => (
+                    NotificationKind::TaskEscalated,
+                    task.unit_head_id.iter().collect(),
+                ),
+            };
+            for recipient in recipients {
+                let key = format!(
+                    "task:{}:{}:{}:{}",
+                    task.task_id,
+                    task.deadline.format("%Y%m%dT%H%M%S"),
+                    notice.key(),
+                    recipient
+                );
+                let n = NewNotification {
+                    kind,
+                    recipient_id: recipient.clone(),
+                    document_id: task.document_id.clone(),
+                    task_id: Some(task.task_id.clone()),
+                    actor_id: task.assigned_by.clone(),
+                    comment: None,
+                    deadline: Some(task.deadline),
+                };
+                if db::write_tx(conn, |conn| enqueue_keyed(conn, &n, Some(&key)))? {
+                    written += 1;
+                }
+            }
+        }
+    }
+    Ok(written)
+}

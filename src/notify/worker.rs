@@ -1,0 +1,251 @@
+//! The senders: `notify_workers` threads that claim due outbox rows, send them and record the
+//! outcome, and one scheduler thread that assembles digests and writes deadline reminders.
+//!
+//! A row is marked `sent` only after the SMTP server accepted it. A sender that dies between
+//! the acceptance and the mark leaves the row leased; when the lease ends another sender sends
+//! it again with the same Message-ID, so the duplicate is recognisable.
+
+use super::model::NotificationRow;
+use super::queries;
+use super::schedule::{self, AppClock, Clock};
+use super::service;
+use super::templates::{self, RenderContext};
+use super::transport::{self, Session, Transport};
+use crate::config::Config;
+use crate::db::{self, DbConn, DbPool};
+use lettre::message::Mailbox;
+use rand::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Tells the threads to stop and wakes them from their wait.
+#[derive(Default)]
+struct Stop {
+    flag: AtomicBool,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Stop {
+    fn stopping(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Waits up to `d`; true when asked to stop.
+    fn wait(&self, d: Duration) -> bool {
+        let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.stopping() {
+            return true;
+        }
+        let _ = self
+            .cv
+            .wait_timeout(guard, d)
+            .unwrap_or_else(|p| p.into_inner());
+        self.stopping()
+    }
+
+    fn stop(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.flag.store(true, Ordering::SeqCst);
+        self.cv.notify_all();
+    }
+}
+
+/// The running senders; [`Notifier::stop`] ends them.
+pub struct Notifier {
+    stop: Arc<Stop>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// Asks every thread to stop after the message it is sending, gives claimed but unsent rows
+    /// back, and waits for the threads (blocking).
+    pub fn stop(self) {
+        self.stop.stop();
+        for t in self.threads {
+            let _ = t.join();
+        }
+        tracing::info!("notification senders stopped");
+    }
+}
+
+/// What a sender needs.
+struct Sender {
+    pool: DbPool,
+    config: Arc<Config>,
+    transport: Transport,
+    from: Mailbox,
+    domain: String,
+    stop: Arc<Stop>,
+}
+
+/// Starts the senders and the scheduler (nothing when `notify_workers` is 0).
+pub fn start(pool: DbPool, config: Arc<Config>, clock: Arc<AppClock>) -> anyhow::Result<Notifier> {
+    let stop = Arc::new(Stop::default());
+    let mut threads = Vec::new();
+    let workers = config.notify_workers;
+    if workers == 0 {
+        tracing::info!("notify_workers is 0: this process sends no notifications");
+        return Ok(Notifier { stop, threads });
+    }
+    let transport = Transport::from_config(&config)?;
+    let from: Mailbox = config
+        .smtp_from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_FROM: {e}"))?;
+    let domain = transport::domain_of(from.email.as_ref());
+    let sender = Arc::new(Sender {
+        pool: pool.clone(),
+        config: config.clone(),
+        transport,
+        from,
+        domain,
+        stop: stop.clone(),
+    });
+    for n in 0..workers {
+        let s = sender.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("notify-{n}"))
+                .spawn(move || s.run())?,
+        );
+    }
+    let s = sender.clone();
+    threads.push(
+        std::thread::Builder::new()
+            .name("notify-scheduler".into())
+            .spawn(move || scheduler(&s, clock.as_ref()))?,
+    );
+    tracing::info!(workers, smtp = %describe(&config), "notification senders started");
+    Ok(Notifier { stop, threads })
+}
+
+fn describe(cfg: &Config) -> String {
+    if cfg.smtp_url.is_empty() {
+        format!("files in {}", cfg.data_dir.join("outbox").display())
+    } else {
+        transport::SmtpTarget::parse(&cfg.smtp_url)
+            .map(|t| format!("{}:{} ({:?})", t.host, t.port, t.security))
+            .unwrap_or_default()
+    }
+}
+
+fn scheduler(s: &Sender, clock: &dyn Clock) {
+    let every = Duration::from_millis(s.config.notify_poll_ms);
+    loop {
+        if s.stop.wait(every) {
+            break;
+        }
+        let result = s
+            .pool
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| {
+                let now = clock.now();
+                service::assemble_digests(&mut conn, now).map_err(|e| e.to_string())?;
+                let tasks = service::open_tasks(&mut conn).map_err(|e| e.to_string())?;
+                service::scan_deadlines(&mut conn, now, s.config.reminder_lead_hours, &tasks)
+                    .map_err(|e| e.to_string())?;
+                Ok(())
+            });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "notification scheduler");
+        }
+    }
+}
+
+impl Sender {
+    fn run(&self) {
+        let idle = Duration::from_millis(self.config.notify_poll_ms);
+        let mut session = self.transport.session();
+        while !self.stop.stopping() {
+            match self.batch(&mut session) {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "notification sender"),
+            }
+            if self.stop.wait(idle) {
+                break;
+            }
+        }
+    }
+
+    /// Claims and sends one batch; returns how many rows were claimed.
+    fn batch(&self, session: &mut Session) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get()?;
+        let now = db::now();
+        let lease_until = now + chrono::Duration::seconds(self.config.notify_lease_secs as i64);
+        let limit = self.config.notify_batch_size;
+        let ids = db::write_tx(&mut conn, |c| {
+            db::claim_notifications(c, now, lease_until, limit, &self.domain)
+        })?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let rows = queries::load(&mut conn, &ids)?;
+        let blob_root = self.config.blob_path();
+        let ctx = RenderContext {
+            from: &self.from,
+            public_url: &self.config.public_url,
+            blob_root: &blob_root,
+        };
+        for (i, row) in rows.iter().enumerate() {
+            if self.stop.stopping() {
+                let rest: Vec<String> = rows[i..].iter().map(|r| r.id.clone()).collect();
+                queries::release(&mut conn, &rest)?;
+                break;
+            }
+            self.send_one(&mut conn, session, row, &ctx)?;
+        }
+        Ok(rows.len())
+    }
+
+    fn send_one(
+        &self,
+        conn: &mut DbConn,
+        session: &mut Session,
+        row: &NotificationRow,
+        ctx: &RenderContext,
+    ) -> anyhow::Result<()> {
+        let outcome = templates::build(row, ctx)
+            .map_err(transport::SendError::permanent)
+            .and_then(|m| session.send(&m, &row.id));
+        match outcome {
+            Ok(()) => {
+                // Not waiting for the WAL flush: if PostgreSQL itself crashed right now, the row
+                // would be pending again and resent with the same Message-ID, never lost.
+                db::write_tx(conn, |c| {
+                    db::relaxed_commit(c)?;
+                    queries::mark_sent(c, &row.id, db::now())
+                })?;
+                tracing::debug!(id = %row.id, kind = %row.kind, to = %row.recipient_email, "notification sent");
+            }
+            Err(e) => {
+                let give_up = e.permanent || row.attempts >= self.config.notify_max_attempts;
+                let retry_at = if give_up {
+                    None
+                } else {
+                    let jitter: f64 = rand::thread_rng().gen();
+                    Some(
+                        db::now()
+                            + schedule::backoff(
+                                row.attempts,
+                                self.config.notify_retry_base_secs,
+                                self.config.notify_retry_max_secs,
+                                jitter,
+                            ),
+                    )
+                };
+                queries::mark_failed(conn, &row.id, &e.message, retry_at)?;
+                if give_up {
+                    tracing::error!(id = %row.id, kind = %row.kind, to = %row.recipient_email, attempts = row.attempts, error = %e.message, "notification given up (dead letter)");
+                } else {
+                    tracing::warn!(id = %row.id, kind = %row.kind, attempts = row.attempts, error = %e.message, "notification not sent; will retry");
+                }
+            }
+        }
+        Ok(())
+    }
+}
