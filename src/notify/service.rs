@@ -347,12 +347,56 @@ pub fn assemble_digests(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, 
     Ok(written)
 }
 
-/// The open tasks with a deadline that the reminder scanner looks at.
-///
-/// The tasks table comes with the approval chains (issue 5): this is the one function its
-/// query goes into at merge. Until then there are no tasks.
-pub fn open_tasks(_conn: &mut DbConn) -> Result<Vec<OpenTask>, ApiError> {
-    Ok(Vec::new())
+/// The open tasks with a deadline that the reminder scanner looks at: pending tasks that ask
+/// for an answer (approvers, opinions, incoming leads and cooperating units; not "for
+/// information"), with their assignees' deputies in force at `now` and the head of the unit
+/// that owns the task.
+pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>, ApiError> {
+    use crate::db::schema::{units, workflow_routes, workflow_tasks};
+    use diesel::prelude::*;
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        Option<String>,
+        Option<String>,
+    )> = workflow_tasks::table
+        .left_join(units::table.on(units::id.nullable().eq(workflow_tasks::unit_id)))
+        .left_join(
+            workflow_routes::table.on(workflow_routes::id.nullable().eq(workflow_tasks::route_id)),
+        )
+        .filter(workflow_tasks::status.eq("pending"))
+        .filter(workflow_tasks::role.eq_any(["approver", "opinion", "lead", "cooperate"]))
+        .filter(workflow_tasks::deadline.is_not_null())
+        .select((
+            workflow_tasks::id,
+            workflow_tasks::document_id,
+            workflow_tasks::assignee_id,
+            workflow_tasks::deadline.assume_not_null(),
+            units::head_user_id.nullable().assume_not_null().nullable(),
+            workflow_routes::drafter_id.nullable(),
+        ))
+        .order(workflow_tasks::deadline.asc())
+        .load(conn)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (task_id, document_id, assignee, deadline, unit_head_id, drafter) in rows {
+        let mut assignee_ids = vec![assignee.clone()];
+        for d in crate::workflow::queries::deputies_of(conn, &assignee, now)? {
+            if !assignee_ids.contains(&d.deputy_id) {
+                assignee_ids.push(d.deputy_id);
+            }
+        }
+        out.push(OpenTask {
+            task_id,
+            document_id: Some(document_id),
+            assignee_ids,
+            unit_head_id,
+            assigned_by: drafter,
+            deadline,
+        });
+    }
+    Ok(out)
 }
 
 /// Writes the reminders, overdue notices and escalations due at `now` for these tasks, each

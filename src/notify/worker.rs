@@ -145,7 +145,7 @@ fn scheduler(s: &Sender, clock: &dyn Clock) {
             .and_then(|mut conn| {
                 let now = clock.now();
                 service::assemble_digests(&mut conn, now).map_err(|e| e.to_string())?;
-                let tasks = service::open_tasks(&mut conn).map_err(|e| e.to_string())?;
+                let tasks = service::open_tasks(&mut conn, now).map_err(|e| e.to_string())?;
                 service::scan_deadlines(&mut conn, now, s.config.reminder_lead_hours, &tasks)
                     .map_err(|e| e.to_string())?;
                 Ok(())
