@@ -633,6 +633,7 @@ fn reminders_and_escalations_follow_the_clock(b: Backend) {
             &mut conn,
             deadline + chrono::Duration::hours(h),
             24,
+            &docflow::workflow::calendar::Calendar::vietnam(),
             std::slice::from_ref(&t),
         )
         .expect("scan")

@@ -1,6 +1,7 @@
 //! Time decisions, free of I/O: the clock, retry backoff, digest hours, and which reminder,
 //! overdue notice or escalation a task with a deadline is due at a given moment.
 
+use crate::workflow::calendar::{local_date, Calendar};
 use chrono::{Duration, NaiveDateTime, NaiveTime};
 use std::sync::Mutex;
 
@@ -127,15 +128,39 @@ impl Notice {
 /// The notices due for a task at `now`. Each notice has a key: the caller writes each one at most
 /// once (so calling this every minute sends each notice once), and only the current escalation
 /// day is returned (a server that was down for three days sends one escalation, not three).
-pub fn due_notices(deadline: NaiveDateTime, now: NaiveDateTime, lead_hours: i64) -> Vec<Notice> {
+pub fn due_notices(
+    deadline: NaiveDateTime,
+    now: NaiveDateTime,
+    lead_hours: i64,
+    cal: &Calendar,
+) -> Vec<Notice> {
     if now >= deadline {
         let day = (now - deadline).num_days();
         vec![Notice::Overdue, Notice::Escalation { day }]
-    } else if now >= deadline - Duration::hours(lead_hours) {
+    } else if lead_hours > 0 && now >= reminder_at(deadline, lead_hours, cal) {
         vec![Notice::Reminder]
     } else {
         vec![]
     }
+}
+
+/// When the reminder for `deadline` is due: `lead_hours` working hours before it, counting
+/// only hours that fall on working days in Vietnam (a Monday deadline with a 24-hour lead is
+/// reminded on Friday, not on Sunday).
+pub fn reminder_at(deadline: NaiveDateTime, lead_hours: i64, cal: &Calendar) -> NaiveDateTime {
+    // Bounded walk back, an hour at a time: 720 hours of lead cross at most a few months.
+    let mut at = deadline;
+    let mut counted = 0;
+    for _ in 0..24 * 400 {
+        if counted >= lead_hours {
+            break;
+        }
+        at -= Duration::hours(1);
+        if cal.is_working_day(local_date(at)) {
+            counted += 1;
+        }
+    }
+    at
 }
 
 #[cfg(test)]
@@ -176,30 +201,59 @@ mod tests {
 
     #[test]
     fn notices_before_at_and_after_the_deadline() {
+        let cal = Calendar::vietnam();
         let deadline = t(10, 10, 0);
-        assert_eq!(due_notices(deadline, t(9, 9, 59), 24), vec![]);
+        assert_eq!(due_notices(deadline, t(9, 9, 59), 24, &cal), vec![]);
         assert_eq!(
-            due_notices(deadline, t(9, 10, 0), 24),
+            due_notices(deadline, t(9, 10, 0), 24, &cal),
             vec![Notice::Reminder]
         );
         assert_eq!(
-            due_notices(deadline, t(10, 9, 59), 24),
+            due_notices(deadline, t(10, 9, 59), 24, &cal),
             vec![Notice::Reminder]
         );
         assert_eq!(
-            due_notices(deadline, t(10, 10, 0), 24),
+            due_notices(deadline, t(10, 10, 0), 24, &cal),
             vec![Notice::Overdue, Notice::Escalation { day: 0 }]
         );
         assert_eq!(
-            due_notices(deadline, t(11, 9, 59), 24),
+            due_notices(deadline, t(11, 9, 59), 24, &cal),
             vec![Notice::Overdue, Notice::Escalation { day: 0 }]
         );
         assert_eq!(
-            due_notices(deadline, t(13, 10, 0), 24),
+            due_notices(deadline, t(13, 10, 0), 24, &cal),
             vec![Notice::Overdue, Notice::Escalation { day: 3 }]
         );
         // No lead time: no reminder, still the overdue notice.
-        assert_eq!(due_notices(deadline, t(10, 9, 0), 0), vec![]);
+        assert_eq!(due_notices(deadline, t(10, 9, 0), 0, &cal), vec![]);
+    }
+
+    #[test]
+    fn reminder_lead_counts_working_hours_only() {
+        let cal = Calendar::vietnam();
+        // Monday 7 December 2026, 10:00 in Hà Nội (03:00 UTC); 24 working hours earlier is
+        // Friday 4 December at the same time: Saturday and Sunday do not count.
+        let monday = t(7, 3, 0);
+        assert_eq!(reminder_at(monday, 24, &cal), t(4, 3, 0));
+        assert_eq!(
+            due_notices(monday, t(5, 3, 0), 24, &cal),
+            vec![Notice::Reminder]
+        );
+        // Midweek nothing is skipped.
+        assert_eq!(reminder_at(t(10, 3, 0), 24, &cal), t(9, 3, 0));
+        // Across National Day (Tuesday 1 and Wednesday 2 September 2026 off): 24 working hours
+        // before Thursday 3 September, 10:00 is Monday 31 August, 10:00.
+        let thu = NaiveDate::from_ymd_opt(2026, 9, 3)
+            .unwrap()
+            .and_hms_opt(3, 0, 0)
+            .unwrap();
+        let mon = NaiveDate::from_ymd_opt(2026, 8, 31)
+            .unwrap()
+            .and_hms_opt(3, 0, 0)
+            .unwrap();
+        assert!(cal.is_holiday(NaiveDate::from_ymd_opt(2026, 9, 1).unwrap()));
+        assert!(cal.is_holiday(NaiveDate::from_ymd_opt(2026, 9, 2).unwrap()));
+        assert_eq!(reminder_at(thu, 24, &cal), mon);
     }
 
     #[test]

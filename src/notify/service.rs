@@ -354,14 +354,16 @@ pub fn assemble_digests(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, 
 pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>, ApiError> {
     use crate::db::schema::{units, workflow_routes, workflow_tasks};
     use diesel::prelude::*;
-    let rows: Vec<(
+    /// Task, document, assignee, deadline, unit head, route drafter.
+    type Row = (
         String,
         String,
         String,
         NaiveDateTime,
         Option<String>,
         Option<String>,
-    )> = workflow_tasks::table
+    );
+    let rows: Vec<Row> = workflow_tasks::table
         .left_join(units::table.on(units::id.nullable().eq(workflow_tasks::unit_id)))
         .left_join(
             workflow_routes::table.on(workflow_routes::id.nullable().eq(workflow_tasks::route_id)),
@@ -374,7 +376,7 @@ pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>
             workflow_tasks::document_id,
             workflow_tasks::assignee_id,
             workflow_tasks::deadline.assume_not_null(),
-            units::head_user_id.nullable().assume_not_null().nullable(),
+            units::head_user_id.nullable(),
             workflow_routes::drafter_id.nullable(),
         ))
         .order(workflow_tasks::deadline.asc())
@@ -405,11 +407,12 @@ pub fn scan_deadlines(
     conn: &mut DbConn,
     now: NaiveDateTime,
     lead_hours: i64,
+    cal: &crate::workflow::calendar::Calendar,
     tasks: &[OpenTask],
 ) -> Result<usize, ApiError> {
     let mut written = 0;
     for task in tasks {
-        for notice in schedule::due_notices(task.deadline, now, lead_hours) {
+        for notice in schedule::due_notices(task.deadline, now, lead_hours, cal) {
             let (kind, recipients): (NotificationKind, Vec<&String>) = match notice {
                 Notice::Reminder => (
                     NotificationKind::TaskReminder,

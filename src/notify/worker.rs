@@ -146,8 +146,14 @@ fn scheduler(s: &Sender, clock: &dyn Clock) {
                 let now = clock.now();
                 service::assemble_digests(&mut conn, now).map_err(|e| e.to_string())?;
                 let tasks = service::open_tasks(&mut conn, now).map_err(|e| e.to_string())?;
-                service::scan_deadlines(&mut conn, now, s.config.reminder_lead_hours, &tasks)
-                    .map_err(|e| e.to_string())?;
+                service::scan_deadlines(
+                    &mut conn,
+                    now,
+                    s.config.reminder_lead_hours,
+                    &s.config.calendar(),
+                    &tasks,
+                )
+                .map_err(|e| e.to_string())?;
                 Ok(())
             });
         if let Err(e) = result {
