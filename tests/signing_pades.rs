@@ -4,6 +4,7 @@
 mod common {
     pub mod pki;
     pub mod pyhanko;
+    pub mod pyvenv;
 }
 #[path = "fixtures/pdfgen.rs"]
 mod pdfgen;

@@ -3,10 +3,8 @@
 //! upload leaving no object, and a store that cannot be reached answering 503, on both databases.
 
 mod common;
-#[path = "common/pyvenv.rs"]
-mod pyvenv;
 
-use common::{fixture, Backend, TestServer};
+use common::{fixture, pyvenv, Backend, TestServer};
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

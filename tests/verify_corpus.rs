@@ -5,6 +5,8 @@
 
 #[path = "common/pyhanko_verify.rs"]
 mod pyhanko_verify;
+#[path = "common/pyvenv.rs"]
+mod pyvenv;
 
 use docflow::signing::verify::{verify_pdf, ChangeLevel, Coverage, SignatureKind, VerifyReport};
 use openssl::hash::{hash, MessageDigest};

@@ -3,6 +3,8 @@
 
 #[path = "common/pyhanko_verify.rs"]
 mod pyhanko_verify;
+#[path = "common/pyvenv.rs"]
+mod pyvenv;
 
 use docflow::signing::verify::{
     verify_pdf, ChangeLevel, Coverage, PadesLevel, SignatureKind, SignatureStatus,

@@ -2,6 +2,7 @@
 //! free port, and a small HTTP client.
 #![allow(dead_code)]
 
+pub mod pyvenv;
 pub mod smtp;
 
 use docflow::config::Config;

@@ -4,80 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, SystemTime};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The venv holding pyHanko and certomancer: `$DOCFLOW_VENV` or `<repo>/.venv`.
 pub fn venv() -> PathBuf {
-    let venv = std::env::var_os("DOCFLOW_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv"));
-    if venv.join("bin/pyhanko").exists() && venv.join("bin/certomancer").exists() {
-        return venv;
-    }
-    // Test binaries run in parallel: one installs, the others wait for its lock directory.
-    let lock = venv.with_extension("lock");
-    let _ = std::fs::create_dir_all(venv.parent().unwrap_or(Path::new(".")));
-    let start = SystemTime::now();
-    loop {
-        match std::fs::create_dir(&lock) {
-            Ok(()) => break,
-            Err(_) => {
-                if venv.join("bin/pyhanko").exists() && venv.join("bin/certomancer").exists() {
-                    return venv;
-                }
-                let stale = std::fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(900))
-                    .unwrap_or(false);
-                if stale {
-                    let _ = std::fs::remove_dir(&lock);
-                }
-                if start.elapsed().unwrap_or_default() > Duration::from_secs(900) {
-                    panic!(
-                        "timed out waiting for another test to install pyHanko ({})",
-                        lock.display()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        }
-    }
-    let result = (|| -> Result<(), String> {
-        if !venv.join("bin/pip").exists() {
-            run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        }
-        run_ok(Command::new(venv.join("bin/pip")).args([
-            "install",
-            "-q",
-            "pyhanko",
-            "pyhanko-cli",
-            "certomancer[web-api]",
-        ]))
-    })();
-    let _ = std::fs::remove_dir(&lock);
-    if let Err(e) = result {
-        panic!(
-            "pyHanko is required for the signing tests and could not be installed into {}: {e}",
-            venv.display()
-        );
-    }
-    venv
-}
-
-fn run_ok(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    super::pyvenv::pyhanko_venv()
 }
 
 fn tool(name: &str, package: &str) -> PathBuf {
@@ -210,9 +140,9 @@ pub fn pdfsig_valid(pdf: &Path, ca: &Path) -> usize {
     let certutil = tool("certutil", "libnss3-tools");
     let db = tempfile::tempdir().expect("tempdir");
     let sql = format!("sql:{}", db.path().display());
-    run_ok(Command::new(&certutil).args(["-N", "-d", &sql, "--empty-password"]))
+    super::pyvenv::run(Command::new(&certutil).args(["-N", "-d", &sql, "--empty-password"]))
         .expect("certutil -N");
-    run_ok(
+    super::pyvenv::run(
         Command::new(&certutil)
             .args(["-A", "-d", &sql, "-n", "ca", "-t", "CT,C,C", "-i"])
             .arg(ca),

@@ -26,34 +26,11 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The venv's bin directory, installing pyHanko and certomancer there on first use. Test
-/// binaries run in parallel, so the install runs under `flock`. Fails the test if it cannot
-/// be installed: a verifier that was not compared with pyHanko is not tested.
+/// The bin directory of the tests' pyHanko venv (shared with the signing tests), installing
+/// pyHanko and certomancer there on first use. Fails the test if it cannot be installed: a
+/// verifier that was not compared with pyHanko is not tested.
 pub fn pyenv_bin() -> PathBuf {
-    let venv = target_dir().join("pyenv-verify");
-    let bin = venv.join("bin");
-    if bin.join("pyhanko").exists() && bin.join("certomancer").exists() {
-        return bin;
-    }
-    let script = format!(
-        "set -e; if [ ! -x '{v}/bin/pyhanko' ] || [ ! -x '{v}/bin/certomancer' ]; then \
-         python3 -m venv '{v}' && '{v}/bin/pip' install -q pyhanko pyhanko-cli 'certomancer[web-api]'; fi",
-        v = venv.display()
-    );
-    let lock = target_dir().join("pyenv-verify.lock");
-    let out = Command::new("flock")
-        .arg(&lock)
-        .args(["bash", "-c", &script])
-        .output()
-        .expect("run flock/python3 to install pyHanko (needs util-linux flock and python3-venv)");
-    assert!(
-        out.status.success() && bin.join("pyhanko").exists(),
-        "could not install pyHanko into {}: {}\n{}",
-        venv.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bin
+    crate::pyvenv::pyhanko_venv().join("bin")
 }
 
 /// A certificate with its key, written as PEM files.

@@ -1,28 +1,51 @@
-//! Python tools the tests run as real parts (an S3 server, …), each in its own venv under
-//! `target/`, made on first use. A missing tool fails the test with a clear message.
+//! Python tools the tests run as real parts (pyHanko, certomancer, aiosmtpd, an S3 server, …),
+//! installed from PyPI into a venv on first use. A missing tool fails the test with a clear
+//! message; nothing is skipped. Test binaries run in parallel: one installs under a lock
+//! directory beside the venv, the others wait for it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The venv `target/pyenv-<name>` with `packages` installed; `probe` is a file under `bin/`
-/// whose presence means the install finished.
+/// The tests' shared venv (pyHanko, certomancer, aiosmtpd): `$DOCFLOW_VENV` or `<repo>/.venv`.
+pub fn test_venv_dir() -> PathBuf {
+    std::env::var_os("DOCFLOW_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"))
+}
+
+/// The shared venv with pyHanko, its CLI and certomancer.
+pub fn pyhanko_venv() -> PathBuf {
+    venv_at(
+        &test_venv_dir(),
+        &["pyhanko", "pyhanko-cli", "certomancer[web-api]"],
+        &["pyhanko", "certomancer"],
+    )
+}
+
+/// A tool in its own venv `target/pyenv-<name>` (kept apart when its dependencies would clash
+/// with pyHanko's); `probe` is a file under `bin/` whose presence means the install finished.
 pub fn tool_venv(name: &str, packages: &[&str], probe: &str) -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join(format!("pyenv-{name}"));
-    let ready = |v: &Path| v.join("bin").join(probe).exists();
-    if ready(&venv) {
-        return venv;
+    venv_at(&venv, packages, &[probe])
+}
+
+/// The venv at `venv` with `packages` installed; every name in `probes` is a file under `bin/`
+/// whose presence means the install finished.
+pub fn venv_at(venv: &Path, packages: &[&str], probes: &[&str]) -> PathBuf {
+    let ready = || probes.iter().all(|p| venv.join("bin").join(p).exists());
+    if ready() {
+        return venv.to_path_buf();
     }
-    // Test binaries run in parallel: one installs, the others wait for its lock directory.
     let lock = venv.with_extension("lock");
     let _ = std::fs::create_dir_all(venv.parent().unwrap_or(Path::new(".")));
     let start = Instant::now();
     while std::fs::create_dir(&lock).is_err() {
-        if ready(&venv) {
-            return venv;
+        if ready() {
+            return venv.to_path_buf();
         }
         let stale = std::fs::metadata(&lock)
             .and_then(|m| m.modified())
@@ -38,29 +61,36 @@ pub fn tool_venv(name: &str, packages: &[&str], probe: &str) -> PathBuf {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let result = (|| -> Result<(), String> {
-        if !venv.join("bin/pip").exists() {
-            run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        }
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "-q"])
-            .args(packages))
-    })();
+    // Another binary may have finished between our check and taking the lock.
+    let result = if ready() {
+        Ok(())
+    } else {
+        (|| -> Result<(), String> {
+            if !venv.join("bin/pip").exists() {
+                run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+            }
+            run(Command::new(venv.join("bin/pip"))
+                .args(["install", "-q"])
+                .args(packages))
+        })()
+    };
     let _ = std::fs::remove_dir(&lock);
     if let Err(e) = result {
         panic!(
-            "{packages:?} could not be installed into {}: {e}",
+            "{packages:?} are required by the tests and could not be installed into {} \
+             (needs python3-venv and PyPI): {e}",
             venv.display()
         );
     }
     assert!(
-        ready(&venv),
-        "{probe} missing after installing {packages:?}"
+        ready(),
+        "{probes:?} missing under {} after installing {packages:?}",
+        venv.display()
     );
-    venv
+    venv.to_path_buf()
 }
 
-fn run(cmd: &mut Command) -> Result<(), String> {
+pub fn run(cmd: &mut Command) -> Result<(), String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     if out.status.success() {
         Ok(())

@@ -5,9 +5,9 @@
 
 use serde::Deserialize;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,67 +19,7 @@ fn script() -> PathBuf {
 
 /// The venv of the tests (`$DOCFLOW_VENV` or `<repo>/.venv`, shared with pyHanko) with aiosmtpd.
 pub fn venv() -> PathBuf {
-    let venv = std::env::var_os("DOCFLOW_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv"));
-    let ready = |v: &Path| v.join("bin/aiosmtpd").exists();
-    if ready(&venv) {
-        return venv;
-    }
-    // Test binaries run in parallel: one installs, the others wait for its lock directory
-    // (the same lock as the pyHanko install, so the two never run pip at once).
-    let lock = venv.with_extension("lock");
-    let start = SystemTime::now();
-    loop {
-        match std::fs::create_dir(&lock) {
-            Ok(()) => break,
-            Err(_) => {
-                if ready(&venv) {
-                    return venv;
-                }
-                let stale = std::fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(900))
-                    .unwrap_or(false);
-                if stale {
-                    let _ = std::fs::remove_dir(&lock);
-                }
-                if start.elapsed().unwrap_or_default() > Duration::from_secs(900) {
-                    panic!(
-                        "timed out waiting for another test to install into {}",
-                        venv.display()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        }
-    }
-    let result = (|| -> Result<(), String> {
-        if !venv.join("bin/pip").exists() {
-            run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        }
-        run_ok(Command::new(venv.join("bin/pip")).args(["install", "-q", "aiosmtpd"]))
-    })();
-    let _ = std::fs::remove_dir(&lock);
-    if let Err(e) = result {
-        panic!(
-            "aiosmtpd is required for the notification tests and could not be installed into {}: {e}",
-            venv.display()
-        );
-    }
-    venv
-}
-
-fn run_ok(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    super::pyvenv::venv_at(&super::pyvenv::test_venv_dir(), &["aiosmtpd"], &["aiosmtpd"])
 }
 
 /// A free TCP port on loopback (bound and released).
