@@ -1,4 +1,7 @@
 //! docflow: back end for a paperless public office.
+#[macro_use]
+mod text_enum;
+
 pub mod accounts;
 pub mod audit;
 pub mod config;

@@ -14,23 +14,6 @@ use utoipa::ToSchema;
 #[serde(transparent)]
 pub struct DocumentId(pub String);
 
-/// Generates the stored/API string forms of an enum with stable ASCII values.
-macro_rules! text_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $name {
-            /// Stored and API form.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            /// Parses the stored form.
-            pub fn parse(s: &str) -> Option<$name> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-            /// Every value, in order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-        }
-    };
-}
 
 /// Direction of a document, and kind of a register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

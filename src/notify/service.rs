@@ -381,12 +381,18 @@ pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>
         ))
         .order(workflow_tasks::deadline.asc())
         .load(conn)?;
+    // One query for every deputy in force, not one per task.
+    let mut deputies: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    for d in crate::workflow::queries::substitutions_in_force(conn, now)? {
+        deputies.entry(d.user_id).or_default().push(d.deputy_id);
+    }
     let mut out = Vec::with_capacity(rows.len());
     for (task_id, document_id, assignee, deadline, unit_head_id, drafter) in rows {
         let mut assignee_ids = vec![assignee.clone()];
-        for d in crate::workflow::queries::deputies_of(conn, &assignee, now)? {
-            if !assignee_ids.contains(&d.deputy_id) {
-                assignee_ids.push(d.deputy_id);
+        for d in deputies.get(&assignee).into_iter().flatten() {
+            if !assignee_ids.contains(d) {
+                assignee_ids.push(d.clone());
             }
         }
         out.push(OpenTask {

@@ -91,6 +91,9 @@ pub enum TaskStatus {
     Informed,
     /// No longer needed (the stage completed or the route ended).
     Cancelled,
+    /// Incoming work reported done by its lead or cooperating unit (never set by the route
+    /// engine, which handles approval routes only).
+    Completed,
 }
 
 /// What a task is in its stage.

@@ -32,21 +32,6 @@ pub struct TemplateId(pub String);
 #[serde(transparent)]
 pub struct SubstitutionId(pub String);
 
-/// Generates the stored/API string forms of an enum with stable ASCII values.
-macro_rules! text_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $name {
-            /// Stored and API form.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            /// Parses the stored form.
-            pub fn parse(s: &str) -> Option<$name> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
 
 text_enum!(StageKind { Review => "review", Sign => "sign", Issue => "issue", Inform => "inform" });
 text_enum!(RouteStatus {
@@ -66,6 +51,7 @@ text_enum!(TaskStatus {
     Answered => "answered",
     Informed => "informed",
     Cancelled => "cancelled",
+    Completed => "completed",
 });
 text_enum!(TaskRole { Approver => "approver", Opinion => "opinion", Inform => "inform" });
 
@@ -112,31 +98,6 @@ text_enum!(TaskKind {
     Cooperate => "cooperate",
 });
 
-/// A task's state as stored: the engine's states plus `completed` (incoming work reported done).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskState {
-    Pending,
-    Approved,
-    Returned,
-    Rejected,
-    Delegated,
-    Answered,
-    Informed,
-    Cancelled,
-    Completed,
-}
-text_enum!(TaskState {
-    Pending => "pending",
-    Approved => "approved",
-    Returned => "returned",
-    Rejected => "rejected",
-    Delegated => "delegated",
-    Answered => "answered",
-    Informed => "informed",
-    Cancelled => "cancelled",
-    Completed => "completed",
-});
 
 /// Policy of a stage as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -222,7 +183,7 @@ pub struct Task {
     pub stage_position: Option<i32>,
     pub round: i32,
     pub role: TaskKind,
-    pub status: TaskState,
+    pub status: TaskStatus,
     /// The person the task is for.
     pub assignee: PersonRef,
     /// Who really acted, when a deputy did.

@@ -113,6 +113,20 @@ pub fn deputies_of(
         .load(conn)
 }
 
+/// Every substitution in force at `now`, oldest first (the deadline scanner groups them by user).
+pub fn substitutions_in_force(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+) -> Result<Vec<SubstitutionRow>, DbError> {
+    substitutions::table
+        .filter(substitutions::starts_at.le(now))
+        .filter(substitutions::ends_at.gt(now))
+        .filter(substitutions::revoked_at.is_null())
+        .order(substitutions::created_at.asc())
+        .select(SubstitutionRow::as_select())
+        .load(conn)
+}
+
 /// Substitutions naming `user_id` as user or deputy (all, when `None`), newest first.
 pub fn list_substitutions(
     conn: &mut DbConn,

@@ -281,7 +281,7 @@ pub(super) fn task_view(
     stages: &HashMap<String, (StageKind, i32)>,
     now: NaiveDateTime,
 ) -> Task {
-    let status = TaskState::parse(&t.status).unwrap_or(TaskState::Cancelled);
+    let status = TaskStatus::parse(&t.status).unwrap_or(TaskStatus::Cancelled);
     let capacity = t.capacity.as_deref().and_then(Capacity::parse);
     let stage = t.stage_id.as_ref().and_then(|s| stages.get(s)).copied();
     Task {
@@ -300,7 +300,7 @@ pub(super) fn task_view(
         unit_id: t.unit_id.clone(),
         urgency: Urgency::parse(&t.urgency).unwrap_or_default(),
         deadline: t.deadline,
-        overdue: status == TaskState::Pending && t.deadline.is_some_and(|d| d < now),
+        overdue: status == TaskStatus::Pending && t.deadline.is_some_and(|d| d < now),
         assigned_at: t.assigned_at,
         acted_at: t.acted_at,
         result: t.result.clone(),
