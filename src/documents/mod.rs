@@ -2,6 +2,7 @@
 //! attachments, registration of incoming papers, access grants, listing and search.
 
 pub mod access;
+mod guarded;
 pub mod handlers;
 pub mod inspect;
 pub mod model;
