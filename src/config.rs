@@ -89,6 +89,9 @@ pub struct Config {
     pub signing_key_path: String,
     /// PEM certificate (and chain) matching `signing_key_path`.
     pub signing_cert_path: String,
+    /// PEM bundle of the root certificates signatures are verified against (e.g. the national
+    /// root CA); empty: none, so every signature is reported as untrusted.
+    pub trust_roots_path: String,
     /// Whether the working-day calendar includes Vietnam's holidays (fixed solar ones every
     /// year, Tết / Giỗ Tổ and substitute days for 2025–2027).
     pub calendar_builtin_holidays: bool,
@@ -140,6 +143,7 @@ impl Default for Config {
             tsa_url: String::new(),
             signing_key_path: String::new(),
             signing_cert_path: String::new(),
+            trust_roots_path: String::new(),
             calendar_builtin_holidays: true,
             calendar_extra_holidays: String::new(),
             calendar_extra_workdays: String::new(),
@@ -317,6 +321,7 @@ impl Config {
         set(&mut self.tsa_url, "tsa_url", env, text)?;
         set(&mut self.signing_key_path, "signing_key_path", env, text)?;
         set(&mut self.signing_cert_path, "signing_cert_path", env, text)?;
+        set(&mut self.trust_roots_path, "trust_roots_path", env, text)?;
         set(
             &mut self.calendar_builtin_holidays,
             "calendar_builtin_holidays",
@@ -553,7 +558,33 @@ impl Config {
                 return Err(err(env_name(key), format!("no file at '{path}'")));
             }
         }
+        self.trust_roots()?;
         Ok(())
+    }
+
+    /// The certificates of `trust_roots_path` (none when it is empty). Read at validation and
+    /// once more when the server starts, which keeps them.
+    pub fn trust_roots(&self) -> Result<Vec<openssl::x509::X509>, ConfigError> {
+        if self.trust_roots_path.is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = Path::new(&self.trust_roots_path);
+        if !path.is_file() {
+            return Err(err(
+                env_name("trust_roots_path"),
+                format!("no file at '{}'", self.trust_roots_path),
+            ));
+        }
+        crate::signing::verify::load_trust_roots(path).map_err(|e| {
+            let why = match e {
+                crate::signing::SigningError::Key(m) => m,
+                other => other.to_string(),
+            };
+            err(
+                env_name("trust_roots_path"),
+                format!("{why} (expected a PEM file of one or more certificates)"),
+            )
+        })
     }
 
     /// The working-day calendar these settings describe (validated at load).
@@ -667,6 +698,30 @@ mod tests {
         );
         let e = Config::load_with(None, env_of(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
         assert_eq!(e.setting, "DATABASE_URL");
+    }
+
+    #[test]
+    fn trust_roots_must_exist_and_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.pem");
+        let e = Config::load_with(
+            None,
+            env_of(&[("DOCFLOW_TRUST_ROOTS_PATH", missing.to_str().unwrap())]),
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "DOCFLOW_TRUST_ROOTS_PATH");
+        assert!(e.message.contains("no file at"), "{e}");
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        let e = Config::load_with(
+            None,
+            env_of(&[("DOCFLOW_TRUST_ROOTS_PATH", junk.to_str().unwrap())]),
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "DOCFLOW_TRUST_ROOTS_PATH");
+        assert!(e.message.contains("expected a PEM file"), "{e}");
+        let cfg = Config::load_with(None, env_of(&[])).unwrap();
+        assert!(cfg.trust_roots().unwrap().is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Bringing the service up: data folder, pool, migrations, the first admin account, the
-//! notification senders; and down again.
+//! Bringing the service up: data folder, pool, migrations, the first admin account, the trust
+//! roots of signature verification, the notification senders; and down again.
 
 use crate::accounts::service;
 use crate::config::Config;
@@ -38,11 +38,20 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
     drop(conn);
     let blobs = crate::storage::BlobStore::from_config(&cfg)?;
     let clock = Arc::new(crate::notify::AppClock::from_setting(&cfg.notify_clock));
+    let trust_roots = cfg.trust_roots()?;
+    if !cfg.trust_roots_path.is_empty() {
+        tracing::info!(
+            path = %cfg.trust_roots_path,
+            certificates = trust_roots.len(),
+            "loaded the trust roots of signature verification"
+        );
+    }
     Ok(AppState {
         pool,
         config: Arc::new(cfg),
         blobs,
         clock,
+        trust_roots: Arc::new(trust_roots),
     })
 }
 

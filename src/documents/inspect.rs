@@ -6,6 +6,7 @@
 //! decompression cap and a deadline. A parse that misses the deadline is abandoned (the thread
 //! finishes or dies on its own; its result is dropped) and the file is refused as unreadable.
 
+use super::guarded::{self, Failure, Guard};
 use crate::signing::pdf::document;
 use crate::signing::pdf::reader::Reader;
 use crate::signing::pdf::source::MemSource;
@@ -13,7 +14,7 @@ use crate::signing::SigningError;
 use lopdf::xref::XrefRecovery;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 use serde::Serialize;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 /// Stack of the parsing thread: lopdf's parser recurses once per nesting level, and a file
@@ -75,63 +76,29 @@ impl PdfRejection {
     }
 }
 
-/// One place among at most `limit` counted by `counter`, held for as long as the value lives
-/// (a panicking thread gives it back too).
-struct Slot(&'static AtomicUsize);
-
-impl Slot {
-    fn take(counter: &'static AtomicUsize, limit: usize) -> Option<Slot> {
-        if counter.fetch_add(1, Ordering::SeqCst) >= limit {
-            counter.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        Some(Slot(counter))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+/// The limits of upload checks (their own counter: verifications cannot starve uploads).
+static CHECK_GUARD: Guard = Guard {
+    counter: &CHECK_THREADS,
+    limit: MAX_CHECK_THREADS,
+    name: "pdf-inspect",
+    stack_bytes: PARSE_STACK_BYTES,
+};
 
 /// Checks a PDF held in memory, guarded: own thread with a large stack, panics caught,
 /// given up after `timeout`.
 pub fn inspect_guarded(bytes: Vec<u8>, timeout: Duration) -> Result<PdfFacts, PdfRejection> {
-    let Some(slot) = Slot::take(&CHECK_THREADS, MAX_CHECK_THREADS) else {
-        tracing::warn!(
-            limit = MAX_CHECK_THREADS,
-            "PDF check refused: too many checks running"
-        );
-        return Err(PdfRejection::Busy(
+    match guarded::run(&CHECK_GUARD, timeout, move || inspect(&bytes)) {
+        Ok(result) => result,
+        Err(Failure::Busy) => Err(PdfRejection::Busy(
             "too many files are being checked right now; send the file again in a minute".into(),
-        ));
-    };
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new()
-        .name("pdf-inspect".into())
-        .stack_size(PARSE_STACK_BYTES)
-        .spawn(move || {
-            let _slot = slot;
-            let outcome = std::panic::catch_unwind(|| inspect(&bytes));
-            // The receiver may have given up already; nothing to do then.
-            let _ = tx.send(outcome);
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the PDF check thread");
-        return Err(PdfRejection::Unreadable(
+        )),
+        Err(Failure::Spawn) => Err(PdfRejection::Unreadable(
             "the file could not be checked right now; try again".into(),
-        ));
-    }
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(result)) => result,
-        Ok(Err(_panic)) => {
-            tracing::warn!("the PDF reader panicked on an upload");
-            Err(PdfRejection::Unreadable(
-                "the PDF is too damaged to read".into(),
-            ))
-        }
-        Err(_) => Err(PdfRejection::Unreadable(format!(
+        )),
+        Err(Failure::Panicked) => Err(PdfRejection::Unreadable(
+            "the PDF is too damaged to read".into(),
+        )),
+        Err(Failure::TimedOut) => Err(PdfRejection::Unreadable(format!(
             "the PDF could not be read within {} seconds; it is probably damaged",
             timeout.as_secs()
         ))),
@@ -477,26 +444,6 @@ mod tests {
             "{reason}"
         );
         assert!(facts.page_count >= 1);
-    }
-
-    #[test]
-    fn slots_are_capped_and_come_back_even_after_a_panic() {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let a = Slot::take(&COUNTER, 2).unwrap();
-        let held = std::thread::spawn(|| {
-            let _b = Slot::take(&COUNTER, 2).unwrap();
-            panic!("a check thread dying");
-        });
-        assert!(held.join().is_err());
-        let b = Slot::take(&COUNTER, 2).expect("the panicked thread gave its slot back");
-        assert!(
-            Slot::take(&COUNTER, 2).is_none(),
-            "a third check is refused"
-        );
-        drop(a);
-        assert!(Slot::take(&COUNTER, 2).is_some());
-        drop(b);
-        assert_eq!(COUNTER.load(Ordering::SeqCst), 0);
     }
 
     #[test]

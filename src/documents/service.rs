@@ -430,6 +430,29 @@ pub fn open_version(
     number: Option<i32>,
     range: Option<String>,
 ) -> Result<VersionRow, ApiError> {
+    open_version_for(
+        conn,
+        ctx,
+        viewer,
+        id,
+        number,
+        Action::DocumentFileDownloaded,
+        |v| json!({"version": v.number, "sha256": v.blob_sha256, "range": range}),
+    )
+}
+
+/// A version the viewer may read (the latest when `number` is none), recording `action` with
+/// the details `details` gives for it, in one transaction: what downloads and signature
+/// checks share.
+pub(super) fn open_version_for(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    viewer: &Viewer,
+    id: &str,
+    number: Option<i32>,
+    action: Action,
+    details: impl FnOnce(&VersionRow) -> serde_json::Value,
+) -> Result<VersionRow, ApiError> {
     db::write_tx(conn, |conn| {
         let (doc, _) = visible(conn, viewer, id)?;
         let mut versions = queries::versions(conn, &doc.id)?;
@@ -443,10 +466,10 @@ pub fn open_version(
         audit::record(
             conn,
             ctx,
-            Action::DocumentFileDownloaded,
+            action,
             "document",
             Some(&doc.id),
-            json!({"version": version.number, "sha256": version.blob_sha256, "range": range}),
+            details(&version),
         )?;
         Ok(version)
     })

@@ -28,6 +28,8 @@ pub struct AppState {
     pub blobs: crate::storage::BlobStore,
     /// The clock of reminders, escalations and digests (settable when `notify_clock = "manual"`).
     pub clock: Arc<crate::notify::AppClock>,
+    /// Root certificates signatures are verified against (`trust_roots_path`), read once.
+    pub trust_roots: Arc<Vec<openssl::x509::X509>>,
 }
 
 impl AppState {

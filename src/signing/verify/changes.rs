@@ -15,7 +15,7 @@ const MAX_DETAILS: usize = 20;
 const MAX_WALK: usize = 100_000;
 
 /// The kind of change made to the document after a signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeLevel {
     /// The signature covers the whole file.

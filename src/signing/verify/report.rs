@@ -5,7 +5,7 @@ pub use super::revocation::SignerRevocation;
 use serde::Serialize;
 
 /// The verdict on a whole file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VerifyReport {
     /// File size in bytes.
     pub size: usize,
@@ -21,7 +21,7 @@ pub struct VerifyReport {
 }
 
 /// Counts from the /DSS dictionary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DssSummary {
     pub certs: usize,
     pub ocsps: usize,
@@ -30,7 +30,7 @@ pub struct DssSummary {
 }
 
 /// A regular signature or a document timestamp.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureKind {
     Signature,
@@ -38,7 +38,7 @@ pub enum SignatureKind {
 }
 
 /// The one named verdict for a signature; the first problem found, in this order of severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureStatus {
     /// Intact, valid, trusted; later revisions only add signatures, DSS data or timestamps.
@@ -66,7 +66,7 @@ pub enum SignatureStatus {
 }
 
 /// Which part of the file a signature covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Coverage {
     /// From byte 0 to the end of the file.
@@ -78,7 +78,7 @@ pub enum Coverage {
 }
 
 /// PAdES baseline level, guessed from the signature and the file's structure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum PadesLevel {
     #[serde(rename = "B-B")]
     BB,
@@ -98,7 +98,7 @@ pub enum PadesLevel {
 }
 
 /// Who signed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SignerReport {
     pub common_name: Option<String>,
     pub subject: String,
@@ -109,7 +109,7 @@ pub struct SignerReport {
 }
 
 /// Integrity of the signed bytes and the CMS signature.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IntegrityReport {
     /// The /ByteRange is well formed and its gap is exactly /Contents.
     pub byte_range_ok: bool,
@@ -124,7 +124,7 @@ pub struct IntegrityReport {
 }
 
 /// The ESS signing-certificate(-v2) attribute compared with the signer certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SigningCertificateCheck {
     /// The attribute's hash is the signer certificate's.
@@ -136,7 +136,7 @@ pub enum SigningCertificateCheck {
 }
 
 /// The certificate path check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChainReport {
     pub trusted: bool,
     /// When the path was validated (RFC 3339): the timestamp's time if a valid one exists,
@@ -148,7 +148,7 @@ pub struct ChainReport {
 }
 
 /// A timestamp token: the signature-timestamp attribute, or the document timestamp itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimestampReport {
     /// genTime of the token (RFC 3339, UTC).
     pub time: Option<String>,
@@ -170,7 +170,7 @@ impl TimestampReport {
 }
 
 /// Revocation data available for long-term validation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RevocationReport {
     /// Some OCSP response or CRL is embedded (DSS or adbe-revocationInfoArchival).
     pub present: bool,
@@ -190,7 +190,7 @@ pub struct RevocationReport {
 }
 
 /// Everything checked about one signature.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SignatureReport {
     /// Fully qualified field name.
     pub field: String,

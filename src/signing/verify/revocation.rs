@@ -13,7 +13,7 @@ use openssl::x509::{CrlStatus, X509Crl, X509};
 use serde::Serialize;
 
 /// What the embedded, verified revocation data says about the signer's certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignerRevocation {
     /// A verified OCSP response or CRL says the certificate is not revoked.
