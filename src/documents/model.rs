@@ -14,7 +14,6 @@ use utoipa::ToSchema;
 #[serde(transparent)]
 pub struct DocumentId(pub String);
 
-
 /// Direction of a document, and kind of a register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

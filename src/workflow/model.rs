@@ -32,7 +32,6 @@ pub struct TemplateId(pub String);
 #[serde(transparent)]
 pub struct SubstitutionId(pub String);
 
-
 text_enum!(StageKind { Review => "review", Sign => "sign", Issue => "issue", Inform => "inform" });
 text_enum!(RouteStatus {
     Active => "active",
@@ -97,7 +96,6 @@ text_enum!(TaskKind {
     Lead => "lead",
     Cooperate => "cooperate",
 });
-
 
 /// Policy of a stage as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

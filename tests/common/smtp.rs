@@ -19,7 +19,11 @@ fn script() -> PathBuf {
 
 /// The venv of the tests (`$DOCFLOW_VENV` or `<repo>/.venv`, shared with pyHanko) with aiosmtpd.
 pub fn venv() -> PathBuf {
-    super::pyvenv::venv_at(&super::pyvenv::test_venv_dir(), &["aiosmtpd"], &["aiosmtpd"])
+    super::pyvenv::venv_at(
+        &super::pyvenv::test_venv_dir(),
+        &["aiosmtpd"],
+        &["aiosmtpd"],
+    )
 }
 
 /// A free TCP port on loopback (bound and released).
