@@ -96,8 +96,10 @@ where
         .name(guard.name.into())
         .stack_size(guard.stack_bytes)
         .spawn(move || {
-            let _slot = slot;
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            // The place is given back before the result is handed over, so a caller that runs
+            // one check after another never finds its own previous thread still counted.
+            drop(slot);
             // The receiver may have given up already; nothing to do then.
             let _ = tx.send(outcome);
         })
