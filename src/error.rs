@@ -239,3 +239,27 @@ impl From<actix_web::error::BlockingError> for ApiError {
         ApiError::internal(anyhow::anyhow!("blocking task failed: {e}"))
     }
 }
+
+/// The one mapping of file-store failures: the upload's own faults are the client's (413, 400),
+/// a store that cannot be reached or is full is passing (503, worth a retry), and a blob the
+/// database names but the store lacks is the server's fault.
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        use crate::storage::StorageError;
+        match e {
+            StorageError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
+            StorageError::Upload(m) => ApiError::BadRequest {
+                code: "upload_unreadable",
+                field: None,
+                message: format!("the upload could not be read: {m}"),
+            },
+            StorageError::Io(cause) => {
+                tracing::error!(%cause, "file store failure");
+                ApiError::Unavailable(
+                    "the file store cannot be reached right now; try again".into(),
+                )
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}

@@ -345,8 +345,7 @@ async fn send_blob(
     let read = state
         .blobs
         .get(sha256, range.map(|(a, b)| a..b + 1))
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let stream = read
         .stream
         .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));

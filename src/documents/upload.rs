@@ -4,7 +4,7 @@
 use super::inspect::{self, PdfFacts, PdfRejection};
 use crate::error::ApiError;
 use crate::http::AppState;
-use crate::storage::{StagedFile, StorageError};
+use crate::storage::StagedFile;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
@@ -62,22 +62,6 @@ fn clean_media_type(raw: Option<String>) -> String {
             t.to_ascii_lowercase()
         }
         _ => "application/octet-stream".into(),
-    }
-}
-
-fn storage_error(e: StorageError) -> ApiError {
-    match e {
-        StorageError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
-        StorageError::Upload(m) => bad(
-            "upload_unreadable",
-            format!("the upload could not be read: {m}"),
-        ),
-        StorageError::Io(cause) => {
-            // A full disk or a store that cannot be reached: passing, worth a retry.
-            tracing::error!(%cause, "file store failure");
-            ApiError::Unavailable("the file store cannot be reached right now; try again".into())
-        }
-        other => ApiError::internal(other),
     }
 }
 
@@ -161,7 +145,7 @@ pub async fn read(
                     .blobs
                     .stage(&mut field, file_limit)
                     .await
-                    .map_err(storage_error)?;
+                    .map_err(ApiError::from)?;
                 upload.file = Some(UploadedPart {
                     staged,
                     file_name,
@@ -214,5 +198,5 @@ pub async fn check_pdf(state: &AppState, staged: &StagedFile) -> Result<PdfFacts
 
 /// Puts a staged file into the blob store.
 pub async fn store(state: &AppState, staged: &StagedFile) -> Result<(), ApiError> {
-    state.blobs.put(staged).await.map_err(storage_error)
+    state.blobs.put(staged).await.map_err(ApiError::from)
 }

@@ -65,14 +65,10 @@ pub async fn signatures(
         })
         .await?;
     let expected = u64::try_from(version.size).unwrap_or(0);
-    let mut read = state
-        .blobs
-        .get(&version.blob_sha256, None)
-        .await
-        .map_err(ApiError::internal)?;
+    let mut read = state.blobs.get(&version.blob_sha256, None).await?;
     let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     while let Some(chunk) = read.stream.next().await {
-        bytes.extend_from_slice(&chunk.map_err(ApiError::internal)?);
+        bytes.extend_from_slice(&chunk?);
         if bytes.len() as u64 > expected {
             // The store holds something else than the row says: a server fault, not the file's.
             return Err(ApiError::internal(anyhow::anyhow!(
