@@ -8,20 +8,6 @@ use common::{fixture, Backend, TestServer};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-/// A unit with a clerk and an official; returns (unit id, clerk token, official token).
-fn office(srv: &TestServer, code: &str) -> (String, String, String) {
-    let unit = srv.create_unit(code, &format!("Văn phòng {code}"), None);
-    let clerk = format!("clerk.{}", code.to_lowercase());
-    let official = format!("official.{}", code.to_lowercase());
-    srv.create_user(&clerk, "clerk-password-1", Some(&unit), &["clerk"]);
-    srv.create_user(&official, "official-password-1", Some(&unit), &["official"]);
-    (
-        unit,
-        srv.login(&clerk, "clerk-password-1"),
-        srv.login(&official, "official-password-1"),
-    )
-}
-
 fn incoming(subject: &str) -> Value {
     json!({
         "kind": "incoming",
@@ -87,7 +73,7 @@ fn audit_actions(srv: &TestServer, doc: &str) -> Vec<String> {
 
 fn upload_download_versions_attachments(b: Backend) {
     let srv = TestServer::start(b);
-    let (unit, clerk, _official) = office(&srv, "VP");
+    let (unit, clerk, _official) = srv.office("VP");
     let pdf = fixture("valid-minimal.pdf");
     let doc = srv.create_document(
         &clerk,
@@ -286,7 +272,7 @@ fn upload_download_versions_attachments(b: Backend) {
 
 fn refused_uploads_leave_nothing(b: Backend) {
     let srv = TestServer::start_with(b, |c| c.max_upload_bytes = 16 * 1024);
-    let (_unit, clerk, official) = office(&srv, "VP");
+    let (_unit, clerk, official) = srv.office("VP");
     let meta = incoming("Công văn về việc kiểm tra");
     let up = |m: Option<&Value>, file: Option<(&str, &str, Vec<u8>)>| {
         srv.upload("/api/v1/documents", Some(&clerk), m, file)
@@ -443,7 +429,7 @@ fn refused_uploads_leave_nothing(b: Backend) {
 
 fn drafts_belong_to_their_drafter(b: Backend) {
     let srv = TestServer::start(b);
-    let (_unit, clerk, official) = office(&srv, "VP");
+    let (_unit, clerk, official) = srv.office("VP");
     let draft = srv.create_document(
         &official,
         &json!({"kind": "outgoing", "type_code": "TTr", "subject": "Tờ trình xin kinh phí", "recipients": ["UBND tỉnh"]}),
@@ -497,7 +483,7 @@ fn drafts_belong_to_their_drafter(b: Backend) {
 
 fn list_search_and_pages(b: Backend) {
     let srv = TestServer::start(b);
-    let (_unit, clerk, _official) = office(&srv, "VP");
+    let (_unit, clerk, _official) = srv.office("VP");
     let subjects = [
         (
             "QĐ",
@@ -652,7 +638,7 @@ fn big_pdf(size: usize) -> Vec<u8> {
 
 fn large_file_round_trip(b: Backend) {
     let srv = TestServer::start(b);
-    let (_unit, clerk, _official) = office(&srv, "VP");
+    let (_unit, clerk, _official) = srv.office("VP");
     let pdf = big_pdf(6 * 1024 * 1024);
     let doc = srv.create_document(&clerk, &incoming("Báo cáo tổng hợp (tệp lớn)"), pdf.clone());
     let id = doc["id"].as_str().unwrap();
@@ -676,7 +662,7 @@ fn large_file_round_trip(b: Backend) {
 
 fn same_file_uploaded_at_once(b: Backend) {
     let srv = TestServer::start_with(b, |c| c.db_pool_size = 8);
-    let (_unit, clerk, _official) = office(&srv, "VP");
+    let (_unit, clerk, _official) = srv.office("VP");
     let pdf = big_pdf(200_000);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
@@ -731,7 +717,7 @@ fn corpus_verdicts() {
         )
     });
     let srv = TestServer::start(Backend::Sqlite);
-    let (_unit, clerk, _official) = office(&srv, "VP");
+    let (_unit, clerk, _official) = srv.office("VP");
     let mut rows = manifest.lines();
     let header: Vec<&str> = rows.next().unwrap().split('\t').collect();
     let col = |name: &str| {

@@ -13,20 +13,6 @@ use docflow::signing::{sign_bytes, SignOptions, Signer};
 use pki::{pki, KeyKind};
 use serde_json::{json, Value};
 
-/// A unit with a clerk and an official; returns (unit id, clerk token, official token).
-fn office(srv: &TestServer, code: &str) -> (String, String, String) {
-    let unit = srv.create_unit(code, &format!("Văn phòng {code}"), None);
-    let clerk = format!("clerk.{}", code.to_lowercase());
-    let official = format!("official.{}", code.to_lowercase());
-    srv.create_user(&clerk, "clerk-password-1", Some(&unit), &["clerk"]);
-    srv.create_user(&official, "official-password-1", Some(&unit), &["official"]);
-    (
-        unit,
-        srv.login(&clerk, "clerk-password-1"),
-        srv.login(&official, "official-password-1"),
-    )
-}
-
 fn incoming(subject: &str) -> Value {
     json!({
         "kind": "incoming",
@@ -102,7 +88,7 @@ fn signed_file_is_trusted_exactly_with_the_root(b: Backend) {
 
     // Started with the test root in trust_roots_path: valid.
     let srv = TestServer::start_with(b, |c| c.trust_roots_path = ca_path());
-    let (_unit, clerk, _official) = office(&srv, "VP");
+    let (_unit, clerk, _official) = srv.office("VP");
     let doc = srv.create_document(&clerk, &incoming("Quyết định có chữ ký số"), pdf.clone());
     let id = doc_id(&doc);
     let report = signatures(&srv, &clerk, &format!("/api/v1/documents/{id}/signatures"));
@@ -161,7 +147,7 @@ fn signed_file_is_trusted_exactly_with_the_root(b: Backend) {
 
     // The same file on a server that trusts nothing: intact and valid, but untrusted.
     let plain = TestServer::start(b);
-    let (_unit, clerk, _official) = office(&plain, "VP");
+    let (_unit, clerk, _official) = plain.office("VP");
     let doc = plain.create_document(&clerk, &incoming("Quyết định có chữ ký số"), pdf.clone());
     let id = doc_id(&doc);
     let report = signatures(
@@ -220,7 +206,7 @@ fn with_content_changed_after_signing(signed: &[u8]) -> Vec<u8> {
 
 fn unsigned_tampered_extended_and_unreadable_files(b: Backend) {
     let srv = TestServer::start_with(b, |c| c.trust_roots_path = ca_path());
-    let (_unit, clerk, _official) = office(&srv, "VP");
+    let (_unit, clerk, _official) = srv.office("VP");
 
     // No signature: 200, an empty list, and not "all valid".
     let unsigned = pdfgen::table(1);
@@ -320,8 +306,8 @@ fn unsigned_tampered_extended_and_unreadable_files(b: Backend) {
 
 fn who_may_ask_and_what_does_not_exist(b: Backend) {
     let srv = TestServer::start(b);
-    let (_unit, clerk, official) = office(&srv, "VP");
-    let (_other_unit, other_clerk, _other_official) = office(&srv, "TP");
+    let (_unit, clerk, official) = srv.office("VP");
+    let (_other_unit, other_clerk, _other_official) = srv.office("TP");
     let doc = srv.create_document(&clerk, &incoming("Quyết định nội bộ"), signed_pdf());
     let id = doc_id(&doc);
     let before = audit_actions(&srv, &id);

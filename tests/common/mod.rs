@@ -460,6 +460,21 @@ impl TestServer {
         self.send("PATCH", path, token, Some(body))
     }
 
+    /// A unit `code` with a clerk `clerk.<code>` and an official `official.<code>` (lower
+    /// case); returns (unit id, clerk token, official token).
+    pub fn office(&self, code: &str) -> (String, String, String) {
+        let unit = self.create_unit(code, &format!("Văn phòng {code}"), None);
+        let clerk = format!("clerk.{}", code.to_lowercase());
+        let official = format!("official.{}", code.to_lowercase());
+        self.create_user(&clerk, "clerk-password-1", Some(&unit), &["clerk"]);
+        self.create_user(&official, "official-password-1", Some(&unit), &["official"]);
+        (
+            unit,
+            self.login(&clerk, "clerk-password-1"),
+            self.login(&official, "official-password-1"),
+        )
+    }
+
     /// Creates a unit as admin; returns its id.
     pub fn create_unit(&self, code: &str, name: &str, parent: Option<&str>) -> String {
         let r = self.post(
