@@ -61,7 +61,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
         title = "docflow",
         description = "Back end of a paperless public office: registers, approval chains, PAdES signing.",
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, crate::registry::service::ReportFormat)),
     modifiers(&BearerAuth),
     tags(
         (name = "system", description = "Health and readiness"),
