@@ -49,6 +49,8 @@ enum PdfCommand {
     Sign(docflow::signing::cli::SignArgs),
     /// Verify every signature of a PDF; exit 0 only when all are intact, valid and trusted.
     Verify(docflow::signing::verify::cli::VerifyArgs),
+    /// Run the upload check on a PDF (what the server does on arrival); JSON facts or a refusal.
+    Check(docflow::documents::inspect::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +127,7 @@ fn main() -> ExitCode {
         Command::Pdf(PdfCommand::Verify(args)) => {
             Ok(docflow::signing::verify::cli::run_verify(args))
         }
+        Command::Pdf(PdfCommand::Check(args)) => Ok(docflow::documents::inspect::run_check(args)),
     };
     match result {
         Ok(code) => code,

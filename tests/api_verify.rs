@@ -392,7 +392,47 @@ fn who_may_ask_and_what_does_not_exist(b: Backend) {
     );
 }
 
+/// Files that cost an eager parser far more memory than their size (issue 11, item 1): the upload
+/// check and the verification price them in one bounded pass and refuse them with 422
+/// `pdf_too_complex` before parsing, instead of growing to many times the file (the measured
+/// peaks are in docs/DOCUMENTS.md, `tests/bench/check_memory.sh`).
+fn costly_files_are_refused_before_they_are_parsed(b: Backend) {
+    let srv = TestServer::start(b);
+    let (_unit, clerk, _official) = srv.office("VP");
+
+    // Damaged: the page tree's /Kids is 1.2 million integers. The strict reader refuses the
+    // object (more values than one object may hold); repairing it with lopdf would take about
+    // 140 MB, over the check's budget.
+    let kids = pdfgen::int_array(1_200_000);
+    let mut pages = b"<< /Type /Pages /Count 1 /Kids ".to_vec();
+    pages.extend_from_slice(&kids);
+    pages.extend_from_slice(b" >>");
+    let damaged = pdfgen::table_with(vec![(2, pages)]);
+    let r = srv.upload(
+        "/api/v1/documents",
+        Some(&clerk),
+        Some(&incoming("Tệp hỏng quá lớn")),
+        Some(("costly.pdf", "application/pdf", damaged)),
+    );
+    r.assert_problem(422, "pdf_too_complex");
+    assert!(
+        r.json["detail"].as_str().unwrap_or("").contains("MB"),
+        "{}",
+        r.text
+    );
+
+    // Intact, with 1.5 million integers in an object nothing refers to: the upload check reads
+    // only what it needs and accepts it; verifying would parse every object (about 360 MB).
+    let intact = pdfgen::table_with(vec![(20, pdfgen::int_array(1_500_000))]);
+    let doc = srv.create_document(&clerk, &incoming("Tệp lớn còn nguyên"), intact);
+    assert_eq!(doc["versions"][0]["signable"], true, "{doc:#}");
+    let id = doc_id(&doc);
+    let r = srv.get(&format!("/api/v1/documents/{id}/signatures"), Some(&clerk));
+    r.assert_problem(422, "pdf_too_complex");
+}
+
 both_backends!(
+    costly_files_are_refused_before_they_are_parsed,
     signed_file_is_trusted_exactly_with_the_root,
     unsigned_tampered_extended_and_unreadable_files,
     who_may_ask_and_what_does_not_exist,

@@ -1,19 +1,30 @@
 //! The check every uploaded PDF gets on arrival: is it a PDF, can it be opened without a
 //! password, does it have pages, and can it take a signature as it is.
 //!
-//! Hostile input is expected (deeply nested arrays, loops, decompression bombs), so the parse
-//! runs on its own thread with a large stack, inside `catch_unwind`, with a per-stream
-//! decompression cap and a deadline. A parse that misses the deadline is abandoned (the thread
-//! finishes or dies on its own; its result is dropped) and the file is refused as unreadable.
+//! Hostile input is expected (deeply nested arrays, loops, decompression bombs, files of millions
+//! of tiny objects), so the check runs on its own thread with a large stack, inside
+//! `catch_unwind`, with a deadline, and in bounded memory:
+//! - first the signing engine's own reader, on demand from the staged file: only the trailer,
+//!   catalog, page tree and certification are read, each object within the lexer's value budget
+//!   and the reader's decode caps. An intact file never goes further.
+//! - only a file that reader cannot read as written (damaged, repaired, encrypted) is handed to
+//!   lopdf, which parses every object eagerly (about 58 times the file for one made of small
+//!   tokens). It is first priced by [`cost::estimate`] in one bounded pass; a file whose parse
+//!   would exceed [`LENIENT_BUDGET`] is refused (`pdf_too_complex`) without being parsed.
+//!
+//! A check that misses the deadline is abandoned (the thread finishes or dies on its own; its
+//! result is dropped) and the file is refused as unreadable.
 
 use super::guarded::{self, Failure, Guard};
+use crate::signing::pdf::cost;
 use crate::signing::pdf::document;
 use crate::signing::pdf::reader::Reader;
-use crate::signing::pdf::source::MemSource;
+use crate::signing::pdf::source::{FileSource, MemSource, Source};
 use crate::signing::SigningError;
 use lopdf::xref::XrefRecovery;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
@@ -33,6 +44,9 @@ const MAX_CHECK_THREADS: usize = 8;
 static CHECK_THREADS: AtomicUsize = AtomicUsize::new(0);
 /// How far into the file the `%PDF-` header may start (ISO 32000 readers allow leading junk).
 const HEADER_WINDOW: usize = 1024;
+/// Most memory the lenient (eager) parse of a damaged or encrypted file may be expected to take,
+/// by [`cost::estimate`]; the file itself is read into memory for it and counts.
+pub const LENIENT_BUDGET: u64 = 128 << 20;
 
 /// What the check learnt about an acceptable PDF.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,6 +73,9 @@ pub enum PdfRejection {
     /// Too damaged to read, or took too long to read.
     #[error("{0}")]
     Unreadable(String),
+    /// Would take more memory to read than a check may use (millions of tiny objects).
+    #[error("{0}")]
+    TooComplex(String),
     /// Not checked: too many checks are running (the file may be fine; try again).
     #[error("{0}")]
     Busy(String),
@@ -71,6 +88,7 @@ impl PdfRejection {
             PdfRejection::NotPdf(_) => "pdf_not_pdf",
             PdfRejection::Encrypted(_) => "pdf_encrypted",
             PdfRejection::Unreadable(_) => "pdf_unreadable",
+            PdfRejection::TooComplex(_) => "pdf_too_complex",
             PdfRejection::Busy(_) => "pdf_check_busy",
         }
     }
@@ -87,7 +105,25 @@ static CHECK_GUARD: Guard = Guard {
 /// Checks a PDF held in memory, guarded: own thread with a large stack, panics caught,
 /// given up after `timeout`.
 pub fn inspect_guarded(bytes: Vec<u8>, timeout: Duration) -> Result<PdfFacts, PdfRejection> {
-    match guarded::run(&CHECK_GUARD, timeout, move || inspect(&bytes)) {
+    guard(timeout, move || inspect(&bytes))
+}
+
+/// Checks the PDF file at `path`, guarded as [`inspect_guarded`]; the file is read on demand,
+/// never whole unless it must be repaired (and then only within [`LENIENT_BUDGET`]).
+pub fn inspect_file_guarded(path: PathBuf, timeout: Duration) -> Result<PdfFacts, PdfRejection> {
+    guard(timeout, move || {
+        let src = std::fs::File::open(&path)
+            .and_then(FileSource::new)
+            .map_err(|e| PdfRejection::Unreadable(format!("the file cannot be read ({e})")))?;
+        inspect_source(&src)
+    })
+}
+
+fn guard(
+    timeout: Duration,
+    work: impl FnOnce() -> Result<PdfFacts, PdfRejection> + Send + 'static,
+) -> Result<PdfFacts, PdfRejection> {
+    match guarded::run(&CHECK_GUARD, timeout, work) {
         Ok(result) => result,
         Err(Failure::Busy) => Err(PdfRejection::Busy(
             "too many files are being checked right now; send the file again in a minute".into(),
@@ -107,12 +143,66 @@ pub fn inspect_guarded(bytes: Vec<u8>, timeout: Duration) -> Result<PdfFacts, Pd
 
 /// Checks a PDF held in memory. Unguarded: call [`inspect_guarded`] on untrusted input.
 pub fn inspect(bytes: &[u8]) -> Result<PdfFacts, PdfRejection> {
-    let window = &bytes[..bytes.len().min(HEADER_WINDOW)];
+    inspect_source(&MemSource(bytes))
+}
+
+/// Checks a PDF read through `src`. Unguarded: call [`inspect_file_guarded`] on untrusted input.
+pub fn inspect_source(src: &dyn Source) -> Result<PdfFacts, PdfRejection> {
+    let window = src
+        .window(0, HEADER_WINDOW)
+        .map_err(|e| PdfRejection::Unreadable(format!("the file cannot be read ({e})")))?;
     if !window.windows(5).any(|w| w == b"%PDF-") {
         return Err(PdfRejection::NotPdf(
             "the file is not a PDF (it does not start with %PDF-); scan or export it as PDF".into(),
         ));
     }
+    let strict = strict_read(src);
+    if let Strict::Readable { pages, no_changes } = strict {
+        return Ok(PdfFacts {
+            pdf_version: header_version(&window),
+            page_count: pages,
+            signable: !no_changes,
+            signable_reason: no_changes.then(|| CERTIFIED_NO_CHANGES.to_string()),
+        });
+    }
+    let estimate = cost::estimate(src)
+        .map_err(|e| PdfRejection::Unreadable(format!("the file cannot be read ({e})")))?;
+    let needed = estimate.bytes().saturating_add(src.len());
+    if needed > LENIENT_BUDGET {
+        let why = match &strict {
+            Strict::Encrypted => "it is encrypted".to_string(),
+            Strict::OpenFailed(w) | Strict::NoCatalog(w) | Strict::Damaged(w) => w.clone(),
+            Strict::Readable { .. } => String::new(),
+        };
+        return Err(PdfRejection::TooComplex(format!(
+            "the PDF cannot be read as written ({why}), and repairing it would take more memory \
+             than a check may use (about {} MB, at most {} MB); ask the sender for an intact, \
+             unprotected copy",
+            needed >> 20,
+            LENIENT_BUDGET >> 20
+        )));
+    }
+    let mut bytes = vec![0u8; usize::try_from(src.len()).unwrap_or(0)];
+    src.read_exact_at(0, &mut bytes)
+        .map_err(|e| PdfRejection::Unreadable(format!("the file cannot be read ({e})")))?;
+    inspect_lenient(&bytes, strict)
+}
+
+const CERTIFIED_NO_CHANGES: &str =
+    "certified, no changes allowed: a new signature would break the certification";
+
+/// The `d.d` of the `%PDF-d.d` header.
+fn header_version(head: &[u8]) -> String {
+    let at = head
+        .windows(5)
+        .position(|w| w == b"%PDF-")
+        .map_or(head.len(), |i| i + 5);
+    clean_version(&String::from_utf8_lossy(&head[at..head.len().min(at + 8)]))
+}
+
+/// Reads a file the strict reader could not (damaged, repaired or encrypted) with lopdf, which
+/// repairs what qpdf and poppler repair. The caller priced the parse first.
+fn inspect_lenient(bytes: &[u8], strict: Strict) -> Result<PdfFacts, PdfRejection> {
     let options = LoadOptions {
         max_decompressed_size: Some(MAX_DECOMPRESSED_BYTES),
         ..LoadOptions::default()
@@ -150,12 +240,15 @@ pub fn inspect(bytes: &[u8]) -> Result<PdfFacts, PdfRejection> {
     // are, unless lopdf rebuilt the whole cross-reference from the objects themselves (as the usual
     // repair tools do); lesser damage is accepted and recorded as a reason it cannot be signed.
     let rebuilt = matches!(doc.xref_recovery, Some(XrefRecovery::Reconstructed));
-    let strict = if encrypted {
-        Strict::Readable
-    } else {
-        strict_read(bytes, doc.xref_recovery.is_none())
+    let followed = doc.xref_recovery.is_none();
+    let strict = match strict {
+        _ if encrypted => Verdict::Readable,
+        Strict::Encrypted | Strict::Readable { .. } => Verdict::Readable,
+        Strict::OpenFailed(why) if followed => Verdict::Damaged(why),
+        Strict::OpenFailed(why) | Strict::NoCatalog(why) => Verdict::Unreadable(why),
+        Strict::Damaged(why) => Verdict::Damaged(why),
     };
-    if let Strict::Unreadable(why) = &strict {
+    if let Verdict::Unreadable(why) = &strict {
         if !rebuilt {
             return Err(PdfRejection::Unreadable(format!(
                 "the PDF is too damaged to read ({why})"
@@ -166,10 +259,10 @@ pub fn inspect(bytes: &[u8]) -> Result<PdfFacts, PdfRejection> {
     let not_signable = if encrypted {
         Some("encrypted with an owner password: remove the protection before it can be signed")
     } else if certified_no_changes(&doc) {
-        Some("certified, no changes allowed: a new signature would break the certification")
-    } else if matches!(strict, Strict::Readable) {
+        Some(CERTIFIED_NO_CHANGES)
+    } else if matches!(strict, Verdict::Readable) {
         None
-    } else if let (Strict::Damaged(why), false) = (&strict, rebuilt) {
+    } else if let (Verdict::Damaged(why), false) = (&strict, rebuilt) {
         damaged_reason = format!("damaged structure: {why}; ask the sender for an intact copy");
         Some(damaged_reason.as_str())
     } else {
@@ -192,39 +285,92 @@ pub fn inspect(bytes: &[u8]) -> Result<PdfFacts, PdfRejection> {
     })
 }
 
-/// What the signer's strict reader makes of a file lopdf could open.
+/// Arguments of `docflow pdf check`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// The PDF to check.
+    pub file: PathBuf,
+    /// Seconds the check may take.
+    #[arg(long, default_value_t = 20)]
+    pub timeout: u64,
+}
+
+/// `docflow pdf check FILE`: the upload check, guarded as on the server. Prints the facts as
+/// JSON and exits 0, or prints `error [code]: reason` and exits 1.
+pub fn run_check(args: CheckArgs) -> std::process::ExitCode {
+    match inspect_file_guarded(args.file, Duration::from_secs(args.timeout)) {
+        Ok(facts) => match serde_json::to_string(&facts) {
+            Ok(json) => {
+                println!("{json}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Err(r) => {
+            eprintln!("error [{}]: {r}", r.code());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the signer's strict reader makes of a file.
 enum Strict {
     /// Catalog and whole page tree read as written: the signer can work on it.
-    Readable,
+    Readable {
+        pages: u32,
+        /// Certified with DocMDP P=1.
+        no_changes: bool,
+    },
+    /// The trailer names an encryption dictionary: only lopdf can tell whether it opens.
+    Encrypted,
+    /// The header or cross-reference cannot be read as written.
+    OpenFailed(String),
+    /// The catalog or the page tree root is not where the file says.
+    NoCatalog(String),
     /// The pages can be found, but the structure breaks a rule the signer keeps.
     Damaged(String),
-    /// The catalog or the page tree root is not where the file says.
+}
+
+/// The strict reader's verdict once lopdf has said whether it repaired the file.
+enum Verdict {
+    Readable,
+    Damaged(String),
     Unreadable(String),
 }
 
-/// Reads the catalog and the page tree with the signer's strict reader. `followed` is whether
-/// lopdf read the cross-reference as written (no repair): a strict refusal of the
-/// cross-reference itself is then a rule broken, not a file that cannot be found.
-fn strict_read(bytes: &[u8], followed: bool) -> Strict {
-    let src = MemSource(bytes);
-    let mut reader = match Reader::open(&src) {
+/// Reads the catalog, the page tree and the certification with the signer's strict reader.
+fn strict_read(src: &dyn Source) -> Strict {
+    let mut reader = match Reader::open(src) {
         Ok(r) => r,
-        // lopdf found a header already; the strict one wants `%PDF-d.d` exactly.
+        // A header lopdf accepts; the strict one wants `%PDF-d.d` exactly.
         Err(SigningError::NotPdf(why)) => return Strict::Damaged(why),
-        Err(e) if followed => return Strict::Damaged(strict_reason(&e)),
-        Err(e) => return Strict::Unreadable(strict_reason(&e)),
+        Err(e) => return Strict::OpenFailed(strict_reason(&e)),
     };
+    if document::check_not_encrypted(&mut reader).is_err() {
+        return Strict::Encrypted;
+    }
     let catalog = match document::catalog(&mut reader) {
         Ok(c) => c,
-        Err(e) => return Strict::Unreadable(strict_reason(&e)),
+        Err(e) => return Strict::NoCatalog(strict_reason(&e)),
     };
     match reader.get_key(&catalog, b"Pages") {
         Ok(Some(root)) if root.dict().is_some() => {}
-        Ok(_) => return Strict::Unreadable("the page tree root is missing".into()),
-        Err(e) => return Strict::Unreadable(strict_reason(&e)),
+        Ok(_) => return Strict::NoCatalog("the page tree root is missing".into()),
+        Err(e) => return Strict::NoCatalog(strict_reason(&e)),
     }
-    match document::pages(&mut reader, &catalog) {
-        Ok(_) => Strict::Readable,
+    let pages = match document::page_count(&mut reader, &catalog) {
+        Ok(n) if n as u64 <= u64::from(MAX_PAGES) => n as u32,
+        Ok(_) => return Strict::Damaged("the page tree has too many pages".into()),
+        Err(e) => return Strict::Damaged(strict_reason(&e)),
+    };
+    match document::docmdp_level(&mut reader, &catalog) {
+        Ok(level) => Strict::Readable {
+            pages,
+            no_changes: level == Some(1),
+        },
         Err(e) => Strict::Damaged(strict_reason(&e)),
     }
 }

@@ -181,8 +181,7 @@ pub async fn check_pdf(state: &AppState, staged: &StagedFile) -> Result<PdfFacts
                     "the file is too large to check".into(),
                 )));
             }
-            let bytes = std::fs::read(&path)?;
-            Ok(inspect::inspect_guarded(bytes, timeout))
+            Ok(inspect::inspect_file_guarded(path, timeout))
         },
     )
     .await?

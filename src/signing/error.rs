@@ -13,6 +13,8 @@ pub enum SigningError {
     CertifiedNoChanges,
     #[error("unsupported PDF feature: {0}")]
     Unsupported(String),
+    #[error("the PDF is too complex to read here: {0}")]
+    TooComplex(String),
     #[error("signing key or certificate: {0}")]
     Key(String),
     #[error("timestamp authority: {0}")]
@@ -40,6 +42,7 @@ impl SigningError {
             SigningError::Damaged(_) => "pdf_damaged",
             SigningError::CertifiedNoChanges => "pdf_certified_no_changes",
             SigningError::Unsupported(_) => "pdf_unsupported",
+            SigningError::TooComplex(_) => "pdf_too_complex",
             SigningError::Key(_) => "signing_key_invalid",
             SigningError::Tsa(_) => "tsa_failed",
             SigningError::Field(_) => "signature_field_invalid",

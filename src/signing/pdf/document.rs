@@ -69,13 +69,32 @@ pub fn check_not_encrypted(r: &mut Reader) -> Result<(), SigningError> {
 
 /// Every page of the document, in order, as indirect objects.
 pub fn pages(r: &mut Reader, catalog: &Node) -> Result<Vec<Node>, SigningError> {
+    let mut out = Vec::new();
+    walk_pages(r, catalog, |page| out.push(page))?;
+    Ok(out)
+}
+
+/// How many pages the document has, without keeping them: memory stays bounded by the tree's
+/// depth, whatever the number of pages.
+pub fn page_count(r: &mut Reader, catalog: &Node) -> Result<usize, SigningError> {
+    let mut n = 0usize;
+    walk_pages(r, catalog, |_| n += 1)?;
+    Ok(n)
+}
+
+/// Calls `each` for every page in order; refuses loops, shared nodes and an empty tree.
+fn walk_pages(
+    r: &mut Reader,
+    catalog: &Node,
+    mut each: impl FnMut(Node),
+) -> Result<(), SigningError> {
     let root = catalog
         .get(b"Pages")
         .ok_or_else(|| damaged("the catalog has no /Pages"))?;
     if root.value.as_ref().is_none() {
         return Err(damaged("the catalog /Pages is not an indirect reference"));
     }
-    let mut out = Vec::new();
+    let mut found = false;
     let mut seen = HashSet::new();
     let mut stack = vec![root];
     while let Some(reference) = stack.pop() {
@@ -96,7 +115,8 @@ pub fn pages(r: &mut Reader, catalog: &Node) -> Result<Vec<Node>, SigningError> 
         let is_pages =
             type_is(&node, b"Pages") || (!type_is(&node, b"Page") && node.get(b"Kids").is_some());
         if !is_pages {
-            out.push(node);
+            found = true;
+            each(node);
             continue;
         }
         let kids = r
@@ -109,10 +129,10 @@ pub fn pages(r: &mut Reader, catalog: &Node) -> Result<Vec<Node>, SigningError> 
             stack.push(kids.child(k));
         }
     }
-    if out.is_empty() {
+    if !found {
         return Err(damaged("the document has no pages"));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One terminal form field (or a field that has kids and is not a widget).

@@ -9,6 +9,11 @@ use std::ops::Range;
 /// Deepest array/dictionary nesting accepted; real documents stay far below it.
 pub const MAX_DEPTH: usize = 64;
 
+/// Most values one lexer parses (each costs about 56 bytes, ~28 MB in all): bounds the memory a
+/// single hostile object (an array of millions of integers) can take, whatever the file's size.
+/// Real objects stay far below it (a 10,000-page tree's /Kids, a font's /Widths).
+pub const MAX_VALUES: usize = 500_000;
+
 /// Why bytes could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
@@ -124,11 +129,17 @@ fn is_regular(b: u8) -> bool {
 pub struct Lexer<'a> {
     pub buf: &'a [u8],
     pub pos: usize,
+    /// Values this lexer may still parse (see [`MAX_VALUES`]).
+    values_left: usize,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(buf: &'a [u8], pos: usize) -> Self {
-        Lexer { buf, pos }
+        Lexer {
+            buf,
+            pos,
+            values_left: MAX_VALUES,
+        }
     }
 
     fn peek(&self) -> ParseResult<u8> {
@@ -215,6 +226,10 @@ impl<'a> Lexer<'a> {
         if depth > MAX_DEPTH {
             return syntax("objects nested too deeply");
         }
+        self.values_left = match self.values_left.checked_sub(1) {
+            Some(n) => n,
+            None => return syntax(format!("an object holds more than {MAX_VALUES} values")),
+        };
         self.skip_ws();
         let start = self.pos;
         let b = self.peek()?;
@@ -582,6 +597,23 @@ mod tests {
         s.push(b' ');
         let r = Lexer::new(&s, 0).value();
         assert!(matches!(r, Err(ParseError::Syntax(_))));
+    }
+
+    #[test]
+    fn an_object_of_too_many_values_is_an_error() {
+        let mut s = b"[".to_vec();
+        s.extend(b"1 ".repeat(MAX_VALUES));
+        s.extend(b"]  ");
+        let r = Lexer::new(&s, 0).value();
+        assert!(
+            matches!(&r, Err(ParseError::Syntax(m)) if m.contains("more than")),
+            "{r:?}"
+        );
+        // One value fewer (the array itself counts) parses.
+        let mut s = b"[".to_vec();
+        s.extend(b"1 ".repeat(MAX_VALUES - 1));
+        s.extend(b"]  ");
+        assert!(Lexer::new(&s, 0).value().is_ok());
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::signing::SigningError;
 
 /// Largest single object (dictionary part) read from the file.
 const MAX_OBJECT: usize = 32 << 20;
+/// Most decoded object-stream bytes kept at once: a file of many large object streams is read
+/// in bounded memory (streams are decoded again when needed after the cache is emptied).
+const MAX_CACHED: usize = 64 << 20;
 
 fn damaged(msg: impl Into<String>) -> SigningError {
     SigningError::Damaged(msg.into())
@@ -139,6 +142,8 @@ pub struct Reader<'s> {
     src: &'s dyn Source,
     pub xref: Xref,
     objstms: HashMap<u32, Rc<ObjStm>>,
+    /// Decoded bytes held by `objstms`.
+    cached: usize,
     loading: HashSet<u32>,
 }
 
@@ -161,6 +166,7 @@ impl<'s> Reader<'s> {
             src,
             xref,
             objstms: HashMap::new(),
+            cached: 0,
             loading: HashSet::new(),
         })
     }
@@ -268,6 +274,11 @@ impl<'s> Reader<'s> {
         let r = self.load_objstm(num, offset, gen);
         self.loading.remove(&num);
         let stm = Rc::new(r?);
+        if self.cached + stm.data.len() > MAX_CACHED {
+            self.objstms.clear();
+            self.cached = 0;
+        }
+        self.cached += stm.data.len();
         self.objstms.insert(num, stm.clone());
         Ok(stm)
     }

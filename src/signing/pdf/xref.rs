@@ -40,9 +40,36 @@ pub enum XrefKind {
     Stream,
 }
 
+/// Every object's entry, merged over all sections (the newest wins), sorted by object number:
+/// 24 bytes an object (a hash map took about twice that: 50 MB for a file of a million objects).
+#[derive(Default)]
+pub struct Entries(Vec<(u32, XrefEntry)>);
+
+impl Entries {
+    /// The entry of object `num`, if any section lists it.
+    pub fn get(&self, num: &u32) -> Option<&XrefEntry> {
+        self.0
+            .binary_search_by_key(num, |(n, _)| *n)
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+    /// Object numbers listed, ascending.
+    pub fn keys(&self) -> impl Iterator<Item = &u32> {
+        self.0.iter().map(|(n, _)| n)
+    }
+    /// How many objects are listed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether no object is listed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// The merged cross-reference of all revisions.
 pub struct Xref {
-    pub entries: HashMap<u32, XrefEntry>,
+    pub entries: Entries,
     /// Trailer dictionary of the newest section (the xref stream dictionary for streams).
     pub trailer: Node,
     /// Offset given by the last `startxref`: the update's /Prev.
@@ -69,7 +96,8 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
         .filter(|&o| o < len)
         .ok_or_else(|| damaged("`startxref` is not an offset inside the file"))?;
 
-    let mut entries: HashMap<u32, XrefEntry> = HashMap::new();
+    // Newest section first; merged (newest wins) once all are read.
+    let mut entries: Vec<(u32, XrefEntry)> = Vec::new();
     let mut seen = HashSet::new();
     let mut newest: Option<(Node, XrefKind)> = None;
     let mut max_size: u64 = 0;
@@ -121,8 +149,15 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
                 }
             }
         }
-        for (num, e) in section {
-            insert(&mut entries, num, e)?;
+        if section.iter().any(|(num, _)| *num >= MAX_OBJECTS) {
+            return Err(damaged(
+                "object number out of range in a cross-reference section",
+            ));
+        }
+        if entries.is_empty() {
+            entries = section.into_iter().map(|(n, e)| (n as u32, e)).collect();
+        } else {
+            entries.extend(section.into_iter().map(|(n, e)| (n as u32, e)));
         }
         next = match dict.get(b"Prev") {
             None => None,
@@ -138,11 +173,12 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
         }
     }
     let (trailer, kind) = newest.ok_or_else(|| damaged("no cross-reference section"))?;
-    let max_num = entries
-        .keys()
-        .copied()
-        .max()
-        .map_or(0, |n| u64::from(n) + 1);
+    // Stable: among entries of one object, the newest section's stays first and is kept.
+    entries.sort_by_key(|(n, _)| *n);
+    entries.dedup_by_key(|(n, _)| *n);
+    entries.shrink_to_fit();
+    let entries = Entries(entries);
+    let max_num = entries.keys().last().map_or(0, |&n| u64::from(n) + 1);
     let next_free = max_size.max(max_num).max(1);
     if next_free > MAX_OBJECTS {
         return Err(damaged("object numbers out of range"));
@@ -158,21 +194,6 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
 
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
-}
-
-fn insert(
-    entries: &mut HashMap<u32, XrefEntry>,
-    num: u64,
-    e: XrefEntry,
-) -> Result<(), SigningError> {
-    if num >= MAX_OBJECTS {
-        return Err(damaged(
-            "object number out of range in a cross-reference section",
-        ));
-    }
-    // Newer sections are read first and win.
-    entries.entry(num as u32).or_insert(e);
-    Ok(())
 }
 
 type Section = Vec<(u64, XrefEntry)>;
@@ -199,7 +220,8 @@ fn read_table(src: &dyn Source, offset: u64) -> Result<(Node, Section), SigningE
         let mut local = Vec::new();
         match parse_table(&buf, &mut local) {
             Ok(trailer) => return Ok((trailer, local)),
-            Err(ParseError::Eof) if !complete && size < (256 << 20) => size *= 4,
+            // Doubling: the window is at most twice the table (a million entries: 20 MB).
+            Err(ParseError::Eof) if !complete && size < (256 << 20) => size *= 2,
             Err(ParseError::Eof) => return Err(damaged("cross-reference table is truncated")),
             Err(ParseError::Syntax(m)) => {
                 return Err(damaged(format!("cross-reference table: {m}")))
@@ -240,7 +262,12 @@ fn parse_table(buf: &[u8], out: &mut Vec<(u64, XrefEntry)>) -> Result<Node, Pars
     if value.as_dict().is_none() {
         return Err(ParseError::Syntax("trailer is not a dictionary".into()));
     }
-    Ok(Node::new(Rc::from(buf), value, None))
+    // The trailer keeps its own bytes, not the window that held the whole table (megabytes for
+    // a file of a million objects), for as long as the file is read.
+    let mut own = buf[value.span.clone()].to_vec();
+    own.push(b' ');
+    let value = Lexer::new(&own, 0).value()?;
+    Ok(Node::new(Rc::from(own), value, None))
 }
 
 /// An xref stream section (also the /XRefStm of a hybrid file).

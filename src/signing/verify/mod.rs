@@ -23,10 +23,17 @@ pub use report::{
     SigningCertificateCheck, TimestampReport, VerifyReport,
 };
 
+use crate::signing::pdf;
 use crate::signing::SigningError;
 use lopdf::{Dictionary, Document};
 use openssl::x509::X509;
 use std::path::Path;
+
+/// Most memory one verification may be expected to take, by [`pdf::cost::estimate`]: the file,
+/// its eager parse, and the parse of one earlier revision at a time. A 100 MB scan with two
+/// signatures fits; a file of millions of tiny objects is refused (`pdf_too_complex`) before it
+/// is parsed.
+pub const VERIFY_BUDGET: u64 = 320 << 20;
 
 /// More signatures than any real register document carries; bounds the work per file
 /// (each signature that covers an earlier revision parses that revision once).
@@ -48,6 +55,7 @@ pub fn verify_pdf(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningEr
 }
 
 fn verify_inner(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningError> {
+    check_budget(&pdf::source::MemSource(data))?;
     let doc = structure::load(data)?;
     let ends = raw::revision_ends(data);
     let fields = structure::signature_fields(&doc)?;
@@ -120,8 +128,29 @@ fn verify_inner(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningErro
     })
 }
 
+/// Refuses a file whose eager parse (the whole file, and one signed revision beside it) would
+/// take more than [`VERIFY_BUDGET`], before any of it is parsed.
+fn check_budget(src: &dyn pdf::source::Source) -> Result<(), SigningError> {
+    let cost = pdf::cost::estimate(src)?;
+    let needed = cost.bytes().saturating_mul(2).saturating_add(src.len());
+    if needed > VERIFY_BUDGET {
+        return Err(SigningError::TooComplex(format!(
+            "verifying it would take about {} MB, more than the {} MB a verification may use \
+             (the file holds about {} tokens outside its streams)",
+            needed >> 20,
+            VERIFY_BUDGET >> 20,
+            cost.tokens
+        )));
+    }
+    Ok(())
+}
+
 /// Reads the PDF at `path` and verifies it (see [`verify_pdf`]).
 pub fn verify_pdf_file(path: &Path, trust: &[X509]) -> Result<VerifyReport, SigningError> {
+    // Priced on demand from the file first: a file too costly to parse is refused without
+    // being read into memory.
+    let src = pdf::source::FileSource::new(std::fs::File::open(path)?)?;
+    check_budget(&src)?;
     let data = std::fs::read(path)?;
     verify_pdf(&data, trust)
 }
