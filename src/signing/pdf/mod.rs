@@ -4,6 +4,7 @@ pub mod cost;
 pub mod document;
 pub mod filters;
 pub mod lexer;
+pub mod object;
 pub mod reader;
 pub mod source;
 pub mod writer;

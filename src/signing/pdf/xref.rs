@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::lexer::{parse_uint, Dict, Lexer, ParseError};
-use super::reader::{read_indirect_at, read_stream_direct, Node};
+use super::object::{read_indirect_at, read_stream_direct, Node};
 use super::source::Source;
 use crate::signing::SigningError;
 
