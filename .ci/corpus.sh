@@ -18,7 +18,7 @@ venv=${DOCFLOW_VENV:-$repo/.venv}
 command -v qpdf >/dev/null || { echo "corpus.sh: qpdf is missing (apt-get install qpdf)" >&2; exit 2; }
 if [ ! -x "$venv/bin/pyhanko" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pyhanko pyhanko-cli 'certomancer[web-api]'
+  "$venv/bin/pip" install -q -c "$repo/tests/python-constraints.txt" pyhanko pyhanko-cli 'certomancer[web-api]'
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -2,6 +2,9 @@
 //! free port, and a small HTTP client.
 #![allow(dead_code)]
 
+pub mod pki;
+pub mod pyhanko;
+pub mod pyhanko_verify;
 pub mod pyvenv;
 pub mod smtp;
 

@@ -30,7 +30,7 @@ pub fn target_dir() -> PathBuf {
 /// pyHanko and certomancer there on first use. Fails the test if it cannot be installed: a
 /// verifier that was not compared with pyHanko is not tested.
 pub fn pyenv_bin() -> PathBuf {
-    crate::pyvenv::pyhanko_venv().join("bin")
+    super::pyvenv::pyhanko_venv().join("bin")
 }
 
 /// A certificate with its key, written as PEM files.

@@ -15,6 +15,11 @@ pub fn test_venv_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"))
 }
 
+/// The pinned versions of every Python tool the tests install (`tests/python-constraints.txt`).
+pub fn constraints() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python-constraints.txt")
+}
+
 /// The shared venv with pyHanko, its CLI and certomancer.
 pub fn pyhanko_venv() -> PathBuf {
     venv_at(
@@ -25,17 +30,23 @@ pub fn pyhanko_venv() -> PathBuf {
 }
 
 /// A tool in its own venv `target/pyenv-<name>` (kept apart when its dependencies would clash
-/// with pyHanko's); `probe` is a file under `bin/` whose presence means the install finished.
+/// with pyHanko's: moto's botocore wants python-dateutil < 3, pyHanko's venv has 4); `probe` is
+/// a file under `bin/` whose presence means the install finished. The shared constraints do not
+/// apply there: pin the tool in `packages` (`moto[server]==5.2.5`).
 pub fn tool_venv(name: &str, packages: &[&str], probe: &str) -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join(format!("pyenv-{name}"));
-    venv_at(&venv, packages, &[probe])
+    install(&venv, packages, &[probe], None)
 }
 
-/// The venv at `venv` with `packages` installed; every name in `probes` is a file under `bin/`
-/// whose presence means the install finished.
+/// The venv at `venv` with `packages` installed at the versions of `tests/python-constraints.txt`;
+/// every name in `probes` is a file under `bin/` whose presence means the install finished.
 pub fn venv_at(venv: &Path, packages: &[&str], probes: &[&str]) -> PathBuf {
+    install(venv, packages, probes, Some(&constraints()))
+}
+
+fn install(venv: &Path, packages: &[&str], probes: &[&str], constraints: Option<&Path>) -> PathBuf {
     let ready = || probes.iter().all(|p| venv.join("bin").join(p).exists());
     if ready() {
         return venv.to_path_buf();
@@ -69,9 +80,12 @@ pub fn venv_at(venv: &Path, packages: &[&str], probes: &[&str]) -> PathBuf {
             if !venv.join("bin/pip").exists() {
                 run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
             }
-            run(Command::new(venv.join("bin/pip"))
-                .args(["install", "-q"])
-                .args(packages))
+            let mut pip = Command::new(venv.join("bin/pip"));
+            pip.args(["install", "-q"]);
+            if let Some(c) = constraints {
+                pip.arg("-c").arg(c);
+            }
+            run(pip.args(packages))
         })()
     };
     let _ = std::fs::remove_dir(&lock);

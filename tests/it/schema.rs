@@ -1,16 +1,14 @@
 //! Both migration folders give exactly the columns `src/db/schema.rs` declares, and
 //! up → down → up works.
 
-mod common;
-
-use common::{Backend, TestDb};
+use crate::common::{Backend, TestDb};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 use std::collections::BTreeMap;
 
 /// table → (column → nullable), parsed from schema.rs.
 fn declared() -> BTreeMap<String, BTreeMap<String, bool>> {
-    let src = include_str!("../src/db/schema.rs");
+    let src = include_str!("../../src/db/schema.rs");
     let mut out = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in src.lines().map(str::trim) {

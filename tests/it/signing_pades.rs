@@ -1,19 +1,13 @@
 //! PAdES signing checked by outside validators: pyHanko (INTACT/VALID/TRUSTED), qpdf --check and
 //! pdfsig. Inputs are generated here; the shared corpus is not needed.
 
-mod common {
-    pub mod pki;
-    pub mod pyhanko;
-    pub mod pyvenv;
-}
-#[path = "fixtures/pdfgen.rs"]
-mod pdfgen;
+use crate::pdfgen;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::pki::{pki, KeyKind, ALL_KINDS};
-use common::pyhanko;
+use crate::common::pki::{pki, KeyKind, ALL_KINDS};
+use crate::common::pyhanko;
 use docflow::signing::{sign_bytes, sign_pdf, SignOptions, Signer, SigningError, Visible};
 
 fn signer(kind: KeyKind) -> Signer {

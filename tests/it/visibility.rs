@@ -2,9 +2,7 @@
 //! classified or not × each document endpoint, plus guessed ids. Whatever a user may not
 //! see answers 404 exactly like a document that does not exist.
 
-mod common;
-
-use common::{fixture, Backend, TestServer};
+use crate::common::{fixture, Backend, TestServer};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,9 +2,9 @@
 //! duplicate warnings, acknowledgement and return, reports, and numbering under concurrency —
 //! 64 registrations at once, and two server processes sharing one database.
 
-mod common;
+use crate::common;
 
-use common::{fixture, Backend, TestServer};
+use crate::common::{fixture, Backend, TestServer};
 use serde_json::{json, Value};
 use std::sync::Arc;
 

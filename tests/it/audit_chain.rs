@@ -1,9 +1,7 @@
 //! The audit log: every change writes an event; `docflow audit verify` catches rows that were
 //! altered, removed or reordered directly in the database.
 
-mod common;
-
-use common::{Backend, TestServer};
+use crate::common::{Backend, TestServer};
 use diesel::prelude::*;
 use diesel::sql_query;
 use serde_json::json;

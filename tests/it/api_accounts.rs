@@ -1,9 +1,7 @@
 //! Accounts over HTTP, on both databases: login, tokens, units, users, roles, throttling,
 //! and the HTTP conventions every endpoint keeps.
 
-mod common;
-
-use common::{Backend, TestServer, ADMIN_PASSWORD};
+use crate::common::{Backend, TestServer, ADMIN_PASSWORD};
 use serde_json::json;
 
 fn login_me_logout(b: Backend) {

@@ -1,9 +1,7 @@
 //! Approval routes, tasks, substitution, incoming assignment and the lateness report, over
 //! HTTP on both databases.
 
-mod common;
-
-use common::{fixture, Backend, Resp, TestServer};
+use crate::common::{fixture, Backend, Resp, TestServer};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 

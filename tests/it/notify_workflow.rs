@@ -3,10 +3,8 @@
 //! finds the real pending task (assignee, deputy, unit head) — through the real `docflow`
 //! binary and a real SMTP server on loopback, on both databases.
 
-mod common;
-
-use common::smtp::SmtpSink;
-use common::{fixture, Backend, TestDb, TestServer};
+use crate::common::smtp::SmtpSink;
+use crate::common::{fixture, Backend, TestDb, TestServer};
 use serde_json::json;
 use std::time::Duration;
 

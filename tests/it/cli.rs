@@ -1,9 +1,7 @@
 //! The `docflow` command: help, configuration errors, migrate, user add, first start and
 //! graceful shutdown of the real binary.
 
-mod common;
-
-use common::{Backend, TestDb, TestServer};
+use crate::common::{Backend, TestDb, TestServer};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,8 +1,6 @@
 //! The OpenAPI document is generated from the code and covers every route the app serves.
 
-mod common;
-
-use common::{Backend, TestServer};
+use crate::common::{Backend, TestServer};
 use std::collections::BTreeSet;
 
 /// (METHOD, path) of every handler declared with an actix route macro in src/.

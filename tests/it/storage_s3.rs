@@ -2,9 +2,7 @@
 //! documents uploaded, downloaded whole and by range, identical content stored once, a refused
 //! upload leaving no object, and a store that cannot be reached answering 503, on both databases.
 
-mod common;
-
-use common::{fixture, pyvenv, Backend, TestServer};
+use crate::common::{fixture, pyvenv, Backend, TestServer};
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -19,7 +17,7 @@ struct S3Server {
 
 impl S3Server {
     fn start() -> S3Server {
-        let venv = pyvenv::tool_venv("moto", &["moto[server]"], "moto_server");
+        let venv = pyvenv::tool_venv("moto", &["moto[server]==5.2.5"], "moto_server");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")

@@ -3,14 +3,9 @@
 //! docflow agrees with pyHanko. Without the variable these tests do nothing (CI sets it); with
 //! a variable that points nowhere they fail.
 
-#[path = "common/pyhanko_verify.rs"]
-mod pyhanko_verify;
-#[path = "common/pyvenv.rs"]
-mod pyvenv;
-
+use crate::common::pyhanko_verify::*;
 use docflow::signing::verify::{verify_pdf, ChangeLevel, Coverage, SignatureKind, VerifyReport};
 use openssl::hash::{hash, MessageDigest};
-use pyhanko_verify::*;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;

@@ -1,21 +1,15 @@
 //! PAdES B-T against a real RFC 3161 TSA on loopback (certomancer, started here and killed after),
 //! and the refusal to sign when the TSA fails.
 
-mod common {
-    pub mod pki;
-    pub mod pyhanko;
-    pub mod pyvenv;
-}
-#[path = "fixtures/pdfgen.rs"]
-mod pdfgen;
+use crate::pdfgen;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pki::{pki, KeyKind};
-use common::pyhanko;
+use crate::common::pki::{pki, KeyKind};
+use crate::common::pyhanko;
 use der::asn1::{Int, OctetString};
 use der::Encode;
 use docflow::signing::{sign_pdf, tsa, SignOptions, Signer, TsaConfig};

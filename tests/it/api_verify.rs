@@ -2,15 +2,11 @@
 //! throwaway PKI, uploaded as documents and versions, checked with and without the test root
 //! in `trust_roots_path`; unsigned, tampered and extended files; who may ask; the audit event.
 
-mod common;
-#[path = "fixtures/pdfgen.rs"]
-mod pdfgen;
-#[path = "common/pki.rs"]
-mod pki;
+use crate::pdfgen;
 
-use common::{Backend, TestServer};
+use crate::common::pki::{pki, KeyKind};
+use crate::common::{Backend, TestServer};
 use docflow::signing::{sign_bytes, SignOptions, Signer};
-use pki::{pki, KeyKind};
 use serde_json::{json, Value};
 
 fn incoming(subject: &str) -> Value {

@@ -1,17 +1,12 @@
 //! `docflow pdf verify` on files signed by pyHanko (the outside validator), untouched and
 //! tampered with; docflow's verdict must agree with pyHanko's on every one of them.
 
-#[path = "common/pyhanko_verify.rs"]
-mod pyhanko_verify;
-#[path = "common/pyvenv.rs"]
-mod pyvenv;
-
+use crate::common::pyhanko_verify::*;
 use docflow::signing::verify::{
     verify_pdf, ChangeLevel, Coverage, PadesLevel, SignatureKind, SignatureStatus,
     SignerRevocation, SigningCertificateCheck, VerifyReport,
 };
 use openssl::x509::X509;
-use pyhanko_verify::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::OnceLock;
@@ -646,7 +641,7 @@ fn certomancer_pki(dir: &Path) -> u16 {
         .local_addr()
         .unwrap()
         .port();
-    let template = include_str!("fixtures/verify/certomancer.yml");
+    let template = include_str!("../fixtures/verify/certomancer.yml");
     let config = template.replace("127.0.0.1:9000", &format!("127.0.0.1:{port}"));
     std::fs::write(dir.join("certomancer.yml"), config).unwrap();
     let summon = Command::new(bin.join("certomancer"))

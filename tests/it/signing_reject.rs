@@ -1,16 +1,12 @@
 //! Inputs that must be refused with the right stable code, quickly, without panics and without
 //! leaving an output file. No outside tools needed.
 
-mod common {
-    pub mod pki;
-}
-#[path = "fixtures/pdfgen.rs"]
-mod pdfgen;
+use crate::pdfgen;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::pki::{pki, KeyKind};
+use crate::common::pki::{pki, KeyKind};
 use docflow::signing::{sign_bytes, sign_pdf, SignOptions, Signer};
 
 fn signer() -> Signer {

@@ -2,9 +2,7 @@
 //! content-addressed storage, downloads with ETag / Range / If-None-Match, versions,
 //! attachments, search and paging.
 
-mod common;
-
-use common::{fixture, Backend, TestServer};
+use crate::common::{fixture, Backend, TestServer};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 

@@ -3,10 +3,8 @@
 //! the server killed mid-batch, dead letters, preferences and digests on a manual clock,
 //! reminders and escalations, attachments, and the `.eml` fallback.
 
-mod common;
-
-use common::smtp::{Received, SmtpSink};
-use common::{fixture, Backend, TestDb, TestServer};
+use crate::common::smtp::{Received, SmtpSink};
+use crate::common::{fixture, Backend, TestDb, TestServer};
 use diesel::prelude::*;
 use docflow::db::schema::{audit_events, notifications};
 use docflow::notify::{NewNotification, NotificationKind};
