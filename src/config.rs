@@ -33,6 +33,9 @@ pub struct Config {
     pub max_json_bytes: usize,
     /// Largest uploaded file, in bytes.
     pub max_upload_bytes: u64,
+    /// Seconds a request body may take to arrive: a JSON body in all, an upload this long plus
+    /// one second per 64 KiB received (so a trickling client cannot hold a connection forever).
+    pub body_timeout_secs: u64,
     /// Folder of the content-addressed file store; empty means `{data_dir}/blobs`.
     pub blob_dir: String,
     /// Where files are kept: empty = the local folder `blob_dir`; `s3://BUCKET[/PREFIX]` = an
@@ -115,6 +118,7 @@ impl Default for Config {
             login_lockout_minutes: 15,
             login_slowdown_ms: 250,
             max_json_bytes: 1024 * 1024,
+            body_timeout_secs: 30,
             max_upload_bytes: 100 * 1024 * 1024,
             blob_dir: String::new(),
             blob_url: String::new(),
@@ -259,6 +263,7 @@ impl Config {
         set(&mut self.login_slowdown_ms, "login_slowdown_ms", env, int)?;
         set(&mut self.max_json_bytes, "max_json_bytes", env, int)?;
         set(&mut self.max_upload_bytes, "max_upload_bytes", env, int)?;
+        set(&mut self.body_timeout_secs, "body_timeout_secs", env, int)?;
         set(&mut self.blob_dir, "blob_dir", env, text)?;
         set(&mut self.blob_url, "blob_url", env, text)?;
         set(&mut self.s3_endpoint, "s3_endpoint", env, text)?;
@@ -392,6 +397,12 @@ impl Config {
             return Err(err(
                 env_name("max_json_bytes"),
                 "must be between 1024 and 67108864",
+            ));
+        }
+        if !(1..=3600).contains(&self.body_timeout_secs) {
+            return Err(err(
+                env_name("body_timeout_secs"),
+                "must be between 1 and 3600",
             ));
         }
         if self.max_upload_bytes < 1024 {

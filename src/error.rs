@@ -51,6 +51,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
+    /// The body did not arrive within the allowed time (`body_timeout_secs`).
+    #[error("the request body did not arrive in time (allowed: {secs} seconds)")]
+    BodyTimeout { secs: u64 },
     /// The body's media type is not accepted.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -124,6 +127,7 @@ impl ApiError {
             ApiError::Unauthorized { code, .. } => code,
             ApiError::Forbidden => "forbidden",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyTimeout { .. } => "body_timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "service_unavailable",
@@ -170,6 +174,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -193,6 +198,10 @@ impl ResponseError for ApiError {
             ApiError::RangeNotSatisfiable { size } => {
                 resp.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
             }
+            // The rest of a trickling body is not worth waiting for.
+            ApiError::BodyTimeout { .. } => {
+                resp.insert_header((header::CONNECTION, "close"));
+            }
             // Every 503 is a passing state (database unreachable, checks saturated).
             ApiError::Unavailable(_) => {
                 resp.insert_header((header::RETRY_AFTER, "30"));
@@ -200,6 +209,18 @@ impl ResponseError for ApiError {
             _ => {}
         }
         resp.body(serde_json::to_string(&self.problem()).unwrap_or_else(|_| "{}".into()))
+    }
+}
+
+impl ApiError {
+    /// A character that no field may hold (NUL), or a control character in a query value.
+    pub fn invalid_character(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        ApiError::BadRequest {
+            code: "invalid_character",
+            message: format!("{field}: {}", message.into()),
+            field: Some(field),
+        }
     }
 }
 

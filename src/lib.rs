@@ -14,4 +14,5 @@ pub mod registry;
 pub mod signing;
 pub mod startup;
 pub mod storage;
+pub mod text;
 pub mod workflow;

@@ -75,7 +75,12 @@ impl FromRequest for CurrentUser {
                 Some(Err(_)) => {
                     return Err(unauthorized("the Authorization header is not readable"))
                 }
-                Some(Ok(h)) => match h.strip_prefix("Bearer ").map(str::trim) {
+                // RFC 9110 §11.1: the scheme is case-insensitive.
+                Some(Ok(h)) => match h
+                    .split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, t)| t.trim())
+                {
                     Some(t) if !t.is_empty() && t.len() <= 256 => t.to_string(),
                     _ => {
                         return Err(unauthorized(

@@ -32,7 +32,10 @@ fn token_hash(token: &str) -> String {
     crate::audit::service::hex(&openssl::sha::sha256(token.as_bytes()))
 }
 
+// Every text field of accounts is a name (one line, shown in mail headers); the API checks
+// bodies already (crate::text), this also holds for `docflow user add`.
 fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    crate::text::check_name(field, value)?;
     let v = value.trim();
     if v.is_empty() {
         return Err(ApiError::validation(field, "must not be empty"));
@@ -47,6 +50,7 @@ fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiErro
 }
 
 fn optional_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    crate::text::check_name(field, value)?;
     let v = value.trim();
     if v.chars().count() > max {
         return Err(ApiError::validation(

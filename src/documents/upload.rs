@@ -6,8 +6,15 @@ use crate::error::ApiError;
 use crate::http::AppState;
 use crate::storage::StagedFile;
 use actix_multipart::Multipart;
+use actix_web::error::PayloadError;
 use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// The parts of an upload.
@@ -37,22 +44,93 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// Keeps the last path segment, drops control characters, caps the length.
-pub fn clean_file_name(raw: Option<&str>, fallback: &str) -> String {
+/// Keeps the last path segment, drops quotes, caps the length. A name holding a control or
+/// bidirectional character is refused (`\u{202E}fdp.exe` would show as `exe.pdf`), not
+/// silently changed into another name.
+pub fn clean_file_name(raw: Option<&str>, fallback: &str) -> Result<String, ApiError> {
+    let raw = raw.unwrap_or("");
+    crate::text::check_name("file.filename", raw)?;
     let last = raw
-        .unwrap_or("")
         .rsplit(['/', '\\'])
         .next()
         .unwrap_or("")
         .chars()
-        .filter(|c| !c.is_control() && *c != '"')
+        .filter(|c| *c != '"')
         .take(200)
         .collect::<String>();
     let trimmed = last.trim().trim_start_matches('.').to_string();
-    if trimmed.is_empty() {
+    Ok(if trimmed.is_empty() {
         fallback.to_string()
     } else {
         trimmed
+    })
+}
+
+/// The request body with a deadline: `body_timeout_secs`, plus a second per 64 KiB received,
+/// so a client sending a byte every few seconds is cut off. `timed_out` tells the caller why
+/// the stream failed.
+struct Deadline {
+    payload: Pin<Box<web::Payload>>,
+    start: tokio::time::Instant,
+    base: Duration,
+    received: u64,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    done: bool,
+    timed_out: Rc<Cell<bool>>,
+}
+
+impl Deadline {
+    fn new(payload: web::Payload, base: Duration, timed_out: Rc<Cell<bool>>) -> Deadline {
+        let start = tokio::time::Instant::now();
+        Deadline {
+            payload: Box::pin(payload),
+            start,
+            base,
+            received: 0,
+            sleep: Box::pin(tokio::time::sleep_until(start + base)),
+            done: false,
+            timed_out,
+        }
+    }
+}
+
+impl Stream for Deadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        // The multipart parser may poll again after the end: stay ended.
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match this.payload.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(bytes))) => {
+                this.received += bytes.len() as u64;
+                let allowed = this.base + Duration::from_secs(this.received / (64 * 1024));
+                this.sleep.as_mut().reset(this.start + allowed);
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.done = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    this.done = true;
+                    this.timed_out.set(true);
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the request body did not arrive in time",
+                    );
+                    Poll::Ready(Some(Err(PayloadError::Io(e))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 }
 
@@ -96,7 +174,24 @@ pub async fn read(
     if declared.is_some_and(|n| n > overall) {
         return Err(ApiError::PayloadTooLarge { limit: file_limit });
     }
-    let mut multipart = Multipart::new(req.headers(), payload);
+    let timed_out = Rc::new(Cell::new(false));
+    let secs = state.config.body_timeout_secs;
+    let body = Deadline::new(payload, Duration::from_secs(secs), timed_out.clone());
+    let multipart = Multipart::new(req.headers(), body);
+    // On every error the parts read so far are dropped, and a staged file with them.
+    match read_parts(state, multipart, allow_metadata).await {
+        Err(_) if timed_out.get() => Err(ApiError::BodyTimeout { secs }),
+        other => other,
+    }
+}
+
+async fn read_parts(
+    state: &AppState,
+    mut multipart: Multipart,
+    allow_metadata: bool,
+) -> Result<Upload, ApiError> {
+    let file_limit = state.config.max_upload_bytes;
+    let json_limit = state.config.max_json_bytes;
     let mut upload = Upload::default();
     while let Some(field) = multipart.next().await {
         let mut field = field.map_err(|e| {
@@ -118,8 +213,8 @@ pub async fn read(
                 while let Some(chunk) = field.next().await {
                     let chunk = chunk.map_err(|e| {
                         bad(
-                            "upload_unreadable",
-                            format!("the upload could not be read: {e}"),
+                            "multipart_invalid",
+                            format!("the multipart body is not valid: {e}"),
                         )
                     })?;
                     if buf.len() + chunk.len() > json_limit {
@@ -138,14 +233,23 @@ pub async fn read(
                 let file_name = clean_file_name(
                     field.content_disposition().and_then(|cd| cd.get_filename()),
                     "file",
-                );
+                )?;
                 let content_type =
                     clean_media_type(field.content_type().map(|m| m.essence_str().to_string()));
-                let staged = state
-                    .blobs
-                    .stage(&mut field, file_limit)
-                    .await
-                    .map_err(ApiError::from)?;
+                let staged =
+                    state
+                        .blobs
+                        .stage(&mut field, file_limit)
+                        .await
+                        .map_err(|e| match e {
+                            // The part's stream fails when the body is not valid multipart
+                            // (e.g. cut before the closing boundary).
+                            crate::storage::StorageError::Upload(m) => bad(
+                                "multipart_invalid",
+                                format!("the multipart body is not valid: {m}"),
+                            ),
+                            other => ApiError::from(other),
+                        })?;
                 upload.file = Some(UploadedPart {
                     staged,
                     file_name,

@@ -8,6 +8,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 /// A JSON request body of type `T`.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl<T> ApiJson<T> {
 }
 
 const DEFAULT_LIMIT: usize = 1024 * 1024;
+const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
@@ -31,6 +33,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .app_data::<web::Data<AppState>>()
             .map(|s| s.config.max_json_bytes)
             .unwrap_or(DEFAULT_LIMIT);
+        let timeout_secs = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.body_timeout_secs)
+            .unwrap_or(DEFAULT_TIMEOUT_SECS);
         let content_type = req
             .headers()
             .get(actix_web::http::header::CONTENT_TYPE)
@@ -65,7 +71,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 });
             }
             let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_secs);
+            loop {
+                let next = tokio::time::timeout_at(deadline, payload.next())
+                    .await
+                    .map_err(|_| ApiError::BodyTimeout { secs: timeout_secs })?;
+                let Some(chunk) = next else { break };
                 let chunk = chunk.map_err(|e| ApiError::BadRequest {
                     code: "body_unreadable",
                     field: None,
@@ -83,10 +94,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// Parses JSON, naming the field of the first error.
+/// Parses JSON, naming the field of the first error. Every string is checked first against
+/// the character rules of `crate::text` (NUL nowhere, no control characters in names), so no
+/// handler can forget them.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let tree: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+            code: "malformed_json",
+            field: None,
+            message: format!("the body is not valid JSON: {e}"),
+        })?;
+    crate::text::check_json(&tree)?;
+    serde_path_to_error::deserialize(tree).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let field = (path != "." && !path.is_empty()).then_some(path);
@@ -105,11 +124,5 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 message: format!("the body is not valid JSON: {inner}"),
             },
         }
-    })?;
-    de.end().map_err(|e| ApiError::BadRequest {
-        code: "malformed_json",
-        field: None,
-        message: format!("the body is not valid JSON: {e}"),
-    })?;
-    Ok(value)
+    })
 }

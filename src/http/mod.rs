@@ -1,6 +1,7 @@
 //! The HTTP edge: shared state, the app factory (middleware, each domain's routes, OpenAPI,
 //! Swagger UI), health checks, and starting the server.
 
+pub mod datetime;
 pub mod json;
 pub mod request_id;
 
@@ -181,6 +182,19 @@ fn build_app_parts(
     (app, api)
 }
 
+/// Refuses a query string whose names or values hold control characters (NUL would reach
+/// PostgreSQL as an error): in one place, before any handler, naming the parameter.
+async fn check_query(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        crate::text::check_query_value(&name, &name)?;
+        crate::text::check_query_value(&name, &value)?;
+    }
+    next.call(req).await
+}
+
 /// Builds the actix app with every route, middleware and the API docs.
 pub fn app(
     state: AppState,
@@ -196,6 +210,7 @@ pub fn app(
     let (app, _) = build_app_parts(Some(state));
     app.service(web::redirect("/api/docs", "/api/docs/"))
         .default_service(web::to(route_not_found))
+        .wrap(middleware::from_fn(check_query))
         .wrap(middleware::from_fn(request_id::middleware))
 }
 

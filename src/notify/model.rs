@@ -342,6 +342,7 @@ pub struct ListQuery {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockSetting {
-    /// The time the clock shows, UTC (`2026-12-01T08:00:00`).
+    /// The time the clock shows (`2026-12-01T08:00:00Z`; without an offset, UTC).
+    #[serde(deserialize_with = "crate::http::datetime::utc")]
     pub now: NaiveDateTime,
 }

@@ -231,6 +231,12 @@ pub fn render_parts(
     Ok((subject, text, html))
 }
 
+fn header_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| !crate::text::forbidden_in_name(*c))
+        .collect()
+}
+
 /// What is needed beyond the row to build a message.
 pub struct RenderContext<'a> {
     /// The sender (`smtp_from`).
@@ -245,10 +251,17 @@ pub struct RenderContext<'a> {
 /// names one, and the row's stable Message-ID. An error means the row cannot ever be sent.
 pub fn build(row: &NotificationRow, ctx: &RenderContext) -> Result<Message, String> {
     let (subject, text, html) = render_parts(row, ctx.public_url)?;
+    // Only the subject and names go into headers; a stored value with a control character
+    // (written before the API refused them) would break the header, so the row cannot be sent.
+    let subject = header_safe(&subject);
     let name = serde_json::from_str::<serde_json::Value>(&row.vars)
         .ok()
         .and_then(|v| v["recipient_name"].as_str().map(str::to_string))
         .filter(|n| !n.is_empty());
+    if let Some(n) = &name {
+        crate::text::check_name("recipient_name", n)
+            .map_err(|_| format!("the recipient's name {n:?} holds a control character"))?;
+    }
     let to = Mailbox::new(
         name,
         row.recipient_email
@@ -283,7 +296,7 @@ pub fn build(row: &NotificationRow, ctx: &RenderContext) -> Result<Message, Stri
                 .map_err(|e| format!("attachment content type: {e}"))?;
             MultiPart::mixed()
                 .multipart(alternative)
-                .singlepart(Attachment::new(a.file_name.clone()).body(bytes, content_type))
+                .singlepart(Attachment::new(header_safe(&a.file_name)).body(bytes, content_type))
         }
     };
     Message::builder()

@@ -109,17 +109,46 @@ pub fn start(pool: DbPool, config: Arc<Config>, clock: Arc<AppClock>) -> anyhow:
         threads.push(
             std::thread::Builder::new()
                 .name(format!("notify-{n}"))
-                .spawn(move || s.run())?,
+                .spawn(move || supervised(&s.stop, || s.run()))?,
         );
     }
     let s = sender.clone();
     threads.push(
         std::thread::Builder::new()
             .name("notify-scheduler".into())
-            .spawn(move || scheduler(&s, clock.as_ref()))?,
+            .spawn(move || supervised(&s.stop, || scheduler(&s, clock.as_ref())))?,
     );
     tracing::info!(workers, smtp = %describe(&config), "notification senders started");
     Ok(Notifier { stop, threads })
+}
+
+/// Runs `body` until it returns; a panic is logged and `body` starts again (after a second,
+/// so a panic on every start does not spin), so one bad row or bug never stops the mail.
+fn supervised(stop: &Stop, body: impl Fn()) {
+    loop {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&body)) {
+            Ok(()) => return,
+            Err(panic) => {
+                let thread = std::thread::current();
+                tracing::error!(
+                    thread = thread.name().unwrap_or("notify"),
+                    panic = %panic_text(panic.as_ref()),
+                    "notification thread panicked; restarting it"
+                );
+                if stop.wait(Duration::from_secs(1)) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 fn describe(cfg: &Config) -> String {
@@ -215,9 +244,21 @@ impl Sender {
         row: &NotificationRow,
         ctx: &RenderContext,
     ) -> anyhow::Result<()> {
-        let outcome = templates::build(row, ctx)
-            .map_err(transport::SendError::permanent)
-            .and_then(|m| session.send(&m, &row.id));
+        // A message that makes lettre (or our own code) panic is a dead letter, not a dead
+        // sender: the panic is caught here, the row marked, and the next row sent.
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            templates::build(row, ctx)
+                .map_err(transport::SendError::permanent)
+                .and_then(|m| session.send(&m, &row.id))
+        }));
+        let outcome = attempt.unwrap_or_else(|panic| {
+            // The session may be half-way through a transaction: start a fresh one.
+            *session = self.transport.session();
+            Err(transport::SendError::permanent(format!(
+                "the message could not be built or sent: {}",
+                panic_text(panic.as_ref())
+            )))
+        });
         match outcome {
             Ok(()) => {
                 // Not waiting for the WAL flush: if PostgreSQL itself crashed right now, the row
@@ -253,5 +294,39 @@ impl Sender {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn a_panicking_thread_body_is_restarted() {
+        let stop = Stop::default();
+        let runs = AtomicUsize::new(0);
+        supervised(&stop, || {
+            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("a row lettre cannot encode");
+            }
+        });
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "restarted once, then returned"
+        );
+    }
+
+    #[test]
+    fn a_stop_ends_the_restarts() {
+        let stop = Stop::default();
+        stop.stop();
+        let runs = AtomicUsize::new(0);
+        supervised(&stop, || {
+            runs.fetch_add(1, Ordering::SeqCst);
+            panic!("always");
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 }

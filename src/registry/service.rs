@@ -26,6 +26,7 @@ pub fn local_year(utc: NaiveDateTime) -> i32 {
 }
 
 fn valid_name(name: &str) -> Result<String, ApiError> {
+    crate::text::check_name("name", name)?;
     let n = name.trim();
     if n.is_empty() || n.chars().count() > 300 {
         return Err(ApiError::validation("name", "must be 1–300 characters"));

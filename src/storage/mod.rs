@@ -66,7 +66,8 @@ pub struct StagedFile {
 
 impl Drop for StagedFile {
     fn drop(&mut self) {
-        // Best effort: a leftover staging file is harmless and the folder is cleared at start.
+        // Best effort: a leftover staging file is harmless and the folder is cleared at the
+        // next start.
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -82,6 +83,8 @@ pub struct BlobRead {
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     staging: PathBuf,
+    /// Held while any clone lives: tells other processes the staging folder is in use.
+    _staging_lock: Arc<std::fs::File>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -113,35 +116,49 @@ fn store_path(key: &str) -> StorePath {
     StorePath::from(format!("sha256/{}/{}/{}", &key[..2], &key[2..4], key))
 }
 
-/// Removes staging folders of processes gone for a day (uploads interrupted by a crash).
+/// Removes the staging folders of processes that are gone (uploads cut by a kill or a crash).
+/// Each process holds an exclusive lock on `{folder}.lock` while it lives, taken before its
+/// folder exists; a folder whose lock can be taken, or that has none (an older layout), is
+/// nobody's. A live process's folder is left alone, so several servers may share the store.
 fn remove_stale(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
-    let day = std::time::Duration::from_secs(24 * 3600);
     for e in entries.flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if old {
-            let _ = std::fs::remove_dir_all(e.path());
+        let path = e.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let lock_path = path.with_extension("lock");
+        match std::fs::OpenOptions::new().write(true).open(&lock_path) {
+            Ok(lock) => {
+                if lock.try_lock().is_ok() {
+                    let _ = std::fs::remove_dir_all(&path);
+                    let _ = std::fs::remove_file(&lock_path);
+                }
+            }
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(&path);
+            }
         }
     }
 }
 
-/// This process's own staging folder under `root` (several servers may share one store),
-/// after removing those of processes gone for a day.
-fn staging_folder(root: &Path) -> anyhow::Result<PathBuf> {
+/// This process's own staging folder under `root` and the lock that marks it as alive, after
+/// removing those of processes gone.
+fn staging_folder(root: &Path) -> anyhow::Result<(PathBuf, Arc<std::fs::File>)> {
     std::fs::create_dir_all(root)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", root.display()))?;
     remove_stale(root);
     let staging = root.join(uuid::Uuid::new_v4().simple().to_string());
+    let lock_path = staging.with_extension("lock");
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", lock_path.display()))?;
+    lock.try_lock()
+        .map_err(|e| anyhow::anyhow!("cannot lock {}: {e}", lock_path.display()))?;
     std::fs::create_dir_all(&staging)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", staging.display()))?;
-    Ok(staging)
+    Ok((staging, Arc::new(lock)))
 }
 
 impl BlobStore {
@@ -162,21 +179,24 @@ impl BlobStore {
             )
         })?;
         // Staging inside the store's folder: the final rename stays on one file system.
-        let staging = staging_folder(&folder.join(".staging"))?;
+        let (staging, lock) = staging_folder(&folder.join(".staging"))?;
         let store = LocalFileSystem::new_with_prefix(folder)
             .map_err(|e| anyhow::anyhow!("cannot open the file store: {e}"))?;
         Ok(BlobStore {
             store: Arc::new(store),
             staging,
+            _staging_lock: lock,
         })
     }
 
     /// A store in an S3-compatible bucket, staging uploads in the local folder `staging_root`.
     /// Multipart uploads become visible only when complete, so a failed upload leaves nothing.
     pub fn s3(settings: &s3::S3Settings, staging_root: &Path) -> anyhow::Result<BlobStore> {
+        let (staging, lock) = staging_folder(staging_root)?;
         Ok(BlobStore {
             store: s3::open(settings)?,
-            staging: staging_folder(staging_root)?,
+            staging,
+            _staging_lock: lock,
         })
     }
 
@@ -345,7 +365,12 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(e, StorageError::TooLarge { limit: 15 }), "{e}");
-        assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+        // Only the running store's liveness lock (`.staging/<folder>.lock`) is there.
+        let left: Vec<_> = walk(dir.path())
+            .into_iter()
+            .filter(|p| p.extension().is_none_or(|x| x != "lock"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
         assert!(store.get("../../etc/passwd", None).await.is_err());
     }
 

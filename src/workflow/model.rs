@@ -520,9 +520,11 @@ pub struct NewSubstitution {
     pub user_id: Option<String>,
     pub deputy_id: String,
     pub capacity: Capacity,
-    /// UTC; default now.
-    #[serde(default)]
+    /// Default now; without an offset, UTC.
+    #[serde(default, deserialize_with = "crate::http::datetime::utc_opt")]
     pub starts_at: Option<NaiveDateTime>,
+    /// Without an offset, UTC.
+    #[serde(deserialize_with = "crate::http::datetime::utc")]
     pub ends_at: NaiveDateTime,
 }
 

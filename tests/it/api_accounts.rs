@@ -390,6 +390,114 @@ fn health_ready_and_request_id(b: Backend) {
     assert_ne!(resp.headers()["x-request-id"], "bad id with spaces");
 }
 
+/// Issue 11, items 3, 4 and 8: control characters and NUL are refused at the edge, naming
+/// the field, the same on both databases (NUL was a 500 on PostgreSQL); `bearer` in any case;
+/// date-times with `Z` or an offset.
+fn characters_bearer_case_and_date_times(b: Backend) {
+    let srv = TestServer::start_with(b, |c| c.notify_clock = "manual".into());
+    let t = srv.admin_token.clone();
+    let unit = srv.create_unit("VP", "Văn phòng", None);
+    let user = |full_name: &str, position: &str| {
+        json!({
+            "username": "nguyen.a", "password": "password-for-a-1", "full_name": full_name,
+            "position_title": position, "email": "a@example.gov.vn", "unit_id": unit,
+            "roles": ["official"]
+        })
+    };
+    // A line break in a name would end a mail header: 422 naming the field.
+    for (name, position, field) in [
+        ("A\nB", "Chuyên viên", "full_name"),
+        ("A\r\nBcc: x@evil.example", "Chuyên viên", "full_name"),
+        ("Nguyễn Văn A", "Chuyên\tviên", "position_title"),
+        ("\u{202E}Nguyễn", "Chuyên viên", "full_name"),
+    ] {
+        let r = srv.post("/api/v1/users", Some(&t), &user(name, position));
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.json["field"], field, "{}", r.text);
+    }
+    // NUL anywhere: 400 naming the field, never a database error.
+    let r = srv.post(
+        "/api/v1/users",
+        Some(&t),
+        &user("Nguyễn\u{0}Văn A", "Chuyên viên"),
+    );
+    r.assert_problem(400, "invalid_character");
+    assert_eq!(r.json["field"], "full_name", "{}", r.text);
+    let r = srv.post(
+        "/api/v1/units",
+        Some(&t),
+        &json!({"code": "PC", "name": "Phòng\u{0}Chính sách"}),
+    );
+    r.assert_problem(400, "invalid_character");
+    assert_eq!(r.json["field"], "name", "{}", r.text);
+    let r = srv.post(
+        "/api/v1/units",
+        Some(&t),
+        &json!({"code": "PC", "name": "Phòng\u{2066}Chính sách"}),
+    );
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "name", "{}", r.text);
+    let r = srv.post(
+        "/api/v1/auth/login",
+        None,
+        &json!({"username": "admin\u{0}", "password": "x"}),
+    );
+    r.assert_problem(400, "invalid_character");
+    assert_eq!(r.json["field"], "username", "{}", r.text);
+    let r = srv.get("/api/v1/users?unit_id=%00", Some(&t));
+    r.assert_problem(400, "invalid_character");
+    assert_eq!(r.json["field"], "unit_id", "{}", r.text);
+    // Nothing was stored; a good name still goes through.
+    let users = srv.get("/api/v1/users", Some(&t));
+    assert_eq!(users.json.as_array().unwrap().len(), 1, "{}", users.text);
+    let r = srv.post(
+        "/api/v1/users",
+        Some(&t),
+        &user("Nguyễn Văn A", "Chuyên viên"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // RFC 9110: the authentication scheme is case-insensitive.
+    for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+        let r = reqwest::blocking::Client::new()
+            .get(srv.url("/api/v1/me"))
+            .header("authorization", format!("{scheme} {t}"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{scheme}");
+    }
+    let r = reqwest::blocking::Client::new()
+        .get(srv.url("/api/v1/me"))
+        .header("authorization", format!("Basic {t}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // `format: date-time`: Z and offsets are accepted and read as UTC.
+    for (sent, want) in [
+        ("2026-12-01T08:00:00Z", "2026-12-01T08:00:00"),
+        ("2026-12-01T15:30:00+07:00", "2026-12-01T08:30:00"),
+        ("2026-12-01T09:00:00", "2026-12-01T09:00:00"),
+    ] {
+        let r = srv.send(
+            "PUT",
+            "/api/v1/notifications/clock",
+            Some(&t),
+            Some(&json!({ "now": sent })),
+        );
+        assert_eq!(r.status, 200, "{sent}: {}", r.text);
+        assert_eq!(r.json["now"], want, "{sent}");
+    }
+    let r = srv.send(
+        "PUT",
+        "/api/v1/notifications/clock",
+        Some(&t),
+        Some(&json!({ "now": "1 December" })),
+    );
+    r.assert_problem(400, "invalid_field");
+    assert_eq!(r.json["field"], "now");
+}
+
 both_backends!(
     login_me_logout,
     wrong_password_is_401_and_repeated_failures_lock,
@@ -397,4 +505,5 @@ both_backends!(
     users_roles_and_deactivation,
     bad_input_gets_clear_4xx,
     health_ready_and_request_id,
+    characters_bearer_case_and_date_times,
 );

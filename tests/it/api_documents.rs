@@ -425,6 +425,229 @@ fn refused_uploads_leave_nothing(b: Backend) {
     );
 }
 
+// ---- issue 11: cut and trickling bodies, characters in uploads, staging left by a kill ----
+
+/// Files ending in `.part` anywhere under the server's data folder (staging files).
+fn part_files(srv: &TestServer) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![srv.data_dir()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "part") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn connect(srv: &TestServer) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(srv.base.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    s
+}
+
+/// Reads one response from `s` (status, JSON body); gives up at the read timeout.
+fn read_response(s: &mut std::net::TcpStream) -> (u16, Value) {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if len.is_some_and(|n| buf.len() >= end + 4 + n) {
+                break;
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("no answer: {e} (got {:?})", String::from_utf8_lossy(&buf)),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+const BOUNDARY: &str = "docflow-test-boundary";
+
+fn multipart_head(token: &str, path: &str, content_length: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+         Content-Length: {content_length}\r\n\r\n"
+    )
+}
+
+fn metadata_part(meta: &Value) -> Vec<u8> {
+    format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\
+         Content-Type: application/json\r\n\r\n{meta}\r\n"
+    )
+    .into_bytes()
+}
+
+fn file_part_head(file_name: &str) -> Vec<u8> {
+    format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/pdf\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Item 2: a body that ends after the file part's CRLF, without the closing boundary, is a
+/// 400 `multipart_invalid` at once (actix-multipart 0.7 never answered) and leaves no staging
+/// file.
+fn cut_multipart_body_is_refused_at_once(b: Backend) {
+    use std::io::Write;
+    let srv = TestServer::start(b);
+    let (_unit, clerk, _official) = srv.office("VP");
+    let mut body = metadata_part(&incoming("Công văn bị cắt"));
+    body.extend(file_part_head("cut.pdf"));
+    body.extend(fixture("valid-minimal.pdf"));
+    body.extend(b"\r\n");
+    let mut s = connect(&srv);
+    s.write_all(multipart_head(&clerk, "/api/v1/documents", body.len()).as_bytes())
+        .unwrap();
+    s.write_all(&body).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let started = std::time::Instant::now();
+    let (status, problem) = read_response(&mut s);
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["code"], "multipart_invalid", "{problem}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(part_files(&srv).is_empty(), "{:?}", part_files(&srv));
+    let r = srv.get("/api/v1/documents", Some(&clerk));
+    assert_eq!(
+        r.json["items"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        r.text
+    );
+}
+
+/// Item 8: a body trickling in (a byte every half second) is cut off with 408 `body_timeout`
+/// after `body_timeout_secs`, for JSON and for uploads, and the upload leaves no staging file.
+fn trickling_bodies_time_out(b: Backend) {
+    use std::io::Write;
+    let srv = TestServer::start_with(b, |c| c.body_timeout_secs = 2);
+    let (_unit, clerk, _official) = srv.office("VP");
+    let trickle = |mut s: std::net::TcpStream| {
+        std::thread::spawn(move || {
+            for _ in 0..40 {
+                if s.write_all(b" ").is_err() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        })
+    };
+    // JSON.
+    let mut s = connect(&srv);
+    s.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let writer = trickle(s.try_clone().unwrap());
+    let (status, problem) = read_response(&mut s);
+    assert_eq!(status, 408, "{problem}");
+    assert_eq!(problem["code"], "body_timeout", "{problem}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    drop(s);
+    writer.join().unwrap();
+    // An upload, stuck in its file part.
+    let mut body = metadata_part(&incoming("Công văn chậm"));
+    body.extend(file_part_head("slow.pdf"));
+    body.extend(b"%PDF-1.7\n");
+    let mut s = connect(&srv);
+    s.write_all(multipart_head(&clerk, "/api/v1/documents", body.len() + 10_000).as_bytes())
+        .unwrap();
+    s.write_all(&body).unwrap();
+    let started = std::time::Instant::now();
+    let writer = trickle(s.try_clone().unwrap());
+    let (status, problem) = read_response(&mut s);
+    assert_eq!(status, 408, "{problem}");
+    assert_eq!(problem["code"], "body_timeout", "{problem}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    drop(s);
+    writer.join().unwrap();
+    assert!(part_files(&srv).is_empty(), "{:?}", part_files(&srv));
+}
+
+/// Items 3 and 4: NUL and control characters in upload metadata, file names and query
+/// strings are refused naming the field (NUL was a 500 on PostgreSQL); a file name with a
+/// bidirectional override (`\u{202E}fdp.exe` shows as `exe.pdf`) is refused.
+fn characters_in_uploads_and_queries(b: Backend) {
+    use std::io::Write;
+    let srv = TestServer::start(b);
+    let (_unit, clerk, _official) = srv.office("VP");
+    let pdf = || ("x.pdf", "application/pdf", fixture("valid-minimal.pdf"));
+    let mut m = incoming("Công văn\u{0}");
+    let r = srv.upload("/api/v1/documents", Some(&clerk), Some(&m), Some(pdf()));
+    r.assert_problem(400, "invalid_character");
+    assert_eq!(r.json["field"], "subject", "{}", r.text);
+    m = incoming("Công văn");
+    m["issuer"] = json!("Ủy ban\nnhân dân");
+    let r = srv.upload("/api/v1/documents", Some(&clerk), Some(&m), Some(pdf()));
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "issuer", "{}", r.text);
+    m = incoming("Công văn");
+    m["recipients"] = json!(["Sở Y tế", "Lưu:\u{202E}VT"]);
+    let r = srv.upload("/api/v1/documents", Some(&clerk), Some(&m), Some(pdf()));
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "recipients[1]", "{}", r.text);
+    // Free text keeps its line breaks.
+    let doc = srv.create_document(
+        &clerk,
+        &incoming("Công văn về việc\nkiểm tra"),
+        fixture("valid-minimal.pdf"),
+    );
+    let id = doc["id"].as_str().unwrap();
+    // A file name in raw UTF-8 with a right-to-left override.
+    let mut body = file_part_head("\u{202E}fdp.exe");
+    body.extend(b"MZ not really a program");
+    body.extend(format!("\r\n--{BOUNDARY}--\r\n").into_bytes());
+    let mut s = connect(&srv);
+    let path = format!("/api/v1/documents/{id}/attachments");
+    s.write_all(multipart_head(&clerk, &path, body.len()).as_bytes())
+        .unwrap();
+    s.write_all(&body).unwrap();
+    let (status, problem) = read_response(&mut s);
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["code"], "validation_failed", "{problem}");
+    assert_eq!(problem["field"], "file.filename", "{problem}");
+    let r = srv.get(&format!("/api/v1/documents/{id}"), Some(&clerk));
+    assert_eq!(r.json["attachments"], json!([]), "{}", r.text);
+    // Query strings.
+    let r = srv.get("/api/v1/documents?q=%00", Some(&clerk));
+    r.assert_problem(400, "invalid_character");
+    assert_eq!(r.json["field"], "q", "{}", r.text);
+    let r = srv.get("/api/v1/documents?q=ki%E1%BB%83m%0Atra", Some(&clerk));
+    r.assert_problem(400, "invalid_character");
+    let r = srv.get("/api/v1/documents?q=ki%E1%BB%83m", Some(&clerk));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(part_files(&srv).is_empty(), "{:?}", part_files(&srv));
+}
+
 fn drafts_belong_to_their_drafter(b: Backend) {
     let srv = TestServer::start(b);
     let (_unit, clerk, official) = srv.office("VP");
@@ -697,7 +920,55 @@ both_backends!(
     refused_uploads_leave_nothing,
     drafts_belong_to_their_drafter,
     list_search_and_pages,
+    cut_multipart_body_is_refused_at_once,
+    trickling_bodies_time_out,
+    characters_in_uploads_and_queries,
 );
+
+/// Item 8: the staging folder of a process that was killed mid-upload is removed when a store
+/// opens, at once (not a day later); the folder of a process still running is left alone.
+#[test]
+fn staging_of_killed_uploads_is_removed_at_start() {
+    let root = tempfile::tempdir().unwrap();
+    let blobs = root.path().join("blobs");
+    let running = docflow::storage::BlobStore::local(&blobs).unwrap();
+    let staging = blobs.join(".staging");
+    let folders = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&staging)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        v.sort();
+        v
+    };
+    let live = folders();
+    assert_eq!(live.len(), 1, "{live:?}");
+    std::fs::write(live[0].join("uploading.part"), b"half a file").unwrap();
+    // What `kill -9` mid-upload leaves: a folder with a .part file, its lock file not held; and
+    // a folder of the layout before locks.
+    let killed = staging.join("0123456789abcdef0123456789abcdef");
+    std::fs::create_dir_all(&killed).unwrap();
+    std::fs::write(killed.join("cut.part"), b"half a file").unwrap();
+    std::fs::write(killed.with_extension("lock"), b"").unwrap();
+    let older = staging.join("fedcba9876543210fedcba9876543210");
+    std::fs::create_dir_all(&older).unwrap();
+    std::fs::write(older.join("cut.part"), b"half a file").unwrap();
+
+    let second = docflow::storage::BlobStore::local(&blobs).unwrap();
+    let now = folders();
+    assert!(!now.contains(&killed), "{now:?}");
+    assert!(!now.contains(&older), "{now:?}");
+    assert!(!killed.with_extension("lock").exists());
+    assert!(
+        now.contains(&live[0]),
+        "the running store's folder stays: {now:?}"
+    );
+    assert!(live[0].join("uploading.part").exists());
+    assert_eq!(now.len(), 2, "{now:?}");
+    drop(second);
+    drop(running);
+}
 
 /// Every file of the PDF corpus (when `DOCFLOW_CORPUS_DIR` names it): refused files get a
 /// clear 422, the rest are accepted with the right signable verdict.

@@ -129,12 +129,30 @@ fn migrate_and_user_add(b: Backend) {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("boss"));
+    // A line break in a name is refused here too (it would end a mail header; issue 11).
     let out = docflow(&db)
         .args([
             "user",
             "add",
             "--username",
-            "x3",
+            "tran.lan",
+            "--full-name",
+            "Trần\nThị Lan",
+            "--email",
+            "tran.lan@example.gov.vn",
+        ])
+        .env("DOCFLOW_NEW_PASSWORD", "clerk-password-1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("full_name"), "{err}");
+    let out = docflow(&db)
+        .args([
+            "user",
+            "add",
+            "--username",
+            "tran.lan",
             "--full-name",
             "X",
             "--email",

@@ -755,6 +755,65 @@ fn without_smtp_messages_become_eml_files_and_shutdown_is_clean(b: Backend) {
     assert!(logs.contains("docflow stopped"), "{logs}");
 }
 
+/// Issue 11, item 3: a name with a line break (stored before the API refused them) once made
+/// the sender panic building the `To` header, the row was claimed again and again and no mail
+/// went out for anyone. Now that row is a dead letter with the reason, and the one sender
+/// goes on delivering the others.
+fn a_name_that_breaks_headers_is_a_dead_letter_and_mail_goes_on(b: Backend) {
+    use docflow::db::schema::users;
+    let sink = SmtpSink::start();
+    let srv = serve(b, Some(&sink), &[("DOCFLOW_NOTIFY_WORKERS", "1")]);
+    let (clerk_id, clerk, _) = office(&srv);
+    let unit = srv.create_unit("PC", "Phòng Chính sách", None);
+    let broken = srv.create_user("bi.hong", "broken-password-1", Some(&unit), &["official"]);
+    let mut conn = srv.db.connect();
+    // Past the API's check: straight into the database.
+    diesel::update(users::table.filter(users::id.eq(&broken)))
+        .set(users::full_name.eq("Nguyễn Văn\r\nBcc: victim@example.com"))
+        .execute(&mut conn)
+        .unwrap();
+    let doc = srv.create_document(
+        &clerk,
+        &incoming("Giấy mời họp", "normal"),
+        fixture("valid-minimal.pdf"),
+    );
+    let doc_id = doc["id"].as_str().unwrap();
+    enqueue(
+        &mut conn,
+        task(NotificationKind::TaskAssigned, &broken, doc_id, "tên hỏng"),
+    );
+    wait_until("the broken one is dead", Duration::from_secs(30), || {
+        outbox(&srv, "&state=dead").len() == 1
+    });
+    let dead = &outbox(&srv, "&state=dead")[0];
+    assert_eq!(dead["recipient_id"], broken.as_str());
+    let reason = dead["last_error"].as_str().unwrap();
+    assert!(reason.contains("control character"), "{dead}");
+    // The same sender delivers the next one.
+    enqueue(
+        &mut conn,
+        task(
+            NotificationKind::TaskAssigned,
+            &clerk_id,
+            doc_id,
+            "tên đúng",
+        ),
+    );
+    let msgs = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].rcpt_tos, vec!["van.thu@example.gov.vn"]);
+    assert_eq!(comment_of(&msgs[0]), "tên đúng");
+    wait_until("the good one is sent", Duration::from_secs(10), || {
+        outbox(&srv, "&state=sent").len() == 1
+    });
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| m.rcpt_tos != vec!["victim@example.com"]),
+        "no header was injected"
+    );
+}
+
 both_backends!(
     returned_paper_is_mailed_to_its_creator_in_vietnamese,
     smtp_down_then_up_delivers_everything_once,
@@ -765,6 +824,7 @@ both_backends!(
     reminders_and_escalations_follow_the_clock,
     issued_document_is_attached,
     without_smtp_messages_become_eml_files_and_shutdown_is_clean,
+    a_name_that_breaks_headers_is_a_dead_letter_and_mail_goes_on,
 );
 
 #[test]

@@ -441,13 +441,22 @@ fn delegate_and_substitution(b: Backend) {
 
     // The director is away: the deputy signs KT.
     assert!(!sees(&srv, o.tok("deputy"), &doc));
+    // An RFC 3339 date-time with an offset (`format: date-time`) is read as UTC.
+    let ends = (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc();
+    let ends_local = (ends + chrono::Duration::hours(7)).format("%Y-%m-%dT%H:%M:%S+07:00");
     let r = srv.post(
         "/api/v1/substitutions",
         Some(o.tok("director")),
         &json!({"deputy_id": o.id("deputy"), "capacity": "kt",
-                "ends_at": (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc()}),
+                "ends_at": ends_local.to_string()}),
     );
     assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.json["ends_at"],
+        ends.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        "{}",
+        r.text
+    );
     assert_eq!(r.json["capacity_label"], "KT.");
     assert_eq!(r.json["active"], true);
     let sub = r.json["id"].as_str().unwrap().to_string();
@@ -463,7 +472,7 @@ fn delegate_and_substitution(b: Backend) {
         "/api/v1/substitutions",
         Some(o.tok("director")),
         &json!({"deputy_id": o.id("deputy"), "capacity": "tl",
-                "starts_at": "2099-02-01T00:00:00", "ends_at": "2099-01-01T00:00:00"}),
+                "starts_at": "2099-02-01T07:00:00+07:00", "ends_at": "2099-01-01T00:00:00Z"}),
     )
     .assert_problem(422, "validation_failed");
     // Nobody names a deputy for someone else (but admins).
