@@ -312,8 +312,51 @@ fn two_processes_share_the_counter(b: Backend) {
     assert_eq!(chain.json["intact"], true, "{}", chain.text);
 }
 
+/// Runs `f(i)` on `n` threads released together by a barrier; returns the answers in order.
+fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, f) = (&barrier, &f);
+                s.spawn(move || {
+                    barrier.wait();
+                    f(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Simultaneous registrations of one document: one number, the others the documented
+/// `already_registered` (PostgreSQL used to leak its index name in a 409 `already_exists`).
+fn simultaneous_registrations_of_one_document(b: Backend) {
+    let srv = TestServer::start_with(b, |c| c.db_pool_size = 8);
+    let clerk = clerk_of(&srv, "VP");
+    let reg = srv.create_register(&clerk, "incoming", "Sổ đến");
+    for round in 0..8 {
+        let doc = new_paper(&srv, &clerk, &format!("{round}/CV"), "normal");
+        let answers = race(4, |_| register(&srv, &clerk, &doc, &reg));
+        let won = answers.iter().filter(|r| r.status == 200).count();
+        assert_eq!(won, 1, "round {round}: {:?}", answers.iter().map(|r| &r.text).collect::<Vec<_>>());
+        for r in answers.iter().filter(|r| r.status != 200) {
+            r.assert_problem(409, "already_registered");
+            assert!(
+                !r.text.contains("constraint") && !r.text.contains("pkey"),
+                "an internal name in {}",
+                r.text
+            );
+        }
+    }
+    // The losers gave their numbers back: the next document gets the ninth.
+    let next = new_paper(&srv, &clerk, "8/CV", "normal");
+    assert_eq!(register(&srv, &clerk, &next, &reg).json["number"], 9);
+}
+
 both_backends!(
     numbering_series_duplicates_and_reports,
     sixty_four_at_once,
     two_processes_share_the_counter,
+    simultaneous_registrations_of_one_document,
 );

@@ -169,6 +169,43 @@ pub fn lock_route(conn: &mut DbConn, route_id: &str) -> Result<(), diesel::resul
     }
 }
 
+/// Creates a login-throttle row with no failures unless it exists, and on PostgreSQL locks it
+/// until the transaction ends (`ON CONFLICT DO NOTHING` then `SELECT … FOR UPDATE`), so that
+/// simultaneous failures on one key neither collide on its primary key nor lose a count; on
+/// SQLite the immediate write transaction serialises them already. Call inside [`write_tx`].
+pub fn insert_throttle_row(
+    conn: &mut DbConn,
+    key: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::{Text, Timestamp};
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Pg(c) => {
+            diesel::sql_query(
+                "INSERT INTO login_throttle (key, failures, window_start) \
+                 VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(key)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?;
+            diesel::sql_query("SELECT key FROM login_throttle WHERE key = $1 FOR UPDATE")
+                .bind::<Text, _>(key)
+                .execute(c)?;
+        }
+        DbConn::Sqlite(c) => {
+            diesel::sql_query(
+                "INSERT INTO login_throttle (key, failures, window_start) \
+                 VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(key)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?;
+        }
+    }
+    Ok(())
+}
+
 #[derive(diesel::QueryableByName)]
 struct LastNumber {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

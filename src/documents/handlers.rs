@@ -767,10 +767,9 @@ async fn list_documents(
         limit,
     };
     let viewer = Viewer::from(&user);
-    let ctx = user.audit();
     Ok(web::Json(
         state
-            .db(move |conn| service::list(conn, &ctx, &viewer, filter))
+            .db(move |conn| service::list(conn, &viewer, filter))
             .await?,
     ))
 }
