@@ -490,6 +490,29 @@ fn simultaneous_writes_answer_domain_codes(b: Backend) {
     }
 }
 
+/// `/readyz` says not ready when the database does not answer (PostgreSQL: a lock holds the
+/// probe; it used to wait without end, or `db_timeout_secs` for a connection) and when the
+/// database has lost docflow's schema (an empty database).
+fn readyz_knows_a_database_that_hangs_or_is_empty(b: Backend) {
+    use diesel::connection::SimpleConnection;
+    let srv = TestServer::start(b);
+    assert_eq!(srv.get("/readyz", None).status, 200);
+    if b == Backend::Postgres {
+        let mut holder = srv.db.connect();
+        holder
+            .batch_execute("BEGIN; LOCK TABLE audit_head IN ACCESS EXCLUSIVE MODE;")
+            .unwrap();
+        srv.get("/readyz", None)
+            .assert_problem(503, "service_unavailable");
+        holder.batch_execute("ROLLBACK").unwrap();
+        assert_eq!(srv.get("/readyz", None).status, 200);
+    }
+    let mut conn = srv.db.connect();
+    conn.batch_execute("DROP TABLE audit_head").unwrap();
+    srv.get("/readyz", None)
+        .assert_problem(503, "service_unavailable");
+}
+
 /// Runs `f(i)` on `n` threads released together by a barrier; returns the answers in order.
 fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let barrier = std::sync::Barrier::new(n);
@@ -508,6 +531,7 @@ fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
 }
 
 both_backends!(
+    readyz_knows_a_database_that_hangs_or_is_empty,
     failures_lock_the_address_not_the_account,
     simultaneous_writes_answer_domain_codes,
     login_me_logout,

@@ -776,6 +776,56 @@ fn a_full_file_store_answers_507_and_reads_go_on(b: Backend) {
     assert_eq!(srv.get("/api/v1/documents", Some(&clerk)).status, 200);
 }
 
+/// Every response says `nosniff`; an attachment the uploader calls `text/html` (or a PDF)
+/// is downloaded as opaque bytes, never rendered inline on the API's origin; JSON answers are
+/// not cached.
+fn files_and_json_are_served_safely(b: Backend) {
+    let srv = TestServer::start(b);
+    let (_unit, clerk, _official) = srv.office("VP");
+    let id = srv.create_document(&clerk, &incoming("Phụ lục"), fixture("valid-minimal.pdf"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (name, mime, body) in [
+        ("trang.html", "text/html", b"<script>alert(document.cookie)</script>".to_vec()),
+        ("hinh.svg", "image/svg+xml", b"<svg onload=alert(1)/>".to_vec()),
+        ("phu-luc.pdf", "application/pdf", fixture("valid-minimal.pdf")),
+    ] {
+        let r = srv.upload(
+            &format!("/api/v1/documents/{id}/attachments"),
+            Some(&clerk),
+            None,
+            Some((name, mime, body.clone())),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        let att = r.json["id"].as_str().unwrap();
+        let a = srv.get(
+            &format!("/api/v1/documents/{id}/attachments/{att}/file"),
+            Some(&clerk),
+        );
+        assert_eq!(a.status, 200);
+        assert_eq!(a.bytes, body);
+        assert!(
+            a.header("content-disposition").starts_with("attachment;"),
+            "{name}: {}",
+            a.header("content-disposition")
+        );
+        assert_eq!(a.header("x-content-type-options"), "nosniff", "{name}");
+        if mime != "application/pdf" {
+            assert_eq!(a.content_type(), "application/octet-stream", "{name}");
+        }
+    }
+    let main = srv.get(&format!("/api/v1/documents/{id}/file"), Some(&clerk));
+    assert_eq!(main.header("x-content-type-options"), "nosniff");
+    assert!(main.header("content-disposition").starts_with("inline;"));
+    let json = srv.get(&format!("/api/v1/documents/{id}"), Some(&clerk));
+    assert_eq!(json.header("cache-control"), "no-store");
+    assert_eq!(json.header("x-content-type-options"), "nosniff");
+    let problem = srv.get("/api/v1/documents/nope", Some(&clerk));
+    assert_eq!(problem.header("cache-control"), "no-store");
+    assert_eq!(problem.header("x-content-type-options"), "nosniff");
+}
+
 /// Reads of a classified document stay in the audit chain (those of ordinary ones do not, so
 /// reads neither queue on the chain's head nor fail when nothing can be written).
 fn classified_reads_are_recorded(b: Backend) {
@@ -808,6 +858,7 @@ fn classified_reads_are_recorded(b: Backend) {
 both_backends!(
     a_full_file_store_answers_507_and_reads_go_on,
     classified_reads_are_recorded,
+    files_and_json_are_served_safely,
     same_file_uploaded_at_once,
     large_file_round_trip,
     upload_download_versions_attachments,

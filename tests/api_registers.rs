@@ -312,6 +312,63 @@ fn two_processes_share_the_counter(b: Backend) {
     assert_eq!(chain.json["intact"], true, "{}", chain.text);
 }
 
+/// Entries a spreadsheet or the report's font cannot take as typed: a subject with an emoji or
+/// Chinese prints with a fallback glyph (200, the rest still text), and CSV cells that look
+/// like formulas are neutralised (OWASP: a leading `'`, quoted).
+fn report_survives_what_senders_type(b: Backend) {
+    let srv = TestServer::start(b);
+    let clerk = clerk_of(&srv, "VP");
+    let reg = srv.create_register(&clerk, "incoming", "Sổ đến");
+    let typed = [
+        ("1/CV", "Công văn 😀", "=HYPERLINK(\"http://evil.example\",\"x\")"),
+        ("2/CV", "关于 文件", "+cmd|' /C calc'!A0"),
+        ("3/CV", "@SUM(1)", "-2+3"),
+    ];
+    for (symbol, subject, issuer) in typed {
+        let mut meta = paper(symbol, "normal");
+        meta["subject"] = json!(subject);
+        meta["issuer"] = json!(issuer);
+        let doc = srv.create_document(&clerk, &meta, fixture("valid-minimal.pdf"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(register(&srv, &clerk, &doc, &reg).status, 200);
+    }
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    let pdf = srv.get(
+        &format!("/api/v1/registers/{reg}/report?from={today}&to={today}&format=pdf"),
+        Some(&clerk),
+    );
+    assert_eq!(pdf.status, 200, "{}", pdf.text);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf.bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Công văn ?"), "{text}");
+    assert!(text.contains("?? ??"), "{text}");
+    let csv = srv.get(
+        &format!("/api/v1/registers/{reg}/report?from={today}&to={today}"),
+        Some(&clerk),
+    );
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    for cell in [
+        "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\"",
+        "\"'+cmd|' /C calc'!A0\"",
+        "\"'@SUM(1)\"",
+        "\"'-2+3\"",
+    ] {
+        assert!(csv.text.contains(cell), "{cell} missing from {}", csv.text);
+    }
+    for raw in [",=HYPERLINK", ",+cmd", ",@SUM", ",-2+3"] {
+        assert!(!csv.text.contains(raw), "{raw} written raw: {}", csv.text);
+    }
+}
+
 /// Runs `f(i)` on `n` threads released together by a barrier; returns the answers in order.
 fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let barrier = std::sync::Barrier::new(n);
@@ -359,4 +416,5 @@ both_backends!(
     sixty_four_at_once,
     two_processes_share_the_counter,
     simultaneous_registrations_of_one_document,
+    report_survives_what_senders_type,
 );

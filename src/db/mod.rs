@@ -373,9 +373,31 @@ pub fn relaxed_commit(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
     }
 }
 
-/// Whether the database answers a trivial query.
-pub fn ping(conn: &mut DbConn) -> bool {
-    conn.batch_execute("SELECT 1").is_ok()
+/// Whether the database answers and holds docflow's schema: the audit chain's head row, which
+/// migrations and the first start create (an empty database, or one whose tables are gone,
+/// is not ready). On PostgreSQL the query gives up after `timeout` (`statement_timeout`), so a
+/// database that hangs frees the pool's connection too.
+pub fn ready(conn: &mut DbConn, timeout: std::time::Duration) -> bool {
+    use crate::db::schema::audit_head;
+    use diesel::prelude::*;
+    let probe = |conn: &mut DbConn| {
+        audit_head::table
+            .filter(audit_head::id.eq(1))
+            .select(audit_head::last_seq)
+            .first::<i64>(conn)
+    };
+    match conn {
+        DbConn::Pg(_) => conn
+            .transaction(|conn| {
+                conn.batch_execute(&format!(
+                    "SET LOCAL statement_timeout = {}",
+                    timeout.as_millis().max(1)
+                ))?;
+                probe(conn)
+            })
+            .is_ok(),
+        DbConn::Sqlite(_) => probe(conn).is_ok(),
+    }
 }
 
 /// Current UTC time at the precision both backends store (microseconds), so values

@@ -234,8 +234,14 @@ pub fn assign_number(
     Ok(Registration::from(row))
 }
 
+/// One CSV cell. A cell a spreadsheet would read as a formula (starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return: OWASP's "CSV injection" list) gets a leading `'` and
+/// quotes, so `=HYPERLINK(…)` shows as text instead of running.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula {
+        format!("\"'{}\"", s.replace('"', "\"\""))
+    } else if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
