@@ -213,8 +213,18 @@ impl ResponseError for ApiError {
 /// the words. Sequential requests meet the service's own check first and get the same code;
 /// these rows answer the loser of a race the same way, never with the index's name.
 const UNIQUE_INDEXES: &[(&str, &str, &str, &str)] = &[
-    ("units_code_key", "units.code", "unit_code_taken", "a unit with this code exists"),
-    ("users_username_key", "users.username", "username_taken", "this username is taken"),
+    (
+        "units_code_key",
+        "units.code",
+        "unit_code_taken",
+        "a unit with this code exists",
+    ),
+    (
+        "users_username_key",
+        "users.username",
+        "username_taken",
+        "this username is taken",
+    ),
     (
         "document_types_pkey",
         "document_types.code",
@@ -447,13 +457,41 @@ mod tests {
     #[test]
     fn unique_violations_answer_domain_codes_without_index_names() {
         let cases = [
-            (Some("document_registrations_pkey"), "duplicate key value violates unique constraint \"document_registrations_pkey\"", "already_registered"),
-            (None, "UNIQUE constraint failed: document_registrations.document_id", "already_registered"),
-            (Some("users_username_key"), "duplicate key value violates unique constraint \"users_username_key\"", "username_taken"),
-            (None, "UNIQUE constraint failed: units.code", "unit_code_taken"),
-            (Some("workflow_routes_one_active_uq"), "duplicate key value", "route_active"),
-            (None, "UNIQUE constraint failed: document_grants.document_id, document_grants.user_id", "already_granted"),
-            (Some("document_versions_pkey"), "duplicate key value violates unique constraint \"document_versions_pkey\"", "concurrent_update"),
+            (
+                Some("document_registrations_pkey"),
+                "duplicate key value violates unique constraint \"document_registrations_pkey\"",
+                "already_registered",
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: document_registrations.document_id",
+                "already_registered",
+            ),
+            (
+                Some("users_username_key"),
+                "duplicate key value violates unique constraint \"users_username_key\"",
+                "username_taken",
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: units.code",
+                "unit_code_taken",
+            ),
+            (
+                Some("workflow_routes_one_active_uq"),
+                "duplicate key value",
+                "route_active",
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: document_grants.document_id, document_grants.user_id",
+                "already_granted",
+            ),
+            (
+                Some("document_versions_pkey"),
+                "duplicate key value violates unique constraint \"document_versions_pkey\"",
+                "concurrent_update",
+            ),
         ];
         for (constraint, message, code) in cases {
             let e = db_error(

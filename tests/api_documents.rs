@@ -787,9 +787,21 @@ fn files_and_json_are_served_safely(b: Backend) {
         .unwrap()
         .to_string();
     for (name, mime, body) in [
-        ("trang.html", "text/html", b"<script>alert(document.cookie)</script>".to_vec()),
-        ("hinh.svg", "image/svg+xml", b"<svg onload=alert(1)/>".to_vec()),
-        ("phu-luc.pdf", "application/pdf", fixture("valid-minimal.pdf")),
+        (
+            "trang.html",
+            "text/html",
+            b"<script>alert(document.cookie)</script>".to_vec(),
+        ),
+        (
+            "hinh.svg",
+            "image/svg+xml",
+            b"<svg onload=alert(1)/>".to_vec(),
+        ),
+        (
+            "phu-luc.pdf",
+            "application/pdf",
+            fixture("valid-minimal.pdf"),
+        ),
     ] {
         let r = srv.upload(
             &format!("/api/v1/documents/{id}/attachments"),
@@ -846,8 +858,16 @@ fn classified_reads_are_recorded(b: Backend) {
         Some(&clerk),
         &json!({"user_id": me}),
     );
-    assert!(g.status == 201 || g.status == 200 || g.status == 409, "{}", g.text);
-    assert_eq!(srv.get(&format!("/api/v1/documents/{id}"), Some(&clerk)).status, 200);
+    assert!(
+        g.status == 201 || g.status == 200 || g.status == 409,
+        "{}",
+        g.text
+    );
+    assert_eq!(
+        srv.get(&format!("/api/v1/documents/{id}"), Some(&clerk))
+            .status,
+        200
+    );
     let actions = audit_actions(&srv, &id);
     assert!(
         actions.iter().any(|x| x == "document.viewed"),

@@ -320,7 +320,11 @@ fn report_survives_what_senders_type(b: Backend) {
     let clerk = clerk_of(&srv, "VP");
     let reg = srv.create_register(&clerk, "incoming", "Sổ đến");
     let typed = [
-        ("1/CV", "Công văn 😀", "=HYPERLINK(\"http://evil.example\",\"x\")"),
+        (
+            "1/CV",
+            "Công văn 😀",
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+        ),
         ("2/CV", "关于 文件", "+cmd|' /C calc'!A0"),
         ("3/CV", "@SUM(1)", "-2+3"),
     ];
@@ -396,7 +400,12 @@ fn simultaneous_registrations_of_one_document(b: Backend) {
         let doc = new_paper(&srv, &clerk, &format!("{round}/CV"), "normal");
         let answers = race(4, |_| register(&srv, &clerk, &doc, &reg));
         let won = answers.iter().filter(|r| r.status == 200).count();
-        assert_eq!(won, 1, "round {round}: {:?}", answers.iter().map(|r| &r.text).collect::<Vec<_>>());
+        assert_eq!(
+            won,
+            1,
+            "round {round}: {:?}",
+            answers.iter().map(|r| &r.text).collect::<Vec<_>>()
+        );
         for r in answers.iter().filter(|r| r.status != 200) {
             r.assert_problem(409, "already_registered");
             assert!(

@@ -781,7 +781,9 @@ fn confidential_subjects_stay_home_and_day_end_deadlines_read_right(b: Backend) 
     };
     let day_end = text_of("Việc mới: Quyết định 12/QĐ-UBND — (văn bản mật");
     assert!(
-        day_end.lines().any(|l| l.trim_end() == "Hạn xử lý: 03/12/2026"),
+        day_end
+            .lines()
+            .any(|l| l.trim_end() == "Hạn xử lý: 03/12/2026"),
         "{day_end}"
     );
     assert!(!day_end.contains("04/12/2026"), "{day_end}");

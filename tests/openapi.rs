@@ -144,7 +144,11 @@ fn document_covers_every_route(b: Backend) {
             .unwrap_or_else(|| panic!("an inline script the policy blocks: {piece}"));
         let js = srv.get(&format!("/api/docs/{}", src.trim_start_matches("./")), None);
         assert_eq!(js.status, 200, "{src}");
-        assert!(js.content_type().contains("javascript"), "{src}: {}", js.content_type());
+        assert!(
+            js.content_type().contains("javascript"),
+            "{src}: {}",
+            js.content_type()
+        );
         assert!(!js.bytes.is_empty(), "{src}");
         scripts += 1;
     }

@@ -12,7 +12,8 @@ use actix_web::middleware::Next;
 /// The Swagger UI's policy: its page loads `swagger-ui-bundle.js`, the preset and
 /// `swagger-initializer.js` from itself (no inline script), styles itself inline at run time,
 /// draws icons from `data:` URIs and fetches the OpenAPI document from the same origin.
-pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+pub const DOCS_CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 

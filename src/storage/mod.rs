@@ -46,7 +46,10 @@ pub enum StorageError {
 fn io_full(e: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
-        || matches!(e.raw_os_error(), Some(libc_errno::ENOSPC | libc_errno::EDQUOT))
+        || matches!(
+            e.raw_os_error(),
+            Some(libc_errno::ENOSPC | libc_errno::EDQUOT)
+        )
 }
 
 /// Linux errno values (the crate does not depend on libc for two constants).

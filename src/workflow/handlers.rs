@@ -377,9 +377,7 @@ async fn lateness(
     let q = query.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| {
-                report::lateness(conn, &viewer, &cal, q.unit.as_deref(), q.from, q.to)
-            })
+            .db(move |conn| report::lateness(conn, &viewer, &cal, q.unit.as_deref(), q.from, q.to))
             .await?,
     ))
 }

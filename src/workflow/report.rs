@@ -5,11 +5,11 @@ use super::calendar::{self, Calendar};
 use super::model::*;
 use super::queries;
 use crate::accounts::Role;
-use diesel::Connection;
 use crate::db::DbConn;
 use crate::documents::access::Viewer;
 use crate::error::ApiError;
 use chrono::NaiveDate;
+use diesel::Connection;
 
 fn median(values: &mut [i64]) -> Option<f64> {
     if values.is_empty() {
