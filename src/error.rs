@@ -63,6 +63,9 @@ pub enum ApiError {
     /// A dependency (the database) is not reachable now.
     #[error("{0}")]
     Unavailable(String),
+    /// The file store or the database's disk is full: nothing was written.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// A bug or an unexpected failure; details go to the log, not to the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -131,6 +134,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -178,6 +182,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -224,18 +229,98 @@ impl ApiError {
     }
 }
 
+/// What a race on a unique index means to the client: the index (its PostgreSQL constraint
+/// name, and the columns SQLite names in "UNIQUE constraint failed: …"), the domain code and
+/// the words. Sequential requests meet the service's own check first and get the same code;
+/// these rows answer the loser of a race the same way, never with the index's name.
+const UNIQUE_INDEXES: &[(&str, &str, &str, &str)] = &[
+    (
+        "units_code_key",
+        "units.code",
+        "unit_code_taken",
+        "a unit with this code exists",
+    ),
+    (
+        "users_username_key",
+        "users.username",
+        "username_taken",
+        "this username is taken",
+    ),
+    (
+        "document_types_pkey",
+        "document_types.code",
+        "type_code_taken",
+        "a document type with this code exists",
+    ),
+    (
+        "document_registrations_pkey",
+        "document_registrations.document_id",
+        "already_registered",
+        "the document is registered already",
+    ),
+    (
+        "document_grants_pkey",
+        "document_grants.document_id, document_grants.user_id",
+        "already_granted",
+        "the user has access to the document already",
+    ),
+    (
+        "workflow_routes_one_active_uq",
+        "workflow_routes.document_id",
+        "route_active",
+        "the document has an active route already",
+    ),
+    (
+        "workflow_tasks_one_lead_uq",
+        "workflow_tasks.document_id",
+        "lead_already_assigned",
+        "the document has a lead already",
+    ),
+];
+
+/// A unique violation as the client sees it: the domain code of the index when it is one a
+/// race can reach (see [`UNIQUE_INDEXES`]); otherwise a change that raced another one
+/// (versions, roles, idempotency keys, counters), worth a retry. The index name goes to the
+/// log only.
+fn unique_violation(constraint: Option<&str>, message: &str) -> ApiError {
+    let sqlite_columns = message.strip_prefix("UNIQUE constraint failed: ");
+    let known = UNIQUE_INDEXES.iter().find(|(pg, cols, _, _)| {
+        constraint == Some(*pg) || sqlite_columns.is_some_and(|c| c == *cols)
+    });
+    match known {
+        Some((_, _, code, words)) => ApiError::conflict(code, *words),
+        None => {
+            tracing::warn!(constraint, message, "unique violation");
+            ApiError::conflict(
+                "concurrent_update",
+                "another change happened at the same time; retry",
+            )
+        }
+    }
+}
+
+/// Whether a database error says its disk is full: SQLite's `SQLITE_FULL` ("database or disk
+/// is full"), PostgreSQL's `53100 disk_full` ("could not extend file …: No space left on
+/// device", hint "Check free disk space.") and a quota (`EDQUOT`). diesel does not expose the
+/// SQLSTATE, so the words are what is left to read.
+fn disk_full(info: &dyn diesel::result::DatabaseErrorInformation) -> bool {
+    let words = [info.message(), info.hint().unwrap_or("")];
+    words.iter().any(|w| {
+        w.contains("database or disk is full")
+            || w.contains("No space left on device")
+            || w.contains("Disk quota exceeded")
+            || w.contains("Check free disk space")
+    })
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => ApiError::NotFound("record"),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => ApiError::conflict(
-                "already_exists",
-                format!(
-                    "a record with the same unique value exists ({})",
-                    info.message()
-                ),
-            ),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                unique_violation(info.constraint_name(), info.message())
+            }
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 ApiError::validation("reference", "refers to a record that does not exist")
             }
@@ -243,9 +328,20 @@ impl From<diesel::result::Error> for ApiError {
                 "concurrent_update",
                 "another change happened at the same time; retry",
             ),
+            Error::DatabaseError(_, info) if disk_full(info.as_ref()) => {
+                tracing::error!(cause = info.message(), "database disk full");
+                database_full()
+            }
+            Error::RollbackErrorOnCommit { commit_error, .. } => ApiError::from(*commit_error),
             other => ApiError::internal(other),
         }
     }
+}
+
+fn database_full() -> ApiError {
+    ApiError::InsufficientStorage(
+        "the database has no space left to record this change; nothing was changed".into(),
+    )
 }
 
 impl From<diesel::r2d2::PoolError> for ApiError {
@@ -262,8 +358,9 @@ impl From<actix_web::error::BlockingError> for ApiError {
 }
 
 /// The one mapping of file-store failures: the upload's own faults are the client's (413, 400),
-/// a store that cannot be reached or is full is passing (503, worth a retry), and a blob the
-/// database names but the store lacks is the server's fault.
+/// a full store is 507 (an operator must make room; a retry alone will not help), a store that
+/// cannot be reached is passing (503, worth a retry), and a blob the database names but the
+/// store lacks is the server's fault.
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
         use crate::storage::StorageError;
@@ -274,6 +371,12 @@ impl From<crate::storage::StorageError> for ApiError {
                 field: None,
                 message: format!("the upload could not be read: {m}"),
             },
+            StorageError::Full(cause) => {
+                tracing::error!(%cause, "file store full");
+                ApiError::InsufficientStorage(
+                    "the file store has no space left; nothing was stored".into(),
+                )
+            }
             StorageError::Io(cause) => {
                 tracing::error!(%cause, "file store failure");
                 ApiError::Unavailable(
@@ -281,6 +384,152 @@ impl From<crate::storage::StorageError> for ApiError {
                 )
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+
+    /// A database error as a driver reports it.
+    struct Info {
+        message: &'static str,
+        hint: Option<&'static str>,
+        constraint: Option<&'static str>,
+    }
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            self.hint
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.constraint
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn db_error(kind: DatabaseErrorKind, info: Info) -> ApiError {
+        ApiError::from(Error::DatabaseError(kind, Box::new(info)))
+    }
+
+    #[test]
+    fn a_full_database_is_507_on_both_backends() {
+        let sqlite = db_error(
+            DatabaseErrorKind::Unknown,
+            Info {
+                message: "database or disk is full",
+                hint: None,
+                constraint: None,
+            },
+        );
+        // PostgreSQL's 53100 disk_full, as the server words it.
+        let pg = db_error(
+            DatabaseErrorKind::Unknown,
+            Info {
+                message: "could not extend file \"base/16384/16402\": No space left on device",
+                hint: Some("Check free disk space."),
+                constraint: None,
+            },
+        );
+        for e in [sqlite, pg] {
+            assert_eq!(e.status_code(), StatusCode::INSUFFICIENT_STORAGE);
+            assert_eq!(e.code(), "insufficient_storage");
+        }
+        let other = db_error(
+            DatabaseErrorKind::Unknown,
+            Info {
+                message: "syntax error",
+                hint: None,
+                constraint: None,
+            },
+        );
+        assert_eq!(other.code(), "internal_error");
+    }
+
+    #[test]
+    fn a_full_file_store_is_507() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = ApiError::from(crate::storage::StorageError::from(full));
+        assert_eq!(e.status_code(), StatusCode::INSUFFICIENT_STORAGE);
+        let quota = std::io::Error::from_raw_os_error(122);
+        let e = ApiError::from(crate::storage::StorageError::from(quota));
+        assert_eq!(e.code(), "insufficient_storage");
+        let gone = std::io::Error::from_raw_os_error(2);
+        let e = ApiError::from(crate::storage::StorageError::from(gone));
+        assert_eq!(e.code(), "service_unavailable");
+    }
+
+    #[test]
+    fn unique_violations_answer_domain_codes_without_index_names() {
+        let cases = [
+            (
+                Some("document_registrations_pkey"),
+                "duplicate key value violates unique constraint \"document_registrations_pkey\"",
+                "already_registered",
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: document_registrations.document_id",
+                "already_registered",
+            ),
+            (
+                Some("users_username_key"),
+                "duplicate key value violates unique constraint \"users_username_key\"",
+                "username_taken",
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: units.code",
+                "unit_code_taken",
+            ),
+            (
+                Some("workflow_routes_one_active_uq"),
+                "duplicate key value",
+                "route_active",
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: document_grants.document_id, document_grants.user_id",
+                "already_granted",
+            ),
+            (
+                Some("document_versions_pkey"),
+                "duplicate key value violates unique constraint \"document_versions_pkey\"",
+                "concurrent_update",
+            ),
+        ];
+        for (constraint, message, code) in cases {
+            let e = db_error(
+                DatabaseErrorKind::UniqueViolation,
+                Info {
+                    message,
+                    hint: None,
+                    constraint,
+                },
+            );
+            assert_eq!(e.code(), code, "{message}");
+            assert_eq!(e.status_code(), StatusCode::CONFLICT);
+            let detail = e.problem().detail;
+            assert!(
+                !detail.contains("constraint") && !detail.contains('_'),
+                "{detail}"
+            );
         }
     }
 }

@@ -95,6 +95,7 @@ impl FromRequest for CurrentUser {
             let a = found.ok_or_else(|| {
                 unauthorized("the token is unknown, expired or revoked; sign in again")
             })?;
+            tracing::Span::current().record("user", a.user_id.as_str());
             Ok(CurrentUser {
                 id: a.user_id,
                 username: a.username,

@@ -509,7 +509,7 @@ pub fn login(
     let lockout = Duration::minutes(cfg.login_lockout_minutes);
     db::write_tx(conn, |conn| match (&user, ok) {
         (Some(u), true) => {
-            throttle::clear_account(conn, &username)?;
+            throttle::clear_account(conn, &keys)?;
             let token = format!(
                 "dft_{}",
                 password::random_token(32).map_err(ApiError::internal)?

@@ -1,5 +1,8 @@
-//! Login throttling, shared by every server process through the database: failures are
-//! counted per account and per client address; past the limit, logins are refused for a while.
+//! Login throttling, shared by every server process through the database. Failures are
+//! counted per account, per (account, client address) and per client address. Past the limit,
+//! the (account, address) pair and the address are refused for a while; the account alone is
+//! never locked (whoever knows a username could otherwise lock its owner out from anywhere),
+//! but its count slows every failed attempt on it down, wherever it comes from.
 
 use crate::db::schema::login_throttle;
 use crate::db::DbConn;
@@ -10,22 +13,53 @@ use diesel::result::Error as DbError;
 /// Addresses get more room than accounts: one office behind one NAT address shares it.
 pub const ADDRESS_ALLOWANCE_FACTOR: i32 = 4;
 
-/// Throttle keys for one attempt.
-pub fn keys(username: &str, client_ip: Option<&str>) -> Vec<(String, i32)> {
-    let mut k = vec![(format!("user:{}", username.to_lowercase()), 1)];
-    if let Some(ip) = client_ip {
-        k.push((format!("ip:{ip}"), ADDRESS_ALLOWANCE_FACTOR));
+/// One counter an attempt touches.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// The row's key (`user:…`, `user:…|ip:…`, `ip:…`).
+    pub name: String,
+    /// Failures that lock it, as a multiple of `login_max_failures`; `None`: it never locks
+    /// and only measures the slowdown.
+    pub lock_factor: Option<i32>,
+}
+
+fn account_key(username: &str) -> String {
+    format!("user:{}", username.to_lowercase())
+}
+
+/// Throttle keys for one attempt. Without a client address the account itself locks: there is
+/// nothing else to tell the owner from an attacker by.
+pub fn keys(username: &str, client_ip: Option<&str>) -> Vec<Key> {
+    let account = account_key(username);
+    match client_ip {
+        Some(ip) => vec![
+            Key {
+                name: account.clone(),
+                lock_factor: None,
+            },
+            Key {
+                name: format!("{account}|ip:{ip}"),
+                lock_factor: Some(1),
+            },
+            Key {
+                name: format!("ip:{ip}"),
+                lock_factor: Some(ADDRESS_ALLOWANCE_FACTOR),
+            },
+        ],
+        None => vec![Key {
+            name: account,
+            lock_factor: Some(1),
+        }],
     }
-    k
 }
 
 /// Seconds until the login may be tried again, if any key is locked now.
 pub fn locked_for(
     conn: &mut DbConn,
-    keys: &[(String, i32)],
+    keys: &[Key],
     now: NaiveDateTime,
 ) -> Result<Option<u64>, DbError> {
-    let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
     let until: Vec<Option<NaiveDateTime>> = login_throttle::table
         .filter(login_throttle::key.eq_any(names))
         .select(login_throttle::locked_until)
@@ -38,56 +72,56 @@ pub fn locked_for(
         .max())
 }
 
-/// Counts one failure on every key; returns the highest recent failure count.
+/// Counts one failure on every key; returns the account's recent failure count (from every
+/// address: what the slowdown grows with).
 pub fn record_failure(
     conn: &mut DbConn,
-    keys: &[(String, i32)],
+    keys: &[Key],
     now: NaiveDateTime,
     max_failures: i32,
     lockout: Duration,
 ) -> Result<i32, DbError> {
-    let mut worst = 0;
-    for (key, factor) in keys {
-        let limit = max_failures.saturating_mul(*factor);
-        let row: Option<(i32, NaiveDateTime)> = login_throttle::table
-            .find(key)
+    let mut account_failures = 0;
+    for key in keys {
+        // The row exists before it is read: two first failures at once on PostgreSQL would
+        // otherwise both insert it, and the loser's unique violation would fail its login.
+        crate::db::insert_throttle_row(conn, &key.name, now)?;
+        let (failures, window_start): (i32, NaiveDateTime) = login_throttle::table
+            .find(&key.name)
             .select((login_throttle::failures, login_throttle::window_start))
-            .first(conn)
-            .optional()?;
-        let (failures, window_start) = match row {
-            Some((n, start)) if now - start < lockout => (n + 1, start),
-            _ => (1, now),
+            .first(conn)?;
+        let (failures, window_start) = if now - window_start < lockout {
+            (failures + 1, window_start)
+        } else {
+            (1, now)
         };
-        let locked_until = (failures >= limit).then(|| now + lockout);
-        let updated = diesel::update(login_throttle::table.find(key))
+        let locked_until = key
+            .lock_factor
+            .filter(|f| failures >= max_failures.saturating_mul(*f))
+            .map(|_| now + lockout);
+        diesel::update(login_throttle::table.find(&key.name))
             .set((
                 login_throttle::failures.eq(failures),
                 login_throttle::window_start.eq(window_start),
                 login_throttle::locked_until.eq(locked_until),
             ))
             .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(login_throttle::table)
-                .values((
-                    login_throttle::key.eq(key),
-                    login_throttle::failures.eq(failures),
-                    login_throttle::window_start.eq(window_start),
-                    login_throttle::locked_until.eq(locked_until),
-                ))
-                .execute(conn)?;
-        }
-        if *factor == 1 {
-            worst = worst.max(failures);
-        } else {
-            worst = worst.max(failures / factor);
+        if key.name.starts_with("user:") && !key.name.contains("|ip:") {
+            account_failures = failures;
         }
     }
-    Ok(worst)
+    Ok(account_failures)
 }
 
-/// Forgets the account's failures after a successful login.
-pub fn clear_account(conn: &mut DbConn, username: &str) -> Result<(), DbError> {
-    diesel::delete(login_throttle::table.find(format!("user:{}", username.to_lowercase())))
+/// Forgets the account's failures (from everywhere, and from this address) after a
+/// successful login; the address's own count stays.
+pub fn clear_account(conn: &mut DbConn, keys: &[Key]) -> Result<(), DbError> {
+    let names: Vec<&str> = keys
+        .iter()
+        .map(|k| k.name.as_str())
+        .filter(|n| n.starts_with("user:"))
+        .collect();
+    diesel::delete(login_throttle::table.filter(login_throttle::key.eq_any(names)))
         .execute(conn)?;
     Ok(())
 }

@@ -46,6 +46,61 @@ pub fn record(
     Ok(event.seq)
 }
 
+/// A read worth an audit event: a download (a file leaves the system) or any read of a
+/// classified document. Other reads (metadata, lists, registers, reports) are not recorded in
+/// the chain: see "Reads and the audit chain" in docs/ARCHITECTURE.md.
+pub struct Read<'a> {
+    /// What was read.
+    pub action: Action,
+    /// The object's type and id, as in [`record`].
+    pub object_type: &'a str,
+    /// The object's id.
+    pub object_id: Option<&'a str>,
+    /// Details of the read.
+    pub details: serde_json::Value,
+    /// A classified document: the read fails when it cannot be recorded (fail closed).
+    pub classified: bool,
+}
+
+/// Records `read` in the chain in a transaction of its own, after the read's own queries
+/// (which take no write lock). When the database's disk is full, the read of an ordinary
+/// document is still served and the event goes to the log (`docflow::access`) instead;
+/// a classified document's is refused with 507.
+pub fn record_read(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    read: Read<'_>,
+) -> Result<(), crate::error::ApiError> {
+    use crate::error::ApiError;
+    let written = db::write_tx(conn, |conn| {
+        record(
+            conn,
+            ctx,
+            read.action,
+            read.object_type,
+            read.object_id,
+            read.details.clone(),
+        )
+    });
+    match written.map_err(ApiError::from) {
+        Ok(_) => Ok(()),
+        Err(ApiError::InsufficientStorage(_)) if !read.classified => {
+            tracing::warn!(
+                target: "docflow::access",
+                action = read.action.as_str(),
+                actor = ctx.actor_id.as_deref(),
+                object_type = read.object_type,
+                object_id = read.object_id,
+                client_ip = ctx.client_ip.as_deref(),
+                details = %read.details,
+                "read served but not recorded in the audit chain: the database is full"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The canonical content a row's hash covers; field order is fixed by this struct.
 #[derive(Serialize)]
 struct Canonical<'a> {

@@ -169,6 +169,43 @@ pub fn lock_route(conn: &mut DbConn, route_id: &str) -> Result<(), diesel::resul
     }
 }
 
+/// Creates a login-throttle row with no failures unless it exists, and on PostgreSQL locks it
+/// until the transaction ends (`ON CONFLICT DO NOTHING` then `SELECT … FOR UPDATE`), so that
+/// simultaneous failures on one key neither collide on its primary key nor lose a count; on
+/// SQLite the immediate write transaction serialises them already. Call inside [`write_tx`].
+pub fn insert_throttle_row(
+    conn: &mut DbConn,
+    key: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::{Text, Timestamp};
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Pg(c) => {
+            diesel::sql_query(
+                "INSERT INTO login_throttle (key, failures, window_start) \
+                 VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(key)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?;
+            diesel::sql_query("SELECT key FROM login_throttle WHERE key = $1 FOR UPDATE")
+                .bind::<Text, _>(key)
+                .execute(c)?;
+        }
+        DbConn::Sqlite(c) => {
+            diesel::sql_query(
+                "INSERT INTO login_throttle (key, failures, window_start) \
+                 VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(key)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?;
+        }
+    }
+    Ok(())
+}
+
 #[derive(diesel::QueryableByName)]
 struct LastNumber {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -336,9 +373,31 @@ pub fn relaxed_commit(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
     }
 }
 
-/// Whether the database answers a trivial query.
-pub fn ping(conn: &mut DbConn) -> bool {
-    conn.batch_execute("SELECT 1").is_ok()
+/// Whether the database answers and holds docflow's schema: the audit chain's head row, which
+/// migrations and the first start create (an empty database, or one whose tables are gone,
+/// is not ready). On PostgreSQL the query gives up after `timeout` (`statement_timeout`), so a
+/// database that hangs frees the pool's connection too.
+pub fn ready(conn: &mut DbConn, timeout: std::time::Duration) -> bool {
+    use crate::db::schema::audit_head;
+    use diesel::prelude::*;
+    let probe = |conn: &mut DbConn| {
+        audit_head::table
+            .filter(audit_head::id.eq(1))
+            .select(audit_head::last_seq)
+            .first::<i64>(conn)
+    };
+    match conn {
+        DbConn::Pg(_) => conn
+            .transaction(|conn| {
+                conn.batch_execute(&format!(
+                    "SET LOCAL statement_timeout = {}",
+                    timeout.as_millis().max(1)
+                ))?;
+                probe(conn)
+            })
+            .is_ok(),
+        DbConn::Sqlite(_) => probe(conn).is_ok(),
+    }
 }
 
 /// Current UTC time at the precision both backends store (microseconds), so values

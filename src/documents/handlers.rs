@@ -326,16 +326,60 @@ fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag)
 }
 
+/// A stored file to send.
+struct Served<'a> {
+    sha256: &'a str,
+    size: u64,
+    content_type: &'a str,
+    file_name: &'a str,
+    /// A main PDF version (checked as a PDF on upload) opens in the browser; an attachment,
+    /// whose type the uploader chose, is always downloaded.
+    inline: bool,
+}
+
+/// Media types a browser would run or render as a page: an attachment claiming one is served
+/// as opaque bytes, so an uploaded `text/html` can never script the API's origin.
+fn active_content(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/ecmascript"
+            | "text/ecmascript"
+            | "multipart/x-mixed-replace"
+    ) || essence.is_empty()
+}
+
 /// Sends a stored file with ETag (its SHA-256), Content-Length, and single ranges (206).
 async fn send_blob(
     state: &AppState,
     req: &HttpRequest,
-    sha256: &str,
-    size: u64,
-    content_type: &str,
-    file_name: &str,
+    file: Served<'_>,
     range: Option<(u64, u64)>,
 ) -> Result<HttpResponse, ApiError> {
+    let Served {
+        sha256,
+        size,
+        file_name,
+        inline,
+        ..
+    } = file;
+    let content_type = if !inline && active_content(file.content_type) {
+        "application/octet-stream"
+    } else {
+        file.content_type
+    };
     let etag = format!("\"{sha256}\"");
     if etag_matches(req, &etag) {
         return Ok(HttpResponse::NotModified()
@@ -349,7 +393,7 @@ async fn send_blob(
     let stream = read
         .stream
         .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));
-    let disposition = if content_type == "application/pdf" {
+    let disposition = if inline && content_type == "application/pdf" {
         "inline"
     } else {
         "attachment"
@@ -410,16 +454,14 @@ async fn version_download(
         .await?;
     let size = v.size as u64;
     let r = parse_range(range.as_deref(), size)?;
-    send_blob(
-        &state,
-        &req,
-        &v.blob_sha256,
+    let file = Served {
+        sha256: &v.blob_sha256,
         size,
-        &v.content_type,
-        &v.file_name,
-        r,
-    )
-    .await
+        content_type: &v.content_type,
+        file_name: &v.file_name,
+        inline: true,
+    };
+    send_blob(&state, &req, file, r).await
 }
 
 /// The latest version of the main PDF. `ETag` is its SHA-256; `If-None-Match` gives 304,
@@ -519,16 +561,14 @@ async fn attachment_file(
         .await?;
     let size = a.size as u64;
     let r = parse_range(range_header(&req).as_deref(), size)?;
-    send_blob(
-        &state,
-        &req,
-        &a.blob_sha256,
+    let file = Served {
+        sha256: &a.blob_sha256,
         size,
-        &a.content_type,
-        &a.file_name,
-        r,
-    )
-    .await
+        content_type: &a.content_type,
+        file_name: &a.file_name,
+        inline: false,
+    };
+    send_blob(&state, &req, file, r).await
 }
 
 /// Registers an incoming (or internal) document: the next number of the register's series
@@ -767,10 +807,9 @@ async fn list_documents(
         limit,
     };
     let viewer = Viewer::from(&user);
-    let ctx = user.audit();
     Ok(web::Json(
         state
-            .db(move |conn| service::list(conn, &ctx, &viewer, filter))
+            .db(move |conn| service::list(conn, &viewer, filter))
             .await?,
     ))
 }

@@ -400,25 +400,29 @@ pub fn add_attachment(
     })
 }
 
-/// One document, recording that the viewer looked at it.
+/// One document. Only a classified document's read is recorded (see `audit::service::Read`);
+/// the read itself takes no write lock.
 pub fn get(
     conn: &mut DbConn,
     ctx: &AuditContext,
     viewer: &Viewer,
     id: &str,
 ) -> Result<Document, ApiError> {
-    db::write_tx(conn, |conn| {
-        let (doc, _) = visible(conn, viewer, id)?;
-        audit::record(
+    let (doc, _) = visible(conn, viewer, id)?;
+    if doc.confidentiality().is_classified() {
+        audit::service::record_read(
             conn,
             ctx,
-            Action::DocumentViewed,
-            "document",
-            Some(&doc.id),
-            json!({}),
+            audit::service::Read {
+                action: Action::DocumentViewed,
+                object_type: "document",
+                object_id: Some(&doc.id),
+                details: json!({}),
+                classified: true,
+            },
         )?;
-        view(conn, doc)
-    })
+    }
+    view(conn, doc)
 }
 
 /// The version to download (the latest when `number` is none), recording the download.
@@ -442,7 +446,8 @@ pub fn open_version(
 }
 
 /// A version the viewer may read (the latest when `number` is none), recording `action` with
-/// the details `details` gives for it, in one transaction: what downloads and signature
+/// the details `details` gives for it (after the read, see `audit::service::record_read`):
+/// what downloads and signature
 /// checks share.
 pub(super) fn open_version_for(
     conn: &mut DbConn,
@@ -453,26 +458,27 @@ pub(super) fn open_version_for(
     action: Action,
     details: impl FnOnce(&VersionRow) -> serde_json::Value,
 ) -> Result<VersionRow, ApiError> {
-    db::write_tx(conn, |conn| {
-        let (doc, _) = visible(conn, viewer, id)?;
-        let mut versions = queries::versions(conn, &doc.id)?;
-        let version = match number {
-            Some(n) => versions
-                .into_iter()
-                .find(|v| v.number == n)
-                .ok_or(ApiError::NotFound("version"))?,
-            None => versions.pop().ok_or(ApiError::NotFound("version"))?,
-        };
-        audit::record(
-            conn,
-            ctx,
+    let (doc, _) = visible(conn, viewer, id)?;
+    let mut versions = queries::versions(conn, &doc.id)?;
+    let version = match number {
+        Some(n) => versions
+            .into_iter()
+            .find(|v| v.number == n)
+            .ok_or(ApiError::NotFound("version"))?,
+        None => versions.pop().ok_or(ApiError::NotFound("version"))?,
+    };
+    audit::service::record_read(
+        conn,
+        ctx,
+        audit::service::Read {
             action,
-            "document",
-            Some(&doc.id),
-            details(&version),
-        )?;
-        Ok(version)
-    })
+            object_type: "document",
+            object_id: Some(&doc.id),
+            details: details(&version),
+            classified: doc.confidentiality().is_classified(),
+        },
+    )?;
+    Ok(version)
 }
 
 /// The attachment to download, recording the download.
@@ -483,22 +489,23 @@ pub fn open_attachment(
     id: &str,
     attachment_id: &str,
 ) -> Result<AttachmentRow, ApiError> {
-    db::write_tx(conn, |conn| {
-        let (doc, _) = visible(conn, viewer, id)?;
-        let att = queries::attachments(conn, &doc.id)?
-            .into_iter()
-            .find(|a| a.id == attachment_id)
-            .ok_or(ApiError::NotFound("attachment"))?;
-        audit::record(
-            conn,
-            ctx,
-            Action::DocumentAttachmentDownloaded,
-            "document",
-            Some(&doc.id),
-            json!({"attachment_id": att.id, "sha256": att.blob_sha256}),
-        )?;
-        Ok(att)
-    })
+    let (doc, _) = visible(conn, viewer, id)?;
+    let att = queries::attachments(conn, &doc.id)?
+        .into_iter()
+        .find(|a| a.id == attachment_id)
+        .ok_or(ApiError::NotFound("attachment"))?;
+    audit::service::record_read(
+        conn,
+        ctx,
+        audit::service::Read {
+            action: Action::DocumentAttachmentDownloaded,
+            object_type: "document",
+            object_id: Some(&doc.id),
+            details: json!({"attachment_id": att.id, "sha256": att.blob_sha256}),
+            classified: doc.confidentiality().is_classified(),
+        },
+    )?;
+    Ok(att)
 }
 
 /// Registers an incoming (or internal) document in a register of its unit: gives it the next
@@ -733,7 +740,7 @@ pub fn list_grants(
     viewer: &Viewer,
     id: &str,
 ) -> Result<Vec<Grant>, ApiError> {
-    db::write_tx(conn, |conn| {
+    {
         let doc = grants_managed(conn, viewer, id)?;
         let rows: Vec<(String, Option<String>, chrono::NaiveDateTime)> = document_grants::table
             .filter(document_grants::document_id.eq(&doc.id))
@@ -744,14 +751,19 @@ pub fn list_grants(
                 document_grants::granted_at,
             ))
             .load(conn)?;
-        audit::record(
-            conn,
-            ctx,
-            Action::DocumentGrantsViewed,
-            "document",
-            Some(&doc.id),
-            json!({}),
-        )?;
+        if doc.confidentiality().is_classified() {
+            audit::service::record_read(
+                conn,
+                ctx,
+                audit::service::Read {
+                    action: Action::DocumentGrantsViewed,
+                    object_type: "document",
+                    object_id: Some(&doc.id),
+                    details: json!({}),
+                    classified: true,
+                },
+            )?;
+        }
         Ok(rows
             .into_iter()
             .map(|(user_id, granted_by, granted_at)| Grant {
@@ -760,7 +772,7 @@ pub fn list_grants(
                 granted_at,
             })
             .collect())
-    })
+    }
 }
 
 /// Grants a user access to a document (the only way to a classified one).
@@ -840,14 +852,14 @@ pub fn remove_grant(
     })
 }
 
-/// One page of the documents the viewer may see.
+/// One page of the documents the viewer may see (not recorded in the audit chain: see
+/// `audit::service::Read`).
 pub fn list(
     conn: &mut DbConn,
-    ctx: &AuditContext,
     viewer: &Viewer,
     filter: ListFilter,
 ) -> Result<DocumentPage, ApiError> {
-    db::write_tx(conn, |conn| {
+    conn.transaction(|conn| {
         let mut f = filter.clone();
         f.limit = filter.limit + 1;
         let mut rows = queries::list(conn, viewer, &f)?;
@@ -865,14 +877,6 @@ pub fn list(
         } else {
             None
         };
-        audit::record(
-            conn,
-            ctx,
-            Action::DocumentsListed,
-            "document",
-            None,
-            json!({"returned": rows.len(), "text": filter.text, "register_id": filter.register_id}),
-        )?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let mut regs: std::collections::HashMap<String, Registration> =
             registry::queries::registrations_of(conn, &ids)?

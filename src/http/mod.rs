@@ -2,6 +2,7 @@
 //! Swagger UI), health checks, and starting the server.
 
 pub mod datetime;
+pub mod headers;
 pub mod json;
 pub mod request_id;
 
@@ -96,14 +97,27 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// Database is reachable.
+/// How long readiness waits for the database: a load balancer's probe wants an answer now,
+/// not after `db_timeout_secs`.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Database is reachable and holds the schema.
 #[utoipa::path(tag = "system", responses(
-    (status = 200, description = "The database answers"),
-    (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+    (status = 200, description = "The database answers and holds docflow's schema"),
+    (status = 503, description = "The database does not answer within a second, or has no schema", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let ok = state.db(|conn| Ok(crate::db::ping(conn))).await?;
+    let pool = state.pool.clone();
+    let check = web::block(move || match pool.get_timeout(READY_TIMEOUT) {
+        Ok(mut conn) => crate::db::ready(&mut conn, READY_TIMEOUT),
+        Err(_) => false,
+    });
+    // The blocking check is abandoned (it ends by itself, see `db::ready`) when it takes longer.
+    let ok = matches!(
+        actix_web::rt::time::timeout(READY_TIMEOUT, check).await,
+        Ok(Ok(true))
+    );
     if ok {
         Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
     } else {
@@ -211,6 +225,7 @@ pub fn app(
     app.service(web::redirect("/api/docs", "/api/docs/"))
         .default_service(web::to(route_not_found))
         .wrap(middleware::from_fn(check_query))
+        .wrap(middleware::from_fn(headers::middleware))
         .wrap(middleware::from_fn(request_id::middleware))
 }
 

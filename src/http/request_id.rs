@@ -40,7 +40,9 @@ pub async fn middleware(
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.path()
+        path = %req.path(),
+        // Filled by the `CurrentUser` extractor: the access log says who made each request.
+        user = tracing::field::Empty
     );
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;

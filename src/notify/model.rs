@@ -190,7 +190,7 @@ pub struct Vars {
     pub subject: String,
     /// `normal`, `urgent`, `very_urgent`, `flash`.
     pub urgency: String,
-    /// `YYYY-MM-DD HH:MM` Vietnam time, or empty.
+    /// `DD/MM/YYYY HH:MM` Vietnam time, a day-end deadline as `DD/MM/YYYY` (its last day), or empty.
     pub deadline: String,
     pub sender_name: String,
     pub comment: String,

@@ -126,6 +126,8 @@ pub struct DocumentFacts {
     pub urgency: String,
     pub handling_deadline: Option<chrono::NaiveDate>,
     pub created_by: String,
+    /// Mật or above: its subject and file never go into an email.
+    pub classified: bool,
 }
 
 /// Type name, number and symbol (the document's own, or its registration's), subject, urgency.
@@ -142,6 +144,7 @@ pub fn document_facts(conn: &mut DbConn, id: &str) -> Result<Option<DocumentFact
             documents::urgency,
             documents::handling_deadline,
             documents::created_by,
+            documents::confidentiality,
         ))
         .first::<(
             String,
@@ -151,10 +154,11 @@ pub fn document_facts(conn: &mut DbConn, id: &str) -> Result<Option<DocumentFact
             String,
             Option<chrono::NaiveDate>,
             String,
+            String,
         )>(conn)
         .optional()?;
     Ok(row.map(
-        |(type_name, own, registered, subject, urgency, deadline, created_by)| {
+        |(type_name, own, registered, subject, urgency, deadline, created_by, confidentiality)| {
             // The sender's symbol of an incoming paper; the register's of our own documents.
             let symbol = own.or(registered).unwrap_or_default();
             DocumentFacts {
@@ -164,6 +168,7 @@ pub fn document_facts(conn: &mut DbConn, id: &str) -> Result<Option<DocumentFact
                 urgency,
                 handling_deadline: deadline,
                 created_by,
+                classified: confidentiality != "normal",
             }
         },
     ))

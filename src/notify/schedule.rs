@@ -87,6 +87,19 @@ pub fn vietnam_time(t: NaiveDateTime) -> String {
         .to_string()
 }
 
+/// A deadline as an email shows it (Vietnam time). A deadline at local midnight is the end of
+/// the day before (the last working day a task has), so it shows as that day alone,
+/// "03/12/2026", not "04/12/2026 00:00"; any other time shows with its hour.
+pub fn deadline_text(t: NaiveDateTime) -> String {
+    use chrono::Timelike;
+    let local = t + Duration::hours(VIETNAM_OFFSET_HOURS);
+    if local.time().num_seconds_from_midnight() == 0 && local.nanosecond() == 0 {
+        (local - Duration::days(1)).format("%d/%m/%Y").to_string()
+    } else {
+        local.format("%d/%m/%Y %H:%M").to_string()
+    }
+}
+
 /// An open task with a deadline, as the reminder scanner needs it. The workflow's query of open
 /// tasks produces these (one function: [`super::service::open_tasks`]).
 #[derive(Debug, Clone)]

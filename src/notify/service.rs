@@ -79,17 +79,23 @@ pub fn enqueue_keyed(
         };
         vars.document_type = doc.type_name;
         vars.symbol = doc.symbol;
-        vars.subject = doc.subject;
+        // Email leaves the office in clear: a classified document's subject and file stay in
+        // docflow, the message only says that one awaits the recipient.
+        vars.subject = if doc.classified {
+            confidential_subject(language).to_string()
+        } else {
+            doc.subject
+        };
         vars.urgency = doc.urgency;
         if let Some(d) = doc.handling_deadline {
             vars.deadline = d.format("%d/%m/%Y").to_string();
         }
-        if n.kind == NotificationKind::DocumentIssued {
+        if n.kind == NotificationKind::DocumentIssued && !doc.classified {
             vars.attachment = queries::latest_version(conn, doc_id)?;
         }
     }
     if let Some(deadline) = n.deadline {
-        vars.deadline = schedule::vietnam_time(deadline);
+        vars.deadline = schedule::deadline_text(deadline);
     }
     if let Some(actor) = &n.actor_id {
         vars.sender_name = queries::full_name(conn, actor)?.unwrap_or_default();
@@ -345,6 +351,14 @@ pub fn assemble_digests(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, 
         }
     }
     Ok(written)
+}
+
+/// What an email says instead of a classified document's subject.
+fn confidential_subject(language: Language) -> &'static str {
+    match language {
+        Language::Vi => "(văn bản mật — mời Anh/Chị xem trong docflow)",
+        Language::En => "(a confidential document awaits you in docflow)",
+    }
 }
 
 /// The open tasks with a deadline that the reminder scanner looks at: pending tasks that ask

@@ -42,11 +42,10 @@ async fn list_registers(
     filter: web::Query<RegisterFilter>,
 ) -> Result<web::Json<Vec<Register>>, ApiError> {
     let viewer = Viewer::from(&user);
-    let ctx = user.audit();
     let unit = filter.into_inner().unit_id;
     Ok(web::Json(
         state
-            .db(move |conn| service::list(conn, &ctx, &viewer, unit.as_deref()))
+            .db(move |conn| service::list(conn, &viewer, unit.as_deref()))
             .await?,
     ))
 }
@@ -83,11 +82,10 @@ async fn get_register(
     id: web::Path<String>,
 ) -> Result<web::Json<Register>, ApiError> {
     let viewer = Viewer::from(&user);
-    let ctx = user.audit();
     let id = id.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| service::get(conn, &ctx, &viewer, &id))
+            .db(move |conn| service::get(conn, &viewer, &id))
             .await?,
     ))
 }

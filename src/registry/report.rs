@@ -1,6 +1,7 @@
 //! The printable register report: A4 landscape pages of register entries, Vietnamese text
 //! drawn with the same embedded Liberation Serif subset as the signature stamp
-//! (`signing::appearance`), one form XObject per page.
+//! (`signing::appearance`), one form XObject per page. A character the font lacks (an emoji,
+//! Chinese) prints as `?`; the rest of the entry stays text.
 
 use crate::error::ApiError;
 use crate::signing::appearance::{self, StampSpec};
@@ -36,6 +37,8 @@ pub fn pdf(heading: &[String], entries: &[String]) -> Result<Vec<u8>, ApiError> 
             height: PAGE_H - 2.0 * MARGIN,
             lines: lines.into_iter().filter(|l| !l.trim().is_empty()).collect(),
             font_size: 0.0,
+            // One sender's emoji or Chinese subject must not stop a whole period's printout.
+            fallback: Some('?'),
             ..StampSpec::default()
         };
         let ap = appearance::build(&spec, first_obj)

@@ -157,49 +157,14 @@ pub fn update(
     })
 }
 
-/// One register the viewer manages, recording the read.
-pub fn get(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    viewer: &Viewer,
-    id: &str,
-) -> Result<Register, ApiError> {
-    db::write_tx(conn, |conn| {
-        let reg = managed(conn, viewer, id)?;
-        audit::record(
-            conn,
-            ctx,
-            Action::RegisterViewed,
-            "register",
-            Some(&reg.id),
-            json!({}),
-        )?;
-        Ok(Register::from(reg))
-    })
+/// One register the viewer manages (a read: not recorded, see `audit::service::Read`).
+pub fn get(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<Register, ApiError> {
+    let reg = managed(conn, viewer, id)?;
+    Ok(Register::from(reg))
 }
 
-/// Registers the viewer manages (an admin: all, or one unit's), recording the read.
+/// Registers the viewer manages (an admin: all, or one unit's); not recorded either.
 pub fn list(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    viewer: &Viewer,
-    unit_id: Option<&str>,
-) -> Result<Vec<Register>, ApiError> {
-    db::write_tx(conn, |conn| {
-        let found = list_unaudited(conn, viewer, unit_id)?;
-        audit::record(
-            conn,
-            ctx,
-            Action::RegistersListed,
-            "register",
-            None,
-            json!({"unit_id": unit_id, "returned": found.len()}),
-        )?;
-        Ok(found)
-    })
-}
-
-fn list_unaudited(
     conn: &mut DbConn,
     viewer: &Viewer,
     unit_id: Option<&str>,
@@ -270,8 +235,14 @@ pub fn assign_number(
     Ok(Registration::from(row))
 }
 
+/// One CSV cell. A cell a spreadsheet would read as a formula (starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return: OWASP's "CSV injection" list) gets a leading `'` and
+/// quotes, so `=HYPERLINK(…)` shows as text instead of running.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula {
+        format!("\"'{}\"", s.replace('"', "\"\""))
+    } else if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()

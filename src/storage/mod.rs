@@ -33,14 +33,51 @@ pub enum StorageError {
     /// No blob under that key.
     #[error("no stored file {0}")]
     Missing(String),
+    /// The store's disk (or quota) is full: `ENOSPC` / `EDQUOT` on the local folder or the
+    /// staging folder.
+    #[error("file store full: {0}")]
+    Full(String),
     /// Disk or store failure.
     #[error("file store: {0}")]
     Io(String),
 }
 
+/// Whether an I/O error says the disk or the quota is full.
+fn io_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+        || matches!(
+            e.raw_os_error(),
+            Some(libc_errno::ENOSPC | libc_errno::EDQUOT)
+        )
+}
+
+/// Linux errno values (the crate does not depend on libc for two constants).
+mod libc_errno {
+    pub const ENOSPC: i32 = 28;
+    pub const EDQUOT: i32 = 122;
+}
+
+/// Whether any error in `e`'s source chain is a full disk (object_store wraps the local
+/// file system's `io::Error` in its own kinds).
+fn chain_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<std::io::Error>().is_some_and(io_full) {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 impl From<std::io::Error> for StorageError {
     fn from(e: std::io::Error) -> Self {
-        StorageError::Io(e.to_string())
+        if io_full(&e) {
+            StorageError::Full(e.to_string())
+        } else {
+            StorageError::Io(e.to_string())
+        }
     }
 }
 
@@ -48,6 +85,7 @@ impl From<object_store::Error> for StorageError {
     fn from(e: object_store::Error) -> Self {
         match e {
             object_store::Error::NotFound { path, .. } => StorageError::Missing(path),
+            other if chain_full(&other) => StorageError::Full(other.to_string()),
             other => StorageError::Io(other.to_string()),
         }
     }
@@ -241,7 +279,10 @@ impl BlobStore {
             Err(e) => return Err(e.into()),
         }
         // A "not found" while writing means the bucket or folder is gone: a store failure.
-        let store_failure = |e: object_store::Error| StorageError::Io(e.to_string());
+        let store_failure = |e: object_store::Error| match e {
+            object_store::Error::NotFound { .. } => StorageError::Io(e.to_string()),
+            other => StorageError::from(other),
+        };
         let upload = self
             .store
             .put_multipart(&location)

@@ -373,14 +373,11 @@ async fn lateness(
     query: web::Query<LatenessQuery>,
 ) -> Result<web::Json<LatenessReport>, ApiError> {
     let viewer = Viewer::from(&user);
-    let ctx = user.audit();
     let cal = state.config.calendar();
     let q = query.into_inner();
     Ok(web::Json(
         state
-            .db(move |conn| {
-                report::lateness(conn, &ctx, &viewer, &cal, q.unit.as_deref(), q.from, q.to)
-            })
+            .db(move |conn| report::lateness(conn, &viewer, &cal, q.unit.as_deref(), q.from, q.to))
             .await?,
     ))
 }

@@ -5,12 +5,11 @@ use super::calendar::{self, Calendar};
 use super::model::*;
 use super::queries;
 use crate::accounts::Role;
-use crate::audit::{self, Action, AuditContext};
-use crate::db::{self, DbConn};
+use crate::db::DbConn;
 use crate::documents::access::Viewer;
 use crate::error::ApiError;
 use chrono::NaiveDate;
-use serde_json::json;
+use diesel::Connection;
 
 fn median(values: &mut [i64]) -> Option<f64> {
     if values.is_empty() {
@@ -30,7 +29,6 @@ fn median(values: &mut [i64]) -> Option<f64> {
 /// see their unit.
 pub fn lateness(
     conn: &mut DbConn,
-    ctx: &AuditContext,
     viewer: &Viewer,
     cal: &Calendar,
     unit: Option<&str>,
@@ -46,7 +44,7 @@ pub fn lateness(
             "a report covers at most five years",
         ));
     }
-    db::write_tx(conn, |conn| {
+    conn.transaction(|conn| {
         let units = queries::units_by_id(conn)?;
         if let Some(u) = unit {
             let row = units
@@ -109,14 +107,6 @@ pub fn lateness(
             })
             .collect();
         lines.sort_by(|a, b| a.unit_code.cmp(&b.unit_code));
-        audit::record(
-            conn,
-            ctx,
-            Action::LatenessReportViewed,
-            "report",
-            None,
-            json!({"unit": unit, "from": from, "to": to}),
-        )?;
         Ok(LatenessReport {
             from,
             to,

@@ -705,27 +705,31 @@ fn notices_of(events: &[Event], route: &engine::Route, comment: Option<&str>) ->
 
 // ---- reading ----
 
-/// The document's latest route, recording the read (as documents record theirs).
+/// The document's latest route; recorded only for a classified document (as documents do,
+/// see `audit::service::Read`).
 pub fn get_route(
     conn: &mut DbConn,
     ctx: &AuditContext,
     viewer: &Viewer,
     document_id: &str,
 ) -> Result<Route, ApiError> {
-    db::write_tx(conn, |conn| {
-        let doc = visible_document(conn, viewer, document_id)?;
-        let row = queries::latest_route(conn, &doc.id)?.ok_or(ApiError::NotFound("route"))?;
-        let l = load(conn, row)?;
-        audit::record(
+    let doc = visible_document(conn, viewer, document_id)?;
+    let row = queries::latest_route(conn, &doc.id)?.ok_or(ApiError::NotFound("route"))?;
+    let l = load(conn, row)?;
+    if doc.confidentiality().is_classified() {
+        audit::service::record_read(
             conn,
             ctx,
-            Action::RouteViewed,
-            "route",
-            Some(&l.row.id),
-            json!({"document_id": doc.id}),
+            audit::service::Read {
+                action: Action::RouteViewed,
+                object_type: "route",
+                object_id: Some(&l.row.id),
+                details: json!({"document_id": doc.id}),
+                classified: true,
+            },
         )?;
-        route_view(conn, &l)
-    })
+    }
+    route_view(conn, &l)
 }
 
 /// The viewer's open tasks and those they hold as a deputy: most urgent first, then by

@@ -333,6 +333,20 @@ impl TestServer {
         r.json["token"].as_str().expect("token").to_string()
     }
 
+    /// Tries a login from the loopback address `from` (e.g. 127.0.0.2: another client address).
+    pub fn login_from(&self, from: std::net::IpAddr, username: &str, password: &str) -> Resp {
+        let client = reqwest::blocking::Client::builder()
+            .local_address(from)
+            .build()
+            .expect("client");
+        let r = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .expect("request");
+        Resp::from(r)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

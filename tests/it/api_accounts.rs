@@ -498,7 +498,148 @@ fn characters_bearer_case_and_date_times(b: Backend) {
     assert_eq!(r.json["field"], "now");
 }
 
+/// Failures from one address lock that address out of the account, not the owner at theirs;
+/// the account's own count (the slowdown) still grows with every address's failures.
+fn failures_lock_the_address_not_the_account(b: Backend) {
+    let srv = TestServer::start_with(b, |c| {
+        c.login_max_failures = 3;
+        c.login_lockout_minutes = 5;
+    });
+    srv.create_user("clerk1", "clerk-password-1", None, &["clerk"]);
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let owner: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    for _ in 0..3 {
+        srv.login_from(attacker, "clerk1", "wrong-password")
+            .assert_problem(401, "invalid_credentials");
+    }
+    // The attacker's address is locked out of the account, even with the right password…
+    srv.login_from(attacker, "clerk1", "clerk-password-1")
+        .assert_problem(429, "too_many_requests");
+    // …the owner at their own address is not.
+    let ok = srv.login_from(owner, "clerk1", "clerk-password-1");
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    // A failure from the owner's address after the attacker's: the account-wide count (what
+    // the slowdown grows with) saw all four.
+    srv.login_from(owner, "clerk1", "wrong-password")
+        .assert_problem(401, "invalid_credentials");
+    use diesel::prelude::*;
+    use docflow::db::schema::login_throttle as lt;
+    let mut conn = srv.db.connect();
+    let counts: Vec<(String, i32)> = lt::table
+        .select((lt::key, lt::failures))
+        .order(lt::key.asc())
+        .load(&mut conn)
+        .unwrap();
+    assert!(
+        counts.contains(&("user:clerk1".to_string(), 1)),
+        "the owner's success cleared the account count, the new failure counts: {counts:?}"
+    );
+    assert!(
+        counts.contains(&("user:clerk1|ip:127.0.0.2".to_string(), 3)),
+        "{counts:?}"
+    );
+}
+
+/// Simultaneous first failures on a fresh name all answer 401 (PostgreSQL used to collide on
+/// the throttle row's primary key and answer 409), and simultaneous creations of one unit
+/// code or one username answer their documented codes, never an index name.
+fn simultaneous_writes_answer_domain_codes(b: Backend) {
+    let srv = TestServer::start_with(b, |c| {
+        c.db_pool_size = 8;
+        c.login_max_failures = 100;
+    });
+    let t = srv.admin_token.clone();
+    let no_index_name = |r: &crate::common::Resp| {
+        assert!(
+            !r.text.contains("constraint") && !r.text.contains("_key") && !r.text.contains("pkey"),
+            "an internal name in {}",
+            r.text
+        );
+    };
+    for round in 0..6 {
+        let name = format!("nobody{round}");
+        for r in race(4, |_| {
+            srv.post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"username": name, "password": "wrong-password"}),
+            )
+        }) {
+            r.assert_problem(401, "invalid_credentials");
+        }
+        let code = format!("U{round}");
+        let units = race(4, |i| {
+            srv.post(
+                "/api/v1/units",
+                Some(&t),
+                &json!({"code": code, "name": format!("Đơn vị {i}")}),
+            )
+        });
+        assert_eq!(units.iter().filter(|r| r.status == 201).count(), 1);
+        for r in units.iter().filter(|r| r.status != 201) {
+            r.assert_problem(409, "unit_code_taken");
+            no_index_name(r);
+        }
+        let username = format!("user{round}");
+        let users = race(4, |i| {
+            srv.post(
+                "/api/v1/users",
+                Some(&t),
+                &json!({"username": username, "password": "a-password-123", "full_name": format!("Người {i}"), "email": format!("u{i}@example.gov.vn"), "roles": ["clerk"]}),
+            )
+        });
+        assert_eq!(users.iter().filter(|r| r.status == 201).count(), 1);
+        for r in users.iter().filter(|r| r.status != 201) {
+            r.assert_problem(409, "username_taken");
+            no_index_name(r);
+        }
+    }
+}
+
+/// `/readyz` says not ready when the database does not answer (PostgreSQL: a lock holds the
+/// probe; it used to wait without end, or `db_timeout_secs` for a connection) and when the
+/// database has lost docflow's schema (an empty database).
+fn readyz_knows_a_database_that_hangs_or_is_empty(b: Backend) {
+    use diesel::connection::SimpleConnection;
+    let srv = TestServer::start(b);
+    assert_eq!(srv.get("/readyz", None).status, 200);
+    if b == Backend::Postgres {
+        let mut holder = srv.db.connect();
+        holder
+            .batch_execute("BEGIN; LOCK TABLE audit_head IN ACCESS EXCLUSIVE MODE;")
+            .unwrap();
+        srv.get("/readyz", None)
+            .assert_problem(503, "service_unavailable");
+        holder.batch_execute("ROLLBACK").unwrap();
+        assert_eq!(srv.get("/readyz", None).status, 200);
+    }
+    let mut conn = srv.db.connect();
+    conn.batch_execute("DROP TABLE audit_head").unwrap();
+    srv.get("/readyz", None)
+        .assert_problem(503, "service_unavailable");
+}
+
+/// Runs `f(i)` on `n` threads released together by a barrier; returns the answers in order.
+fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, f) = (&barrier, &f);
+                s.spawn(move || {
+                    barrier.wait();
+                    f(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 both_backends!(
+    readyz_knows_a_database_that_hangs_or_is_empty,
+    failures_lock_the_address_not_the_account,
+    simultaneous_writes_answer_domain_codes,
     login_me_logout,
     wrong_password_is_401_and_repeated_failures_lock,
     units_form_a_tree,

@@ -249,11 +249,15 @@ fn upload_download_versions_attachments(b: Backend) {
         .unwrap();
     assert_eq!(blobs, 3);
 
-    // Every read left its trace.
+    // Every change and every download left its trace; looking at an ordinary document does
+    // not write to the chain (only a classified one's does, see `classified_reads_are_recorded`).
     let actions = audit_actions(&srv, &id);
+    assert!(
+        !actions.iter().any(|x| x == "document.viewed"),
+        "{actions:?}"
+    );
     for a in [
         "document.created",
-        "document.viewed",
         "document.file_downloaded",
         "document.version_added",
         "document.attachment_added",
@@ -913,7 +917,192 @@ fn same_file_uploaded_at_once(b: Backend) {
     assert_eq!(blob_files(&srv).len(), 1, "{:?}", blob_files(&srv));
 }
 
+/// A tmpfs of a few MiB mounted on a fresh folder, unmounted when dropped: a disk that really
+/// fills up. Mounting needs root (the test machine and CI run as root); without it the test
+/// fails, it does not skip.
+struct TinyDisk {
+    dir: tempfile::TempDir,
+}
+
+impl TinyDisk {
+    fn new(mib: u32) -> TinyDisk {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mounting a {mib} MiB tmpfs needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TinyDisk { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Writes a filler file until the disk refuses with ENOSPC.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.path().join("filler")).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            if let Err(e) = f.write_all(&chunk).and_then(|_| f.sync_all()) {
+                assert_eq!(e.raw_os_error(), Some(28), "expected ENOSPC: {e}");
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The file store's disk full: an upload answers 507 `insufficient_storage` (not 503 "cannot
+/// be reached"), and documents already stored are still read and downloaded.
+fn a_full_file_store_answers_507_and_reads_go_on(b: Backend) {
+    let disk = TinyDisk::new(4);
+    let data = disk.path().join("data");
+    let srv = TestServer::start_with(b, |c| c.data_dir = data.clone());
+    let (_unit, clerk, _official) = srv.office("VP");
+    let pdf = fixture("valid-minimal.pdf");
+    let id = srv.create_document(&clerk, &incoming("Trước khi đầy"), pdf.clone())["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    disk.fill();
+    let mut other = pdf.clone();
+    other.extend_from_slice(b"\n%another file\n");
+    let r = srv.upload(
+        "/api/v1/documents",
+        Some(&clerk),
+        Some(&incoming("Khi đĩa đầy")),
+        Some(("day.pdf", "application/pdf", other)),
+    );
+    r.assert_problem(507, "insufficient_storage");
+    let got = srv.get(&format!("/api/v1/documents/{id}"), Some(&clerk));
+    assert_eq!(got.status, 200, "{}", got.text);
+    let file = srv.get(&format!("/api/v1/documents/{id}/file"), Some(&clerk));
+    assert_eq!(file.status, 200, "{}", file.text);
+    assert_eq!(file.bytes, pdf);
+    assert_eq!(srv.get("/api/v1/documents", Some(&clerk)).status, 200);
+}
+
+/// Every response says `nosniff`; an attachment the uploader calls `text/html` (or a PDF)
+/// is downloaded as opaque bytes, never rendered inline on the API's origin; JSON answers are
+/// not cached.
+fn files_and_json_are_served_safely(b: Backend) {
+    let srv = TestServer::start(b);
+    let (_unit, clerk, _official) = srv.office("VP");
+    let id = srv.create_document(&clerk, &incoming("Phụ lục"), fixture("valid-minimal.pdf"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (name, mime, body) in [
+        (
+            "trang.html",
+            "text/html",
+            b"<script>alert(document.cookie)</script>".to_vec(),
+        ),
+        (
+            "hinh.svg",
+            "image/svg+xml",
+            b"<svg onload=alert(1)/>".to_vec(),
+        ),
+        (
+            "phu-luc.pdf",
+            "application/pdf",
+            fixture("valid-minimal.pdf"),
+        ),
+    ] {
+        let r = srv.upload(
+            &format!("/api/v1/documents/{id}/attachments"),
+            Some(&clerk),
+            None,
+            Some((name, mime, body.clone())),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        let att = r.json["id"].as_str().unwrap();
+        let a = srv.get(
+            &format!("/api/v1/documents/{id}/attachments/{att}/file"),
+            Some(&clerk),
+        );
+        assert_eq!(a.status, 200);
+        assert_eq!(a.bytes, body);
+        assert!(
+            a.header("content-disposition").starts_with("attachment;"),
+            "{name}: {}",
+            a.header("content-disposition")
+        );
+        assert_eq!(a.header("x-content-type-options"), "nosniff", "{name}");
+        if mime != "application/pdf" {
+            assert_eq!(a.content_type(), "application/octet-stream", "{name}");
+        }
+    }
+    let main = srv.get(&format!("/api/v1/documents/{id}/file"), Some(&clerk));
+    assert_eq!(main.header("x-content-type-options"), "nosniff");
+    assert!(main.header("content-disposition").starts_with("inline;"));
+    let json = srv.get(&format!("/api/v1/documents/{id}"), Some(&clerk));
+    assert_eq!(json.header("cache-control"), "no-store");
+    assert_eq!(json.header("x-content-type-options"), "nosniff");
+    let problem = srv.get("/api/v1/documents/nope", Some(&clerk));
+    assert_eq!(problem.header("cache-control"), "no-store");
+    assert_eq!(problem.header("x-content-type-options"), "nosniff");
+}
+
+/// Reads of a classified document stay in the audit chain (those of ordinary ones do not, so
+/// reads neither queue on the chain's head nor fail when nothing can be written).
+fn classified_reads_are_recorded(b: Backend) {
+    let srv = TestServer::start(b);
+    let (_unit, clerk, _official) = srv.office("VP");
+    let mut meta = incoming("Văn bản mật");
+    meta["confidentiality"] = json!("confidential");
+    let id = srv.create_document(&clerk, &meta, fixture("valid-minimal.pdf"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The uploader is granted automatically; an ordinary document's look stays out of the chain.
+    let plain = srv.create_document(
+        &clerk,
+        &incoming("Văn bản thường"),
+        fixture("valid-minimal.pdf"),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        srv.get(&format!("/api/v1/documents/{plain}"), Some(&clerk))
+            .status,
+        200
+    );
+    assert!(!audit_actions(&srv, &plain)
+        .iter()
+        .any(|x| x == "document.viewed"));
+    assert_eq!(
+        srv.get(&format!("/api/v1/documents/{id}"), Some(&clerk))
+            .status,
+        200
+    );
+    let actions = audit_actions(&srv, &id);
+    assert!(
+        actions.iter().any(|x| x == "document.viewed"),
+        "{actions:?}"
+    );
+}
+
 both_backends!(
+    a_full_file_store_answers_507_and_reads_go_on,
+    classified_reads_are_recorded,
+    files_and_json_are_served_safely,
     same_file_uploaded_at_once,
     large_file_round_trip,
     upload_download_versions_attachments,

@@ -312,8 +312,118 @@ fn two_processes_share_the_counter(b: Backend) {
     assert_eq!(chain.json["intact"], true, "{}", chain.text);
 }
 
+/// Entries a spreadsheet or the report's font cannot take as typed: a subject with an emoji or
+/// Chinese prints with a fallback glyph (200, the rest still text), and CSV cells that look
+/// like formulas are neutralised (OWASP: a leading `'`, quoted).
+fn report_survives_what_senders_type(b: Backend) {
+    let srv = TestServer::start(b);
+    let clerk = clerk_of(&srv, "VP");
+    let reg = srv.create_register(&clerk, "incoming", "Sổ đến");
+    let typed = [
+        (
+            "1/CV",
+            "Công văn 😀",
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+        ),
+        ("2/CV", "关于 文件", "+cmd|' /C calc'!A0"),
+        ("3/CV", "@SUM(1)", "-2+3"),
+    ];
+    for (symbol, subject, issuer) in typed {
+        let mut meta = paper(symbol, "normal");
+        meta["subject"] = json!(subject);
+        meta["issuer"] = json!(issuer);
+        let doc = srv.create_document(&clerk, &meta, fixture("valid-minimal.pdf"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(register(&srv, &clerk, &doc, &reg).status, 200);
+    }
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    let pdf = srv.get(
+        &format!("/api/v1/registers/{reg}/report?from={today}&to={today}&format=pdf"),
+        Some(&clerk),
+    );
+    assert_eq!(pdf.status, 200, "{}", pdf.text);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf.bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Công văn ?"), "{text}");
+    assert!(text.contains("?? ??"), "{text}");
+    let csv = srv.get(
+        &format!("/api/v1/registers/{reg}/report?from={today}&to={today}"),
+        Some(&clerk),
+    );
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    for cell in [
+        "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\"",
+        "\"'+cmd|' /C calc'!A0\"",
+        "\"'@SUM(1)\"",
+        "\"'-2+3\"",
+    ] {
+        assert!(csv.text.contains(cell), "{cell} missing from {}", csv.text);
+    }
+    for raw in [",=HYPERLINK", ",+cmd", ",@SUM", ",-2+3"] {
+        assert!(!csv.text.contains(raw), "{raw} written raw: {}", csv.text);
+    }
+}
+
+/// Runs `f(i)` on `n` threads released together by a barrier; returns the answers in order.
+fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, f) = (&barrier, &f);
+                s.spawn(move || {
+                    barrier.wait();
+                    f(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Simultaneous registrations of one document: one number, the others the documented
+/// `already_registered` (PostgreSQL used to leak its index name in a 409 `already_exists`).
+fn simultaneous_registrations_of_one_document(b: Backend) {
+    let srv = TestServer::start_with(b, |c| c.db_pool_size = 8);
+    let clerk = clerk_of(&srv, "VP");
+    let reg = srv.create_register(&clerk, "incoming", "Sổ đến");
+    for round in 0..8 {
+        let doc = new_paper(&srv, &clerk, &format!("{round}/CV"), "normal");
+        let answers = race(4, |_| register(&srv, &clerk, &doc, &reg));
+        let won = answers.iter().filter(|r| r.status == 200).count();
+        assert_eq!(
+            won,
+            1,
+            "round {round}: {:?}",
+            answers.iter().map(|r| &r.text).collect::<Vec<_>>()
+        );
+        for r in answers.iter().filter(|r| r.status != 200) {
+            r.assert_problem(409, "already_registered");
+            assert!(
+                !r.text.contains("constraint") && !r.text.contains("pkey"),
+                "an internal name in {}",
+                r.text
+            );
+        }
+    }
+    // The losers gave their numbers back: the next document gets the ninth.
+    let next = new_paper(&srv, &clerk, "8/CV", "normal");
+    assert_eq!(register(&srv, &clerk, &next, &reg).json["number"], 9);
+}
+
 both_backends!(
     numbering_series_duplicates_and_reports,
     sixty_four_at_once,
     two_processes_share_the_counter,
+    simultaneous_registrations_of_one_document,
+    report_survives_what_senders_type,
 );

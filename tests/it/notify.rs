@@ -712,6 +712,83 @@ fn issued_document_is_attached(b: Backend) {
     assert!(m.text.as_deref().unwrap().contains("bản PDF đính kèm"));
 }
 
+/// A classified document's subject and file never go into an email (the message says a
+/// confidential document awaits), and a deadline at the end of a day shows as that day
+/// ("03/12/2026"), not as the next day's midnight.
+fn confidential_subjects_stay_home_and_day_end_deadlines_read_right(b: Backend) {
+    let sink = SmtpSink::start();
+    let srv = serve(b, Some(&sink), &[]);
+    let (clerk_id, clerk, _) = office(&srv);
+    let secret = "Kế hoạch di dời trụ sở bí mật";
+    let mut meta = incoming(secret, "normal");
+    meta["confidentiality"] = json!("confidential");
+    let doc = srv.create_document(&clerk, &meta, fixture("valid-two-pages.pdf"));
+    let doc_id = doc["id"].as_str().unwrap().to_string();
+    let plain = srv.create_document(
+        &clerk,
+        &incoming("Báo cáo tháng", "normal"),
+        fixture("valid-minimal.pdf"),
+    );
+    // The end of 3 December 2026 in Vietnam: 4 December 00:00 UTC+7.
+    let end_of_day = chrono::NaiveDate::from_ymd_opt(2026, 12, 3)
+        .unwrap()
+        .and_hms_opt(17, 0, 0)
+        .unwrap();
+    let mut conn = srv.db.connect();
+    let mut assigned = task(NotificationKind::TaskAssigned, &clerk_id, &doc_id, "");
+    assigned.deadline = Some(end_of_day);
+    enqueue(&mut conn, assigned);
+    enqueue(
+        &mut conn,
+        NewNotification {
+            kind: NotificationKind::DocumentIssued,
+            recipient_id: clerk_id.clone(),
+            document_id: Some(doc_id.clone()),
+            task_id: None,
+            actor_id: None,
+            comment: None,
+            deadline: None,
+        },
+    );
+    let mut timed = task(
+        NotificationKind::TaskAssigned,
+        &clerk_id,
+        plain["id"].as_str().unwrap(),
+        "",
+    );
+    timed.deadline = Some(end_of_day - chrono::Duration::hours(7));
+    enqueue(&mut conn, timed);
+    let msgs = sink.wait_for(3, Duration::from_secs(30));
+    assert_eq!(msgs.len(), 3);
+    for m in msgs.iter().filter(|m| !m.subject.contains("Báo cáo tháng")) {
+        let everything = format!(
+            "{}\n{}\n{}",
+            m.subject,
+            m.text.as_deref().unwrap_or(""),
+            m.html.as_deref().unwrap_or("")
+        );
+        assert!(!everything.contains(secret), "{everything}");
+        assert!(everything.contains("văn bản mật"), "{everything}");
+        assert!(m.attachments.is_empty(), "{m:?}");
+    }
+    let text_of = |needle: &str| {
+        msgs.iter()
+            .find(|m| m.subject.contains(needle))
+            .and_then(|m| m.text.clone())
+            .unwrap_or_else(|| panic!("no message about {needle}"))
+    };
+    let day_end = text_of("Việc mới: Quyết định 12/QĐ-UBND — (văn bản mật");
+    assert!(
+        day_end
+            .lines()
+            .any(|l| l.trim_end() == "Hạn xử lý: 03/12/2026"),
+        "{day_end}"
+    );
+    assert!(!day_end.contains("04/12/2026"), "{day_end}");
+    let timed = text_of("Báo cáo tháng");
+    assert!(timed.contains("Hạn xử lý: 03/12/2026 17:00"), "{timed}");
+}
+
 fn without_smtp_messages_become_eml_files_and_shutdown_is_clean(b: Backend) {
     let mut srv = serve(b, None, &[]);
     let (_, clerk_a, clerk_b) = office(&srv);
@@ -815,6 +892,7 @@ fn a_name_that_breaks_headers_is_a_dead_letter_and_mail_goes_on(b: Backend) {
 }
 
 both_backends!(
+    confidential_subjects_stay_home_and_day_end_deadlines_read_right,
     returned_paper_is_mailed_to_its_creator_in_vietnamese,
     smtp_down_then_up_delivers_everything_once,
     killed_mid_batch_then_restarted_delivers_every_message,

@@ -125,6 +125,32 @@ fn document_covers_every_route(b: Backend) {
         "{}",
         &ui.text[..ui.text.len().min(200)]
     );
+    // It may not be framed, and runs only its own scripts: every script the page names is
+    // served from /api/docs/ under the policy, and there is no inline script the policy
+    // would block.
+    let csp = ui.header("content-security-policy").to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(ui.header("x-content-type-options"), "nosniff");
+    let mut scripts = 0;
+    for piece in ui.text.split("<script").skip(1) {
+        let tag = &piece[..piece.find('>').unwrap()];
+        let src = tag
+            .split("src=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("an inline script the policy blocks: {piece}"));
+        let js = srv.get(&format!("/api/docs/{}", src.trim_start_matches("./")), None);
+        assert_eq!(js.status, 200, "{src}");
+        assert!(
+            js.content_type().contains("javascript"),
+            "{src}: {}",
+            js.content_type()
+        );
+        assert!(!js.bytes.is_empty(), "{src}");
+        scripts += 1;
+    }
+    assert_eq!(scripts, 3, "{}", ui.text);
 }
 
 both_backends!(document_covers_every_route);

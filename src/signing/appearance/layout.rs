@@ -48,7 +48,11 @@ pub(crate) struct TextBlock {
 /// invisible format characters (zero-width space/joiners, BOM, soft hyphen) are dropped.
 /// A character the font cannot show is an error naming it: a signature stamp must not silently
 /// show empty boxes.
-pub(crate) fn prepare(lines: &[String], font: &StampFont) -> Result<Vec<Paragraph>, SigningError> {
+pub(crate) fn prepare(
+    lines: &[String],
+    font: &StampFont,
+    fallback: Option<char>,
+) -> Result<Vec<Paragraph>, SigningError> {
     let mut paragraphs = Vec::new();
     for (number, line) in lines.iter().enumerate() {
         let normalised: String = line.nfc().collect();
@@ -83,7 +87,10 @@ pub(crate) fn prepare(lines: &[String], font: &StampFont) -> Result<Vec<Paragrap
                         u32::from(ch)
                     )));
                 }
-                let glyph = font.glyph(shown).ok_or_else(|| {
+                let glyph = font
+                    .glyph(shown)
+                    .or_else(|| fallback.and_then(|f| font.glyph(f)));
+                let glyph = glyph.ok_or_else(|| {
                     SigningError::Appearance(format!(
                         "the stamp font (Liberation Serif) has no glyph for '{ch}' (U+{:04X}) in line {}",
                         u32::from(ch),
@@ -239,7 +246,7 @@ mod tests {
     fn text(lines: &[&str]) -> (StampFont, Vec<Paragraph>, Glyph) {
         let font = StampFont::load().unwrap();
         let owned: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
-        let paragraphs = prepare(&owned, &font).unwrap();
+        let paragraphs = prepare(&owned, &font, None).unwrap();
         let space = font.glyph(' ').unwrap();
         (font, paragraphs, space)
     }
@@ -274,7 +281,7 @@ mod tests {
     #[test]
     fn missing_glyph_is_named() {
         let font = StampFont::load().unwrap();
-        let err = prepare(&["Ký: 中".to_string()], &font)
+        let err = prepare(&["Ký: 中".to_string()], &font, None)
             .err()
             .unwrap()
             .to_string();
@@ -282,7 +289,7 @@ mod tests {
             err.contains("no glyph for '中' (U+4E2D) in line 1"),
             "{err}"
         );
-        let err = prepare(&["ok".into(), "bell\u{7}".into()], &font)
+        let err = prepare(&["ok".into(), "bell\u{7}".into()], &font, None)
             .err()
             .unwrap()
             .to_string();

@@ -52,6 +52,10 @@ pub struct StampSpec {
     /// everything centred, e.g. `Some(1)` for `[position title, full name]`. `None` (default):
     /// picture beside or above the text, see [`build`]. Ignored when there is no picture.
     pub image_after_lines: Option<usize>,
+    /// A character the font lacks is shown as this one (which it must have) instead of
+    /// refusing the text: for printouts of what others typed (the register report), never for
+    /// a signer's stamp, which refuses what it cannot show.
+    pub fallback: Option<char>,
 }
 
 /// New indirect objects that make up an appearance stream.
@@ -113,12 +117,12 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
     let layout = match (&picture, spec.image_after_lines) {
         (Some(picture), Some(after)) => {
             let split = after.min(spec.lines.len());
-            let above = prepare(&spec.lines[..split], &font)?;
-            let below = prepare(&spec.lines[split..], &font)?;
+            let above = prepare(&spec.lines[..split], &font, spec.fallback)?;
+            let below = prepare(&spec.lines[split..], &font, spec.fallback)?;
             layout_between(inner, picture.aspect(), &above, &below, &text, pad)?
         }
         _ => {
-            let paragraphs = prepare(&spec.lines, &font)?;
+            let paragraphs = prepare(&spec.lines, &font, spec.fallback)?;
             layout_plain(
                 inner,
                 picture.as_ref().map(Picture::aspect),
