@@ -1,6 +1,7 @@
 //! Accounts over HTTP, on both databases: login, tokens, units, users, roles, throttling,
 //! and the HTTP conventions every endpoint keeps.
 
+use crate::common;
 use crate::common::{Backend, TestServer, ADMIN_PASSWORD};
 use serde_json::json;
 
@@ -558,7 +559,7 @@ fn simultaneous_writes_answer_domain_codes(b: Backend) {
     };
     for round in 0..6 {
         let name = format!("nobody{round}");
-        for r in race(4, |_| {
+        for r in common::race(4, |_| {
             srv.post(
                 "/api/v1/auth/login",
                 None,
@@ -568,7 +569,7 @@ fn simultaneous_writes_answer_domain_codes(b: Backend) {
             r.assert_problem(401, "invalid_credentials");
         }
         let code = format!("U{round}");
-        let units = race(4, |i| {
+        let units = common::race(4, |i| {
             srv.post(
                 "/api/v1/units",
                 Some(&t),
@@ -581,7 +582,7 @@ fn simultaneous_writes_answer_domain_codes(b: Backend) {
             no_index_name(r);
         }
         let username = format!("user{round}");
-        let users = race(4, |i| {
+        let users = common::race(4, |i| {
             srv.post(
                 "/api/v1/users",
                 Some(&t),
@@ -617,23 +618,6 @@ fn readyz_knows_a_database_that_hangs_or_is_empty(b: Backend) {
     conn.batch_execute("DROP TABLE audit_head").unwrap();
     srv.get("/readyz", None)
         .assert_problem(503, "service_unavailable");
-}
-
-/// Runs `f(i)` on `n` threads released together by a barrier; returns the answers in order.
-fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let barrier = std::sync::Barrier::new(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let (barrier, f) = (&barrier, &f);
-                s.spawn(move || {
-                    barrier.wait();
-                    f(i)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
 }
 
 both_backends!(

@@ -373,23 +373,6 @@ fn report_survives_what_senders_type(b: Backend) {
     }
 }
 
-/// Runs `f(i)` on `n` threads released together by a barrier; returns the answers in order.
-fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let barrier = std::sync::Barrier::new(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let (barrier, f) = (&barrier, &f);
-                s.spawn(move || {
-                    barrier.wait();
-                    f(i)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
 /// Simultaneous registrations of one document: one number, the others the documented
 /// `already_registered` (PostgreSQL used to leak its index name in a 409 `already_exists`).
 fn simultaneous_registrations_of_one_document(b: Backend) {
@@ -398,7 +381,7 @@ fn simultaneous_registrations_of_one_document(b: Backend) {
     let reg = srv.create_register(&clerk, "incoming", "Sổ đến");
     for round in 0..8 {
         let doc = new_paper(&srv, &clerk, &format!("{round}/CV"), "normal");
-        let answers = race(4, |_| register(&srv, &clerk, &doc, &reg));
+        let answers = common::race(4, |_| register(&srv, &clerk, &doc, &reg));
         let won = answers.iter().filter(|r| r.status == 200).count();
         assert_eq!(
             won,
