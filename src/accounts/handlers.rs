@@ -2,14 +2,15 @@
 //! call the service, return the DTO.
 
 use super::model::{
-    LoginRequest, LoginResponse, NewUnit, NewUser, Role, Unit, UnitChanges, User, UserChanges,
+    LoginRequest, LoginResponse, NewUnit, NewUser, PasswordChange, Role, Unit, UnitChanges, User,
+    UserChanges,
 };
-use super::service::{self, LoginOutcome};
+use super::service::{self, LoginOutcome, PasswordOutcome};
 use super::CurrentUser;
 use crate::audit::AuditContext;
 use crate::error::{ApiError, Problem};
 use crate::http::{client_ip, ApiJson, AppState};
-use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(login)
         .service(logout)
         .service(me)
+        .service(change_password)
         .service(list_units)
         .service(create_unit)
         .service(get_unit)
@@ -86,6 +88,43 @@ async fn me(state: web::Data<AppState>, user: CurrentUser) -> Result<web::Json<U
         .db(move |conn| service::get_user(conn, &user.id))
         .await?;
     Ok(web::Json(view))
+}
+
+/// Changes the signed-in user's own password. The session used for the request stays; every
+/// other session of the user ends.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = PasswordChange, responses(
+    (status = 204, description = "Changed; the user's other sessions have ended"),
+    (status = 422, description = "`current_password` is wrong, or `new_password` does not meet the policy or equals the current one (the field is named)", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many wrong passwords (counted with failed logins); see Retry-After", body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/me/password")]
+async fn change_password(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let change = body.into_inner();
+    if change.current_password.len() > 1024 || change.new_password.len() > 1024 {
+        return Err(ApiError::validation("new_password", "too long"));
+    }
+    let ctx = user.audit();
+    let cfg = state.config.clone();
+    let outcome = state
+        .db(move |conn| {
+            service::change_own_password(conn, &cfg, &ctx, (&user.id, &user.session_id), &change)
+        })
+        .await?;
+    match outcome {
+        PasswordOutcome::Changed => Ok(HttpResponse::NoContent().finish()),
+        PasswordOutcome::Wrong { delay_ms } => {
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            Err(ApiError::validation(
+                "current_password",
+                "is not the password in use",
+            ))
+        }
+        PasswordOutcome::Locked { retry_after } => Err(ApiError::TooManyRequests { retry_after }),
+    }
 }
 
 /// All units (the organisation tree, flat; follow `parent_id`).

@@ -186,6 +186,22 @@ pub struct NewUser {
     pub roles: Vec<Role>,
 }
 
+/// A user changing their own password (`PUT /api/v1/me/password`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password in use now.
+    pub current_password: String,
+    /// The new one (the same policy as on creation; must differ from the current one).
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordChange { .. }")
+    }
+}
+
 /// Changing a user; absent fields stay as they are. `unit_id: null` removes the unit.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -189,3 +189,34 @@ pub fn revoke_sessions(
     .set(sessions::revoked_at.eq(at))
     .execute(conn)
 }
+
+/// Ends every open session of a user except `keep` (the one asking).
+pub fn revoke_other_sessions(
+    conn: &mut DbConn,
+    user_id: &str,
+    keep: &str,
+    at: chrono::NaiveDateTime,
+) -> Result<usize, DbError> {
+    diesel::update(
+        sessions::table.filter(
+            sessions::user_id
+                .eq(user_id)
+                .and(sessions::id.ne(keep))
+                .and(sessions::revoked_at.is_null()),
+        ),
+    )
+    .set(sessions::revoked_at.eq(at))
+    .execute(conn)
+}
+
+/// Sets a user's password hash.
+pub fn set_password_hash(
+    conn: &mut DbConn,
+    user_id: &str,
+    hash: &str,
+    at: chrono::NaiveDateTime,
+) -> Result<usize, DbError> {
+    diesel::update(users::table.find(user_id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(at)))
+        .execute(conn)
+}

@@ -620,7 +620,111 @@ fn readyz_knows_a_database_that_hangs_or_is_empty(b: Backend) {
         .assert_problem(503, "service_unavailable");
 }
 
+/// A user changes their own password (issue 15, also noticed: the generated admin password said
+/// "sign in and change it" with no way to): the current one is checked, the policy applies, the
+/// session asking stays and every other one ends; wrong current passwords count as failed logins.
+fn own_password_change(b: Backend) {
+    let srv = TestServer::start_with(b, |c| c.login_max_failures = 3);
+    let id = srv.create_user("duc.nv", "a-long-password-1", None, &["official"]);
+    let asking = srv.login("duc.nv", "a-long-password-1");
+    let other = srv.login("duc.nv", "a-long-password-1");
+    let put = |token: Option<&str>, body: serde_json::Value| {
+        srv.send("PUT", "/api/v1/me/password", token, Some(&body))
+    };
+
+    put(
+        None,
+        json!({"current_password": "a-long-password-1", "new_password": "x"}),
+    )
+    .assert_problem(401, "unauthorized");
+    let r = put(
+        Some(&asking),
+        json!({"current_password": "not-my-password", "new_password": "another-long-pass-2"}),
+    );
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "current_password", "{}", r.text);
+    let r = put(
+        Some(&asking),
+        json!({"current_password": "a-long-password-1", "new_password": "a-long-password-1"}),
+    );
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "new_password", "{}", r.text);
+    let r = put(
+        Some(&asking),
+        json!({"current_password": "a-long-password-1", "new_password": "short"}),
+    );
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.json["field"], "new_password", "{}", r.text);
+    let r = put(
+        Some(&asking),
+        json!({"current_password": "a-long-password-1", "new_password": "x", "role": "admin"}),
+    );
+    assert_eq!(r.status, 400, "unknown fields are refused: {}", r.text);
+
+    let r = put(
+        Some(&asking),
+        json!({"current_password": "a-long-password-1", "new_password": "another-long-pass-2"}),
+    );
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        srv.get("/api/v1/me", Some(&asking)).status,
+        200,
+        "the asking session stays"
+    );
+    srv.get("/api/v1/me", Some(&other))
+        .assert_problem(401, "unauthorized");
+    srv.post(
+        "/api/v1/auth/login",
+        None,
+        &json!({"username": "duc.nv", "password": "a-long-password-1"}),
+    )
+    .assert_problem(401, "invalid_credentials");
+    let fresh = srv.login("duc.nv", "another-long-pass-2");
+    let r = srv.get(
+        &format!("/api/v1/audit/events?object_type=user&object_id={id}&limit=100"),
+        Some(&srv.admin_token),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let events = r.json.as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "user.password_changed"),
+        "{}",
+        r.text
+    );
+    assert!(
+        !r.text.contains("another-long-pass-2"),
+        "no password in the audit log"
+    );
+
+    // Wrong current passwords are failed logins: the third locks this address out (429).
+    for _ in 0..2 {
+        put(
+            Some(&fresh),
+            json!({"current_password": "guess", "new_password": "yet-another-pass-3"}),
+        )
+        .assert_problem(422, "validation_failed");
+    }
+    let r = put(
+        Some(&fresh),
+        json!({"current_password": "guess", "new_password": "yet-another-pass-3"}),
+    );
+    assert!(
+        r.status == 422 || r.status == 429,
+        "third failure: {} {}",
+        r.status,
+        r.text
+    );
+    let r = put(
+        Some(&fresh),
+        json!({"current_password": "another-long-pass-2", "new_password": "yet-another-pass-3"}),
+    );
+    r.assert_problem(429, "too_many_requests");
+}
+
 both_backends!(
+    own_password_change,
     readyz_knows_a_database_that_hangs_or_is_empty,
     failures_lock_the_address_not_the_account,
     simultaneous_writes_answer_domain_codes,
