@@ -3,11 +3,9 @@
 use super::model::AuditEvent;
 use super::service::{self, ChainReport};
 use crate::accounts::{CurrentUser, Role};
-use crate::db::schema::audit_events;
 use crate::error::ApiError;
 use crate::http::AppState;
 use actix_web::{get, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -45,22 +43,14 @@ async fn list_events(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::validation("limit", "must be between 1 and 500"));
     }
+    let filter = service::EventQuery {
+        after: f.after.unwrap_or(0),
+        limit,
+        object_type: f.object_type,
+        object_id: f.object_id,
+    };
     let events = state
-        .db(move |conn| {
-            let mut q = audit_events::table
-                .filter(audit_events::seq.gt(f.after.unwrap_or(0)))
-                .into_boxed();
-            if let Some(t) = &f.object_type {
-                q = q.filter(audit_events::object_type.eq(t.clone()));
-            }
-            if let Some(id) = &f.object_id {
-                q = q.filter(audit_events::object_id.eq(id.clone()));
-            }
-            Ok(q.order(audit_events::seq.asc())
-                .limit(limit)
-                .select(AuditEvent::as_select())
-                .load(conn)?)
-        })
+        .db(move |conn| Ok(service::list_events(conn, &filter)?))
         .await?;
     Ok(web::Json(events))
 }

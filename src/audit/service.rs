@@ -6,6 +6,36 @@ use crate::db::{self, DbConn};
 use diesel::prelude::*;
 use serde::Serialize;
 
+/// Which events to list: after a sequence number, at most `limit`, optionally about one kind of
+/// object or one object.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    pub after: i64,
+    pub limit: i64,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+}
+
+/// Events in chain order, filtered.
+pub fn list_events(
+    conn: &mut DbConn,
+    q: &EventQuery,
+) -> Result<Vec<AuditEvent>, diesel::result::Error> {
+    let mut sel = audit_events::table
+        .filter(audit_events::seq.gt(q.after))
+        .into_boxed();
+    if let Some(t) = &q.object_type {
+        sel = sel.filter(audit_events::object_type.eq(t.clone()));
+    }
+    if let Some(id) = &q.object_id {
+        sel = sel.filter(audit_events::object_id.eq(id.clone()));
+    }
+    sel.order(audit_events::seq.asc())
+        .limit(q.limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
 /// Appends one event. Call it inside the transaction that makes the change it records.
 pub fn record(
     conn: &mut DbConn,
