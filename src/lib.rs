@@ -15,4 +15,5 @@ pub mod signing;
 pub mod startup;
 pub mod storage;
 pub mod text;
+pub mod vntime;
 pub mod workflow;

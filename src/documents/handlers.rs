@@ -17,7 +17,7 @@ use crate::signing::verify::VerifyReport;
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -739,8 +739,7 @@ struct DocumentQuery {
 }
 
 fn day_start_utc(d: NaiveDate) -> chrono::NaiveDateTime {
-    d.and_hms_opt(0, 0, 0).unwrap_or_default()
-        - Duration::hours(crate::registry::service::VIETNAM_OFFSET_HOURS)
+    crate::vntime::start_of_local_day(d)
 }
 
 /// Documents the caller may see, newest first, with filters and a cursor.

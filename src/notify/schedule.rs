@@ -5,8 +5,8 @@ use crate::workflow::calendar::{local_date, Calendar};
 use chrono::{Duration, NaiveDateTime, NaiveTime};
 use std::sync::Mutex;
 
-/// Vietnam is UTC+07:00 all year: digest hours and deadlines in emails are in its time.
-pub use crate::registry::service::VIETNAM_OFFSET_HOURS;
+// Vietnam is UTC+07:00 all year: digest hours and deadlines in emails are in its time.
+use crate::vntime;
 
 /// Where "now" comes from for reminders, escalations and digests.
 pub trait Clock: Send + Sync {
@@ -70,21 +70,18 @@ pub fn backoff(attempts: i32, base_secs: u64, max_secs: u64, jitter: f64) -> Dur
 
 /// The next digest time after `now` (UTC) at `hour` o'clock Vietnam time, as UTC.
 pub fn next_digest_at(now: NaiveDateTime, hour: i32) -> NaiveDateTime {
-    let offset = Duration::hours(VIETNAM_OFFSET_HOURS);
-    let local = now + offset;
+    let local = vntime::local(now);
     let at = NaiveTime::from_hms_opt(hour.clamp(0, 23) as u32, 0, 0).unwrap_or(NaiveTime::MIN);
     let mut t = local.date().and_time(at);
     if t <= local {
         t += Duration::days(1);
     }
-    t - offset
+    vntime::utc_of_local(t)
 }
 
 /// A time as Vietnamese read it: `dd/mm/yyyy HH:MM` at UTC+07:00.
 pub fn vietnam_time(t: NaiveDateTime) -> String {
-    (t + Duration::hours(VIETNAM_OFFSET_HOURS))
-        .format("%d/%m/%Y %H:%M")
-        .to_string()
+    vntime::local(t).format("%d/%m/%Y %H:%M").to_string()
 }
 
 /// A deadline as an email shows it (Vietnam time). A deadline at local midnight is the end of
@@ -92,7 +89,7 @@ pub fn vietnam_time(t: NaiveDateTime) -> String {
 /// "03/12/2026", not "04/12/2026 00:00"; any other time shows with its hour.
 pub fn deadline_text(t: NaiveDateTime) -> String {
     use chrono::Timelike;
-    let local = t + Duration::hours(VIETNAM_OFFSET_HOURS);
+    let local = vntime::local(t);
     if local.time().num_seconds_from_midnight() == 0 && local.nanosecond() == 0 {
         (local - Duration::days(1)).format("%d/%m/%Y").to_string()
     } else {

@@ -13,17 +13,12 @@ use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::{DocumentRow, Registration, RegistrationRow};
 use crate::error::ApiError;
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
-/// Vietnam's offset from UTC (no daylight saving): the year of a number is the local year.
-pub const VIETNAM_OFFSET_HOURS: i64 = 7;
-
-/// The local (Vietnam) calendar year of a UTC time.
-pub fn local_year(utc: NaiveDateTime) -> i32 {
-    (utc + Duration::hours(VIETNAM_OFFSET_HOURS)).year()
-}
+/// The local (Vietnam) calendar year of a UTC time: the year of a number is the local year.
+pub use crate::vntime::local_year;
 
 fn valid_name(name: &str) -> Result<String, ApiError> {
     crate::text::check_name("name", name)?;
@@ -250,9 +245,7 @@ fn csv_field(s: &str) -> String {
 }
 
 fn local_time(t: NaiveDateTime) -> String {
-    (t + Duration::hours(VIETNAM_OFFSET_HOURS))
-        .format("%Y-%m-%dT%H:%M:%S+07:00")
-        .to_string()
+    crate::vntime::rfc3339_local(t)
 }
 
 /// Output of a register report.
@@ -301,14 +294,8 @@ pub fn report(
     }
     db::write_tx(conn, |conn| {
         let reg = managed(conn, viewer, id)?;
-        let offset = Duration::hours(VIETNAM_OFFSET_HOURS);
-        let start = from.and_hms_opt(0, 0, 0).unwrap_or_default() - offset;
-        let end = to
-            .succ_opt()
-            .unwrap_or(to)
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            - offset;
+        let start = crate::vntime::start_of_local_day(from);
+        let end = crate::vntime::end_of_local_day(to);
         let rows = queries::entries(conn, &reg.id, start, end)?;
         let granted: Vec<String> = document_grants::table
             .filter(document_grants::user_id.eq(&viewer.id))
@@ -368,7 +355,7 @@ pub fn report(
                             "{:02} · {} · {} · {} · {} · {} · {} · {} · {}",
                             r.number,
                             r.symbol,
-                            (r.registered_at + offset).format("%d/%m/%Y %H:%M"),
+                            crate::vntime::local(r.registered_at).format("%d/%m/%Y %H:%M"),
                             d.number_symbol.clone().unwrap_or_default(),
                             d.issue_date
                                 .map(|x| x.format("%d/%m/%Y").to_string())

@@ -1,6 +1,6 @@
 //! What a signature should look like and say.
 
-use chrono::{DateTime, FixedOffset, Offset, Utc};
+use chrono::{DateTime, FixedOffset};
 
 use super::tsa::TsaConfig;
 use super::SigningError;
@@ -39,9 +39,6 @@ pub struct SignOptions {
     pub signing_time: Option<DateTime<FixedOffset>>,
 }
 
-/// Vietnam's offset from UTC in seconds.
-pub const VIETNAM_UTC_OFFSET_SECS: i32 = 7 * 3600;
-
 impl SignOptions {
     /// Checks option values that do not depend on the document.
     pub fn validate(&self) -> Result<(), SigningError> {
@@ -67,11 +64,7 @@ impl SignOptions {
     /// The claimed signing time; by default now in Vietnam time (UTC+07:00, no daylight saving),
     /// whatever the server's time zone, as Decree 30 stamps show it.
     pub fn time(&self) -> DateTime<FixedOffset> {
-        self.signing_time.unwrap_or_else(|| {
-            let vietnam =
-                FixedOffset::east_opt(VIETNAM_UTC_OFFSET_SECS).unwrap_or_else(|| Utc.fix());
-            Utc::now().with_timezone(&vietnam)
-        })
+        self.signing_time.unwrap_or_else(crate::vntime::now)
     }
 
     /// /M as a PDF date, `D:YYYYMMDDHHmmSS+HH'mm'`.

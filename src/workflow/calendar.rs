@@ -4,11 +4,8 @@
 //! that settings can extend (`calendar_extra_holidays`) or override with make-up working
 //! days (`calendar_extra_workdays`).
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 use std::collections::BTreeSet;
-
-/// Vietnam's offset from UTC (no daylight saving).
-pub const VIETNAM_OFFSET_HOURS: i64 = 7;
 
 /// Lunar-calendar holidays and yearly substitute days, as the government announced or as
 /// they fall by the Labour Code; check each year's decision and add what differs through
@@ -167,20 +164,7 @@ impl Calendar {
     }
 }
 
-/// The Vietnam calendar date of a UTC time.
-pub fn local_date(utc: NaiveDateTime) -> NaiveDate {
-    (utc + Duration::hours(VIETNAM_OFFSET_HOURS)).date()
-}
-
-/// The UTC time at which local day `d` ends (local midnight after it).
-pub fn end_of_local_day(d: NaiveDate) -> NaiveDateTime {
-    (d + Duration::days(1)).and_time(NaiveTime::MIN) - Duration::hours(VIETNAM_OFFSET_HOURS)
-}
-
-/// The UTC time at which local day `d` starts.
-pub fn start_of_local_day(d: NaiveDate) -> NaiveDateTime {
-    d.and_time(NaiveTime::MIN) - Duration::hours(VIETNAM_OFFSET_HOURS)
-}
+pub use crate::vntime::{end_of_local_day, local_date, start_of_local_day};
 
 /// Parses `YYYY-MM-DD, YYYY-MM-DD, …` (spaces allowed, empty is none).
 pub fn parse_dates(list: &str) -> Result<Vec<NaiveDate>, String> {
