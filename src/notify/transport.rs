@@ -1,13 +1,7 @@
 //! Where messages go: an SMTP server (lettre's SMTP client: connection, STARTTLS/TLS, AUTH,
-//! commands), or `.eml` files when none is configured.
-//!
-//! `smtp_url` forms (credentials percent-encoded in the userinfo, all optional):
-//! - `smtp://user:pass@host:587` — STARTTLS, required (the default for `smtp://`; also
-//!   `?tls=starttls`); port 587 when absent.
-//! - `smtps://user:pass@host:465` — implicit TLS; port 465 when absent.
-//! - `smtp://host:25?tls=none` — plain text, for a relay on the same host or a test sink only.
+//! commands), or `.eml` files when none is configured. The settings come parsed from
+//! `config::mail` (the `smtp_url` forms are described there).
 
-use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
@@ -17,83 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How the connection to the SMTP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// Plain connection upgraded with STARTTLS (refused if the server does not offer it).
-    StartTls,
-    /// TLS from the first byte (`smtps://`).
-    ImplicitTls,
-    /// No encryption.
-    None,
-}
-
-/// A parsed `smtp_url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpTarget {
-    pub host: String,
-    pub port: u16,
-    pub security: Security,
-    /// User name and password, when the URL has them.
-    pub credentials: Option<(String, String)>,
-}
-
-impl SmtpTarget {
-    /// Parses `smtp_url`; the error says what is wrong.
-    pub fn parse(raw: &str) -> Result<SmtpTarget, String> {
-        let url = url::Url::parse(raw.trim()).map_err(|e| format!("'{raw}' is not a URL: {e}"))?;
-        let mut tls: Option<String> = None;
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "tls" => tls = Some(v.into_owned()),
-                other => return Err(format!("unknown parameter '{other}' (only tls=)")),
-            }
-        }
-        let (security, default_port) = match (url.scheme(), tls.as_deref()) {
-            ("smtp", None | Some("starttls")) => (Security::StartTls, 587),
-            ("smtp", Some("none")) => (Security::None, 25),
-            ("smtps", None) => (Security::ImplicitTls, 465),
-            ("smtp", Some(other)) => {
-                return Err(format!(
-                    "tls={other} is not one of: starttls (default), none"
-                ))
-            }
-            ("smtps", Some(_)) => return Err("smtps:// takes no tls= parameter".into()),
-            (scheme, _) => {
-                return Err(format!(
-                    "scheme '{scheme}' is not smtp:// (STARTTLS, or ?tls=none) or smtps:// (implicit TLS)"
-                ))
-            }
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or("the URL names no host")?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        if url.path().len() > 1 {
-            return Err("the URL must not have a path".into());
-        }
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|_| "the user name or password is not UTF-8".to_string())
-        };
-        let credentials = match (url.username(), url.password()) {
-            ("", None) => None,
-            (user, Some(pass)) => Some((decode(user)?, decode(pass)?)),
-            (_, None) => return Err("a user name needs a password (user:pass@host)".into()),
-        };
-        Ok(SmtpTarget {
-            host,
-            port: url.port().unwrap_or(default_port),
-            security,
-            credentials,
-        })
-    }
-}
+pub use crate::config::mail::{MailSettings, Security, SmtpTarget};
 
 /// Why a message was not delivered.
 #[derive(Debug)]
@@ -148,26 +66,19 @@ pub fn domain_of(address: &str) -> String {
 }
 
 impl Transport {
-    /// The transport the configuration names.
-    pub fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Transport> {
-        if cfg.smtp_url.is_empty() {
-            let dir = cfg.data_dir.join("outbox");
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-            return Ok(Transport::Files(dir));
-        }
-        let target = SmtpTarget::parse(&cfg.smtp_url)
-            .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_URL: {e}"))?;
-        let from: Mailbox = cfg
-            .smtp_from
-            .parse()
-            .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_FROM: {e}"))?;
+    /// The transport the mail settings name: an SMTP server, or `.eml` files in a folder.
+    pub fn new(mail: &MailSettings) -> anyhow::Result<Transport> {
+        let Some(target) = mail.target.clone() else {
+            std::fs::create_dir_all(&mail.outbox_dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", mail.outbox_dir.display()))?;
+            return Ok(Transport::Files(mail.outbox_dir.clone()));
+        };
         let tls = match target.security {
             Security::None => None,
             Security::StartTls | Security::ImplicitTls => {
                 let mut b = TlsParameters::builder(target.host.clone());
-                if !cfg.smtp_ca_file.is_empty() {
-                    let pem = std::fs::read(&cfg.smtp_ca_file)
+                if let Some(ca_file) = &mail.ca_file {
+                    let pem = std::fs::read(ca_file)
                         .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_CA_FILE: {e}"))?;
                     let ca = Certificate::from_pem(&pem)
                         .map_err(|e| anyhow::anyhow!("DOCFLOW_SMTP_CA_FILE: {e}"))?;
@@ -180,8 +91,8 @@ impl Transport {
             }
         };
         Ok(Transport::Smtp(Arc::new(SmtpSettings {
-            timeout: Duration::from_secs(cfg.smtp_timeout_secs),
-            hello: ClientId::Domain(domain_of(from.email.as_ref())),
+            timeout: mail.timeout,
+            hello: ClientId::Domain(domain_of(mail.from.email.as_ref())),
             target,
             tls,
         })))

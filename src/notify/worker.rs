@@ -90,7 +90,8 @@ pub fn start(pool: DbPool, config: Arc<Config>, clock: Arc<AppClock>) -> anyhow:
         tracing::info!("notify_workers is 0: this process sends no notifications");
         return Ok(Notifier { stop, threads });
     }
-    let transport = Transport::from_config(&config)?;
+    let mail = config.mail().map_err(anyhow::Error::msg)?;
+    let transport = Transport::new(&mail)?;
     let from: Mailbox = config
         .smtp_from
         .parse()
@@ -155,7 +156,7 @@ fn describe(cfg: &Config) -> String {
     if cfg.smtp_url.is_empty() {
         format!("files in {}", cfg.data_dir.join("outbox").display())
     } else {
-        transport::SmtpTarget::parse(&cfg.smtp_url)
+        crate::config::mail::SmtpTarget::parse(&cfg.smtp_url)
             .map(|t| format!("{}:{} ({:?})", t.host, t.port, t.security))
             .unwrap_or_default()
     }

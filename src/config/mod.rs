@@ -1,6 +1,8 @@
 //! Configuration: defaults → optional TOML file → `DOCFLOW_*` environment variables.
 //! Validated once at start; passed around as data, never read from globals.
 
+pub mod mail;
+
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -442,8 +444,7 @@ impl Config {
             ));
         }
         if !self.smtp_url.is_empty() {
-            crate::notify::transport::SmtpTarget::parse(&self.smtp_url)
-                .map_err(|m| err(env_name("smtp_url"), m))?;
+            mail::SmtpTarget::parse(&self.smtp_url).map_err(|m| err(env_name("smtp_url"), m))?;
         }
         if self.smtp_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(err(
