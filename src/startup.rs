@@ -4,7 +4,7 @@
 use crate::accounts::service;
 use crate::config::Config;
 use crate::db;
-use crate::http::AppState;
+use crate::state::AppState;
 use std::sync::Arc;
 
 /// Opens the database, applies migrations and creates the admin account on first start.

@@ -4,7 +4,7 @@ use super::model::AuditEvent;
 use super::service::{self, ChainReport};
 use crate::accounts::{CurrentUser, Role};
 use crate::error::ApiError;
-use crate::http::AppState;
+use crate::state::AppState;
 use actix_web::{get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;

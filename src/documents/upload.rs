@@ -3,7 +3,7 @@
 
 use super::inspect::{self, PdfFacts, PdfRejection};
 use crate::error::ApiError;
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::storage::StagedFile;
 use actix_multipart::Multipart;
 use actix_web::error::PayloadError;

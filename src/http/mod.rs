@@ -1,56 +1,20 @@
 //! The HTTP edge: shared state, the app factory (middleware, each domain's routes, OpenAPI,
 //! Swagger UI), health checks, and starting the server.
 
-pub mod datetime;
 pub mod headers;
 pub mod json;
 pub mod request_id;
 
-use crate::config::Config;
-use crate::db::{DbConn, DbPool};
 use crate::error::{ApiError, Problem};
 use actix_web::dev::Server;
 use actix_web::{get, middleware, web, App, HttpRequest, HttpResponse, HttpServer};
-use std::sync::Arc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use crate::state::AppState;
 pub use json::ApiJson;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// Database pool.
-    pub pool: DbPool,
-    /// Validated configuration.
-    pub config: Arc<Config>,
-    /// The content-addressed file store.
-    pub blobs: crate::storage::BlobStore,
-    /// The clock of reminders, escalations and digests (settable when `notify_clock = "manual"`).
-    pub clock: Arc<crate::notify::AppClock>,
-    /// Root certificates signatures are verified against (`trust_roots_path`), read once.
-    pub trust_roots: Arc<Vec<openssl::x509::X509>>,
-}
-
-impl AppState {
-    /// Runs blocking database work on the blocking thread pool, inside the request's span.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let pool = self.pool.clone();
-        let span = tracing::Span::current();
-        web::block(move || {
-            let _entered = span.enter();
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await?
-    }
-}
 
 /// The client's address as the server saw it.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {

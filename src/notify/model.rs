@@ -343,6 +343,6 @@ pub struct ListQuery {
 #[serde(deny_unknown_fields)]
 pub struct ClockSetting {
     /// The time the clock shows (`2026-12-01T08:00:00Z`; without an offset, UTC).
-    #[serde(deserialize_with = "crate::http::datetime::utc")]
+    #[serde(deserialize_with = "crate::datetime::utc")]
     pub now: NaiveDateTime,
 }

@@ -521,10 +521,10 @@ pub struct NewSubstitution {
     pub deputy_id: String,
     pub capacity: Capacity,
     /// Default now; without an offset, UTC.
-    #[serde(default, deserialize_with = "crate::http::datetime::utc_opt")]
+    #[serde(default, deserialize_with = "crate::datetime::utc_opt")]
     pub starts_at: Option<NaiveDateTime>,
     /// Without an offset, UTC.
-    #[serde(deserialize_with = "crate::http::datetime::utc")]
+    #[serde(deserialize_with = "crate::datetime::utc")]
     pub ends_at: NaiveDateTime,
 }
 
