@@ -5,6 +5,179 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+/// Every stable code a client can meet in a problem document (`code`, and the end of `type`):
+/// one enum, so a code cannot be misspelt at a call site, and each is documented in
+/// docs/API.md (a test checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    ActionNotAllowed,
+    AlreadyAcknowledged,
+    AlreadyGranted,
+    AlreadyRegistered,
+    BodyTimeout,
+    BodyUnreadable,
+    ClockNotManual,
+    ConcurrentUpdate,
+    DocumentReturned,
+    Forbidden,
+    IdempotencyKeyReused,
+    InsufficientStorage,
+    InternalError,
+    InvalidCharacter,
+    InvalidCredentials,
+    InvalidField,
+    InvalidIdempotencyKey,
+    InvalidPath,
+    InvalidQuery,
+    LastAdmin,
+    LeadAlreadyAssigned,
+    MalformedJson,
+    MultipartInvalid,
+    NotADraft,
+    NotFound,
+    NotIncoming,
+    NotRegistrable,
+    NotReturnable,
+    NotificationNotDead,
+    NumberedAtIssuance,
+    PayloadTooLarge,
+    PdfCertifiedNoChanges,
+    PdfCertifyNotFirst,
+    PdfCheckBusy,
+    PdfDamaged,
+    PdfEncrypted,
+    PdfNotPdf,
+    PdfTooComplex,
+    PdfUnreadable,
+    PdfUnsupported,
+    ProbableDuplicate,
+    RangeNotSatisfiable,
+    RecallRefused,
+    Returned,
+    RouteActive,
+    RouteCompleted,
+    RouteFinished,
+    RouteNotFound,
+    ServiceUnavailable,
+    SignatureAppearanceInvalid,
+    SignatureFieldInvalid,
+    SigningKeyInvalid,
+    SigningOptionsInvalid,
+    TaskClosed,
+    TooManyRequests,
+    TsaFailed,
+    TypeCodeTaken,
+    Unauthorized,
+    UnitCodeTaken,
+    UnitInUse,
+    UnsupportedMediaType,
+    UploadUnreadable,
+    UsernameTaken,
+    ValidationFailed,
+}
+
+text_enum!(ErrorCode {
+    ActionNotAllowed => "action_not_allowed",
+    AlreadyAcknowledged => "already_acknowledged",
+    AlreadyGranted => "already_granted",
+    AlreadyRegistered => "already_registered",
+    BodyTimeout => "body_timeout",
+    BodyUnreadable => "body_unreadable",
+    ClockNotManual => "clock_not_manual",
+    ConcurrentUpdate => "concurrent_update",
+    DocumentReturned => "document_returned",
+    Forbidden => "forbidden",
+    IdempotencyKeyReused => "idempotency_key_reused",
+    InsufficientStorage => "insufficient_storage",
+    InternalError => "internal_error",
+    InvalidCharacter => "invalid_character",
+    InvalidCredentials => "invalid_credentials",
+    InvalidField => "invalid_field",
+    InvalidIdempotencyKey => "invalid_idempotency_key",
+    InvalidPath => "invalid_path",
+    InvalidQuery => "invalid_query",
+    LastAdmin => "last_admin",
+    LeadAlreadyAssigned => "lead_already_assigned",
+    MalformedJson => "malformed_json",
+    MultipartInvalid => "multipart_invalid",
+    NotADraft => "not_a_draft",
+    NotFound => "not_found",
+    NotIncoming => "not_incoming",
+    NotRegistrable => "not_registrable",
+    NotReturnable => "not_returnable",
+    NotificationNotDead => "notification_not_dead",
+    NumberedAtIssuance => "numbered_at_issuance",
+    PayloadTooLarge => "payload_too_large",
+    PdfCertifiedNoChanges => "pdf_certified_no_changes",
+    PdfCertifyNotFirst => "pdf_certify_not_first",
+    PdfCheckBusy => "pdf_check_busy",
+    PdfDamaged => "pdf_damaged",
+    PdfEncrypted => "pdf_encrypted",
+    PdfNotPdf => "pdf_not_pdf",
+    PdfTooComplex => "pdf_too_complex",
+    PdfUnreadable => "pdf_unreadable",
+    PdfUnsupported => "pdf_unsupported",
+    ProbableDuplicate => "probable_duplicate",
+    RangeNotSatisfiable => "range_not_satisfiable",
+    RecallRefused => "recall_refused",
+    Returned => "returned",
+    RouteActive => "route_active",
+    RouteCompleted => "route_completed",
+    RouteFinished => "route_finished",
+    RouteNotFound => "route_not_found",
+    ServiceUnavailable => "service_unavailable",
+    SignatureAppearanceInvalid => "signature_appearance_invalid",
+    SignatureFieldInvalid => "signature_field_invalid",
+    SigningKeyInvalid => "signing_key_invalid",
+    SigningOptionsInvalid => "signing_options_invalid",
+    TaskClosed => "task_closed",
+    TooManyRequests => "too_many_requests",
+    TsaFailed => "tsa_failed",
+    TypeCodeTaken => "type_code_taken",
+    Unauthorized => "unauthorized",
+    UnitCodeTaken => "unit_code_taken",
+    UnitInUse => "unit_in_use",
+    UnsupportedMediaType => "unsupported_media_type",
+    UploadUnreadable => "upload_unreadable",
+    UsernameTaken => "username_taken",
+    ValidationFailed => "validation_failed",
+});
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl ErrorCode {
+    /// The code of a signing-engine error (the engine is free of HTTP and keeps its own codes
+    /// for the CLI; an I/O failure is an internal error here).
+    pub fn of_signing(e: &crate::signing::SigningError) -> ErrorCode {
+        use crate::signing::SigningError as S;
+        match e {
+            S::NotPdf(_) => ErrorCode::PdfNotPdf,
+            S::Encrypted(_) => ErrorCode::PdfEncrypted,
+            S::Damaged(_) => ErrorCode::PdfDamaged,
+            S::CertifiedNoChanges => ErrorCode::PdfCertifiedNoChanges,
+            S::Unsupported(_) => ErrorCode::PdfUnsupported,
+            S::TooComplex(_) => ErrorCode::PdfTooComplex,
+            S::Key(_) => ErrorCode::SigningKeyInvalid,
+            S::Tsa(_) => ErrorCode::TsaFailed,
+            S::Field(_) => ErrorCode::SignatureFieldInvalid,
+            S::Appearance(_) => ErrorCode::SignatureAppearanceInvalid,
+            S::CertifyNotFirst => ErrorCode::PdfCertifyNotFirst,
+            S::Options(_) => ErrorCode::SigningOptionsInvalid,
+            S::Internal(_) | S::Io(_) => ErrorCode::InternalError,
+        }
+    }
+}
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -16,19 +189,19 @@ pub enum ApiError {
     NoRoute(String),
     /// The request conflicts with the current state.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// The request lost a race or came too late: 409 carrying the current state, so the
     /// client can show what happened instead of retrying blindly.
     #[error("{message}")]
     Stale {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         current: serde_json::Value,
     },
     /// The request could not be read (syntax, types, unknown values).
     #[error("{message}")]
     BadRequest {
-        code: &'static str,
+        code: ErrorCode,
         field: Option<String>,
         message: String,
     },
@@ -37,14 +210,14 @@ pub enum ApiError {
     Validation { field: String, message: String },
     /// No valid credentials.
     #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
+    Unauthorized { code: ErrorCode, message: String },
     /// Authenticated, but not allowed.
     #[error("you are not allowed to do this")]
     Forbidden,
     /// The request was read but its content cannot be processed (e.g. an unreadable PDF);
     /// the code says why.
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable { code: ErrorCode, message: String },
     /// The requested byte range lies outside the file.
     #[error("the requested range is outside the file ({size} bytes)")]
     RangeNotSatisfiable { size: u64 },
@@ -104,7 +277,7 @@ impl ApiError {
     }
 
     /// Conflict with a stable code.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Conflict {
             code,
             message: message.into(),
@@ -117,25 +290,25 @@ impl ApiError {
     }
 
     /// The stable code clients see.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::NotFound(_) => "not_found",
-            ApiError::NoRoute(_) => "route_not_found",
-            ApiError::Conflict { code, .. } => code,
-            ApiError::Stale { code, .. } => code,
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::Validation { .. } => "validation_failed",
-            ApiError::Unprocessable { code, .. } => code,
-            ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
-            ApiError::Unauthorized { code, .. } => code,
-            ApiError::Forbidden => "forbidden",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::BodyTimeout { .. } => "body_timeout",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable(_) => "service_unavailable",
-            ApiError::InsufficientStorage(_) => "insufficient_storage",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::NoRoute(_) => ErrorCode::RouteNotFound,
+            ApiError::Conflict { code, .. } => *code,
+            ApiError::Stale { code, .. } => *code,
+            ApiError::BadRequest { code, .. } => *code,
+            ApiError::Validation { .. } => ErrorCode::ValidationFailed,
+            ApiError::Unprocessable { code, .. } => *code,
+            ApiError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
+            ApiError::Unauthorized { code, .. } => *code,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::BodyTimeout { .. } => ErrorCode::BodyTimeout,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::InsufficientStorage(_) => ErrorCode::InsufficientStorage,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -151,11 +324,11 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
         Problem {
-            type_: format!("urn:docflow:problem:{}", self.code()),
+            type_: format!("urn:docflow:problem:{}", self.code().as_str()),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: self.to_string(),
-            code: self.code().to_string(),
+            code: self.code().as_str().to_string(),
             field: self.field(),
             current: match self {
                 ApiError::Stale { current, .. } => Some(current.clone()),
@@ -222,7 +395,7 @@ impl ApiError {
     pub fn invalid_character(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         ApiError::BadRequest {
-            code: "invalid_character",
+            code: ErrorCode::InvalidCharacter,
             message: format!("{field}: {}", message.into()),
             field: Some(field),
         }
@@ -233,47 +406,47 @@ impl ApiError {
 /// name, and the columns SQLite names in "UNIQUE constraint failed: …"), the domain code and
 /// the words. Sequential requests meet the service's own check first and get the same code;
 /// these rows answer the loser of a race the same way, never with the index's name.
-const UNIQUE_INDEXES: &[(&str, &str, &str, &str)] = &[
+const UNIQUE_INDEXES: &[(&str, &str, ErrorCode, &str)] = &[
     (
         "units_code_key",
         "units.code",
-        "unit_code_taken",
+        ErrorCode::UnitCodeTaken,
         "a unit with this code exists",
     ),
     (
         "users_username_key",
         "users.username",
-        "username_taken",
+        ErrorCode::UsernameTaken,
         "this username is taken",
     ),
     (
         "document_types_pkey",
         "document_types.code",
-        "type_code_taken",
+        ErrorCode::TypeCodeTaken,
         "a document type with this code exists",
     ),
     (
         "document_registrations_pkey",
         "document_registrations.document_id",
-        "already_registered",
+        ErrorCode::AlreadyRegistered,
         "the document is registered already",
     ),
     (
         "document_grants_pkey",
         "document_grants.document_id, document_grants.user_id",
-        "already_granted",
+        ErrorCode::AlreadyGranted,
         "the user has access to the document already",
     ),
     (
         "workflow_routes_one_active_uq",
         "workflow_routes.document_id",
-        "route_active",
+        ErrorCode::RouteActive,
         "the document has an active route already",
     ),
     (
         "workflow_tasks_one_lead_uq",
         "workflow_tasks.document_id",
-        "lead_already_assigned",
+        ErrorCode::LeadAlreadyAssigned,
         "the document has a lead already",
     ),
 ];
@@ -288,11 +461,11 @@ fn unique_violation(constraint: Option<&str>, message: &str) -> ApiError {
         constraint == Some(*pg) || sqlite_columns.is_some_and(|c| c == *cols)
     });
     match known {
-        Some((_, _, code, words)) => ApiError::conflict(code, *words),
+        Some((_, _, code, words)) => ApiError::conflict(*code, *words),
         None => {
             tracing::warn!(constraint, message, "unique violation");
             ApiError::conflict(
-                "concurrent_update",
+                ErrorCode::ConcurrentUpdate,
                 "another change happened at the same time; retry",
             )
         }
@@ -325,7 +498,7 @@ impl From<diesel::result::Error> for ApiError {
                 ApiError::validation("reference", "refers to a record that does not exist")
             }
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => ApiError::conflict(
-                "concurrent_update",
+                ErrorCode::ConcurrentUpdate,
                 "another change happened at the same time; retry",
             ),
             Error::DatabaseError(_, info) if disk_full(info.as_ref()) => {
@@ -367,7 +540,7 @@ impl From<crate::storage::StorageError> for ApiError {
         match e {
             StorageError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
             StorageError::Upload(m) => ApiError::BadRequest {
-                code: "upload_unreadable",
+                code: ErrorCode::UploadUnreadable,
                 field: None,
                 message: format!("the upload could not be read: {m}"),
             },
@@ -531,5 +704,19 @@ mod tests {
                 "{detail}"
             );
         }
+    }
+
+    #[test]
+    fn every_code_is_documented_in_api_md() {
+        let doc = include_str!("../docs/API.md");
+        let missing: Vec<&str> = ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .filter(|c| !doc.contains(&format!("`{c}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "codes missing from docs/API.md: {missing:?}"
+        );
     }
 }

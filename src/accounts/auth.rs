@@ -3,7 +3,7 @@
 use super::model::Role;
 use super::service;
 use crate::audit::AuditContext;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::{client_ip, AppState};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -47,7 +47,7 @@ impl CurrentUser {
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::Unauthorized {
-        code: "unauthorized",
+        code: ErrorCode::Unauthorized,
         message: message.to_string(),
     }
 }

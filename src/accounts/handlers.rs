@@ -8,7 +8,7 @@ use super::model::{
 use super::service::{self, LoginOutcome, PasswordOutcome};
 use super::CurrentUser;
 use crate::audit::AuditContext;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, ErrorCode, Problem};
 use crate::http::{client_ip, ApiJson, AppState};
 use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -61,7 +61,7 @@ async fn login(
             // Slows guessing down without holding a database connection or a thread.
             tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
             Err(ApiError::Unauthorized {
-                code: "invalid_credentials",
+                code: ErrorCode::InvalidCredentials,
                 message: "wrong username or password".into(),
             })
         }

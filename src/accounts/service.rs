@@ -10,7 +10,7 @@ use crate::audit::{self, Action, AuditContext};
 use crate::config::Config;
 use crate::db::schema::{sessions, units, users};
 use crate::db::{self, DbConn};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
@@ -151,7 +151,7 @@ pub fn create_unit(
         }
         if queries::unit_code_taken(conn, &code, None)? {
             return Err(ApiError::conflict(
-                "unit_code_taken",
+                ErrorCode::UnitCodeTaken,
                 format!("a unit with code '{code}' exists"),
             ));
         }
@@ -199,7 +199,7 @@ pub fn update_unit(
         if let Some(code) = code {
             if queries::unit_code_taken(conn, &code, Some(id))? {
                 return Err(ApiError::conflict(
-                    "unit_code_taken",
+                    ErrorCode::UnitCodeTaken,
                     format!("a unit with code '{code}' exists"),
                 ));
             }
@@ -237,7 +237,7 @@ pub fn update_unit(
                 let (members, subunits) = queries::unit_active_members(conn, id)?;
                 if members > 0 || subunits > 0 {
                     return Err(ApiError::conflict(
-                        "unit_in_use",
+                        ErrorCode::UnitInUse,
                         format!("the unit still has {members} active users and {subunits} active sub-units"),
                     ));
                 }
@@ -296,7 +296,7 @@ pub fn create_user(
         }
         if queries::find_user_by_username(conn, &username)?.is_some() {
             return Err(ApiError::conflict(
-                "username_taken",
+                ErrorCode::UsernameTaken,
                 format!("the username '{username}' is taken"),
             ));
         }
@@ -404,7 +404,7 @@ pub fn update_user(
         }
         if queries::active_admins(conn)? == 0 {
             return Err(ApiError::conflict(
-                "last_admin",
+                ErrorCode::LastAdmin,
                 "this change would leave no active administrator",
             ));
         }

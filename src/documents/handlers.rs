@@ -11,7 +11,7 @@ use super::service::{self, StoredFile};
 use super::upload;
 use super::verification;
 use crate::accounts::{CurrentUser, Role};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, ErrorCode, Problem};
 use crate::http::{json, ApiJson, AppState};
 use crate::signing::verify::VerifyReport;
 use actix_web::body::SizedStream;
@@ -116,7 +116,7 @@ async fn create_document(
     let viewer = Viewer::from(&user);
     let up = upload::read(&state, &req, payload, true).await?;
     let raw = up.metadata.ok_or_else(|| ApiError::BadRequest {
-        code: "invalid_field",
+        code: ErrorCode::InvalidField,
         field: Some("metadata".into()),
         message: "the 'metadata' part (JSON) is missing".into(),
     })?;
@@ -129,7 +129,7 @@ async fn create_document(
             .await?;
     }
     let part = up.file.ok_or_else(|| ApiError::BadRequest {
-        code: "invalid_field",
+        code: ErrorCode::InvalidField,
         field: Some("file".into()),
         message: "the 'file' part (the PDF) is missing".into(),
     })?;
@@ -178,7 +178,7 @@ async fn add_version(
     }
     let up = upload::read(&state, &req, payload, false).await?;
     let part = up.file.ok_or_else(|| ApiError::BadRequest {
-        code: "invalid_field",
+        code: ErrorCode::InvalidField,
         field: Some("file".into()),
         message: "the 'file' part (the PDF) is missing".into(),
     })?;
@@ -223,7 +223,7 @@ async fn add_attachment(
     }
     let up = upload::read(&state, &req, payload, false).await?;
     let part = up.file.ok_or_else(|| ApiError::BadRequest {
-        code: "invalid_field",
+        code: ErrorCode::InvalidField,
         field: Some("file".into()),
         message: "the 'file' part is missing".into(),
     })?;

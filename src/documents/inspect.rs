@@ -16,6 +16,7 @@
 //! result is dropped) and the file is refused as unreadable.
 
 use super::guarded::{self, Failure, Guard};
+use crate::error::ErrorCode;
 use crate::signing::pdf::cost;
 use crate::signing::pdf::document;
 use crate::signing::pdf::reader::Reader;
@@ -83,13 +84,13 @@ pub enum PdfRejection {
 
 impl PdfRejection {
     /// The stable code clients see.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PdfRejection::NotPdf(_) => "pdf_not_pdf",
-            PdfRejection::Encrypted(_) => "pdf_encrypted",
-            PdfRejection::Unreadable(_) => "pdf_unreadable",
-            PdfRejection::TooComplex(_) => "pdf_too_complex",
-            PdfRejection::Busy(_) => "pdf_check_busy",
+            PdfRejection::NotPdf(_) => ErrorCode::PdfNotPdf,
+            PdfRejection::Encrypted(_) => ErrorCode::PdfEncrypted,
+            PdfRejection::Unreadable(_) => ErrorCode::PdfUnreadable,
+            PdfRejection::TooComplex(_) => ErrorCode::PdfTooComplex,
+            PdfRejection::Busy(_) => ErrorCode::PdfCheckBusy,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::db::schema::{
     document_attachments, document_grants, document_types, document_versions, documents,
 };
 use crate::db::{self, DbConn};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::registry;
 use diesel::prelude::*;
 use serde_json::json;
@@ -526,20 +526,20 @@ pub fn register(
         match (doc.kind(), doc.status()) {
             (Kind::Outgoing, _) => {
                 return Err(ApiError::conflict(
-                    "numbered_at_issuance",
+                    ErrorCode::NumberedAtIssuance,
                     "outgoing documents get their number when they are issued, after signing",
                 ))
             }
             (_, Status::Registered) => {
                 return Err(ApiError::conflict(
-                    "already_registered",
+                    ErrorCode::AlreadyRegistered,
                     "the document is registered already",
                 ))
             }
             (Kind::Incoming, Status::Received) | (Kind::Internal, Status::Draft) => {}
             (_, s) => {
                 return Err(ApiError::conflict(
-                    "not_registrable",
+                    ErrorCode::NotRegistrable,
                     format!("a document in status '{}' cannot be registered", s.as_str()),
                 ))
             }
@@ -575,7 +575,7 @@ pub fn register(
                     None => String::new(),
                 };
                 return Err(ApiError::conflict(
-                    "probable_duplicate",
+                    ErrorCode::ProbableDuplicate,
                     format!(
                         "a document from the same issuer with symbol {} of {} has arrived already{known}; send confirm_duplicate: true to register it anyway",
                         doc.number_symbol.clone().unwrap_or_default(),
@@ -615,7 +615,7 @@ fn incoming_for_clerk(
     }
     if doc.kind() != Kind::Incoming {
         return Err(ApiError::conflict(
-            "not_incoming",
+            ErrorCode::NotIncoming,
             "only incoming documents are acknowledged or returned",
         ));
     }
@@ -633,12 +633,15 @@ pub fn acknowledge(
         let doc = incoming_for_clerk(conn, viewer, id)?;
         if doc.acknowledged_at.is_some() {
             return Err(ApiError::conflict(
-                "already_acknowledged",
+                ErrorCode::AlreadyAcknowledged,
                 "receipt was acknowledged already",
             ));
         }
         if doc.status() == Status::Returned {
-            return Err(ApiError::conflict("returned", "the document was sent back"));
+            return Err(ApiError::conflict(
+                ErrorCode::Returned,
+                "the document was sent back",
+            ));
         }
         let now = db::now();
         diesel::update(documents::table.find(&doc.id))
@@ -677,7 +680,7 @@ pub fn return_document(
         let doc = incoming_for_clerk(conn, viewer, id)?;
         if doc.status() != Status::Received {
             return Err(ApiError::conflict(
-                "not_returnable",
+                ErrorCode::NotReturnable,
                 format!("a document in status '{}' cannot be sent back", doc.status),
             ));
         }
@@ -792,7 +795,7 @@ pub fn add_grant(
         }
         if queries::is_granted(conn, &doc.id, &req.user_id)? {
             return Err(ApiError::conflict(
-                "already_granted",
+                ErrorCode::AlreadyGranted,
                 "the user is granted already",
             ));
         }
@@ -948,7 +951,7 @@ pub fn create_type(
             .get_result(conn)?;
         if exists > 0 {
             return Err(ApiError::conflict(
-                "type_code_taken",
+                ErrorCode::TypeCodeTaken,
                 format!("a document type with code '{code}' exists"),
             ));
         }

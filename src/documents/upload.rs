@@ -2,7 +2,7 @@
 //! streamed to the blob store's staging folder while it is hashed — never held whole in memory.
 
 use super::inspect::{self, PdfFacts, PdfRejection};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::storage::StagedFile;
 use actix_multipart::Multipart;
@@ -36,7 +36,7 @@ pub struct UploadedPart {
     pub content_type: String,
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::BadRequest {
         code,
         field: None,
@@ -196,7 +196,7 @@ async fn read_parts(
     while let Some(field) = multipart.next().await {
         let mut field = field.map_err(|e| {
             bad(
-                "multipart_invalid",
+                ErrorCode::MultipartInvalid,
                 format!("the multipart body is not valid: {e}"),
             )
         })?;
@@ -205,7 +205,7 @@ async fn read_parts(
             "metadata" if allow_metadata => {
                 if upload.metadata.is_some() {
                     return Err(bad(
-                        "multipart_invalid",
+                        ErrorCode::MultipartInvalid,
                         "the 'metadata' part is sent twice",
                     ));
                 }
@@ -213,7 +213,7 @@ async fn read_parts(
                 while let Some(chunk) = field.next().await {
                     let chunk = chunk.map_err(|e| {
                         bad(
-                            "multipart_invalid",
+                            ErrorCode::MultipartInvalid,
                             format!("the multipart body is not valid: {e}"),
                         )
                     })?;
@@ -228,7 +228,10 @@ async fn read_parts(
             }
             "file" => {
                 if upload.file.is_some() {
-                    return Err(bad("multipart_invalid", "the 'file' part is sent twice"));
+                    return Err(bad(
+                        ErrorCode::MultipartInvalid,
+                        "the 'file' part is sent twice",
+                    ));
                 }
                 let file_name = clean_file_name(
                     field.content_disposition().and_then(|cd| cd.get_filename()),
@@ -245,7 +248,7 @@ async fn read_parts(
                             // The part's stream fails when the body is not valid multipart
                             // (e.g. cut before the closing boundary).
                             crate::storage::StorageError::Upload(m) => bad(
-                                "multipart_invalid",
+                                ErrorCode::MultipartInvalid,
                                 format!("the multipart body is not valid: {m}"),
                             ),
                             other => ApiError::from(other),
@@ -263,7 +266,7 @@ async fn read_parts(
                     "'file'"
                 };
                 return Err(bad(
-                    "multipart_invalid",
+                    ErrorCode::MultipartInvalid,
                     format!("unexpected part '{other}': send {expected}"),
                 ));
             }

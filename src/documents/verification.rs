@@ -11,7 +11,7 @@ use super::access::Viewer;
 use super::guarded::{self, Failure, Guard};
 use super::service;
 use crate::audit::{Action, AuditContext};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::signing::verify::{verify_pdf, VerifyReport};
 use crate::signing::SigningError;
 use crate::state::AppState;
@@ -91,7 +91,7 @@ pub async fn signatures(
             Err(ApiError::internal(e))
         }
         Ok(Err(e)) => Err(ApiError::Unprocessable {
-            code: e.code(),
+            code: ErrorCode::of_signing(&e),
             message: format!("the stored file cannot be verified: {e}"),
         }),
         Err(Failure::Busy) => Err(busy()),
@@ -99,11 +99,11 @@ pub async fn signatures(
             "the signatures cannot be checked right now; try again in a minute".into(),
         )),
         Err(Failure::Panicked) => Err(ApiError::Unprocessable {
-            code: SigningError::Damaged(String::new()).code(),
+            code: ErrorCode::PdfDamaged,
             message: "the stored file cannot be verified: the PDF is too damaged to read".into(),
         }),
         Err(Failure::TimedOut) => Err(ApiError::Unprocessable {
-            code: "pdf_unreadable",
+            code: ErrorCode::PdfUnreadable,
             message: format!(
                 "the stored file could not be verified within {} seconds; it is probably damaged",
                 timeout.as_secs()

@@ -2,7 +2,7 @@
 //! are problem documents that name the offending field (`roles[0]: unknown variant …`).
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -78,7 +78,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                     .map_err(|_| ApiError::BodyTimeout { secs: timeout_secs })?;
                 let Some(chunk) = next else { break };
                 let chunk = chunk.map_err(|e| ApiError::BadRequest {
-                    code: "body_unreadable",
+                    code: ErrorCode::BodyUnreadable,
                     field: None,
                     message: format!("the request body could not be read: {e}"),
                 })?;
@@ -100,7 +100,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let tree: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
-            code: "malformed_json",
+            code: ErrorCode::MalformedJson,
             field: None,
             message: format!("the body is not valid JSON: {e}"),
         })?;
@@ -111,7 +111,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let field = (path != "." && !path.is_empty()).then_some(path);
         match inner.classify() {
             serde_json::error::Category::Data => ApiError::BadRequest {
-                code: "invalid_field",
+                code: ErrorCode::InvalidField,
                 message: match &field {
                     Some(f) => format!("{f}: {inner}"),
                     None => inner.to_string(),
@@ -119,7 +119,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 field,
             },
             _ => ApiError::BadRequest {
-                code: "malformed_json",
+                code: ErrorCode::MalformedJson,
                 field: None,
                 message: format!("the body is not valid JSON: {inner}"),
             },

@@ -5,7 +5,7 @@ pub mod headers;
 pub mod json;
 pub mod request_id;
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, ErrorCode, Problem};
 use actix_web::dev::Server;
 use actix_web::{get, middleware, web, App, HttpRequest, HttpResponse, HttpServer};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -119,7 +119,7 @@ fn build_app_parts(
 ) {
     let path_config = web::PathConfig::default().error_handler(|err, _| {
         ApiError::BadRequest {
-            code: "invalid_path",
+            code: ErrorCode::InvalidPath,
             field: None,
             message: format!("the URL path is not valid: {err}"),
         }
@@ -127,7 +127,7 @@ fn build_app_parts(
     });
     let query_config = web::QueryConfig::default().error_handler(|err, _| {
         ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             field: None,
             message: format!("the query string is not valid: {err}"),
         }

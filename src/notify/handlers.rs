@@ -4,7 +4,7 @@ use super::model::{ClockSetting, ListQuery, Notification, Preferences};
 use super::schedule::Clock;
 use super::service;
 use crate::accounts::{CurrentUser, Role};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, ErrorCode, Problem};
 use crate::http::{ApiJson, AppState};
 use actix_web::{get, post, put, web};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -77,7 +77,7 @@ async fn set_clock(
     let now = body.into_inner().now;
     if !matches!(*state.clock, super::schedule::AppClock::Manual(_)) {
         return Err(ApiError::conflict(
-            "clock_not_manual",
+            ErrorCode::ClockNotManual,
             "the server runs on the system clock (notify_clock = \"system\")",
         ));
     }

@@ -9,7 +9,7 @@ use super::queries;
 use super::schedule::{self, Notice, OpenTask};
 use crate::audit::{self, Action, AuditContext};
 use crate::db::{self, DbConn};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use chrono::NaiveDateTime;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -169,7 +169,7 @@ pub fn retry(conn: &mut DbConn, ctx: &AuditContext, id: &str) -> Result<Notifica
         let row = queries::find(conn, id)?.ok_or(ApiError::NotFound("notification"))?;
         if row.state != State::Dead.as_str() {
             return Err(ApiError::conflict(
-                "notification_not_dead",
+                ErrorCode::NotificationNotDead,
                 format!(
                     "only dead notifications can be retried; this one is {}",
                     row.state
@@ -299,7 +299,10 @@ pub fn assemble_digests(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, 
             let digest_id = uuid::Uuid::new_v4().to_string();
             // Another process may have folded some of them meanwhile: then leave it to it.
             if queries::mark_digested(conn, &ids, &digest_id)? != ids.len() {
-                return Err(ApiError::conflict("digest_race", "folded elsewhere"));
+                return Err(ApiError::conflict(
+                    ErrorCode::ConcurrentUpdate,
+                    "folded elsewhere",
+                ));
             }
             let mut items = Vec::with_capacity(rows.len());
             let mut recipient_name = String::new();

@@ -12,7 +12,7 @@ use crate::db::schema::{document_grants, document_registrations, documents, regi
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::{DocumentRow, Registration, RegistrationRow};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
@@ -189,7 +189,7 @@ pub fn assign_number(
 ) -> Result<Registration, ApiError> {
     if queries::registration_of(conn, &doc.id)?.is_some() {
         return Err(ApiError::conflict(
-            "already_registered",
+            ErrorCode::AlreadyRegistered,
             "the document already has a number",
         ));
     }

@@ -7,7 +7,7 @@ use super::model::{
 use super::{incoming, report, service, substitutions, templates};
 use crate::accounts::{CurrentUser, Role};
 use crate::documents::access::Viewer;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, ErrorCode, Problem};
 use crate::http::{ApiJson, AppState};
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
@@ -40,7 +40,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     let bad = || ApiError::BadRequest {
-        code: "invalid_idempotency_key",
+        code: ErrorCode::InvalidIdempotencyKey,
         field: Some("Idempotency-Key".into()),
         message: "the Idempotency-Key header must be 1–200 visible ASCII characters".into(),
     };

@@ -14,7 +14,7 @@ use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::{Kind, Status};
 use crate::documents::service::visible_document;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
@@ -35,13 +35,13 @@ pub fn assign_incoming(
         let doc = visible_document(conn, viewer, document_id)?;
         if doc.kind() != Kind::Incoming {
             return Err(ApiError::conflict(
-                "not_incoming",
+                ErrorCode::NotIncoming,
                 "only incoming papers are assigned; drafts travel a route",
             ));
         }
         if doc.status() == Status::Returned {
             return Err(ApiError::conflict(
-                "document_returned",
+                ErrorCode::DocumentReturned,
                 "the paper was sent back",
             ));
         }
@@ -110,7 +110,7 @@ pub fn assign_incoming(
             .get_result(conn)?;
         if lead_taken > 0 {
             return Err(ApiError::conflict(
-                "lead_already_assigned",
+                ErrorCode::LeadAlreadyAssigned,
                 "one task, one lead: this paper already has its lead",
             ));
         }

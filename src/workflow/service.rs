@@ -18,7 +18,7 @@ use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::{DocumentRow, Kind, Status, Urgency};
 use crate::documents::service::visible_document;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
@@ -178,16 +178,18 @@ fn engine_error(e: EngineError) -> ApiError {
         ),
         EngineError::Invalid(m) => ApiError::validation("stages", m),
         EngineError::NotAllowed(m) => ApiError::Unprocessable {
-            code: "action_not_allowed",
+            code: ErrorCode::ActionNotAllowed,
             message: m.to_string(),
         },
         EngineError::RecallRefused => ApiError::conflict(
-            "recall_refused",
+            ErrorCode::RecallRefused,
             "the active stage has already decided; the route can no longer be recalled",
         ),
-        EngineError::Finished => ApiError::conflict("route_finished", "the route is finished"),
+        EngineError::Finished => {
+            ApiError::conflict(ErrorCode::RouteFinished, "the route is finished")
+        }
         EngineError::UnknownTask | EngineError::TaskClosed(_) | EngineError::NotCurrentStage => {
-            ApiError::conflict("task_closed", "the task is no longer open")
+            ApiError::conflict(ErrorCode::TaskClosed, "the task is no longer open")
         }
     }
 }
@@ -388,19 +390,19 @@ pub fn start_route(
         }
         if doc.kind() == Kind::Incoming || doc.status() != Status::Draft {
             return Err(ApiError::conflict(
-                "not_a_draft",
+                ErrorCode::NotADraft,
                 "only an outgoing or internal draft travels a route; incoming papers are assigned",
             ));
         }
         if queries::has_active_route(conn, &doc.id)? {
             return Err(ApiError::conflict(
-                "route_active",
+                ErrorCode::RouteActive,
                 "the document is already on an active route",
             ));
         }
         if queries::latest_route(conn, &doc.id)?.is_some_and(|r| r.status == "completed") {
             return Err(ApiError::conflict(
-                "route_completed",
+                ErrorCode::RouteCompleted,
                 "the draft has been through its whole route; it is not routed again",
             ));
         }
@@ -661,7 +663,7 @@ impl Write<'_> {
             .execute(conn)?;
             if n != 1 {
                 return Err(ApiError::conflict(
-                    "concurrent_update",
+                    ErrorCode::ConcurrentUpdate,
                     "the route changed at the same time; reload it",
                 ));
             }
@@ -857,7 +859,7 @@ fn replay(
     };
     if found.request_hash.as_deref() != Some(hash) {
         return Err(ApiError::Unprocessable {
-            code: "idempotency_key_reused",
+            code: ErrorCode::IdempotencyKeyReused,
             message: "this Idempotency-Key was used for a different request".into(),
         });
     }
@@ -1060,7 +1062,7 @@ fn act_on_route(
     let row = queries::route(conn, route_id)?.ok_or(ApiError::NotFound("task"))?;
     let loaded = load(conn, row)?;
     let mut route = to_engine(&loaded)?;
-    let stale = |conn: &mut DbConn, code: &'static str, message: String| -> ApiError {
+    let stale = |conn: &mut DbConn, code: ErrorCode, message: String| -> ApiError {
         match route_view(conn, &loaded) {
             Ok(current) => ApiError::Stale {
                 code,
@@ -1073,7 +1075,7 @@ fn act_on_route(
     if task.status != "pending" {
         return Err(stale(
             conn,
-            "task_closed",
+            ErrorCode::TaskClosed,
             format!(
                 "the task is already {}; see the route's current state",
                 task.status
@@ -1115,7 +1117,7 @@ fn act_on_route(
         },
         ActionKind::Complete => {
             return Err(ApiError::Unprocessable {
-                code: "action_not_allowed",
+                code: ErrorCode::ActionNotAllowed,
                 message: "complete is for incoming work; approve a route's task".into(),
             })
         }
@@ -1130,8 +1132,8 @@ fn act_on_route(
             | EngineError::NotCurrentStage),
         ) => {
             let code = match e {
-                EngineError::Finished => "route_finished",
-                _ => "task_closed",
+                EngineError::Finished => ErrorCode::RouteFinished,
+                _ => ErrorCode::TaskClosed,
             };
             return Err(stale(conn, code, e.to_string()));
         }
@@ -1184,7 +1186,7 @@ fn act_on_incoming(
             .collect::<Vec<_>>();
         let users = people_of(conn, &tasks).unwrap_or_default();
         ApiError::Stale {
-            code: "task_closed",
+            code: ErrorCode::TaskClosed,
             message: format!(
                 "the task is already {}",
                 tasks.first().map(|t| t.status.as_str()).unwrap_or("closed")
@@ -1234,7 +1236,7 @@ fn act_on_incoming(
         }
         _ => {
             return Err(ApiError::Unprocessable {
-                code: "action_not_allowed",
+                code: ErrorCode::ActionNotAllowed,
                 message: "incoming work takes complete (with the result note) or comment".into(),
             })
         }
@@ -1276,8 +1278,8 @@ pub fn recall(
         ) {
             let current = route_view(conn, &loaded)?;
             let code = match e {
-                EngineError::Finished => "route_finished",
-                _ => "recall_refused",
+                EngineError::Finished => ErrorCode::RouteFinished,
+                _ => ErrorCode::RecallRefused,
             };
             return Err(ApiError::Stale {
                 code,
