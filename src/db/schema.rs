@@ -346,6 +346,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_credentials (id) {
+        id -> Text,
+        owner_user_id -> Nullable<Text>,
+        owner_unit_id -> Nullable<Text>,
+        kind -> Text,
+        label -> Text,
+        status -> Text,
+        cert_der -> Nullable<Binary>,
+        chain_der -> Nullable<Binary>,
+        subject -> Nullable<Text>,
+        issuer -> Nullable<Text>,
+        serial -> Nullable<Text>,
+        not_before -> Nullable<Timestamp>,
+        not_after -> Nullable<Timestamp>,
+        cert_sha256 -> Nullable<Text>,
+        key_ciphertext -> Nullable<Binary>,
+        key_nonce -> Nullable<Binary>,
+        key_salt -> Nullable<Binary>,
+        key_kdf -> Nullable<Text>,
+        kek_id -> Nullable<Text>,
+        csc_config -> Nullable<Text>,
+        pin_failures -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    signature_images (id) {
+        id -> Text,
+        owner_user_id -> Nullable<Text>,
+        owner_unit_id -> Nullable<Text>,
+        sha256 -> Text,
+        size -> BigInt,
+        width -> Integer,
+        height -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -385,4 +427,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     notification_settings,
     notification_preferences,
+    signing_credentials,
+    signature_images,
 );

@@ -1,0 +1,2 @@
+DROP TABLE signature_images;
+DROP TABLE signing_credentials;
