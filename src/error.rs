@@ -16,8 +16,14 @@ pub enum ErrorCode {
     AlreadyRegistered,
     BodyTimeout,
     BodyUnreadable,
+    CertificateExpired,
+    CertificateNotForSigning,
+    CertificateNotYetValid,
+    CertificateUnreadable,
+    CertificateUntrusted,
     ClockNotManual,
     ConcurrentUpdate,
+    CredentialNotUsable,
     DocumentReturned,
     Forbidden,
     IdempotencyKeyReused,
@@ -29,6 +35,7 @@ pub enum ErrorCode {
     InvalidIdempotencyKey,
     InvalidPath,
     InvalidQuery,
+    KeyCertificateMismatch,
     LastAdmin,
     LeadAlreadyAssigned,
     MalformedJson,
@@ -50,6 +57,8 @@ pub enum ErrorCode {
     PdfTooComplex,
     PdfUnreadable,
     PdfUnsupported,
+    PinTooWeak,
+    Pkcs12Unreadable,
     ProbableDuplicate,
     RangeNotSatisfiable,
     RecallRefused,
@@ -61,8 +70,11 @@ pub enum ErrorCode {
     ServiceUnavailable,
     SignatureAppearanceInvalid,
     SignatureFieldInvalid,
+    SignatureImageInvalid,
     SigningKeyInvalid,
     SigningOptionsInvalid,
+    SigningPinLocked,
+    SigningPinWrong,
     TaskClosed,
     TooManyRequests,
     TsaFailed,
@@ -83,8 +95,14 @@ text_enum!(ErrorCode {
     AlreadyRegistered => "already_registered",
     BodyTimeout => "body_timeout",
     BodyUnreadable => "body_unreadable",
+    CertificateExpired => "certificate_expired",
+    CertificateNotForSigning => "certificate_not_for_signing",
+    CertificateNotYetValid => "certificate_not_yet_valid",
+    CertificateUnreadable => "certificate_unreadable",
+    CertificateUntrusted => "certificate_untrusted",
     ClockNotManual => "clock_not_manual",
     ConcurrentUpdate => "concurrent_update",
+    CredentialNotUsable => "credential_not_usable",
     DocumentReturned => "document_returned",
     Forbidden => "forbidden",
     IdempotencyKeyReused => "idempotency_key_reused",
@@ -96,6 +114,7 @@ text_enum!(ErrorCode {
     InvalidIdempotencyKey => "invalid_idempotency_key",
     InvalidPath => "invalid_path",
     InvalidQuery => "invalid_query",
+    KeyCertificateMismatch => "key_certificate_mismatch",
     LastAdmin => "last_admin",
     LeadAlreadyAssigned => "lead_already_assigned",
     MalformedJson => "malformed_json",
@@ -117,6 +136,8 @@ text_enum!(ErrorCode {
     PdfTooComplex => "pdf_too_complex",
     PdfUnreadable => "pdf_unreadable",
     PdfUnsupported => "pdf_unsupported",
+    PinTooWeak => "pin_too_weak",
+    Pkcs12Unreadable => "pkcs12_unreadable",
     ProbableDuplicate => "probable_duplicate",
     RangeNotSatisfiable => "range_not_satisfiable",
     RecallRefused => "recall_refused",
@@ -128,8 +149,11 @@ text_enum!(ErrorCode {
     ServiceUnavailable => "service_unavailable",
     SignatureAppearanceInvalid => "signature_appearance_invalid",
     SignatureFieldInvalid => "signature_field_invalid",
+    SignatureImageInvalid => "signature_image_invalid",
     SigningKeyInvalid => "signing_key_invalid",
     SigningOptionsInvalid => "signing_options_invalid",
+    SigningPinLocked => "signing_pin_locked",
+    SigningPinWrong => "signing_pin_wrong",
     TaskClosed => "task_closed",
     TooManyRequests => "too_many_requests",
     TsaFailed => "tsa_failed",
@@ -214,6 +238,9 @@ pub enum ApiError {
     /// Authenticated, but not allowed.
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// Authenticated, but a further secret (a signing PIN) was wrong; the code says which.
+    #[error("{message}")]
+    Refused { code: ErrorCode, message: String },
     /// The request was read but its content cannot be processed (e.g. an unreadable PDF);
     /// the code says why.
     #[error("{message}")]
@@ -233,6 +260,14 @@ pub enum ApiError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts; try again in {retry_after} seconds")]
     TooManyRequests { retry_after: u64 },
+    /// Something is locked after too many failures (a signing credential after wrong PINs);
+    /// the code says what, `Retry-After` when.
+    #[error("{message}")]
+    Locked {
+        code: ErrorCode,
+        message: String,
+        retry_after: u64,
+    },
     /// A dependency (the database) is not reachable now.
     #[error("{0}")]
     Unavailable(String),
@@ -302,6 +337,8 @@ impl ApiError {
             ApiError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             ApiError::Unauthorized { code, .. } => *code,
             ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::Refused { code, .. } => *code,
+            ApiError::Locked { code, .. } => *code,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::BodyTimeout { .. } => ErrorCode::BodyTimeout,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
@@ -349,11 +386,13 @@ impl ResponseError for ApiError {
             }
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::Locked { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -367,7 +406,7 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
-            ApiError::TooManyRequests { retry_after } => {
+            ApiError::TooManyRequests { retry_after } | ApiError::Locked { retry_after, .. } => {
                 resp.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             ApiError::Unauthorized { .. } => {

@@ -5,6 +5,7 @@ mod text_enum;
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod credentials;
 pub mod datetime;
 pub mod db;
 pub mod documents;

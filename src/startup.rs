@@ -1,5 +1,6 @@
 //! Bringing the service up: data folder, pool, migrations, the first admin account, the trust
-//! roots of signature verification, the notification senders; and down again.
+//! roots of signature verification, the signing key-encryption key, the notification senders;
+//! and down again.
 
 use crate::accounts::service;
 use crate::config::Config;
@@ -15,6 +16,8 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
             cfg.data_dir.display()
         )
     })?;
+    // Before the database: a KEK that cannot be used stops the start before anything changes.
+    let kek = load_kek(&cfg)?;
     let pool = db::pool(&cfg)?;
     let mut conn = pool.get()?;
     let applied = db::migrate(&mut conn)?;
@@ -47,12 +50,35 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
         );
     }
     Ok(AppState {
+        kek: Arc::new(kek),
         pool,
         config: Arc::new(cfg),
         blobs,
         clock,
         trust_roots: Arc::new(trust_roots),
     })
+}
+
+/// Reads (or, on the embedded default, creates) the key-encryption key of stored signing keys.
+fn load_kek(cfg: &Config) -> anyhow::Result<crate::credentials::crypto::Kek> {
+    use crate::credentials::crypto::{Kek, KekSource};
+    let (kek, source) = Kek::load_or_create(&cfg.signing_kek_path, &cfg.data_dir)?;
+    match source {
+        KekSource::Configured(path) => {
+            tracing::info!(path = %path.display(), kek_id = %kek.id(), "loaded the signing key-encryption key")
+        }
+        KekSource::Embedded(path) => tracing::warn!(
+            path = %path.display(),
+            kek_id = %kek.id(),
+            "the signing key-encryption key is kept in the data folder; in production set signing_kek_path to a file kept apart from the database and its backups"
+        ),
+        KekSource::Generated(path) => tracing::warn!(
+            path = %path.display(),
+            kek_id = %kek.id(),
+            "generated the signing key-encryption key in the data folder; in production set signing_kek_path to a file kept apart from the database and its backups, and back it up: without it no stored signing key can be used"
+        ),
+    }
+    Ok(kek)
 }
 
 /// Runs the server until SIGTERM/SIGINT.

@@ -1,4 +1,4 @@
-//! The state every request can reach (pool, configuration, file store, clock, trust roots),
+//! The state every request can reach (pool, configuration, file store, clock, trust roots, KEK),
 //! apart from the HTTP edge that hands it to handlers: services and background parts take it
 //! without depending on `http/`.
 
@@ -22,6 +22,8 @@ pub struct AppState {
     pub clock: Arc<crate::notify::AppClock>,
     /// Root certificates signatures are verified against (`trust_roots_path`), read once.
     pub trust_roots: Arc<Vec<openssl::x509::X509>>,
+    /// The key-encryption key of stored signing keys (`signing_kek_path`), read once.
+    pub kek: Arc<crate::credentials::crypto::Kek>,
 }
 
 impl AppState {

@@ -94,6 +94,9 @@ pub struct Config {
     pub signing_key_path: String,
     /// PEM certificate (and chain) matching `signing_key_path`.
     pub signing_cert_path: String,
+    /// File of exactly 32 random bytes, the key-encryption key of stored signing keys (readable
+    /// by the owner only); empty: `{data_dir}/signing.kek`, generated at first start.
+    pub signing_kek_path: String,
     /// PEM bundle of the root certificates signatures are verified against (e.g. the national
     /// root CA); empty: none, so every signature is reported as untrusted.
     pub trust_roots_path: String,
@@ -149,6 +152,7 @@ impl Default for Config {
             tsa_url: String::new(),
             signing_key_path: String::new(),
             signing_cert_path: String::new(),
+            signing_kek_path: String::new(),
             trust_roots_path: String::new(),
             calendar_builtin_holidays: true,
             calendar_extra_holidays: String::new(),
@@ -328,6 +332,7 @@ impl Config {
         set(&mut self.tsa_url, "tsa_url", env, text)?;
         set(&mut self.signing_key_path, "signing_key_path", env, text)?;
         set(&mut self.signing_cert_path, "signing_cert_path", env, text)?;
+        set(&mut self.signing_kek_path, "signing_kek_path", env, text)?;
         set(&mut self.trust_roots_path, "trust_roots_path", env, text)?;
         set(
             &mut self.calendar_builtin_holidays,

@@ -155,6 +155,26 @@ pub fn verify_pdf_file(path: &Path, trust: &[X509]) -> Result<VerifyReport, Sign
     verify_pdf(&data, trust)
 }
 
+/// The certificate checks a signing credential reuses (`credentials::certs`): the key usage
+/// rule and the one-line subject of verification reports.
+pub(crate) use chain::{key_usage_allows_signing, subject};
+
+/// Whether `cert` chains to one of `roots` at `at` (unix seconds), with `intermediates` as
+/// helpers; the error says why not, in openssl's words.
+pub(crate) fn chains_to(
+    cert: &X509,
+    intermediates: &[X509],
+    roots: &[X509],
+    at: i64,
+) -> Result<(), String> {
+    let c = chain::check(cert, intermediates, roots, Some(at), false);
+    if c.trusted {
+        Ok(())
+    } else {
+        Err(c.error.unwrap_or_else(|| "no path to a trust root".into()))
+    }
+}
+
 /// Reads trust roots from a PEM file holding one or more certificates.
 pub fn load_trust_roots(path: &Path) -> Result<Vec<X509>, SigningError> {
     let pem = std::fs::read(path)?;
