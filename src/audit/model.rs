@@ -75,6 +75,11 @@ pub enum Action {
     NotificationRetried,
     NotificationPreferencesUpdated,
     NotificationClockSet,
+    SigningCredentialAdded,
+    SigningCredentialDeleted,
+    SigningCredentialLocked,
+    SealSet,
+    SignatureImageSet,
 }
 
 impl Action {
@@ -130,6 +135,11 @@ impl Action {
             Action::NotificationRetried => "notification.retried",
             Action::NotificationPreferencesUpdated => "notification.preferences_updated",
             Action::NotificationClockSet => "notification.clock_set",
+            Action::SigningCredentialAdded => "signing_credential.added",
+            Action::SigningCredentialDeleted => "signing_credential.deleted",
+            Action::SigningCredentialLocked => "signing_credential.locked",
+            Action::SealSet => "unit.seal_set",
+            Action::SignatureImageSet => "signature_image.set",
         }
     }
 }

@@ -7,3 +7,10 @@
 
 pub mod certs;
 pub mod crypto;
+pub mod form;
+pub mod handlers;
+pub mod model;
+pub mod queries;
+pub mod service;
+
+pub use model::{Credential, CredentialId, CredentialKind};

@@ -34,6 +34,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
         (name = "auth", description = "Login and the current user"),
         (name = "accounts", description = "Units and users"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "credentials", description = "Signing credentials (server keys, USB tokens, CSC services), the signature image, unit seals"),
         (name = "documents", description = "Documents (Decree 30 metadata), their PDF versions and attachments, registration, access grants"),
         (name = "registers", description = "Registers (sổ văn bản) of a unit, yearly numbering, register reports"),
         (name = "workflow", description = "Approval routes, tasks and the inbox, incoming assignment, substitutions, route templates, the lateness report"),
@@ -151,6 +152,7 @@ fn build_app_parts(
             utoipa_actix_web::scope("/api/v1")
                 .configure(crate::accounts::handlers::configure)
                 .configure(crate::audit::handlers::configure)
+                .configure(crate::credentials::handlers::configure)
                 .configure(crate::documents::handlers::configure)
                 .configure(crate::notify::handlers::configure)
                 .configure(crate::registry::handlers::configure)

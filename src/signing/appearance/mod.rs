@@ -17,6 +17,12 @@ use std::fmt::Write as _;
 use self::font::Glyph;
 use self::font::{FontRefs, FontSubset, StampFont};
 use self::image::{decode_png, image_object, smask_object, DecodedImage};
+
+/// Width and height of a PNG as the stamp would decode it (the whole image is decoded, with the
+/// stamp's own limits): an upload that passes can be drawn later.
+pub(crate) fn png_size(what: &str, png: &[u8]) -> Result<(u32, u32), SigningError> {
+    decode_png(what, png).map(|d| (d.width, d.height))
+}
 use self::layout::{block_height, fit, line_width, prepare, wrap_at, Paragraph, Rect, LEADING};
 use self::pdf::{num, stream, ObjectTable};
 use super::SigningError;
