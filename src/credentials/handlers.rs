@@ -68,7 +68,9 @@ async fn list_credentials(
 ) -> Result<web::Json<Vec<Credential>>, ApiError> {
     let id = me(&user);
     Ok(web::Json(
-        state.db(move |conn| service::list_own(conn, &id)).await?,
+        state
+            .db(move |conn| service::list_own(conn, &id, crate::db::now()))
+            .await?,
     ))
 }
 

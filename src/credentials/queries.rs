@@ -69,8 +69,7 @@ pub fn mark_deleted(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> Result<us
     .execute(conn)
 }
 
-/// Counts one more wrong PIN; returns the count now (the row is locked for the rest of the
-/// transaction on PostgreSQL, and SQLite's write transaction is exclusive).
+/// Counts one more wrong PIN; returns the count now.
 pub fn add_pin_failure(conn: &mut DbConn, id: &str) -> Result<i32, DbError> {
     diesel::update(signing_credentials::table.find(id))
         .set(signing_credentials::pin_failures.eq(signing_credentials::pin_failures + 1))
@@ -81,7 +80,17 @@ pub fn add_pin_failure(conn: &mut DbConn, id: &str) -> Result<i32, DbError> {
         .first(conn)
 }
 
-/// The lock state of a credential, read inside the unlocking transaction.
+/// Takes the credential's row for the rest of the transaction: a no-op UPDATE, which on
+/// PostgreSQL waits for any other transaction holding the row and then holds it (as `FOR
+/// UPDATE` would, in SQL both backends speak); SQLite's immediate write transaction is
+/// exclusive already. Concurrent PIN attempts are thus counted one after the other.
+pub fn lock_row(conn: &mut DbConn, id: &str) -> Result<usize, DbError> {
+    diesel::update(signing_credentials::table.find(id))
+        .set(signing_credentials::pin_failures.eq(signing_credentials::pin_failures))
+        .execute(conn)
+}
+
+/// The lock state of a credential, read inside the unlocking transaction (after [`lock_row`]).
 pub fn lock_state(
     conn: &mut DbConn,
     id: &str,

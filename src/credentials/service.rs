@@ -104,7 +104,23 @@ fn open_material(file: &[u8], password: &str) -> Result<Material, ApiError> {
     };
     let p12 = Pkcs12::from_der(file)
         .and_then(|p| p.parse2(password))
-        .map_err(|_| unreadable())?;
+        .map_err(|e| {
+            // OpenSSL 3 refuses RC2-40 / other legacy PKCS#12 encryption (older Windows and CA
+            // tools still export it) as "unsupported": say so, not "wrong password".
+            let legacy = e
+                .errors()
+                .iter()
+                .any(|x| x.reason().is_some_and(|r| r.contains("unsupported")));
+            if legacy {
+                unprocessable(
+                    ErrorCode::Pkcs12Unreadable,
+                    "the PKCS#12 file uses a legacy encryption (e.g. RC2-40) this server does not \
+                     read: export it again with AES (e.g. openssl pkcs12 -export without -legacy)",
+                )
+            } else {
+                unreadable()
+            }
+        })?;
     let key = p12.pkey.ok_or_else(|| {
         unprocessable(
             ErrorCode::Pkcs12Unreadable,
@@ -409,11 +425,20 @@ pub fn add_csc(
 }
 
 /// The caller's active credentials.
-pub fn list_own(conn: &mut DbConn, user_id: &UserId) -> Result<Vec<Credential>, ApiError> {
-    queries::list_active_of_user(conn, &user_id.0)?
+pub fn list_own(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    now: NaiveDateTime,
+) -> Result<Vec<Credential>, ApiError> {
+    let mut out: Vec<Credential> = queries::list_active_of_user(conn, &user_id.0)?
         .iter()
         .map(view)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // A lock that has run out is no lock.
+    for c in &mut out {
+        c.locked_until = c.locked_until.filter(|u| *u > now);
+    }
+    Ok(out)
 }
 
 /// Deletes one of the caller's credentials (marks it deleted, wipes the encrypted key). A
@@ -598,6 +623,7 @@ fn record_attempt(
     opened: &Result<crypto::Secret, CryptoError>,
     now: NaiveDateTime,
 ) -> Result<Attempt, ApiError> {
+    queries::lock_row(conn, &row.id)?;
     let (failures, locked_until, status) = queries::lock_state(conn, &row.id)?;
     if status != CredentialStatus::Active.as_str() {
         return Ok(Attempt::Gone);

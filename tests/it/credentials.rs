@@ -171,6 +171,35 @@ fn p12(key: &PKey<Private>, cert: &X509, ca: &Ca) -> Vec<u8> {
         .unwrap()
 }
 
+/// A PKCS#12 with RC2-40 encryption made by the openssl command (its legacy provider); None,
+/// with a note, where that command cannot make one.
+fn legacy_p12(key: &PKey<Private>, cert: &X509) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let (k, c, out) = (
+        dir.path().join("k.pem"),
+        dir.path().join("c.pem"),
+        dir.path().join("l.p12"),
+    );
+    std::fs::write(&k, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(&c, cert.to_pem().unwrap()).unwrap();
+    let pass = format!("pass:{P12_PASSWORD}");
+    let made = std::process::Command::new("openssl")
+        .args(["pkcs12", "-export", "-legacy", "-inkey"])
+        .arg(&k)
+        .arg("-in")
+        .arg(&c)
+        .arg("-out")
+        .arg(&out)
+        .args(["-passout", &pass])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !made {
+        eprintln!("SKIPPED: the legacy PKCS#12 case (the openssl command cannot write one here)");
+        return None;
+    }
+    std::fs::read(&out).ok()
+}
+
 fn server_meta(label: &str, pin: &str, password: &str) -> Value {
     json!({"kind": "server", "label": label, "pin": pin, "password": password})
 }
@@ -455,6 +484,50 @@ fn unlock_signs_and_wrong_pins_lock(b: Backend) {
     assert_eq!(e.code(), "certificate_expired");
 }
 
+fn concurrent_wrong_pins_are_counted_one_by_one(b: Backend) {
+    let ca = ca("docflow Race Test CA");
+    let srv = server(b, &ca);
+    let (uid, token) = user(&srv, "duadua");
+    let (key, cert) = identity(&ca, &CertSpec::leaf("Hoàng Văn G"));
+    let r = add(
+        &srv,
+        &token,
+        &server_meta("Ký số", PIN, P12_PASSWORD),
+        p12(&key, &cert, &ca),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = CredentialId(r.json["id"].as_str().unwrap().to_string());
+    let uid = UserId(uid);
+    let kek = kek_of(&srv);
+    let now = docflow::db::now();
+    // Eight wrong PINs at the same moment: five are counted (the fifth locks), three meet the lock.
+    let codes = common::race(8, |_| {
+        let mut conn = srv.db.connect();
+        service::unlock(&mut conn, &kek, &id, &uid, "111111", now)
+            .err()
+            .map(|e| e.code().as_str().to_string())
+            .unwrap_or_default()
+    });
+    let wrong = codes.iter().filter(|c| *c == "signing_pin_wrong").count();
+    let locked = codes.iter().filter(|c| *c == "signing_pin_locked").count();
+    assert_eq!((wrong, locked), (5, 3), "{codes:?}");
+    let mut conn = srv.db.connect();
+    let e = service::unlock(&mut conn, &kek, &id, &uid, PIN, now)
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "signing_pin_locked");
+    let events = srv.get(
+        "/api/v1/audit/events?object_type=signing_credential&limit=500",
+        Some(&srv.admin_token),
+    );
+    assert_eq!(
+        events.text.matches("signing_credential.locked").count(),
+        1,
+        "{}",
+        events.text
+    );
+}
+
 fn certificates_and_keys_are_checked(b: Backend) {
     let ca = ca("docflow Checks Test CA");
     let srv = server(b, &ca);
@@ -472,6 +545,16 @@ fn certificates_and_keys_are_checked(b: Backend) {
     .assert_problem(422, "pkcs12_unreadable");
     add(&srv, &token, &meta, b"not a pkcs12 file".to_vec())
         .assert_problem(422, "pkcs12_unreadable");
+    // A legacy (RC2-40) PKCS#12, as older tools export: refused with words that say so.
+    if let Some(legacy) = legacy_p12(&key, &cert) {
+        let r = add(&srv, &token, &meta, legacy);
+        r.assert_problem(422, "pkcs12_unreadable");
+        assert!(
+            r.json["detail"].as_str().unwrap().contains("legacy"),
+            "{}",
+            r.text
+        );
+    }
     // A weak PIN.
     add(
         &srv,
@@ -1154,6 +1237,7 @@ fn a_bad_kek_file_refuses_the_start(b: Backend) {
 both_backends!(
     server_credential_is_listed_without_key_material,
     unlock_signs_and_wrong_pins_lock,
+    concurrent_wrong_pins_are_counted_one_by_one,
     certificates_and_keys_are_checked,
     token_and_csc_credentials,
     attackers_inputs_get_clear_4xx,
