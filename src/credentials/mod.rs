@@ -9,8 +9,10 @@ pub mod certs;
 pub mod crypto;
 pub mod form;
 pub mod handlers;
+pub mod images;
 pub mod model;
 pub mod queries;
 pub mod service;
+pub mod unlock;
 
 pub use model::{Credential, CredentialId, CredentialKind};

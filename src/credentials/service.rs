@@ -1,45 +1,42 @@
 //! Rules and transactions of signing credentials: adding (`server`, `token`, `csc`), listing,
-//! deleting, and unlocking a `server` key with its PIN for one signature (`unlock`,
-//! `unlock_seal`). The slow PIN derivation runs before the write transaction, never inside it.
+//! deleting, the unit seal; unlocking with the PIN (`unlock.rs`) and the images (`images.rs`)
+//! are re-exported here, so callers use `credentials::service::…` for all of them. The slow
+//! PIN derivation runs before the write transaction, never inside it.
 
 use super::certs::{self, CertFacts};
-use super::crypto::{self, CryptoError, Kek, Sealed};
+use super::crypto::{self, Kek};
 use super::model::{
-    CredentialId, CredentialKind, CredentialRow, CredentialStatus, CscConfig, ImageRow, Owner,
-    Seal, SignatureImage,
+    CredentialId, CredentialKind, CredentialRow, CredentialStatus, CscConfig, Owner, Seal,
 };
 use super::queries;
 use super::Credential;
-use crate::accounts::{Role, UnitId, UserId};
+use crate::accounts::{UnitId, UserId};
 use crate::audit::model::{Action, AuditContext};
 use crate::audit::service as audit;
 use crate::db::{self, DbConn};
 use crate::error::{ApiError, ErrorCode};
-use crate::signing::{LocalKey, Signer};
-use chrono::{Duration, NaiveDateTime};
+use crate::signing::LocalKey;
+use chrono::NaiveDateTime;
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 use serde_json::json;
 
-/// Wrong PINs in a row that lock a credential.
-pub const PIN_MAX_FAILURES: i32 = 5;
-/// How long the lock lasts.
-pub const PIN_LOCK_MINUTES: i64 = 15;
+pub use super::images::{
+    check_png, get_image, set_signature_image, StoredImage, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE,
+};
+pub use super::unlock::{unlock, unlock_seal, PIN_LOCK_MINUTES, PIN_MAX_FAILURES};
+
 /// Shortest accepted PIN, in characters.
 pub const PIN_MIN_CHARS: usize = 6;
 /// Longest accepted PIN or password, in bytes (bounds the work of the key derivation).
 pub const SECRET_MAX_BYTES: usize = 256;
 /// Largest PKCS#12 / PEM / certificate upload.
 pub const MAX_CREDENTIAL_FILE_BYTES: usize = 64 * 1024;
-/// Largest signature or seal image.
-pub const MAX_IMAGE_BYTES: usize = 512 * 1024;
-/// Largest signature or seal image side, in pixels.
-pub const MAX_IMAGE_SIDE: u32 = 2000;
 /// Longest label, in characters.
 const LABEL_MAX_CHARS: usize = 200;
 
-fn unprocessable(code: ErrorCode, message: impl Into<String>) -> ApiError {
+pub(super) fn unprocessable(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::Unprocessable {
         code,
         message: message.into(),
@@ -468,288 +465,6 @@ pub fn delete_own(
         Ok(())
     })
 }
-
-/// What one PIN attempt came to, decided inside the transaction.
-enum Attempt {
-    Opened,
-    Wrong {
-        left: i32,
-    },
-    NowLocked,
-    Locked {
-        until: NaiveDateTime,
-    },
-    Gone,
-    /// The stored fields are malformed or a primitive failed: the server's fault, not counted.
-    Broken(String),
-}
-
-fn locked(until: NaiveDateTime, now: NaiveDateTime) -> ApiError {
-    ApiError::Locked {
-        code: ErrorCode::SigningPinLocked,
-        message: format!("too many wrong PINs: the credential is locked until {until} (UTC)"),
-        retry_after: (until - now).num_seconds().max(1) as u64,
-    }
-}
-
-/// Unlocks the caller's `server` credential with its PIN for one use: a [`Signer`] holding
-/// the key in memory. Wrong PIN: 403 `signing_pin_wrong`, counted; the fifth in a row locks
-/// the credential for 15 minutes (429 `signing_pin_locked`, even with the right PIN). The
-/// certificate is checked again (validity at `now`, key usage).
-pub fn unlock(
-    conn: &mut DbConn,
-    kek: &Kek,
-    credential_id: &CredentialId,
-    user_id: &UserId,
-    pin: &str,
-    now: NaiveDateTime,
-) -> Result<Signer, ApiError> {
-    let row = queries::find(conn, &credential_id.0)?
-        .filter(|r| r.owner_user_id.as_deref() == Some(user_id.0.as_str()))
-        .ok_or(ApiError::NotFound("signing credential"))?;
-    let ctx = AuditContext {
-        actor_id: Some(user_id.0.clone()),
-        ..AuditContext::default()
-    };
-    open_row(conn, kek, &ctx, row, pin, now)
-}
-
-/// Unlocks the organisation seal of `unit_id` for a clerk of that unit (403 for anyone else).
-pub fn unlock_seal(
-    conn: &mut DbConn,
-    kek: &Kek,
-    unit_id: &UnitId,
-    clerk_user: &UserId,
-    pin: &str,
-    now: NaiveDateTime,
-) -> Result<Signer, ApiError> {
-    let user = crate::accounts::queries::find_user(conn, &clerk_user.0)?
-        .filter(|u| u.active)
-        .ok_or(ApiError::Forbidden)?;
-    let roles = crate::accounts::queries::roles_of(conn, &user.id)?;
-    if user.unit_id.as_deref() != Some(unit_id.0.as_str()) || !roles.contains(&Role::Clerk) {
-        return Err(ApiError::Forbidden);
-    }
-    let row = queries::active_seal(conn, &unit_id.0)?.ok_or(ApiError::NotFound("seal"))?;
-    let ctx = AuditContext {
-        actor_id: Some(user.id.clone()),
-        ..AuditContext::default()
-    };
-    open_row(conn, kek, &ctx, row, pin, now)
-}
-
-fn open_row(
-    conn: &mut DbConn,
-    kek: &Kek,
-    ctx: &AuditContext,
-    row: CredentialRow,
-    pin: &str,
-    now: NaiveDateTime,
-) -> Result<Signer, ApiError> {
-    if row.status()? != CredentialStatus::Active {
-        return Err(ApiError::NotFound("signing credential"));
-    }
-    if row.kind()? != CredentialKind::Server {
-        return Err(unprocessable(
-            ErrorCode::CredentialNotUsable,
-            "only a server credential signs here; a token signs on the holder's computer, a csc credential at its service",
-        ));
-    }
-    if let Some(until) = row.locked_until.filter(|u| *u > now) {
-        return Err(locked(until, now));
-    }
-    if pin.len() > SECRET_MAX_BYTES {
-        return Err(ApiError::validation("pin", "is too long"));
-    }
-    let (cert, chain) = stored_certificates(&row)?;
-    certs::check(&cert, &chain, &[], now)?;
-    if row.kek_id.as_deref() != Some(kek.id().as_str()) {
-        // Not the holder's fault and not a wrong PIN: the operator replaced the KEK file.
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "credential {} was encrypted under another KEK than signing_kek_path holds",
-            row.id
-        )));
-    }
-    let sealed = Sealed {
-        salt: row.key_salt.clone().unwrap_or_default(),
-        nonce: row.key_nonce.clone().unwrap_or_default(),
-        ciphertext: row.key_ciphertext.clone().unwrap_or_default(),
-    };
-    let owner = row.owner()?;
-    // The slow derivation happens here, outside the write transaction.
-    let opened = crypto::open(kek, pin, &crypto::aad(&row.id, &owner.binding()), &sealed);
-    let attempt = db::write_tx(conn, |conn| record_attempt(conn, ctx, &row, &opened, now))?;
-    match attempt {
-        Attempt::Opened => {}
-        Attempt::Wrong { left } => {
-            return Err(ApiError::Refused {
-                code: ErrorCode::SigningPinWrong,
-                message: format!(
-                    "wrong signing PIN; {left} more wrong PIN(s) lock the credential for {PIN_LOCK_MINUTES} minutes"
-                ),
-            })
-        }
-        Attempt::NowLocked => {
-            return Err(ApiError::Refused {
-                code: ErrorCode::SigningPinWrong,
-                message: format!(
-                    "wrong signing PIN; the credential is now locked for {PIN_LOCK_MINUTES} minutes"
-                ),
-            })
-        }
-        Attempt::Locked { until } => return Err(locked(until, now)),
-        Attempt::Gone => return Err(ApiError::NotFound("signing credential")),
-        Attempt::Broken(why) => {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "credential {}: {why}",
-                row.id
-            )))
-        }
-    }
-    let pkcs8 = opened.map_err(ApiError::internal)?;
-    let key = PKey::private_key_from_pkcs8(pkcs8.expose()).map_err(ApiError::internal)?;
-    drop(pkcs8);
-    certs::check_key_matches(&cert, &key)?;
-    let local = LocalKey::new(key)
-        .map_err(|e| unprocessable(ErrorCode::SigningKeyInvalid, e.to_string()))?;
-    Ok(Signer::new(cert, chain, Box::new(local)))
-}
-
-/// Counts the attempt against the row as it is now (another attempt may have locked it).
-fn record_attempt(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    row: &CredentialRow,
-    opened: &Result<crypto::Secret, CryptoError>,
-    now: NaiveDateTime,
-) -> Result<Attempt, ApiError> {
-    queries::lock_row(conn, &row.id)?;
-    let (failures, locked_until, status) = queries::lock_state(conn, &row.id)?;
-    if status != CredentialStatus::Active.as_str() {
-        return Ok(Attempt::Gone);
-    }
-    if let Some(until) = locked_until.filter(|u| *u > now) {
-        return Ok(Attempt::Locked { until });
-    }
-    match opened {
-        Ok(_) => {
-            if failures != 0 || locked_until.is_some() {
-                queries::set_lock(conn, &row.id, 0, None)?;
-            }
-            Ok(Attempt::Opened)
-        }
-        Err(CryptoError::WrongPin) => {
-            let n = queries::add_pin_failure(conn, &row.id)?;
-            if n < PIN_MAX_FAILURES {
-                return Ok(Attempt::Wrong {
-                    left: PIN_MAX_FAILURES - n,
-                });
-            }
-            let until = now + Duration::minutes(PIN_LOCK_MINUTES);
-            queries::set_lock(conn, &row.id, 0, Some(until))?;
-            audit::record(
-                conn,
-                ctx,
-                Action::SigningCredentialLocked,
-                "signing_credential",
-                Some(&row.id),
-                json!({"failures": n, "locked_until": until.and_utc().to_rfc3339()}),
-            )?;
-            Ok(Attempt::NowLocked)
-        }
-        Err(other) => Ok(Attempt::Broken(other.to_string())),
-    }
-}
-
-fn stored_certificates(row: &CredentialRow) -> Result<(X509, Vec<X509>), ApiError> {
-    let der = row.cert_der.as_deref().ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("credential {}: no certificate", row.id))
-    })?;
-    let cert = X509::from_der(der).map_err(ApiError::internal)?;
-    let chain = certs::unpack_chain(row.chain_der.as_deref().unwrap_or_default())?;
-    Ok((cert, chain))
-}
-
-/// Width and height of an acceptable signature or seal PNG: at most 512 KiB and
-/// 2000×2000 pixels, and fully decodable (422 `signature_image_invalid` otherwise).
-pub fn check_png(field: &str, bytes: &[u8]) -> Result<(u32, u32), ApiError> {
-    let bad =
-        |why: String| unprocessable(ErrorCode::SignatureImageInvalid, format!("{field}: {why}"));
-    if bytes.len() > MAX_IMAGE_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_IMAGE_BYTES as u64,
-        });
-    }
-    // The header first: a huge canvas is refused before any pixel is decoded.
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    let (width, height) = decoder
-        .read_header_info()
-        .map_err(|e| bad(format!("not a readable PNG: {e}")))?
-        .size();
-    if width == 0 || height == 0 || width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
-        return Err(bad(format!(
-            "{width}×{height} pixels; at most {MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE} is accepted"
-        )));
-    }
-    crate::signing::appearance::png_size(field, bytes).map_err(|e| bad(e.to_string()))
-}
-
-/// A PNG put in the file store by the handler (before the transaction that names it).
-#[derive(Debug, Clone)]
-pub struct StoredImage {
-    pub sha256: String,
-    pub size: u64,
-    pub width: u32,
-    pub height: u32,
-}
-
-fn image_row(owner: &Owner, image: &StoredImage, now: NaiveDateTime) -> ImageRow {
-    let (owner_user_id, owner_unit_id) = match owner {
-        Owner::User(u) => (Some(u.clone()), None),
-        Owner::Unit(u) => (None, Some(u.clone())),
-    };
-    ImageRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        owner_user_id,
-        owner_unit_id,
-        sha256: image.sha256.clone(),
-        size: image.size as i64,
-        width: image.width as i32,
-        height: image.height as i32,
-        updated_at: now,
-    }
-}
-
-/// Sets the caller's handwritten-signature image.
-pub fn set_signature_image(
-    conn: &mut DbConn,
-    ctx: &AuditContext,
-    user_id: &UserId,
-    image: &StoredImage,
-    now: NaiveDateTime,
-) -> Result<SignatureImage, ApiError> {
-    let row = image_row(&Owner::User(user_id.0.clone()), image, now);
-    db::write_tx(conn, |conn| {
-        db::insert_blob_if_missing(conn, &image.sha256, image.size as i64, now)?;
-        queries::put_image(conn, &row)?;
-        audit::record(
-            conn,
-            ctx,
-            Action::SignatureImageSet,
-            "user",
-            Some(&user_id.0),
-            json!({"sha256": image.sha256, "width": image.width, "height": image.height}),
-        )?;
-        Ok::<_, ApiError>(())
-    })?;
-    Ok(row.into())
-}
-
-/// The signature (user) or seal (unit) image of an owner, 404 when none is set.
-pub fn get_image(conn: &mut DbConn, owner: &Owner) -> Result<ImageRow, ApiError> {
-    queries::find_image(conn, owner)?.ok_or(ApiError::NotFound("signature image"))
-}
-
 /// Sets (or replaces) the organisation seal of a unit: a `server` credential owned by the
 /// unit plus the red seal image. The previous seal is deleted in the same transaction.
 pub fn set_seal(
@@ -764,7 +479,7 @@ pub fn set_seal(
     crate::accounts::queries::find_unit(conn, &unit_id.0)?.ok_or(ApiError::NotFound("unit"))?;
     let owner = Owner::Unit(unit_id.0.clone());
     let row = prepare_server(keys, &owner, upload, now)?;
-    let image_row = image_row(&owner, image, now);
+    let image_row = super::images::image_row(&owner, image, now);
     db::write_tx(conn, |conn| {
         let replaced = queries::active_seal(conn, &unit_id.0)?;
         if let Some(old) = &replaced {
