@@ -21,6 +21,8 @@ pub struct UnitId(pub String);
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Role {
     /// Manages users, units and settings.
     Admin,
@@ -32,28 +34,7 @@ pub enum Role {
     Archivist,
 }
 
-impl Role {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Clerk => "clerk",
-            Role::Official => "official",
-            Role::Archivist => "archivist",
-        }
-    }
-
-    /// Parses the stored form.
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "clerk" => Some(Role::Clerk),
-            "official" => Some(Role::Official),
-            "archivist" => Some(Role::Archivist),
-            _ => None,
-        }
-    }
-}
+text_enum!(Role { Admin => "admin", Clerk => "clerk", Official => "official", Archivist => "archivist" });
 
 /// A unit row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]

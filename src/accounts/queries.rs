@@ -76,11 +76,10 @@ pub fn find_user_by_username(
 
 /// Roles of a user, sorted.
 pub fn roles_of(conn: &mut DbConn, user_id: &str) -> Result<Vec<Role>, DbError> {
-    let names: Vec<String> = user_roles::table
+    let mut roles: Vec<Role> = user_roles::table
         .filter(user_roles::user_id.eq(user_id))
         .select(user_roles::role)
         .load(conn)?;
-    let mut roles: Vec<Role> = names.iter().filter_map(|n| Role::parse(n)).collect();
     roles.sort_by_key(|r| r.as_str());
     Ok(roles)
 }
@@ -106,11 +105,7 @@ pub fn set_roles(conn: &mut DbConn, user_id: &str, roles: &[Role]) -> Result<(),
 pub fn active_admins(conn: &mut DbConn) -> Result<i64, DbError> {
     users::table
         .inner_join(user_roles::table)
-        .filter(
-            users::active
-                .eq(true)
-                .and(user_roles::role.eq(Role::Admin.as_str())),
-        )
+        .filter(users::active.eq(true).and(user_roles::role.eq(Role::Admin)))
         .count()
         .get_result(conn)
 }
@@ -127,14 +122,12 @@ pub fn user_view(conn: &mut DbConn, row: UserRow) -> Result<User, DbError> {
 
 /// Roles of every user, each list sorted by name.
 pub fn roles_by_user(conn: &mut DbConn) -> Result<HashMap<String, Vec<Role>>, DbError> {
-    let pairs: Vec<(String, String)> = user_roles::table
+    let pairs: Vec<(String, Role)> = user_roles::table
         .select((user_roles::user_id, user_roles::role))
         .load(conn)?;
     let mut out: HashMap<String, Vec<Role>> = HashMap::new();
-    for (user, name) in pairs {
-        if let Some(role) = Role::parse(&name) {
-            out.entry(user).or_default().push(role);
-        }
+    for (user, role) in pairs {
+        out.entry(user).or_default().push(role);
     }
     for roles in out.values_mut() {
         roles.sort_by_key(|r| r.as_str());

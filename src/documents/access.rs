@@ -42,12 +42,12 @@ impl Viewer {
         if granted {
             return true;
         }
-        if doc.confidentiality().is_classified() {
+        if doc.confidentiality.is_classified() {
             return false;
         }
         self.is_clerk_of(&doc.unit_id)
             || doc.created_by == self.id
-            || (self.has(Role::Archivist) && doc.status() == Status::Archived)
+            || (self.has(Role::Archivist) && doc.status == Status::Archived)
     }
 
     /// Whether the viewer may change `doc` (new versions, attachments): its drafter while it
@@ -56,7 +56,7 @@ impl Viewer {
         if !self.can_see(doc, granted) {
             return false;
         }
-        match doc.status() {
+        match doc.status {
             Status::Draft => doc.created_by == self.id || self.is_clerk_of(&doc.unit_id),
             Status::Received | Status::Registered => self.is_clerk_of(&doc.unit_id),
             Status::Returned | Status::Issued | Status::Archived => false,

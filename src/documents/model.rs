@@ -4,6 +4,7 @@
 use crate::db::schema::{
     document_attachments, document_registrations, document_versions, documents,
 };
+use crate::registry::model::Series;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,8 @@ pub struct DocumentId(pub String);
 /// Direction of a document, and kind of a register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Kind {
     /// Văn bản đến: received from outside, numbered at registration.
     Incoming,
@@ -30,6 +33,8 @@ text_enum!(Kind { Incoming => "incoming", Outgoing => "outgoing", Internal => "i
 /// Độ khẩn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Urgency {
     /// Thường.
     #[default]
@@ -46,6 +51,8 @@ text_enum!(Urgency { Normal => "normal", Urgent => "urgent", VeryUrgent => "very
 /// Độ mật.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Confidentiality {
     /// Thường (not classified).
     #[default]
@@ -69,6 +76,8 @@ impl Confidentiality {
 /// Where a document is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Status {
     /// Outgoing or internal, being written; owned by its drafter.
     Draft,
@@ -97,8 +106,8 @@ text_enum!(Status {
 #[diesel(table_name = documents)]
 pub struct DocumentRow {
     pub id: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: Status,
     pub unit_id: String,
     pub created_by: String,
     pub type_code: String,
@@ -112,8 +121,8 @@ pub struct DocumentRow {
     pub signer_name: Option<String>,
     pub signer_position: Option<String>,
     pub recipients: String,
-    pub urgency: String,
-    pub confidentiality: String,
+    pub urgency: Urgency,
+    pub confidentiality: Confidentiality,
     pub handling_deadline: Option<NaiveDate>,
     pub received_at: Option<NaiveDateTime>,
     pub received_channel: Option<String>,
@@ -127,30 +136,13 @@ pub struct DocumentRow {
     pub updated_at: NaiveDateTime,
 }
 
-impl DocumentRow {
-    /// The confidentiality level (rows only hold values the CHECK constraint allows).
-    pub fn confidentiality(&self) -> Confidentiality {
-        Confidentiality::parse(&self.confidentiality).unwrap_or(Confidentiality::TopSecret)
-    }
-
-    /// The kind.
-    pub fn kind(&self) -> Kind {
-        Kind::parse(&self.kind).unwrap_or(Kind::Internal)
-    }
-
-    /// The status.
-    pub fn status(&self) -> Status {
-        Status::parse(&self.status).unwrap_or(Status::Draft)
-    }
-}
-
 /// A registration row: the document's number in a register.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = document_registrations)]
 pub struct RegistrationRow {
     pub document_id: String,
     pub register_id: String,
-    pub series: String,
+    pub series: Series,
     pub year: i32,
     pub number: i64,
     pub symbol: String,
@@ -326,7 +318,7 @@ impl From<AttachmentRow> for Attachment {
 pub struct Registration {
     pub register_id: String,
     /// `normal` or `confidential` (mật and above are numbered apart).
-    pub series: String,
+    pub series: Series,
     pub year: i32,
     pub number: i64,
     /// The symbol made from the register's template, e.g. `05/QĐ-SLĐTBXH`.
@@ -491,5 +483,36 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
+    }
+
+    /// Stored values read back as the enum through diesel, and a value that is not one of the
+    /// enum's texts fails the query instead of becoming some other state (fail closed).
+    #[test]
+    fn stored_values_are_typed_and_unknown_ones_fail() {
+        use diesel::sql_types::Text;
+        use diesel::{Connection, SqliteConnection};
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        for s in Status::ALL {
+            let back: Status = diesel::select(s.into_sql::<Text>())
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(back, *s);
+        }
+        let read =
+            diesel::select(diesel::dsl::sql::<Text>("'signed'")).get_result::<Status>(&mut conn);
+        let err = read.expect_err("an unknown stored status must not read as a status");
+        let source = std::error::Error::source(&err).map(|s| s.to_string());
+        assert!(
+            source
+                .as_deref()
+                .is_some_and(|s| s.contains("unknown stored Status")),
+            "{err}: {source:?}"
+        );
+        let none: Option<Confidentiality> = diesel::select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<Text>,
+        >("NULL"))
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!(none, None);
     }
 }

@@ -1,13 +1,16 @@
 //! Database queries of the documents domain. Each takes a connection; none opens a transaction.
 
 use super::access::Viewer;
-use super::model::{AttachmentRow, DocumentRow, VersionRow};
+use super::model::{
+    AttachmentRow, Confidentiality, DocumentRow, Kind, Status, Urgency, VersionRow,
+};
 use crate::accounts::Role;
 use crate::db::schema::{
     document_attachments, document_grants, document_registrations, document_types,
     document_versions, documents, substitutions, workflow_tasks,
 };
 use crate::db::DbConn;
+use crate::workflow::engine::TaskStatus;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -54,7 +57,7 @@ macro_rules! routed_condition {
             .or(workflow_tasks::acting_user_id.assume_not_null().eq(user))
             .or(workflow_tasks::assignee_id
                 .eq_any(stands_in_for)
-                .and(workflow_tasks::status.eq("pending")))
+                .and(workflow_tasks::status.eq(TaskStatus::Pending)))
     }};
 }
 
@@ -129,8 +132,8 @@ pub fn probable_duplicate(
     documents::table
         .filter(documents::id.ne(&doc.id))
         .filter(documents::unit_id.eq(&doc.unit_id))
-        .filter(documents::kind.eq("incoming"))
-        .filter(documents::status.ne("returned"))
+        .filter(documents::kind.eq(Kind::Incoming))
+        .filter(documents::status.ne(Status::Returned))
         .filter(documents::number_symbol.eq(symbol))
         .filter(documents::issue_date.eq(date))
         .filter(documents::issuer_search.eq(issuer))
@@ -148,7 +151,7 @@ pub fn visible_to(viewer: &Viewer) -> Condition {
         }
     }
     if viewer.has(Role::Archivist) {
-        own = Box::new(own.or(documents::status.eq("archived")));
+        own = Box::new(own.or(documents::status.eq(Status::Archived)));
     }
     let granted = document_grants::table
         .filter(document_grants::user_id.eq(viewer.id.clone()))
@@ -158,7 +161,7 @@ pub fn visible_to(viewer: &Viewer) -> Condition {
         .select(workflow_tasks::document_id);
     Box::new(
         documents::confidentiality
-            .eq("normal")
+            .eq(Confidentiality::Normal)
             .and(own)
             .or(documents::id.eq_any(granted))
             .or(documents::id.eq_any(routed)),
@@ -170,11 +173,11 @@ pub fn visible_to(viewer: &Viewer) -> Condition {
 pub struct ListFilter {
     pub register_id: Option<String>,
     pub year: Option<i32>,
-    pub kind: Option<String>,
+    pub kind: Option<Kind>,
     pub type_code: Option<String>,
-    pub status: Option<String>,
-    pub urgency: Option<String>,
-    pub confidentiality: Option<String>,
+    pub status: Option<Status>,
+    pub urgency: Option<Urgency>,
+    pub confidentiality: Option<Confidentiality>,
     pub issue_date_from: Option<NaiveDate>,
     pub issue_date_to: Option<NaiveDate>,
     pub registered_from: Option<NaiveDateTime>,
@@ -242,19 +245,19 @@ pub fn list(
         );
     }
     if let Some(v) = &f.kind {
-        q = q.filter(documents::kind.eq(v.clone()));
+        q = q.filter(documents::kind.eq(*v));
     }
     if let Some(v) = &f.type_code {
         q = q.filter(documents::type_code.eq(v.clone()));
     }
     if let Some(v) = &f.status {
-        q = q.filter(documents::status.eq(v.clone()));
+        q = q.filter(documents::status.eq(*v));
     }
     if let Some(v) = &f.urgency {
-        q = q.filter(documents::urgency.eq(v.clone()));
+        q = q.filter(documents::urgency.eq(*v));
     }
     if let Some(v) = &f.confidentiality {
-        q = q.filter(documents::confidentiality.eq(v.clone()));
+        q = q.filter(documents::confidentiality.eq(*v));
     }
     if let Some(v) = f.issue_date_from {
         q = q.filter(documents::issue_date.ge(v));
@@ -314,4 +317,18 @@ pub fn list(
         (true, true) => q.order((documents::updated_at.asc(), documents::id.asc())),
     };
     q.limit(f.limit).select(DocumentRow::as_select()).load(conn)
+}
+
+/// Documents by id (the inbox's subjects and type codes).
+pub fn by_ids(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, DocumentRow>, DbError> {
+    Ok(documents::table
+        .filter(documents::id.eq_any(ids))
+        .select(DocumentRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|d| (d.id.clone(), d))
+        .collect())
 }

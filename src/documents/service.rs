@@ -73,10 +73,10 @@ fn recipients_of(d: &DocumentRow) -> Vec<String> {
 fn summary(d: DocumentRow, registration: Option<Registration>) -> DocumentSummary {
     DocumentSummary {
         registration,
-        kind: d.kind(),
-        status: d.status(),
-        urgency: super::model::Urgency::parse(&d.urgency).unwrap_or_default(),
-        confidentiality: d.confidentiality(),
+        kind: d.kind,
+        status: d.status,
+        urgency: d.urgency,
+        confidentiality: d.confidentiality,
         id: DocumentId(d.id),
         unit_id: d.unit_id,
         type_code: d.type_code,
@@ -103,10 +103,10 @@ fn view(conn: &mut DbConn, d: DocumentRow) -> Result<Document, ApiError> {
     Ok(Document {
         registration,
         recipients: recipients_of(&d),
-        kind: d.kind(),
-        status: d.status(),
-        urgency: super::model::Urgency::parse(&d.urgency).unwrap_or_default(),
-        confidentiality: d.confidentiality(),
+        kind: d.kind,
+        status: d.status,
+        urgency: d.urgency,
+        confidentiality: d.confidentiality,
         id: DocumentId(d.id),
         unit_id: d.unit_id,
         created_by: d.created_by,
@@ -235,14 +235,12 @@ pub fn create(
         let incoming = meta.kind == Kind::Incoming;
         let row = DocumentRow {
             id: uuid::Uuid::new_v4().to_string(),
-            kind: meta.kind.as_str().to_string(),
+            kind: meta.kind,
             status: (if incoming {
                 Status::Received
             } else {
                 Status::Draft
-            })
-            .as_str()
-            .to_string(),
+            }),
             unit_id: unit_id.clone(),
             created_by: viewer.id.clone(),
             type_code: meta.type_code.clone(),
@@ -256,8 +254,8 @@ pub fn create(
             signer_name,
             signer_position,
             recipients: serde_json::to_string(&recipients).map_err(ApiError::internal)?,
-            urgency: meta.urgency.as_str().to_string(),
-            confidentiality: meta.confidentiality.as_str().to_string(),
+            urgency: meta.urgency,
+            confidentiality: meta.confidentiality,
             handling_deadline: meta.handling_deadline,
             received_at: if incoming {
                 Some(meta.received_at.map(db::truncate_micros).unwrap_or(now))
@@ -409,7 +407,7 @@ pub fn get(
     id: &str,
 ) -> Result<Document, ApiError> {
     let (doc, _) = visible(conn, viewer, id)?;
-    if doc.confidentiality().is_classified() {
+    if doc.confidentiality.is_classified() {
         audit::service::record_read(
             conn,
             ctx,
@@ -475,7 +473,7 @@ pub(super) fn open_version_for(
             object_type: "document",
             object_id: Some(&doc.id),
             details: details(&version),
-            classified: doc.confidentiality().is_classified(),
+            classified: doc.confidentiality.is_classified(),
         },
     )?;
     Ok(version)
@@ -502,7 +500,7 @@ pub fn open_attachment(
             object_type: "document",
             object_id: Some(&doc.id),
             details: json!({"attachment_id": att.id, "sha256": att.blob_sha256}),
-            classified: doc.confidentiality().is_classified(),
+            classified: doc.confidentiality.is_classified(),
         },
     )?;
     Ok(att)
@@ -523,7 +521,7 @@ pub fn register(
         if !viewer.is_clerk_of(&doc.unit_id) {
             return Err(ApiError::Forbidden);
         }
-        match (doc.kind(), doc.status()) {
+        match (doc.kind, doc.status) {
             (Kind::Outgoing, _) => {
                 return Err(ApiError::conflict(
                     ErrorCode::NumberedAtIssuance,
@@ -568,7 +566,7 @@ pub fn register(
                 ),
             ));
         }
-        if doc.kind() == Kind::Incoming && !req.confirm_duplicate {
+        if doc.kind == Kind::Incoming && !req.confirm_duplicate {
             if let Some(other) = queries::probable_duplicate(conn, &doc)? {
                 let known = match registry::queries::registration_of(conn, &other.id)? {
                     Some(r) => format!(" (registered as {})", r.symbol),
@@ -586,7 +584,7 @@ pub fn register(
         }
         let registration = registry::service::assign_number(conn, Some(&viewer.id), &reg, &doc)?;
         diesel::update(documents::table.find(&doc.id))
-            .set(documents::status.eq(Status::Registered.as_str()))
+            .set(documents::status.eq(Status::Registered))
             .execute(conn)?;
         audit::record(
             conn,
@@ -613,7 +611,7 @@ fn incoming_for_clerk(
     if !viewer.is_clerk_of(&doc.unit_id) {
         return Err(ApiError::Forbidden);
     }
-    if doc.kind() != Kind::Incoming {
+    if doc.kind != Kind::Incoming {
         return Err(ApiError::conflict(
             ErrorCode::NotIncoming,
             "only incoming documents are acknowledged or returned",
@@ -637,7 +635,7 @@ pub fn acknowledge(
                 "receipt was acknowledged already",
             ));
         }
-        if doc.status() == Status::Returned {
+        if doc.status == Status::Returned {
             return Err(ApiError::conflict(
                 ErrorCode::Returned,
                 "the document was sent back",
@@ -678,7 +676,7 @@ pub fn return_document(
     }
     db::write_tx(conn, |conn| {
         let doc = incoming_for_clerk(conn, viewer, id)?;
-        if doc.status() != Status::Received {
+        if doc.status != Status::Received {
             return Err(ApiError::conflict(
                 ErrorCode::NotReturnable,
                 format!("a document in status '{}' cannot be sent back", doc.status),
@@ -687,7 +685,7 @@ pub fn return_document(
         let now = db::now();
         diesel::update(documents::table.find(&doc.id))
             .set((
-                documents::status.eq(Status::Returned.as_str()),
+                documents::status.eq(Status::Returned),
                 documents::returned_at.eq(now),
                 documents::return_reason.eq(&reason),
                 documents::updated_at.eq(now),
@@ -754,7 +752,7 @@ pub fn list_grants(
                 document_grants::granted_at,
             ))
             .load(conn)?;
-        if doc.confidentiality().is_classified() {
+        if doc.confidentiality.is_classified() {
             audit::service::record_read(
                 conn,
                 ctx,

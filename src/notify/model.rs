@@ -79,6 +79,8 @@ pub struct NewNotification {
 /// The life of an outbox row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum State {
     /// Waiting to be sent (or being sent, while its lease runs).
     Pending,
@@ -92,35 +94,13 @@ pub enum State {
     Digested,
 }
 
-impl State {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Held => "held",
-            State::Sent => "sent",
-            State::Dead => "dead",
-            State::Digested => "digested",
-        }
-    }
-
-    /// The state a stored name stands for.
-    pub fn parse(s: &str) -> Option<State> {
-        [
-            State::Pending,
-            State::Held,
-            State::Sent,
-            State::Dead,
-            State::Digested,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+text_enum!(State { Pending => "pending", Held => "held", Sent => "sent", Dead => "dead", Digested => "digested" });
 
 /// Language of a user's emails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Language {
     /// Vietnamese (the default).
     #[default]
@@ -129,28 +109,13 @@ pub enum Language {
     En,
 }
 
-impl Language {
-    /// Stored name (also the template folder).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Vi => "vi",
-            Language::En => "en",
-        }
-    }
-
-    /// The language a stored name stands for (Vietnamese when unknown).
-    pub fn parse(s: &str) -> Language {
-        if s == "en" {
-            Language::En
-        } else {
-            Language::Vi
-        }
-    }
-}
+text_enum!(Language { Vi => "vi", En => "en" });
 
 /// How a user wants one kind of notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Delivery {
     /// One email as soon as it happens (the default).
     #[default]
@@ -161,25 +126,7 @@ pub enum Delivery {
     Off,
 }
 
-impl Delivery {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Delivery::Immediate => "immediate",
-            Delivery::Digest => "digest",
-            Delivery::Off => "off",
-        }
-    }
-
-    /// The delivery a stored name stands for.
-    pub fn parse(s: &str) -> Delivery {
-        match s {
-            "digest" => Delivery::Digest,
-            "off" => Delivery::Off,
-            _ => Delivery::Immediate,
-        }
-    }
-}
+text_enum!(Delivery { Immediate => "immediate", Digest => "digest", Off => "off" });
 
 /// The frozen variables of one message: what the templates show, fixed when the action happened.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -234,13 +181,13 @@ pub struct NotificationRow {
     pub kind: String,
     pub recipient_id: String,
     pub recipient_email: String,
-    pub language: String,
+    pub language: Language,
     pub document_id: Option<String>,
     pub task_id: Option<String>,
     pub actor_id: Option<String>,
     pub vars: String,
     pub urgent: bool,
-    pub state: String,
+    pub state: State,
     pub message_id: Option<String>,
     pub attempts: i32,
     pub due_at: NaiveDateTime,
@@ -257,7 +204,7 @@ pub struct NotificationRow {
 #[diesel(table_name = notification_settings)]
 pub struct SettingsRow {
     pub user_id: String,
-    pub language: String,
+    pub language: Language,
     pub digest_hour: i32,
     pub updated_at: NaiveDateTime,
 }
@@ -268,7 +215,7 @@ pub struct SettingsRow {
 pub struct PreferenceRow {
     pub user_id: String,
     pub kind: String,
-    pub delivery: String,
+    pub delivery: Delivery,
 }
 
 /// An outbox entry as admins see it.
@@ -296,7 +243,7 @@ pub struct Notification {
 impl From<NotificationRow> for Notification {
     fn from(r: NotificationRow) -> Self {
         Notification {
-            state: State::parse(&r.state).unwrap_or(State::Pending),
+            state: r.state,
             id: r.id,
             kind: r.kind,
             recipient_id: r.recipient_id,

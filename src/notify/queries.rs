@@ -1,11 +1,14 @@
 //! SQL of notifications through diesel (the claim with `FOR UPDATE SKIP LOCKED` is in `db/`).
 
-use super::model::{AttachmentRef, NotificationRow, PreferenceRow, SettingsRow, State};
+use super::model::{
+    AttachmentRef, Delivery, Language, NotificationRow, PreferenceRow, SettingsRow, State,
+};
 use crate::db::schema::{
     document_registrations, document_types, document_versions, documents, notification_preferences,
     notification_settings, notifications, users,
 };
 use crate::db::DbConn;
+use crate::documents::model::Confidentiality;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::Error;
@@ -16,11 +19,11 @@ pub struct Recipient {
     pub full_name: String,
     pub active: bool,
     /// Language of their emails, when they chose one.
-    pub language: Option<String>,
+    pub language: Option<Language>,
     /// Hour of their digest, when they chose one.
     pub digest_hour: Option<i32>,
     /// Their choice for the kind asked about, when they made one.
-    pub delivery: Option<String>,
+    pub delivery: Option<Delivery>,
 }
 
 /// The recipient with their language, digest hour and choice for `kind` (one query: this runs
@@ -50,9 +53,9 @@ pub fn recipient_with_choices(
             String,
             String,
             bool,
-            Option<String>,
+            Option<Language>,
             Option<i32>,
-            Option<String>,
+            Option<Delivery>,
         )>(conn)
         .optional()
         .map(|r| {
@@ -154,7 +157,7 @@ pub fn document_facts(conn: &mut DbConn, id: &str) -> Result<Option<DocumentFact
             String,
             Option<chrono::NaiveDate>,
             String,
-            String,
+            Confidentiality,
         )>(conn)
         .optional()?;
     Ok(row.map(
@@ -168,7 +171,7 @@ pub fn document_facts(conn: &mut DbConn, id: &str) -> Result<Option<DocumentFact
                 urgency,
                 handling_deadline: deadline,
                 created_by,
-                classified: confidentiality != "normal",
+                classified: confidentiality != Confidentiality::Normal,
             }
         },
     ))
@@ -241,7 +244,7 @@ pub fn list(
         .limit(limit)
         .into_boxed();
     if let Some(s) = state {
-        q = q.filter(notifications::state.eq(s.as_str()));
+        q = q.filter(notifications::state.eq(s));
     }
     q.load(conn)
 }
@@ -251,10 +254,10 @@ pub fn mark_sent(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> Result<usize
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::state.eq(State::Pending.as_str())),
+            .filter(notifications::state.eq(State::Pending)),
     )
     .set((
-        notifications::state.eq(State::Sent.as_str()),
+        notifications::state.eq(State::Sent),
         notifications::sent_at.eq(at),
         notifications::claimed_until.eq(None::<NaiveDateTime>),
         notifications::last_error.eq(None::<String>),
@@ -271,7 +274,7 @@ pub fn mark_failed(
 ) -> Result<usize, Error> {
     let target = notifications::table
         .filter(notifications::id.eq(id))
-        .filter(notifications::state.eq(State::Pending.as_str()));
+        .filter(notifications::state.eq(State::Pending));
     let error: String = error.chars().take(2000).collect();
     match retry_at {
         Some(at) => diesel::update(target)
@@ -283,7 +286,7 @@ pub fn mark_failed(
             .execute(conn),
         None => diesel::update(target)
             .set((
-                notifications::state.eq(State::Dead.as_str()),
+                notifications::state.eq(State::Dead),
                 notifications::claimed_until.eq(None::<NaiveDateTime>),
                 notifications::last_error.eq(error),
             ))
@@ -297,7 +300,7 @@ pub fn release(conn: &mut DbConn, ids: &[String]) -> Result<usize, Error> {
     diesel::update(
         notifications::table
             .filter(notifications::id.eq_any(ids))
-            .filter(notifications::state.eq(State::Pending.as_str())),
+            .filter(notifications::state.eq(State::Pending)),
     )
     .set((
         notifications::claimed_until.eq(None::<NaiveDateTime>),
@@ -311,10 +314,10 @@ pub fn requeue(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> Result<usize, 
     diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))
-            .filter(notifications::state.eq(State::Dead.as_str())),
+            .filter(notifications::state.eq(State::Dead)),
     )
     .set((
-        notifications::state.eq(State::Pending.as_str()),
+        notifications::state.eq(State::Pending),
         notifications::attempts.eq(0),
         notifications::due_at.eq(at),
         notifications::claimed_until.eq(None::<NaiveDateTime>),
@@ -329,7 +332,7 @@ pub fn held_due(
     limit: i64,
 ) -> Result<Vec<NotificationRow>, Error> {
     notifications::table
-        .filter(notifications::state.eq(State::Held.as_str()))
+        .filter(notifications::state.eq(State::Held))
         .filter(notifications::due_at.le(now))
         .order((
             notifications::recipient_id.asc(),
@@ -345,10 +348,10 @@ pub fn mark_digested(conn: &mut DbConn, ids: &[String], digest_id: &str) -> Resu
     diesel::update(
         notifications::table
             .filter(notifications::id.eq_any(ids))
-            .filter(notifications::state.eq(State::Held.as_str())),
+            .filter(notifications::state.eq(State::Held)),
     )
     .set((
-        notifications::state.eq(State::Digested.as_str()),
+        notifications::state.eq(State::Digested),
         notifications::digest_id.eq(digest_id),
     ))
     .execute(conn)

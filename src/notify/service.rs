@@ -10,6 +10,8 @@ use super::schedule::{self, Notice, OpenTask};
 use crate::audit::{self, Action, AuditContext};
 use crate::db::{self, DbConn};
 use crate::error::{ApiError, ErrorCode};
+use crate::workflow::engine::TaskStatus;
+use crate::workflow::model::TaskKind;
 use chrono::NaiveDateTime;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -56,17 +58,9 @@ pub fn enqueue_keyed(
         );
         return Ok(false);
     }
-    let language = recipient
-        .language
-        .as_deref()
-        .map(Language::parse)
-        .unwrap_or_default();
+    let language = recipient.language.unwrap_or_default();
     let digest_hour = recipient.digest_hour.unwrap_or(DEFAULT_DIGEST_HOUR);
-    let delivery = recipient
-        .delivery
-        .as_deref()
-        .map(Delivery::parse)
-        .unwrap_or_default();
+    let delivery = recipient.delivery.unwrap_or_default();
 
     let mut vars = Vars {
         recipient_name: recipient.full_name,
@@ -117,13 +111,13 @@ pub fn enqueue_keyed(
         kind: n.kind.as_str().to_string(),
         recipient_id: n.recipient_id.clone(),
         recipient_email: recipient.email,
-        language: language.as_str().to_string(),
+        language,
         document_id: n.document_id.clone(),
         task_id: n.task_id.clone(),
         actor_id: n.actor_id.clone(),
         vars: serde_json::to_string(&vars).map_err(ApiError::internal)?,
         urgent,
-        state: state.as_str().to_string(),
+        state,
         message_id: None,
         attempts: 0,
         due_at,
@@ -167,12 +161,12 @@ pub fn list(
 pub fn retry(conn: &mut DbConn, ctx: &AuditContext, id: &str) -> Result<Notification, ApiError> {
     db::write_tx(conn, |conn| {
         let row = queries::find(conn, id)?.ok_or(ApiError::NotFound("notification"))?;
-        if row.state != State::Dead.as_str() {
+        if row.state != State::Dead {
             return Err(ApiError::conflict(
                 ErrorCode::NotificationNotDead,
                 format!(
                     "only dead notifications can be retried; this one is {}",
-                    row.state
+                    row.state.as_str()
                 ),
             ));
         }
@@ -199,14 +193,11 @@ pub fn preferences(conn: &mut DbConn, user_id: &str) -> Result<Preferences, ApiE
         .collect();
     for p in queries::preferences(conn, user_id)? {
         if let Some(k) = NotificationKind::parse(&p.kind) {
-            kinds.insert(k, Delivery::parse(&p.delivery));
+            kinds.insert(k, p.delivery);
         }
     }
     Ok(Preferences {
-        language: settings
-            .as_ref()
-            .map(|s| Language::parse(&s.language))
-            .unwrap_or_default(),
+        language: settings.as_ref().map(|s| s.language).unwrap_or_default(),
         digest_hour: settings
             .map(|s| s.digest_hour)
             .unwrap_or(DEFAULT_DIGEST_HOUR),
@@ -230,7 +221,7 @@ pub fn save_preferences(
     db::write_tx(conn, |conn| {
         let settings = SettingsRow {
             user_id: user_id.to_string(),
-            language: p.language.as_str().to_string(),
+            language: p.language,
             digest_hour: p.digest_hour,
             updated_at: db::now(),
         };
@@ -241,7 +232,7 @@ pub fn save_preferences(
             .map(|(k, d)| PreferenceRow {
                 user_id: user_id.to_string(),
                 kind: k.as_str().to_string(),
-                delivery: d.as_str().to_string(),
+                delivery: *d,
             })
             .collect();
         queries::save_preferences(conn, &settings, &rows)?;
@@ -327,13 +318,13 @@ pub fn assemble_digests(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, 
                     kind: DIGEST_KIND.to_string(),
                     recipient_id: recipient_id.clone(),
                     recipient_email: first.recipient_email.clone(),
-                    language: first.language.clone(),
+                    language: first.language,
                     document_id: None,
                     task_id: None,
                     actor_id: None,
                     vars: serde_json::to_string(&vars).map_err(ApiError::internal)?,
                     urgent: false,
-                    state: State::Pending.as_str().to_string(),
+                    state: State::Pending,
                     message_id: None,
                     attempts: 0,
                     due_at: at,
@@ -385,8 +376,13 @@ pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>
         .left_join(
             workflow_routes::table.on(workflow_routes::id.nullable().eq(workflow_tasks::route_id)),
         )
-        .filter(workflow_tasks::status.eq("pending"))
-        .filter(workflow_tasks::role.eq_any(["approver", "opinion", "lead", "cooperate"]))
+        .filter(workflow_tasks::status.eq(TaskStatus::Pending))
+        .filter(workflow_tasks::role.eq_any([
+            TaskKind::Approver,
+            TaskKind::Opinion,
+            TaskKind::Lead,
+            TaskKind::Cooperate,
+        ]))
         .filter(workflow_tasks::deadline.is_not_null())
         .select((
             workflow_tasks::id,

@@ -174,7 +174,7 @@ pub fn render_parts(
     row: &NotificationRow,
     public_url: &str,
 ) -> Result<(String, String, String), String> {
-    let language = Language::parse(&row.language);
+    let language = row.language;
     let t = template(language, &row.kind).ok_or_else(|| format!("no template for {}", row.kind))?;
     if row.kind == DIGEST_KIND {
         let d: DigestVars =

@@ -15,6 +15,8 @@ pub struct RegisterId(pub String);
 /// Numbering series inside a register: classified documents are numbered apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Series {
     /// Thường.
     Normal,
@@ -22,15 +24,7 @@ pub enum Series {
     Confidential,
 }
 
-impl Series {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Series::Normal => "normal",
-            Series::Confidential => "confidential",
-        }
-    }
-}
+text_enum!(Series { Normal => "normal", Confidential => "confidential" });
 
 /// A register row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
@@ -38,7 +32,7 @@ impl Series {
 pub struct RegisterRow {
     pub id: String,
     pub unit_id: String,
-    pub kind: String,
+    pub kind: Kind,
     pub name: String,
     pub symbol_template: String,
     pub active: bool,
@@ -63,7 +57,7 @@ pub struct Register {
 impl From<RegisterRow> for Register {
     fn from(r: RegisterRow) -> Self {
         Register {
-            kind: Kind::parse(&r.kind).unwrap_or(Kind::Internal),
+            kind: r.kind,
             id: RegisterId(r.id),
             unit_id: r.unit_id,
             name: r.name,

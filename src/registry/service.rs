@@ -11,7 +11,9 @@ use crate::audit::{self, Action, AuditContext};
 use crate::db::schema::{document_grants, document_registrations, documents, registers};
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
-use crate::documents::model::{DocumentRow, Registration, RegistrationRow};
+use crate::documents::model::{
+    Confidentiality, DocumentRow, Registration, RegistrationRow, Urgency,
+};
 use crate::error::{ApiError, ErrorCode};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -86,7 +88,7 @@ pub fn create(
         let row = RegisterRow {
             id: uuid::Uuid::new_v4().to_string(),
             unit_id: unit_id.clone(),
-            kind: input.kind.as_str().to_string(),
+            kind: input.kind,
             name,
             symbol_template: template,
             active: true,
@@ -193,7 +195,7 @@ pub fn assign_number(
             "the document already has a number",
         ));
     }
-    let series = if doc.confidentiality().is_classified() {
+    let series = if doc.confidentiality.is_classified() {
         Series::Confidential
     } else {
         Series::Normal
@@ -214,7 +216,7 @@ pub fn assign_number(
     let row = RegistrationRow {
         document_id: doc.id.clone(),
         register_id: reg.id.clone(),
-        series: series.as_str().to_string(),
+        series,
         year,
         number,
         symbol,
@@ -258,21 +260,21 @@ pub enum ReportFormat {
     Pdf,
 }
 
-fn urgency_vi(u: &str) -> &'static str {
+fn urgency_vi(u: Urgency) -> &'static str {
     match u {
-        "urgent" => "khẩn",
-        "very_urgent" => "thượng khẩn",
-        "flash" => "hỏa tốc",
-        _ => "thường",
+        Urgency::Urgent => "khẩn",
+        Urgency::VeryUrgent => "thượng khẩn",
+        Urgency::Flash => "hỏa tốc",
+        Urgency::Normal => "thường",
     }
 }
 
-fn confidentiality_vi(c: &str) -> &'static str {
+fn confidentiality_vi(c: Confidentiality) -> &'static str {
     match c {
-        "confidential" => "mật",
-        "secret" => "tối mật",
-        "top_secret" => "tuyệt mật",
-        _ => "thường",
+        Confidentiality::Confidential => "mật",
+        Confidentiality::Secret => "tối mật",
+        Confidentiality::TopSecret => "tuyệt mật",
+        Confidentiality::Normal => "thường",
     }
 }
 
@@ -302,7 +304,7 @@ pub fn report(
             .select(document_grants::document_id)
             .load(conn)?;
         let subject_of = |d: &DocumentRow| {
-            if d.confidentiality().is_classified() && !granted.contains(&d.id) {
+            if d.confidentiality.is_classified() && !granted.contains(&d.id) {
                 "[mật]".to_string()
             } else {
                 d.subject.clone()
@@ -316,22 +318,22 @@ pub fn report(
                     let fields = [
                         format!("{:02}", r.number),
                         r.symbol.clone(),
-                        r.series.clone(),
+                        r.series.as_str().to_string(),
                         local_time(r.registered_at),
                         d.type_code.clone(),
                         d.number_symbol.clone().unwrap_or_default(),
                         d.issue_date.map(|x| x.to_string()).unwrap_or_default(),
                         d.issuer.clone().unwrap_or_default(),
                         subject_of(d),
-                        d.urgency.clone(),
-                        d.confidentiality.clone(),
+                        d.urgency.as_str().to_string(),
+                        d.confidentiality.as_str().to_string(),
                         d.handling_deadline
                             .map(|x| x.to_string())
                             .unwrap_or_default(),
                         d.received_at.map(local_time).unwrap_or_default(),
                         d.received_channel.clone().unwrap_or_default(),
                         d.page_count.map(|x| x.to_string()).unwrap_or_default(),
-                        d.status.clone(),
+                        d.status.as_str().to_string(),
                     ];
                     let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
                     out.push_str(&line.join(","));
@@ -362,8 +364,8 @@ pub fn report(
                                 .unwrap_or_default(),
                             d.issuer.clone().unwrap_or_default(),
                             subject_of(d),
-                            urgency_vi(&d.urgency),
-                            confidentiality_vi(&d.confidentiality),
+                            urgency_vi(d.urgency),
+                            confidentiality_vi(d.confidentiality),
                         )
                     })
                     .collect();

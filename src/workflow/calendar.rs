@@ -4,6 +4,7 @@
 //! that settings can extend (`calendar_extra_holidays`) or override with make-up working
 //! days (`calendar_extra_workdays`).
 
+use crate::documents::model::Urgency;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 use std::collections::BTreeSet;
 
@@ -181,12 +182,12 @@ pub fn parse_dates(list: &str) -> Result<Vec<NaiveDate>, String> {
 /// Working days allowed by default for a stage or an assignment, by the document's urgency
 /// (`normal`, `urgent`, `very_urgent`, `flash`): hỏa tốc the same day, thượng khẩn the next
 /// working day, khẩn two working days, thường five.
-pub fn default_days(urgency: &str) -> u32 {
+pub fn default_days(urgency: Urgency) -> u32 {
     match urgency {
-        "flash" => 0,
-        "very_urgent" => 1,
-        "urgent" => 2,
-        _ => 5,
+        Urgency::Flash => 0,
+        Urgency::VeryUrgent => 1,
+        Urgency::Urgent => 2,
+        Urgency::Normal => 5,
     }
 }
 

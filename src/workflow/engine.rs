@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 /// What a stage is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum StageKind {
     /// Thẩm định: approve, return or reject.
     Review,
@@ -37,6 +39,8 @@ pub enum Policy {
 /// State of a whole route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum RouteStatus {
     /// Moving through its stages.
     Active,
@@ -60,6 +64,8 @@ impl RouteStatus {
 /// State of a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum StageStatus {
     /// Not reached yet (or reset by a return to an earlier stage).
     Waiting,
@@ -74,6 +80,8 @@ pub enum StageStatus {
 /// State of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum TaskStatus {
     /// Waiting for its holder.
     Pending,
@@ -99,6 +107,8 @@ pub enum TaskStatus {
 /// What a task is in its stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum TaskRole {
     /// Counts towards the stage's policy.
     Approver,

@@ -58,6 +58,8 @@ text_enum!(TaskRole { Approver => "approver", Opinion => "opinion", Inform => "i
 /// by order), TUQ. (thừa ủy quyền, by authorisation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Capacity {
     Kt,
     Tl,
@@ -80,6 +82,8 @@ impl Capacity {
 /// paper's (lead, cooperate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum TaskKind {
     Approver,
     Opinion,
@@ -97,9 +101,33 @@ text_enum!(TaskKind {
     Cooperate => "cooperate",
 });
 
+impl From<TaskRole> for TaskKind {
+    fn from(r: TaskRole) -> TaskKind {
+        match r {
+            TaskRole::Approver => TaskKind::Approver,
+            TaskRole::Opinion => TaskKind::Opinion,
+            TaskRole::Inform => TaskKind::Inform,
+        }
+    }
+}
+
+impl TaskKind {
+    /// The role of a route's task; none for an incoming paper's (lead, cooperate).
+    pub fn route_role(self) -> Option<TaskRole> {
+        match self {
+            TaskKind::Approver => Some(TaskRole::Approver),
+            TaskKind::Opinion => Some(TaskRole::Opinion),
+            TaskKind::Inform => Some(TaskRole::Inform),
+            TaskKind::Lead | TaskKind::Cooperate => None,
+        }
+    }
+}
+
 /// Policy of a stage as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum PolicyName {
     /// Every assignee must approve.
     All,
@@ -242,6 +270,8 @@ pub struct Route {
 /// What to do with a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum ActionKind {
     Approve,
     /// Needs `comment`; `to_stage` (position) or the drafter.
@@ -414,7 +444,7 @@ pub struct RouteRow {
     pub document_id: String,
     pub template_id: Option<String>,
     pub drafter_id: String,
-    pub status: String,
+    pub status: RouteStatus,
     pub current_stage: i32,
     pub version: i64,
     pub created_at: NaiveDateTime,
@@ -430,11 +460,11 @@ pub struct StageRow {
     pub id: String,
     pub route_id: String,
     pub position: i32,
-    pub kind: String,
-    pub policy: String,
+    pub kind: StageKind,
+    pub policy: PolicyName,
     pub quorum: Option<i32>,
     pub assignees: String,
-    pub status: String,
+    pub status: StageStatus,
     pub round: i32,
     pub deadline_days: Option<i32>,
 }
@@ -448,13 +478,13 @@ pub struct TaskRow {
     pub route_id: Option<String>,
     pub stage_id: Option<String>,
     pub round: i32,
-    pub role: String,
+    pub role: TaskKind,
     pub assignee_id: String,
     pub unit_id: Option<String>,
     pub acting_user_id: Option<String>,
-    pub capacity: Option<String>,
-    pub status: String,
-    pub urgency: String,
+    pub capacity: Option<Capacity>,
+    pub status: TaskStatus,
+    pub urgency: Urgency,
     pub deadline: Option<NaiveDateTime>,
     pub assigned_at: NaiveDateTime,
     pub acted_at: Option<NaiveDateTime>,
@@ -471,7 +501,7 @@ pub struct ActionRow {
     pub task_id: Option<String>,
     pub user_id: String,
     pub on_behalf_of: Option<String>,
-    pub capacity: Option<String>,
+    pub capacity: Option<Capacity>,
     pub action: String,
     pub comment: Option<String>,
     pub target_user_id: Option<String>,
@@ -488,7 +518,7 @@ pub struct SubstitutionRow {
     pub id: String,
     pub user_id: String,
     pub deputy_id: String,
-    pub capacity: String,
+    pub capacity: Capacity,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
     pub created_by: Option<String>,

@@ -1,6 +1,8 @@
 //! Database queries of the workflow domain. Each takes a connection; none opens a transaction.
 
+use super::engine::{RouteStatus, StageStatus, TaskStatus};
 use super::model::{ActionRow, RouteRow, StageRow, SubstitutionRow, TaskRow, TemplateRow};
+use super::model::{Capacity, TaskKind};
 use crate::accounts::model::{UnitRow, UserRow};
 use crate::db::schema::{
     route_templates, substitutions, units, user_roles, users, workflow_actions, workflow_routes,
@@ -38,7 +40,7 @@ pub fn latest_route(conn: &mut DbConn, document_id: &str) -> Result<Option<Route
 pub fn has_active_route(conn: &mut DbConn, document_id: &str) -> Result<bool, DbError> {
     let n: i64 = workflow_routes::table
         .filter(workflow_routes::document_id.eq(document_id))
-        .filter(workflow_routes::status.eq("active"))
+        .filter(workflow_routes::status.eq(RouteStatus::Active))
         .count()
         .get_result(conn)?;
     Ok(n > 0)
@@ -158,7 +160,7 @@ pub fn substitution(conn: &mut DbConn, id: &str) -> Result<Option<SubstitutionRo
 pub fn open_tasks_of(conn: &mut DbConn, assignees: &[String]) -> Result<Vec<TaskRow>, DbError> {
     workflow_tasks::table
         .filter(workflow_tasks::assignee_id.eq_any(assignees))
-        .filter(workflow_tasks::status.eq("pending"))
+        .filter(workflow_tasks::status.eq(TaskStatus::Pending))
         .select(TaskRow::as_select())
         .load(conn)
 }
@@ -243,11 +245,161 @@ pub fn handled_tasks(
         .filter(workflow_tasks::acted_at.ge(from))
         .filter(workflow_tasks::acted_at.lt(to))
         .filter(workflow_tasks::deadline.is_not_null())
-        .filter(workflow_tasks::role.eq_any(["approver", "lead"]))
-        .filter(workflow_tasks::status.eq_any(["approved", "returned", "rejected", "completed"]))
+        .filter(workflow_tasks::role.eq_any([TaskKind::Approver, TaskKind::Lead]))
+        .filter(workflow_tasks::status.eq_any([
+            TaskStatus::Approved,
+            TaskStatus::Returned,
+            TaskStatus::Rejected,
+            TaskStatus::Completed,
+        ]))
         .into_boxed();
     if let Some(u) = unit_id {
         q = q.filter(workflow_tasks::unit_id.eq(u.to_string()));
     }
     q.select(TaskRow::as_select()).load(conn)
+}
+
+// ---- writes (each inside the caller's transaction) ----
+
+/// What acting on a task records on its row.
+pub struct TaskAct {
+    pub status: TaskStatus,
+    pub at: NaiveDateTime,
+    /// The deputy who acted, when not the assignee.
+    pub acting_user: Option<String>,
+    pub capacity: Option<Capacity>,
+    pub result: Option<String>,
+}
+
+/// Stages by id.
+pub fn stages_by_id(conn: &mut DbConn, ids: &[String]) -> Result<Vec<StageRow>, DbError> {
+    workflow_stages::table
+        .filter(workflow_stages::id.eq_any(ids))
+        .select(StageRow::as_select())
+        .load(conn)
+}
+
+/// Whether an incoming paper already has its lead task.
+pub fn has_lead(conn: &mut DbConn, document_id: &str) -> Result<bool, DbError> {
+    let n: i64 = workflow_tasks::table
+        .filter(workflow_tasks::document_id.eq(document_id))
+        .filter(workflow_tasks::role.eq(TaskKind::Lead))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn insert_route(conn: &mut DbConn, row: &RouteRow) -> Result<(), DbError> {
+    diesel::insert_into(workflow_routes::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn insert_stage(conn: &mut DbConn, row: &StageRow) -> Result<(), DbError> {
+    diesel::insert_into(workflow_stages::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// A stage moved, changed status or began a new round.
+pub fn update_stage(
+    conn: &mut DbConn,
+    id: &str,
+    position: i32,
+    status: StageStatus,
+    round: i32,
+) -> Result<(), DbError> {
+    diesel::update(workflow_stages::table.find(id))
+        .set((
+            workflow_stages::position.eq(position),
+            workflow_stages::status.eq(status),
+            workflow_stages::round.eq(round),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn insert_task(conn: &mut DbConn, row: &TaskRow) -> Result<(), DbError> {
+    diesel::insert_into(workflow_tasks::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_task_status(conn: &mut DbConn, id: &str, status: TaskStatus) -> Result<(), DbError> {
+    diesel::update(workflow_tasks::table.find(id))
+        .set(workflow_tasks::status.eq(status))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The acted-on task: its new status, when, by whom, in which capacity, the note.
+pub fn record_task_act(conn: &mut DbConn, id: &str, act: &TaskAct) -> Result<(), DbError> {
+    diesel::update(workflow_tasks::table.find(id))
+        .set((
+            workflow_tasks::status.eq(act.status),
+            workflow_tasks::acted_at.eq(Some(act.at)),
+            workflow_tasks::acting_user_id.eq(act.acting_user.as_deref()),
+            workflow_tasks::capacity.eq(act.capacity),
+            workflow_tasks::result.eq(act.result.as_deref()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Completes an open incoming task (lead or cooperating); answers the rows changed (0: it
+/// was no longer open).
+pub fn complete_incoming_task(
+    conn: &mut DbConn,
+    id: &str,
+    act: &TaskAct,
+) -> Result<usize, DbError> {
+    diesel::update(
+        workflow_tasks::table
+            .filter(workflow_tasks::id.eq(id))
+            .filter(workflow_tasks::status.eq(TaskStatus::Pending))
+            .filter(workflow_tasks::role.eq_any([TaskKind::Lead, TaskKind::Cooperate])),
+    )
+    .set((
+        workflow_tasks::status.eq(act.status),
+        workflow_tasks::acted_at.eq(Some(act.at)),
+        workflow_tasks::acting_user_id.eq(act.acting_user.as_deref()),
+        workflow_tasks::capacity.eq(act.capacity),
+        workflow_tasks::result.eq(act.result.as_deref()),
+    ))
+    .execute(conn)
+}
+
+/// Moves the route on if its version is still the one read; answers the rows changed (0: it
+/// moved meanwhile).
+pub fn advance_route(
+    conn: &mut DbConn,
+    before: &RouteRow,
+    status: RouteStatus,
+    current_stage: i32,
+    now: NaiveDateTime,
+    finished_at: Option<NaiveDateTime>,
+) -> Result<usize, DbError> {
+    diesel::update(
+        workflow_routes::table
+            .filter(workflow_routes::id.eq(&before.id))
+            .filter(workflow_routes::version.eq(before.version)),
+    )
+    .set((
+        workflow_routes::status.eq(status),
+        workflow_routes::current_stage.eq(current_stage),
+        workflow_routes::version.eq(before.version + 1),
+        workflow_routes::updated_at.eq(now),
+        workflow_routes::finished_at.eq(finished_at),
+    ))
+    .execute(conn)
+}
+
+pub fn insert_action(conn: &mut DbConn, row: &ActionRow) -> Result<(), DbError> {
+    diesel::insert_into(workflow_actions::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
 }

@@ -20,7 +20,7 @@ fn substitution_view(
     users: &HashMap<String, UserRow>,
     now: NaiveDateTime,
 ) -> Substitution {
-    let capacity = Capacity::parse(&s.capacity).unwrap_or(Capacity::Tuq);
+    let capacity = s.capacity;
     Substitution {
         id: SubstitutionId(s.id.clone()),
         user: person(users, &s.user_id),
@@ -99,7 +99,7 @@ pub fn create_substitution(
             id: new_id(),
             user_id: user_id.clone(),
             deputy_id: input.deputy_id.clone(),
-            capacity: input.capacity.as_str().to_string(),
+            capacity: input.capacity,
             starts_at: starts,
             ends_at: ends,
             created_by: Some(viewer.id.clone()),

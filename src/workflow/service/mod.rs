@@ -1,0 +1,23 @@
+//! Workflow operations. Public functions own their transactions: each loads what it needs,
+//! asks the pure engine what happens, writes the difference, the action row, the audit
+//! event and the notifications in one transaction.
+//!
+//! By what they do: `routes.rs` starting and recalling a route, `act.rs` acting on a task
+//! (idempotency, deputies, the action log), `inbox.rs` the inbox, `persist.rs` the stored
+//! route in and out of the pure engine, `view.rs` what the API shows, `support.rs` the small
+//! shared rules (ids, text, assignee resolution, stage checks, engine errors).
+
+mod act;
+mod inbox;
+mod persist;
+mod routes;
+mod support;
+mod view;
+
+pub use act::act;
+pub use inbox::inbox;
+pub use routes::{recall, start_route};
+pub use view::get_route;
+
+pub(super) use support::{active_user, check_specs, head_of, is_uuid, new_id, text};
+pub(super) use view::{people_of, person, task_view};
