@@ -16,6 +16,8 @@ pub struct CredentialId(pub String);
 /// How a credential signs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum CredentialKind {
     /// The key is kept here, encrypted under the KEK and the holder's PIN.
     Server,
@@ -29,6 +31,8 @@ text_enum!(CredentialKind { Server => "server", Token => "token", Csc => "csc" }
 /// Whether a credential can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum CredentialStatus {
     Active,
     /// Deleted by its holder (or replaced, for a seal): the encrypted key is wiped.
@@ -60,9 +64,9 @@ pub struct CredentialRow {
     pub id: String,
     pub owner_user_id: Option<String>,
     pub owner_unit_id: Option<String>,
-    pub kind: String,
+    pub kind: CredentialKind,
     pub label: String,
-    pub status: String,
+    pub status: CredentialStatus,
     pub cert_der: Option<Vec<u8>>,
     pub chain_der: Option<Vec<u8>>,
     pub subject: Option<String>,
@@ -94,28 +98,6 @@ impl std::fmt::Debug for CredentialRow {
 }
 
 impl CredentialRow {
-    /// The kind; a stored value that does not parse is an internal error.
-    pub fn kind(&self) -> Result<CredentialKind, ApiError> {
-        CredentialKind::parse(&self.kind).ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!(
-                "credential {}: kind '{}'",
-                self.id,
-                self.kind
-            ))
-        })
-    }
-
-    /// The status; a stored value that does not parse is an internal error.
-    pub fn status(&self) -> Result<CredentialStatus, ApiError> {
-        CredentialStatus::parse(&self.status).ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!(
-                "credential {}: status '{}'",
-                self.id,
-                self.status
-            ))
-        })
-    }
-
     /// The owner; a row with neither or both is an internal error (the table forbids it).
     pub fn owner(&self) -> Result<Owner, ApiError> {
         match (&self.owner_user_id, &self.owner_unit_id) {

@@ -24,7 +24,7 @@ pub fn list_active_of_user(
 ) -> Result<Vec<CredentialRow>, DbError> {
     signing_credentials::table
         .filter(signing_credentials::owner_user_id.eq(user_id))
-        .filter(signing_credentials::status.eq(CredentialStatus::Active.as_str()))
+        .filter(signing_credentials::status.eq(CredentialStatus::Active))
         .order((
             signing_credentials::created_at.asc(),
             signing_credentials::id.asc(),
@@ -37,7 +37,7 @@ pub fn list_active_of_user(
 pub fn active_seal(conn: &mut DbConn, unit_id: &str) -> Result<Option<CredentialRow>, DbError> {
     signing_credentials::table
         .filter(signing_credentials::owner_unit_id.eq(unit_id))
-        .filter(signing_credentials::status.eq(CredentialStatus::Active.as_str()))
+        .filter(signing_credentials::status.eq(CredentialStatus::Active))
         .select(CredentialRow::as_select())
         .first(conn)
         .optional()
@@ -57,10 +57,10 @@ pub fn mark_deleted(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> Result<us
     diesel::update(
         signing_credentials::table
             .find(id)
-            .filter(signing_credentials::status.eq(CredentialStatus::Active.as_str())),
+            .filter(signing_credentials::status.eq(CredentialStatus::Active)),
     )
     .set((
-        signing_credentials::status.eq(CredentialStatus::Deleted.as_str()),
+        signing_credentials::status.eq(CredentialStatus::Deleted),
         signing_credentials::deleted_at.eq(Some(at)),
         signing_credentials::key_ciphertext.eq(None::<Vec<u8>>),
         signing_credentials::key_nonce.eq(None::<Vec<u8>>),
@@ -94,7 +94,7 @@ pub fn lock_row(conn: &mut DbConn, id: &str) -> Result<usize, DbError> {
 pub fn lock_state(
     conn: &mut DbConn,
     id: &str,
-) -> Result<(i32, Option<NaiveDateTime>, String), DbError> {
+) -> Result<(i32, Option<NaiveDateTime>, CredentialStatus), DbError> {
     signing_credentials::table
         .find(id)
         .select((

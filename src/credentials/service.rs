@@ -244,9 +244,9 @@ fn new_row(
         id,
         owner_user_id,
         owner_unit_id,
-        kind: kind.as_str().to_string(),
+        kind,
         label,
-        status: CredentialStatus::Active.as_str().to_string(),
+        status: CredentialStatus::Active,
         cert_der: None,
         chain_der: None,
         subject: None,
@@ -293,9 +293,9 @@ pub fn view(row: &CredentialRow) -> Result<Credential, ApiError> {
     };
     Ok(Credential {
         id: CredentialId(row.id.clone()),
-        kind: row.kind()?,
+        kind: row.kind,
         label: row.label.clone(),
-        status: row.status()?,
+        status: row.status,
         subject: row.subject.clone(),
         issuer: row.issuer.clone(),
         serial: row.serial.clone(),

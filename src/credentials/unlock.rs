@@ -100,10 +100,10 @@ fn open_row(
     pin: &str,
     now: NaiveDateTime,
 ) -> Result<Signer, ApiError> {
-    if row.status()? != CredentialStatus::Active {
+    if row.status != CredentialStatus::Active {
         return Err(ApiError::NotFound("signing credential"));
     }
-    if row.kind()? != CredentialKind::Server {
+    if row.kind != CredentialKind::Server {
         return Err(unprocessable(
             ErrorCode::CredentialNotUsable,
             "only a server credential signs here; a token signs on the holder's computer, a csc credential at its service",
@@ -179,7 +179,7 @@ fn record_attempt(
 ) -> Result<Attempt, ApiError> {
     queries::lock_row(conn, &row.id)?;
     let (failures, locked_until, status) = queries::lock_state(conn, &row.id)?;
-    if status != CredentialStatus::Active.as_str() {
+    if status != CredentialStatus::Active {
         return Ok(Attempt::Gone);
     }
     if let Some(until) = locked_until.filter(|u| *u > now) {
