@@ -4,11 +4,18 @@
 use super::appearance::{Appearance, StampSpec};
 use super::options::SignOptions;
 use super::pdf::document::{self, FieldInfo};
+use super::pdf::object::Node;
 use super::pdf::reader::Reader;
 use super::pdf::source::Source;
-use super::pdf::writer::{append_to_array, real, rewrite_dict, text_string, Update};
-use super::pdf::xref::XrefKind;
+use super::pdf::writer::{text_string, Update};
 use super::SigningError;
+
+mod plan;
+
+use plan::{
+    add_docmdp_perms, add_new_field, fill_existing_field, rewrite_acroform, rewrite_catalog,
+    NewField, Plan,
+};
 
 /// Width reserved for the /ByteRange array's numbers (they are padded with spaces).
 const BYTE_RANGE_WIDTH: usize = 64;
@@ -71,27 +78,8 @@ impl Prepared {
     }
 }
 
-fn obj_ref(id: (u32, u16)) -> Vec<u8> {
-    format!("{} {} R", id.0, id.1).into_bytes()
-}
-
 fn damaged(msg: impl Into<String>) -> SigningError {
     SigningError::Damaged(msg.into())
-}
-
-/// Collected rewrites of existing indirect objects.
-#[derive(Default)]
-struct Rewrites {
-    objects: Vec<((u32, u16), Vec<u8>)>,
-}
-
-impl Rewrites {
-    fn set(&mut self, id: (u32, u16), body: Vec<u8>) {
-        match self.objects.iter_mut().find(|(i, _)| *i == id) {
-            Some(slot) => slot.1 = body,
-            None => self.objects.push((id, body)),
-        }
-    }
 }
 
 /// Reads what is needed from `src` and writes the update with placeholders.
@@ -103,13 +91,74 @@ pub fn prepare(
 ) -> Result<Prepared, SigningError> {
     opts.validate()?;
     let mut r = Reader::open(src)?;
-    document::check_not_encrypted(&mut r)?;
-    let catalog = document::catalog(&mut r)?;
+    let doc = read_document(&mut r)?;
+    check_certification(opts, &doc)?;
+    let existing = existing_field(opts.field.as_deref(), &doc.fields)?;
+    let field_name = match existing {
+        Some(f) => f.name.clone(),
+        None => new_field_name(opts.field.as_deref(), &doc.fields)?,
+    };
+    // DocMDP P=2 and P=3 allow signing; pyHanko also accepts a signature field created after the
+    // certification (checked by the certify_then_sign test), so no refusal here.
+
+    let mut plan = Plan::new(r.xref.next_free);
+    let mut update = Update::new(src.len(), last_byte(src)?);
+    // The signature dictionary, first, so the placeholder positions are known.
+    let (sig_body, br_rel, cs_rel, ce_rel) = signature_dict(opts, contents_reserve);
+    let at = update.object(plan.sig_num, 0, &sig_body);
+    let (byte_range_at, contents_start, contents_end) = (at + br_rel, at + cs_rel, at + ce_rel);
+
+    if sig_flags(doc.acroform.as_ref()) != Some(3) {
+        plan.acro_changes.push((b"SigFlags", b"3".to_vec()));
+    }
+    match existing {
+        Some(f) => fill_existing_field(&mut plan, f, opts)?,
+        None => {
+            let field = NewField {
+                name: &field_name,
+                opts,
+                build_appearance,
+            };
+            add_new_field(&mut plan, &mut r, &doc, &field)?;
+        }
+    }
+    rewrite_acroform(&mut plan, &doc)?;
+    if opts.certify {
+        add_docmdp_perms(&mut plan, &mut r, &doc.catalog)?;
+    }
+    rewrite_catalog(&mut plan, &doc);
+    Ok(Prepared {
+        update: plan.write(update, &r.xref),
+        byte_range_at,
+        contents_start,
+        contents_end,
+        field: field_name,
+        certify: opts.certify,
+    })
+}
+
+/// What of the document the update depends on, read once.
+struct Document {
+    catalog: Node,
+    catalog_id: (u32, u16),
+    pages: Vec<Node>,
+    /// The /P of an existing certification signature.
+    docmdp: Option<i64>,
+    /// The catalog's /AcroForm entry as written: a reference, or the dictionary itself.
+    acro_entry: Option<Node>,
+    /// The AcroForm dictionary (resolved), if there is one.
+    acroform: Option<Node>,
+    fields: Vec<FieldInfo>,
+}
+
+fn read_document(r: &mut Reader) -> Result<Document, SigningError> {
+    document::check_not_encrypted(r)?;
+    let catalog = document::catalog(r)?;
     let catalog_id = catalog
         .id
         .ok_or_else(|| damaged("the catalog is not an indirect object"))?;
-    let pages = document::pages(&mut r, &catalog)?;
-    let docmdp = document::docmdp_level(&mut r, &catalog)?;
+    let pages = document::pages(r, &catalog)?;
+    let docmdp = document::docmdp_level(r, &catalog)?;
     let acro_entry = catalog.get(b"AcroForm");
     let acroform = match &acro_entry {
         Some(e) => r.resolve(e)?,
@@ -121,308 +170,83 @@ pub fn prepare(
         }
     }
     let fields = match &acroform {
-        Some(a) => document::fields(&mut r, a)?,
+        Some(a) => document::fields(r, a)?,
         None => Vec::new(),
     };
-    let signed = fields.iter().filter(|f| f.signed).count();
-    if opts.certify && (signed > 0 || docmdp.is_some()) {
+    Ok(Document {
+        catalog,
+        catalog_id,
+        pages,
+        docmdp,
+        acro_entry,
+        acroform,
+        fields,
+    })
+}
+
+/// A certification must be the first signature, and DocMDP P=1 allows no further signature.
+fn check_certification(opts: &SignOptions, doc: &Document) -> Result<(), SigningError> {
+    let signed = doc.fields.iter().filter(|f| f.signed).count();
+    if opts.certify && (signed > 0 || doc.docmdp.is_some()) {
         return Err(SigningError::CertifyNotFirst);
     }
-    if docmdp == Some(1) {
+    if doc.docmdp == Some(1) {
         return Err(SigningError::CertifiedNoChanges);
     }
+    Ok(())
+}
 
-    // Which field: an existing empty one by name, or a new one.
-    let existing: Option<&FieldInfo> = match &opts.field {
-        Some(name) => match fields.iter().find(|f| &f.name == name) {
-            Some(f) if !f.is_signature => {
-                return Err(SigningError::Field(format!(
-                    "field `{name}` is not a signature field"
-                )))
-            }
-            Some(f) if f.signed => {
-                return Err(SigningError::Field(format!(
-                    "field `{name}` is already signed"
-                )))
-            }
-            Some(f) => Some(f),
-            None => None,
-        },
-        None => None,
+/// The existing field `name` names, if any; it must be an empty signature field.
+fn existing_field<'f>(
+    name: Option<&str>,
+    fields: &'f [FieldInfo],
+) -> Result<Option<&'f FieldInfo>, SigningError> {
+    let Some(name) = name else {
+        return Ok(None);
     };
-    let field_name = match (&opts.field, existing) {
-        (_, Some(f)) => f.name.clone(),
-        (Some(name), None) => {
-            if name.is_empty() || name.contains('.') {
-                return Err(SigningError::Field(format!(
-                    "`{name}` cannot name a new field (empty, or contains a dot)"
-                )));
-            }
-            if fields
-                .iter()
-                .any(|f| f.name.starts_with(&format!("{name}.")))
-            {
-                return Err(SigningError::Field(format!(
-                    "`{name}` is the name of a field group"
-                )));
-            }
-            name.clone()
-        }
-        (None, None) => (1..)
+    match fields.iter().find(|f| f.name == name) {
+        Some(f) if !f.is_signature => Err(SigningError::Field(format!(
+            "field `{name}` is not a signature field"
+        ))),
+        Some(f) if f.signed => Err(SigningError::Field(format!(
+            "field `{name}` is already signed"
+        ))),
+        found => Ok(found),
+    }
+}
+
+/// The name of a new field: `name` if it can name one, else the first free `SignatureN`.
+fn new_field_name(name: Option<&str>, fields: &[FieldInfo]) -> Result<String, SigningError> {
+    let Some(name) = name else {
+        return Ok((1..)
             .map(|i| format!("Signature{i}"))
             .find(|n| {
                 !fields
                     .iter()
                     .any(|f| f.name == *n || f.name.starts_with(&format!("{n}.")))
             })
-            .unwrap_or_else(|| "Signature".into()),
+            .unwrap_or_else(|| "Signature".into()));
     };
-    // DocMDP P=2 and P=3 allow signing; pyHanko also accepts a signature field created after the
-    // certification (checked by the certify_then_sign test), so no refusal here.
-
-    let mut next = r.xref.next_free;
-    let alloc = |next: &mut u32| {
-        let n = *next;
-        *next += 1;
-        n
-    };
-    let sig_num = alloc(&mut next);
-    let mut update = Update::new(src.len(), last_byte(src)?);
-    let mut rewrites = Rewrites::default();
-    let mut catalog_changes: Vec<(&[u8], Vec<u8>)> = Vec::new();
-
-    // The signature dictionary, first, so the placeholder positions are known.
-    let (sig_body, br_rel, cs_rel, ce_rel) = signature_dict(opts, contents_reserve);
-    let at = update.object(sig_num, 0, &sig_body);
-    let (byte_range_at, contents_start, contents_end) = (at + br_rel, at + cs_rel, at + ce_rel);
-    let sig_ref = obj_ref((sig_num, 0));
-
-    let mut new_objects: Vec<(u32, Vec<u8>)> = Vec::new();
-    let mut acro_changes: Vec<(&[u8], Vec<u8>)> = Vec::new();
-    if acroform
-        .as_ref()
-        .and_then(|a| a.get(b"SigFlags"))
-        .and_then(|v| v.value.as_int())
-        != Some(3)
+    if name.is_empty() || name.contains('.') {
+        return Err(SigningError::Field(format!(
+            "`{name}` cannot name a new field (empty, or contains a dot)"
+        )));
+    }
+    if fields
+        .iter()
+        .any(|f| f.name.starts_with(&format!("{name}.")))
     {
-        acro_changes.push((b"SigFlags", b"3".to_vec()));
+        return Err(SigningError::Field(format!(
+            "`{name}` is the name of a field group"
+        )));
     }
-
-    match existing {
-        Some(f) => {
-            let id = f.node.id.ok_or_else(|| {
-                SigningError::Unsupported("the signature field is a direct object".into())
-            })?;
-            if opts.visible.is_some() {
-                return Err(SigningError::Options(
-                    "an existing signature field keeps its own position; omit --page/--rect".into(),
-                ));
-            }
-            rewrites.set(
-                id,
-                rewrite_dict(&f.node, &f.node.value, &[(b"V", sig_ref.clone())]),
-            );
-        }
-        None => {
-            let page_index = opts.visible.as_ref().map_or(0, |v| v.page as usize - 1);
-            let page = pages.get(page_index).ok_or_else(|| {
-                SigningError::Options(format!(
-                    "page {} does not exist: the document has {} pages",
-                    page_index + 1,
-                    pages.len()
-                ))
-            })?;
-            let page_id = page
-                .id
-                .ok_or_else(|| damaged("a page is not an indirect object"))?;
-            let widget_num = alloc(&mut next);
-            let mut widget = format!(
-                "<< /Type /Annot /Subtype /Widget /FT /Sig /T {} /V {} 0 R /F 132 /P {} {} R",
-                String::from_utf8_lossy(&text_string(&field_name)),
-                sig_num,
-                page_id.0,
-                page_id.1
-            );
-            match &opts.visible {
-                Some(v) => {
-                    let [x1, y1, x2, y2] = v.rect;
-                    let spec = StampSpec {
-                        width: (x2 - x1).abs(),
-                        height: (y2 - y1).abs(),
-                        lines: opts.stamp_lines(),
-                        image: v.image.clone(),
-                        font_size: 0.0,
-                        ..StampSpec::default()
-                    };
-                    let first = next;
-                    let app = build_appearance(&spec, first)?;
-                    if app.root >= app.objects.len() {
-                        return Err(SigningError::Appearance(
-                            "the appearance root is not one of its objects".into(),
-                        ));
-                    }
-                    for body in app.objects {
-                        new_objects.push((alloc(&mut next), body));
-                    }
-                    widget.push_str(&format!(
-                        " /Rect [{} {} {} {}] /AP << /N {} 0 R >> >>",
-                        real(x1.min(x2)),
-                        real(y1.min(y2)),
-                        real(x1.max(x2)),
-                        real(y1.max(y2)),
-                        first + app.root as u32
-                    ));
-                }
-                None => widget.push_str(" /Rect [0 0 0 0] >>"),
-            }
-            new_objects.insert(0, (widget_num, widget.into_bytes()));
-            let widget_ref = obj_ref((widget_num, 0));
-
-            // The page's /Annots gets the widget.
-            match page.get(b"Annots") {
-                Some(a) if a.value.as_ref().is_some() => match r.resolve(&a)? {
-                    Some(arr) if arr.value.as_array().is_some() => {
-                        let id = arr.id.ok_or_else(|| damaged("bad /Annots reference"))?;
-                        rewrites.set(id, append_to_array(arr.raw(), &widget_ref));
-                    }
-                    Some(_) => return Err(damaged("the page /Annots is not an array")),
-                    None => rewrites.set(
-                        page_id,
-                        rewrite_dict(page, &page.value, &[(b"Annots", bracket(&widget_ref))]),
-                    ),
-                },
-                Some(a) if a.value.as_array().is_some() => rewrites.set(
-                    page_id,
-                    rewrite_dict(
-                        page,
-                        &page.value,
-                        &[(b"Annots", append_to_array(a.raw(), &widget_ref))],
-                    ),
-                ),
-                Some(a) if !a.value.is_null() => {
-                    return Err(damaged("the page /Annots is not an array"))
-                }
-                _ => rewrites.set(
-                    page_id,
-                    rewrite_dict(page, &page.value, &[(b"Annots", bracket(&widget_ref))]),
-                ),
-            }
-
-            // The AcroForm's /Fields gets the field.
-            match &acroform {
-                None => {}
-                Some(a) => match a.get(b"Fields") {
-                    Some(f) if f.value.as_ref().is_some() => match r.resolve(&f)? {
-                        Some(arr) if arr.value.as_array().is_some() => {
-                            let id = arr.id.ok_or_else(|| damaged("bad /Fields reference"))?;
-                            rewrites.set(id, append_to_array(arr.raw(), &widget_ref));
-                        }
-                        Some(_) => return Err(damaged("the AcroForm /Fields is not an array")),
-                        None => acro_changes.push((b"Fields", bracket(&widget_ref))),
-                    },
-                    Some(f) if f.value.as_array().is_some() => {
-                        acro_changes.push((b"Fields", append_to_array(f.raw(), &widget_ref)))
-                    }
-                    Some(f) if !f.value.is_null() => {
-                        return Err(damaged("the AcroForm /Fields is not an array"))
-                    }
-                    _ => acro_changes.push((b"Fields", bracket(&widget_ref))),
-                },
-            }
-            if acroform.is_none() {
-                let acro_num = alloc(&mut next);
-                new_objects.push((
-                    acro_num,
-                    format!(
-                        "<< /Fields [{}] /SigFlags 3 >>",
-                        String::from_utf8_lossy(&widget_ref)
-                    )
-                    .into_bytes(),
-                ));
-                catalog_changes.push((b"AcroForm", obj_ref((acro_num, 0))));
-                acro_changes.clear();
-            }
-        }
-    }
-
-    if let (Some(a), false) = (&acroform, acro_changes.is_empty()) {
-        match a.id {
-            Some(id) => rewrites.set(id, rewrite_dict(a, &a.value, &acro_changes)),
-            None => {
-                // A direct AcroForm lives in the catalog.
-                let entry = acro_entry
-                    .as_ref()
-                    .ok_or_else(|| SigningError::Internal("AcroForm entry vanished".into()))?;
-                catalog_changes.push((
-                    b"AcroForm",
-                    rewrite_dict(entry, &entry.value, &acro_changes),
-                ));
-            }
-        }
-    }
-
-    if opts.certify {
-        let docmdp = [(&b"DocMDP"[..], sig_ref.clone())];
-        match catalog.get(b"Perms") {
-            Some(p) if p.value.as_ref().is_some() => match r.resolve(&p)? {
-                Some(perms) if perms.dict().is_some() => {
-                    let id = perms.id.ok_or_else(|| damaged("bad /Perms reference"))?;
-                    rewrites.set(id, rewrite_dict(&perms, &perms.value, &docmdp));
-                }
-                Some(_) => return Err(damaged("the catalog /Perms is not a dictionary")),
-                None => catalog_changes.push((b"Perms", rewrite_dict(&p, &p.value, &docmdp))),
-            },
-            Some(p) if p.dict().is_some() => {
-                catalog_changes.push((b"Perms", rewrite_dict(&p, &p.value, &docmdp)))
-            }
-            _ => catalog_changes.push((
-                b"Perms",
-                format!("<< /DocMDP {} 0 R >>", sig_num).into_bytes(),
-            )),
-        }
-    }
-    if !catalog_changes.is_empty() {
-        // The catalog may also have been rewritten above (when it holds /Annots? never) — merge.
-        rewrites.set(
-            catalog_id,
-            rewrite_dict(&catalog, &catalog.value, &catalog_changes),
-        );
-    }
-
-    for (num, body) in new_objects {
-        update.object(num, 0, &body);
-    }
-    for ((num, gen), body) in rewrites.objects {
-        update.object(num, gen, &body);
-    }
-    // Only an xref stream is an object of its own.
-    let xref_num = match r.xref.kind {
-        XrefKind::Stream => alloc(&mut next),
-        XrefKind::Table => 0,
-    };
-    let size = next;
-    let update = update.finish(
-        r.xref.kind,
-        &r.xref.trailer,
-        r.xref.startxref,
-        size,
-        xref_num,
-    );
-    Ok(Prepared {
-        update,
-        byte_range_at,
-        contents_start,
-        contents_end,
-        field: field_name,
-        certify: opts.certify,
-    })
+    Ok(name.to_string())
 }
 
-fn bracket(item: &[u8]) -> Vec<u8> {
-    let mut v = b"[".to_vec();
-    v.extend_from_slice(item);
-    v.push(b']');
-    v
+fn sig_flags(acroform: Option<&Node>) -> Option<i64> {
+    acroform
+        .and_then(|a| a.get(b"SigFlags"))
+        .and_then(|v| v.value.as_int())
 }
 
 fn last_byte(src: &dyn Source) -> Result<Option<u8>, SigningError> {

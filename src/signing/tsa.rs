@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
-use cms::signed_data::{SignedData, SignerIdentifier};
+use cms::signed_data::{SignedAttributes, SignedData, SignerIdentifier};
 use der::asn1::{Int, OctetString};
 use der::{Any, Decode, Encode};
 use openssl::hash::{hash, MessageDigest};
@@ -219,6 +219,27 @@ fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
         .signed_attrs
         .as_ref()
         .ok_or_else(|| tsa_err("the token has no signed attributes"))?;
+    check_signed_attrs(attrs, md, &tst_der)?;
+    let x509 = tsa_certificate(&sd, &si.sid)?;
+    let pkey = x509.public_key().map_err(|e| tsa_err(e.to_string()))?;
+    let signed = attrs.to_der().map_err(der)?;
+    let mut v = Verifier::new(md, &pkey).map_err(|e| tsa_err(e.to_string()))?;
+    v.update(&signed).map_err(|e| tsa_err(e.to_string()))?;
+    let ok = v
+        .verify(si.signature.as_bytes())
+        .map_err(|e| tsa_err(format!("verifying the TSA signature: {e}")))?;
+    if !ok {
+        return Err(tsa_err("the TSA's signature on the token is invalid"));
+    }
+    Ok(tst)
+}
+
+/// The token's signed attributes must hold the TSTInfo's digest and content type.
+fn check_signed_attrs(
+    attrs: &SignedAttributes,
+    md: MessageDigest,
+    tst_der: &[u8],
+) -> Result<(), SigningError> {
     let mut digest_ok = false;
     let mut type_ok = false;
     for a in attrs.iter() {
@@ -226,7 +247,7 @@ fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
             continue;
         };
         if a.oid == ID_MESSAGE_DIGEST {
-            let want = hash(md, &tst_der).map_err(|e| tsa_err(e.to_string()))?;
+            let want = hash(md, tst_der).map_err(|e| tsa_err(e.to_string()))?;
             let got = OctetString::from_der(&v.to_der().map_err(der)?).map_err(der)?;
             digest_ok = got.as_bytes() == &*want;
         } else if a.oid == ID_CONTENT_TYPE {
@@ -238,7 +259,14 @@ fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
             "the token's signed attributes do not match its TSTInfo",
         ));
     }
-    // The TSA certificate named by the signer identifier.
+    Ok(())
+}
+
+/// The TSA certificate named by the signer identifier, among the token's certificates.
+fn tsa_certificate(
+    sd: &SignedData,
+    sid: &SignerIdentifier,
+) -> Result<openssl::x509::X509, SigningError> {
     let certs = sd
         .certificates
         .as_ref()
@@ -250,7 +278,7 @@ fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
             CertificateChoices::Certificate(c) => Some(c),
             _ => None,
         })
-        .find(|c| match &si.sid {
+        .find(|c| match sid {
             SignerIdentifier::IssuerAndSerialNumber(isn) => {
                 c.tbs_certificate.issuer == isn.issuer
                     && c.tbs_certificate.serial_number == isn.serial_number
@@ -263,19 +291,7 @@ fn verify_token(token: &ContentInfo) -> Result<TstFields, SigningError> {
             }
         })
         .ok_or_else(|| tsa_err("the TSA certificate is not in the token"))?;
-    let x509 = openssl::x509::X509::from_der(&cert.to_der().map_err(der)?)
-        .map_err(|e| tsa_err(e.to_string()))?;
-    let pkey = x509.public_key().map_err(|e| tsa_err(e.to_string()))?;
-    let signed = attrs.to_der().map_err(der)?;
-    let mut v = Verifier::new(md, &pkey).map_err(|e| tsa_err(e.to_string()))?;
-    v.update(&signed).map_err(|e| tsa_err(e.to_string()))?;
-    let ok = v
-        .verify(si.signature.as_bytes())
-        .map_err(|e| tsa_err(format!("verifying the TSA signature: {e}")))?;
-    if !ok {
-        return Err(tsa_err("the TSA's signature on the token is invalid"));
-    }
-    Ok(tst)
+    openssl::x509::X509::from_der(&cert.to_der().map_err(der)?).map_err(|e| tsa_err(e.to_string()))
 }
 
 /// id-ce-subjectKeyIdentifier (evaluated at compile time).

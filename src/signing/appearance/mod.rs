@@ -81,12 +81,7 @@ pub struct Appearance {
 /// `image_after_lines` the picture sits between two centred text blocks. Text is black.
 pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningError> {
     check_box(spec)?;
-    if !(spec.font_size == 0.0 || (MIN_FONT_SIZE..=MAX_FONT_SIZE).contains(&spec.font_size)) {
-        return Err(SigningError::Appearance(format!(
-            "font size {} pt is outside {MIN_FONT_SIZE}..={MAX_FONT_SIZE} (or 0 to fit)",
-            spec.font_size
-        )));
-    }
+    check_font_size(spec)?;
     let mut table = ObjectTable::new(first_obj)?;
     let (root, _) = table.reserve()?;
 
@@ -94,18 +89,59 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
     let space = font
         .glyph(' ')
         .ok_or_else(|| SigningError::Appearance("the stamp font has no space glyph".into()))?;
-    let signature = spec
-        .image
-        .as_deref()
-        .map(|png| decode_png("signature image", png))
-        .transpose()?;
-    let seal = spec
-        .seal
-        .as_deref()
-        .map(|png| decode_png("seal image", png))
-        .transpose()?;
+    let signature = decode_optional("signature image", spec.image.as_deref())?;
+    let seal = decode_optional("seal image", spec.seal.as_deref())?;
     let picture = Picture::new(signature.as_ref(), seal.as_ref());
+    let text = TextInput {
+        font: &font,
+        space,
+        requested: spec.font_size,
+    };
+    let layout = lay_out(spec, picture.as_ref(), &text)?;
 
+    let mut form = FormParts {
+        content: String::from("q\n"),
+        resources: String::from(" /ProcSet [/PDF /Text /ImageB /ImageC]"),
+    };
+    if let Some(picture) = &picture {
+        draw_picture(&mut table, picture, layout.picture, &mut form)?;
+    }
+    draw_texts(&mut table, &layout.texts, &font, &mut form)?;
+    form.content.push_str("Q\n");
+
+    let dict = format!(
+        " /Type /XObject /Subtype /Form /FormType 1 /BBox [0 0 {} {}] /Matrix [1 0 0 1 0 0] /Resources <<{} >>",
+        num(spec.width),
+        num(spec.height),
+        form.resources
+    );
+    table.set(root, stream(&dict, form.content.as_bytes()));
+    Ok(Appearance {
+        objects: table.into_bodies(),
+        root,
+    })
+}
+
+fn check_font_size(spec: &StampSpec) -> Result<(), SigningError> {
+    if !(spec.font_size == 0.0 || (MIN_FONT_SIZE..=MAX_FONT_SIZE).contains(&spec.font_size)) {
+        return Err(SigningError::Appearance(format!(
+            "font size {} pt is outside {MIN_FONT_SIZE}..={MAX_FONT_SIZE} (or 0 to fit)",
+            spec.font_size
+        )));
+    }
+    Ok(())
+}
+
+fn decode_optional(what: &str, png: Option<&[u8]>) -> Result<Option<DecodedImage>, SigningError> {
+    png.map(|png| decode_png(what, png)).transpose()
+}
+
+/// Places the picture and the text in the box, inside a thin margin.
+fn lay_out(
+    spec: &StampSpec,
+    picture: Option<&Picture>,
+    text: &TextInput,
+) -> Result<Layout, SigningError> {
     let short_side = spec.width.min(spec.height);
     // A thin margin, never more than a quarter of the box, so tiny boxes keep a positive inside.
     let pad = (short_side * 0.05).clamp(0.5, 4.0).min(short_side * 0.25);
@@ -115,101 +151,100 @@ pub fn build(spec: &StampSpec, first_obj: u32) -> Result<Appearance, SigningErro
         w: spec.width - 2.0 * pad,
         h: spec.height - 2.0 * pad,
     };
-    let text = TextInput {
-        font: &font,
-        space,
-        requested: spec.font_size,
-    };
-    let layout = match (&picture, spec.image_after_lines) {
+    match (picture, spec.image_after_lines) {
         (Some(picture), Some(after)) => {
             let split = after.min(spec.lines.len());
-            let above = prepare(&spec.lines[..split], &font, spec.fallback)?;
-            let below = prepare(&spec.lines[split..], &font, spec.fallback)?;
-            layout_between(inner, picture.aspect(), &above, &below, &text, pad)?
+            let above = prepare(&spec.lines[..split], text.font, spec.fallback)?;
+            let below = prepare(&spec.lines[split..], text.font, spec.fallback)?;
+            layout_between(inner, picture.aspect(), &above, &below, text, pad)
         }
         _ => {
-            let paragraphs = prepare(&spec.lines, &font, spec.fallback)?;
-            layout_plain(
-                inner,
-                picture.as_ref().map(Picture::aspect),
-                &paragraphs,
-                &text,
-                pad,
-            )?
+            let paragraphs = prepare(&spec.lines, text.font, spec.fallback)?;
+            layout_plain(inner, picture.map(Picture::aspect), &paragraphs, text, pad)
         }
-    };
+    }
+}
 
-    let mut content = String::from("q\n");
-    let mut resources = String::from(" /ProcSet [/PDF /Text /ImageB /ImageC]");
+/// The form XObject being written: its content stream and its resource entries.
+struct FormParts {
+    content: String,
+    resources: String,
+}
 
+/// Adds the picture's image objects (and soft masks) and draws them in `rect`.
+fn draw_picture(
+    table: &mut ObjectTable,
+    picture: &Picture,
+    rect: Option<Rect>,
+    form: &mut FormParts,
+) -> Result<(), SigningError> {
     // A picture squeezed to nothing is left out: a zero scale is a singular matrix.
-    let picture_rect = layout
-        .picture
-        .map(|r| match picture.as_ref().and_then(Picture::max_height) {
+    let rect = rect
+        .map(|r| match picture.max_height() {
             Some(max) if r.h > max => shrink(r, max / r.h),
             _ => r,
         })
         .filter(|r| r.w > 0.0 && r.h > 0.0);
-    if let (Some(picture), Some(rect)) = (&picture, picture_rect) {
-        let mut xobjects = String::new();
-        for (name, image, place) in picture.placements(rect) {
-            let smask = match smask_object(image)? {
-                Some(body) => {
-                    let (index, number) = table.reserve()?;
-                    table.set(index, body);
-                    Some(number)
-                }
-                None => None,
-            };
-            let (index, number) = table.reserve()?;
-            table.set(index, image_object(image, smask)?);
-            let _ = write!(xobjects, " /{name} {number} 0 R");
-            let _ = writeln!(
-                content,
-                "q {} 0 0 {} {} {} cm /{name} Do Q",
-                num(place.w),
-                num(place.h),
-                num(place.x),
-                num(place.y)
-            );
-        }
-        let _ = write!(resources, " /XObject <<{xobjects} >>");
-    }
-
-    if layout.texts.iter().any(|t| !t.lines.is_empty()) {
-        let mut subset = FontSubset::new();
-        for placed in &layout.texts {
-            write_text(&mut content, placed, &font, &mut subset);
-        }
-        let mut numbers = [0u32; 5];
-        let mut indices = [0usize; 5];
-        for (slot, index) in numbers.iter_mut().zip(indices.iter_mut()) {
-            (*index, *slot) = table.reserve()?;
-        }
-        let refs = FontRefs {
-            type0: numbers[0],
-            cid_font: numbers[1],
-            descriptor: numbers[2],
-            font_file: numbers[3],
-            to_unicode: numbers[4],
+    let Some(rect) = rect else {
+        return Ok(());
+    };
+    let mut xobjects = String::new();
+    for (name, image, place) in picture.placements(rect) {
+        let smask = match smask_object(image)? {
+            Some(body) => {
+                let (index, number) = table.reserve()?;
+                table.set(index, body);
+                Some(number)
+            }
+            None => None,
         };
-        for (index, body) in indices.into_iter().zip(subset.objects(&font, &refs)?) {
-            table.set(index, body);
-        }
-        let _ = write!(resources, " /Font << /F1 {} 0 R >>", refs.type0);
+        let (index, number) = table.reserve()?;
+        table.set(index, image_object(image, smask)?);
+        let _ = write!(xobjects, " /{name} {number} 0 R");
+        let _ = writeln!(
+            form.content,
+            "q {} 0 0 {} {} {} cm /{name} Do Q",
+            num(place.w),
+            num(place.h),
+            num(place.x),
+            num(place.y)
+        );
     }
-    content.push_str("Q\n");
+    let _ = write!(form.resources, " /XObject <<{xobjects} >>");
+    Ok(())
+}
 
-    let form = format!(
-        " /Type /XObject /Subtype /Form /FormType 1 /BBox [0 0 {} {}] /Matrix [1 0 0 1 0 0] /Resources <<{resources} >>",
-        num(spec.width),
-        num(spec.height)
-    );
-    table.set(root, stream(&form, content.as_bytes()));
-    Ok(Appearance {
-        objects: table.into_bodies(),
-        root,
-    })
+/// Draws the text blocks and adds the font subset's five objects, if there is any text.
+fn draw_texts(
+    table: &mut ObjectTable,
+    texts: &[PlacedText],
+    font: &StampFont,
+    form: &mut FormParts,
+) -> Result<(), SigningError> {
+    if texts.iter().all(|t| t.lines.is_empty()) {
+        return Ok(());
+    }
+    let mut subset = FontSubset::new();
+    for placed in texts {
+        write_text(&mut form.content, placed, font, &mut subset);
+    }
+    let mut numbers = [0u32; 5];
+    let mut indices = [0usize; 5];
+    for (slot, index) in numbers.iter_mut().zip(indices.iter_mut()) {
+        (*index, *slot) = table.reserve()?;
+    }
+    let refs = FontRefs {
+        type0: numbers[0],
+        cid_font: numbers[1],
+        descriptor: numbers[2],
+        font_file: numbers[3],
+        to_unicode: numbers[4],
+    };
+    for (index, body) in indices.into_iter().zip(subset.objects(font, &refs)?) {
+        table.set(index, body);
+    }
+    let _ = write!(form.resources, " /Font << /F1 {} 0 R >>", refs.type0);
+    Ok(())
 }
 
 fn check_box(spec: &StampSpec) -> Result<(), SigningError> {

@@ -81,6 +81,33 @@ enum Fed {
     Stream(usize, bool),
 }
 
+/// The state after byte `b` inside a literal string nested `depth` deep.
+fn literal_step(depth: u32, escaped: bool, b: u8) -> State {
+    match (escaped, b) {
+        (true, _) => State::Literal {
+            depth,
+            escaped: false,
+        },
+        (false, b'\\') => State::Literal {
+            depth,
+            escaped: true,
+        },
+        (false, b'(') => State::Literal {
+            depth: depth + 1,
+            escaped: false,
+        },
+        (false, b')') if depth == 0 => State::Between,
+        (false, b')') => State::Literal {
+            depth: depth - 1,
+            escaped: false,
+        },
+        _ => State::Literal {
+            depth,
+            escaped: false,
+        },
+    }
+}
+
 impl Scanner {
     fn feed(&mut self, bytes: &[u8]) -> Fed {
         for (i, &b) in bytes.iter().enumerate() {
@@ -92,29 +119,7 @@ impl Scanner {
                     continue;
                 }
                 State::Literal { depth, escaped } => {
-                    self.state = match (escaped, b) {
-                        (true, _) => State::Literal {
-                            depth,
-                            escaped: false,
-                        },
-                        (false, b'\\') => State::Literal {
-                            depth,
-                            escaped: true,
-                        },
-                        (false, b'(') => State::Literal {
-                            depth: depth + 1,
-                            escaped: false,
-                        },
-                        (false, b')') if depth == 0 => State::Between,
-                        (false, b')') => State::Literal {
-                            depth: depth - 1,
-                            escaped: false,
-                        },
-                        _ => State::Literal {
-                            depth,
-                            escaped: false,
-                        },
-                    };
+                    self.state = literal_step(depth, escaped, b);
                     continue;
                 }
                 State::Hex => {
@@ -141,40 +146,44 @@ impl Scanner {
                 State::Between => {}
             }
             self.state = State::Between;
-            match b {
-                b'%' => self.state = State::Comment,
-                b'(' => {
-                    self.tokens += 1;
-                    self.state = State::Literal {
-                        depth: 0,
-                        escaped: false,
-                    };
-                }
-                b'<' => {
-                    // `<<` counts once per `<`: an over-estimate by design.
-                    self.tokens += 1;
-                    if bytes.get(i + 1).is_some_and(|&n| n != b'<') && i > 0 && bytes[i - 1] != b'<'
-                    {
-                        self.state = State::Hex;
-                    }
-                }
-                b'[' | b']' | b'>' | b')' | b'{' | b'}' => self.tokens += 1,
-                b'/' => {
-                    self.tokens += 1;
-                    self.word.clear();
-                    self.word.push(b'/');
-                    self.state = State::Token;
-                }
-                _ if is_regular(b) => {
-                    self.tokens += 1;
-                    self.word.clear();
-                    self.word.push(b);
-                    self.state = State::Token;
-                }
-                _ => {}
-            }
+            self.start_token(bytes, i, b);
         }
         Fed::All
+    }
+
+    /// Between tokens: counts the token `b` (at `bytes[i]`) starts and enters its state.
+    fn start_token(&mut self, bytes: &[u8], i: usize, b: u8) {
+        match b {
+            b'%' => self.state = State::Comment,
+            b'(' => {
+                self.tokens += 1;
+                self.state = State::Literal {
+                    depth: 0,
+                    escaped: false,
+                };
+            }
+            b'<' => {
+                // `<<` counts once per `<`: an over-estimate by design.
+                self.tokens += 1;
+                if bytes.get(i + 1).is_some_and(|&n| n != b'<') && i > 0 && bytes[i - 1] != b'<' {
+                    self.state = State::Hex;
+                }
+            }
+            b'[' | b']' | b'>' | b')' | b'{' | b'}' => self.tokens += 1,
+            b'/' => {
+                self.tokens += 1;
+                self.word.clear();
+                self.word.push(b'/');
+                self.state = State::Token;
+            }
+            _ if is_regular(b) => {
+                self.tokens += 1;
+                self.word.clear();
+                self.word.push(b);
+                self.state = State::Token;
+            }
+            _ => {}
+        }
     }
 
     /// Ends the current regular token; Some(true) when it was the keyword `stream`.

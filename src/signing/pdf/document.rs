@@ -211,33 +211,7 @@ pub fn fields(r: &mut Reader, acroform: &Node) -> Result<Vec<FieldInfo>, Signing
             .and_then(|v| v.value.as_name().map(<[u8]>::to_vec))
             .or(ft);
         let kids = r.get_key(&node, b"Kids")?;
-        let field_kids: Vec<Node> = match kids
-            .as_ref()
-            .and_then(|k| k.value.as_array().map(|a| (k, a)))
-        {
-            Some((k, a)) => a.iter().map(|v| k.child(v)).collect(),
-            None => Vec::new(),
-        };
-        // Kids without /T and /Kids are widgets of this field; the others are child fields.
-        let mut child_fields = Vec::new();
-        for kid in field_kids {
-            if let Some(id) = kid.value.as_ref() {
-                if seen.contains(&id) {
-                    return Err(damaged(
-                        "the form field tree loops or lists the same field twice",
-                    ));
-                }
-            }
-            let resolved = r.resolve(&kid)?;
-            // A widget never has /Kids: a kid with /T or /Kids is a (possibly unnamed) field.
-            let is_field = resolved
-                .as_ref()
-                .map(|k| k.get(b"T").is_some() || k.get(b"Kids").is_some())
-                == Some(true);
-            if is_field {
-                child_fields.push(kid);
-            }
-        }
+        let child_fields = child_fields(r, kids.as_ref(), &seen)?;
         if child_fields.is_empty() && partial.is_some() {
             let is_signature = ft.as_deref() == Some(b"Sig");
             let signed =
@@ -256,6 +230,38 @@ pub fn fields(r: &mut Reader, acroform: &Node) -> Result<Vec<FieldInfo>, Signing
         }
     }
     Ok(out)
+}
+
+/// The kids of a field that are fields themselves; kids without /T and /Kids are its widgets.
+fn child_fields(
+    r: &mut Reader,
+    kids: Option<&Node>,
+    seen: &HashSet<(u32, u16)>,
+) -> Result<Vec<Node>, SigningError> {
+    let field_kids: Vec<Node> = match kids.and_then(|k| k.value.as_array().map(|a| (k, a))) {
+        Some((k, a)) => a.iter().map(|v| k.child(v)).collect(),
+        None => Vec::new(),
+    };
+    let mut child_fields = Vec::new();
+    for kid in field_kids {
+        if let Some(id) = kid.value.as_ref() {
+            if seen.contains(&id) {
+                return Err(damaged(
+                    "the form field tree loops or lists the same field twice",
+                ));
+            }
+        }
+        let resolved = r.resolve(&kid)?;
+        // A widget never has /Kids: a kid with /T or /Kids is a (possibly unnamed) field.
+        let is_field = resolved
+            .as_ref()
+            .map(|k| k.get(b"T").is_some() || k.get(b"Kids").is_some())
+            == Some(true);
+        if is_field {
+            child_fields.push(kid);
+        }
+    }
+    Ok(child_fields)
 }
 
 /// The DocMDP permission level (/P of the certification signature), if the file is certified.

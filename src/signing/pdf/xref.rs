@@ -81,6 +81,17 @@ pub struct Xref {
 
 /// Finds `startxref` in the last 1024 bytes and reads every section.
 pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
+    let startxref = find_startxref(src)?;
+    let mut walk = Walk::default();
+    let mut next = Some(startxref);
+    while let Some(offset) = next {
+        next = walk.section(src, offset)?;
+    }
+    walk.finish(startxref)
+}
+
+/// The offset the last `startxref` gives.
+fn find_startxref(src: &dyn Source) -> Result<u64, SigningError> {
     let len = src.len();
     let tail_start = len.saturating_sub(1024);
     let tail = src.window(tail_start, 1024)?;
@@ -92,22 +103,29 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
     while lx.pos < tail.len() && tail[lx.pos].is_ascii_digit() {
         lx.pos += 1;
     }
-    let startxref = parse_uint(&tail[start..lx.pos])
+    parse_uint(&tail[start..lx.pos])
         .filter(|&o| o < len)
-        .ok_or_else(|| damaged("`startxref` is not an offset inside the file"))?;
+        .ok_or_else(|| damaged("`startxref` is not an offset inside the file"))
+}
 
-    // Newest section first; merged (newest wins) once all are read.
-    let mut entries: Vec<(u32, XrefEntry)> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut newest: Option<(Node, XrefKind)> = None;
-    let mut max_size: u64 = 0;
-    let mut newer_size: Option<u64> = None;
-    let mut next = Some(startxref);
-    while let Some(offset) = next {
-        if !seen.insert(offset) {
+/// The sections read so far, newest first; merged (newest wins) once all are read.
+#[derive(Default)]
+struct Walk {
+    entries: Vec<(u32, XrefEntry)>,
+    seen: HashSet<u64>,
+    newest: Option<(Node, XrefKind)>,
+    max_size: u64,
+    newer_size: Option<u64>,
+}
+
+impl Walk {
+    /// Reads the section at `offset`; returns its /Prev.
+    fn section(&mut self, src: &dyn Source, offset: u64) -> Result<Option<u64>, SigningError> {
+        let len = src.len();
+        if !self.seen.insert(offset) {
             return Err(damaged("the /Prev chain of cross-reference sections loops"));
         }
-        if seen.len() > MAX_SECTIONS {
+        if self.seen.len() > MAX_SECTIONS {
             return Err(damaged("too many cross-reference sections"));
         }
         let (trailer, kind, mut section) = read_section(src, offset)?;
@@ -115,51 +133,22 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
             .value
             .as_dict()
             .ok_or_else(|| damaged("trailer is not a dictionary"))?;
-        if let Some(size) = dict.get(b"Size").and_then(|v| v.as_int()) {
-            let size = u64::try_from(size).map_err(|_| damaged("negative trailer /Size"))?;
-            // Walking newest to oldest, /Size may only shrink: a revision that lowers it
-            // contradicts the objects an earlier one declared (ISO 32000-1, 7.5.6).
-            if let Some(newer) = newer_size {
-                if size > newer {
-                    return Err(damaged(format!(
-                        "trailer /Size decreases from {size} to {newer} in a later revision"
-                    )));
-                }
-            }
-            newer_size = Some(size);
-            max_size = max_size.max(size);
-        }
+        self.check_size(dict)?;
         if kind == XrefKind::Table {
-            if let Some(v) = dict.get(b"XRefStm") {
-                let stm = v
-                    .as_int()
-                    .and_then(|o| u64::try_from(o).ok())
-                    .filter(|&o| o < len)
-                    .ok_or_else(|| damaged("/XRefStm is not an offset inside the file"))?;
-                if !seen.contains(&stm) {
-                    // Hybrid file: the stream adds entries the table leaves out or marks free.
-                    let (_, extra) = read_xref_stream(src, stm)?;
-                    let in_table: HashMap<u64, XrefEntry> = section.iter().copied().collect();
-                    for (num, e) in extra {
-                        if matches!(in_table.get(&num), None | Some(XrefEntry::Free)) {
-                            section.push((num, e));
-                        }
-                    }
-                    section.sort_by_key(|(_, e)| matches!(e, XrefEntry::Free));
-                }
-            }
+            self.add_xref_stm(src, dict, &mut section)?;
         }
         if section.iter().any(|(num, _)| *num >= MAX_OBJECTS) {
             return Err(damaged(
                 "object number out of range in a cross-reference section",
             ));
         }
-        if entries.is_empty() {
-            entries = section.into_iter().map(|(n, e)| (n as u32, e)).collect();
+        if self.entries.is_empty() {
+            self.entries = section.into_iter().map(|(n, e)| (n as u32, e)).collect();
         } else {
-            entries.extend(section.into_iter().map(|(n, e)| (n as u32, e)));
+            self.entries
+                .extend(section.into_iter().map(|(n, e)| (n as u32, e)));
         }
-        next = match dict.get(b"Prev") {
+        let prev = match dict.get(b"Prev") {
             None => None,
             Some(v) => Some(
                 v.as_int()
@@ -168,28 +157,84 @@ pub fn load(src: &dyn Source) -> Result<Xref, SigningError> {
                     .ok_or_else(|| damaged("/Prev is not an offset inside the file"))?,
             ),
         };
-        if newest.is_none() {
-            newest = Some((trailer, kind));
+        if self.newest.is_none() {
+            self.newest = Some((trailer, kind));
         }
+        Ok(prev)
     }
-    let (trailer, kind) = newest.ok_or_else(|| damaged("no cross-reference section"))?;
-    // Stable: among entries of one object, the newest section's stays first and is kept.
-    entries.sort_by_key(|(n, _)| *n);
-    entries.dedup_by_key(|(n, _)| *n);
-    entries.shrink_to_fit();
-    let entries = Entries(entries);
-    let max_num = entries.keys().last().map_or(0, |&n| u64::from(n) + 1);
-    let next_free = max_size.max(max_num).max(1);
-    if next_free > MAX_OBJECTS {
-        return Err(damaged("object numbers out of range"));
+
+    /// Takes the trailer's /Size into account; walking newest to oldest, it may only shrink.
+    fn check_size(&mut self, dict: &Dict) -> Result<(), SigningError> {
+        if let Some(size) = dict.get(b"Size").and_then(|v| v.as_int()) {
+            let size = u64::try_from(size).map_err(|_| damaged("negative trailer /Size"))?;
+            // A revision that lowers it contradicts the objects an earlier one declared
+            // (ISO 32000-1, 7.5.6).
+            if let Some(newer) = self.newer_size {
+                if size > newer {
+                    return Err(damaged(format!(
+                        "trailer /Size decreases from {size} to {newer} in a later revision"
+                    )));
+                }
+            }
+            self.newer_size = Some(size);
+            self.max_size = self.max_size.max(size);
+        }
+        Ok(())
     }
-    Ok(Xref {
-        entries,
-        trailer,
-        startxref,
-        kind,
-        next_free: next_free as u32,
-    })
+
+    /// Hybrid file: the table's /XRefStm stream adds entries the table leaves out or marks free.
+    fn add_xref_stm(
+        &self,
+        src: &dyn Source,
+        dict: &Dict,
+        section: &mut Section,
+    ) -> Result<(), SigningError> {
+        let Some(v) = dict.get(b"XRefStm") else {
+            return Ok(());
+        };
+        let stm = v
+            .as_int()
+            .and_then(|o| u64::try_from(o).ok())
+            .filter(|&o| o < src.len())
+            .ok_or_else(|| damaged("/XRefStm is not an offset inside the file"))?;
+        if self.seen.contains(&stm) {
+            return Ok(());
+        }
+        let (_, extra) = read_xref_stream(src, stm)?;
+        let in_table: HashMap<u64, XrefEntry> = section.iter().copied().collect();
+        for (num, e) in extra {
+            if matches!(in_table.get(&num), None | Some(XrefEntry::Free)) {
+                section.push((num, e));
+            }
+        }
+        section.sort_by_key(|(_, e)| matches!(e, XrefEntry::Free));
+        Ok(())
+    }
+
+    /// The merged cross-reference.
+    fn finish(self, startxref: u64) -> Result<Xref, SigningError> {
+        let (trailer, kind) = self
+            .newest
+            .ok_or_else(|| damaged("no cross-reference section"))?;
+        let mut entries = self.entries;
+        // Stable: among entries of one object, the newest section's stays first and is kept.
+        entries.sort_by_key(|(n, _)| *n);
+        entries.dedup_by_key(|(n, _)| *n);
+        entries.shrink_to_fit();
+        let entries = Entries(entries);
+        let max_num = entries.keys().last().map_or(0, |&n| u64::from(n) + 1);
+        let next_free = self.max_size.max(max_num).max(1);
+        if next_free > MAX_OBJECTS {
+            return Err(damaged("object numbers out of range"));
+        }
+        Ok(Xref {
+            entries,
+            trailer,
+            startxref,
+            kind,
+            next_free: next_free as u32,
+        })
+    }
 }
 
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -283,6 +328,14 @@ fn read_xref_stream(src: &dyn Source, offset: u64) -> Result<(Node, Section), Si
         ));
     }
     let data = read_stream_direct(src, &ind, base)?;
+    let ws = stream_widths(dict)?;
+    let index = stream_index(dict)?;
+    let out = stream_entries(&data, &ws, &index)?;
+    Ok((Node::new(buf, ind.value, Some((ind.num, ind.gen))), out))
+}
+
+/// The stream's /W: three field widths of at most 8 bytes, not all 0.
+fn stream_widths(dict: &Dict) -> Result<Vec<usize>, SigningError> {
     let ws: Vec<usize> = dict
         .get(b"W")
         .and_then(|v| v.as_array())
@@ -299,20 +352,29 @@ fn read_xref_stream(src: &dyn Source, offset: u64) -> Result<(Node, Section), Si
     if ws.len() != 3 || ws.iter().any(|&w| w > 8) || ws.iter().sum::<usize>() == 0 {
         return Err(damaged("cross-reference stream has a bad /W"));
     }
+    Ok(ws)
+}
+
+/// The stream's /Index (pairs of first object and count), by default `[0 /Size]`.
+fn stream_index(dict: &Dict) -> Result<Vec<u64>, SigningError> {
     let size = dict
         .get(b"Size")
         .and_then(|v| v.as_int())
         .and_then(|s| u64::try_from(s).ok())
         .ok_or_else(|| damaged("cross-reference stream has no /Size"))?;
-    let index: Vec<u64> = match dict.get(b"Index").and_then(|v| v.as_array()) {
+    match dict.get(b"Index").and_then(|v| v.as_array()) {
         Some(a) => a
             .iter()
             .map(|x| x.as_int().and_then(|i| u64::try_from(i).ok()))
             .collect::<Option<Vec<_>>>()
             .filter(|v| v.len() % 2 == 0)
-            .ok_or_else(|| damaged("cross-reference stream has a bad /Index"))?,
-        None => vec![0, size],
-    };
+            .ok_or_else(|| damaged("cross-reference stream has a bad /Index")),
+        None => Ok(vec![0, size]),
+    }
+}
+
+/// Decodes the stream's rows, `ws` bytes per field, for the objects `index` lists.
+fn stream_entries(data: &[u8], ws: &[usize], index: &[u64]) -> Result<Section, SigningError> {
     let row = ws.iter().sum::<usize>();
     let field = |r: &[u8], from: usize, w: usize| -> u64 {
         r[from..from + w]
@@ -350,5 +412,5 @@ fn read_xref_stream(src: &dyn Source, offset: u64) -> Result<(Node, Section), Si
             out.push((start + i, e));
         }
     }
-    Ok((Node::new(buf, ind.value, Some((ind.num, ind.gen))), out))
+    Ok(out)
 }

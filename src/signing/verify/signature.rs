@@ -184,6 +184,7 @@ fn timestamp_report(ctx: &Context<'_>, token: &tsp::TokenCheck) -> TimestampRepo
     }
 }
 
+/// Checks one signature on its own: byte range, CMS or timestamp token, chain, revocation.
 pub(super) fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Checked {
     let sig = &field.sig;
     let doc_ts = name(sig, b"Type").as_deref() == Some("DocTimeStamp")
@@ -193,51 +194,81 @@ pub(super) fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Check
     } else {
         SignatureKind::Signature
     };
-    let mut r = blank(&field.name, sig, kind);
-    r.certification = structure::docmdp_permissions(ctx.doc, sig);
+    let mut report = blank(&field.name, sig, kind);
+    report.certification = structure::docmdp_permissions(ctx.doc, sig);
     let span_start = field
         .container
         .and_then(|id| structure::offset_of(ctx.doc, id));
     let mut out = Checked {
-        report: r.clone(),
+        report,
         end: None,
         offset: span_start.unwrap_or(usize::MAX),
         baseline_attrs: false,
         sig_timestamp_ok: false,
     };
+    check_steps(ctx, sig, span_start, &mut out);
+    out
+}
+
+/// Runs the checks in order into `out`, up to the first one that leaves nothing more to check.
+fn check_steps(ctx: &Context<'_>, sig: &Dictionary, span_start: Option<usize>, out: &mut Checked) {
+    let r = &mut out.report;
+    let doc_ts = r.kind == SignatureKind::DocumentTimestamp;
     // 1. The byte range, on raw bytes.
-    let span = field
-        .container
-        .and_then(|id| structure::offset_of(ctx.doc, id))
-        .and_then(|off| raw::object_span(ctx.data, off));
-    let layout = if r.byte_range.len() == 4 || sig.has(b"ByteRange") {
-        raw::check_layout(ctx.data, &r.byte_range, span)
-    } else {
-        Err("the signature dictionary has no /ByteRange".into())
-    };
-    let layout = match layout {
-        Ok(l) => {
-            // The gap must hold this dictionary's /Contents, not some other hex string.
-            let parsed = sig.get(b"Contents").ok().and_then(|c| c.as_str().ok());
-            if ctx.doc.is_encrypted() || parsed == Some(l.contents.as_slice()) {
-                Ok(l)
-            } else {
-                Err("the gap in /ByteRange does not hold this signature's /Contents".into())
-            }
-        }
-        Err(e) => Err(e),
-    };
-    let layout = match layout {
+    let layout = match check_byte_range(ctx, sig, span_start, r) {
         Ok(l) => l,
         Err(e) => {
             r.status = SignatureStatus::ByteRangeInvalid;
             r.problems.push(e);
-            out.report = r;
-            return out;
+            return;
         }
     };
-    r.integrity.byte_range_ok = true;
     let ranges = layout.ranges(ctx.data);
+    out.end = Some(layout.end);
+    // 2. Revocation data.
+    dss_presence(ctx, &layout.contents, r);
+    // 3. The CMS.
+    let sd = match cms::parse(&layout.contents) {
+        Ok(sd) => sd,
+        Err(e) => {
+            r.status = SignatureStatus::Malformed;
+            r.problems.push(format!("signature value: {e}"));
+            return;
+        }
+    };
+    cms_facts(&sd, r);
+    let signer = if doc_ts {
+        check_doc_timestamp(ctx, &layout.contents, &ranges, r)
+    } else {
+        check_cms_signer(ctx, &sd, &ranges, r)
+    };
+    out.baseline_attrs = signer.baseline_attrs;
+    out.sig_timestamp_ok = signer.sig_timestamp_ok;
+    // 4. Trust and revocation of the signer's certificate.
+    if let Some(cert) = &signer.cert {
+        check_trust(ctx, &sd, cert, signer.validated_at, r);
+    }
+    r.status = status(r, &signer);
+}
+
+/// The layout of /ByteRange and the revision it ends at; the report gets its coverage.
+fn check_byte_range(
+    ctx: &Context<'_>,
+    sig: &Dictionary,
+    span_start: Option<usize>,
+    r: &mut SignatureReport,
+) -> Result<raw::Layout, String> {
+    let span = span_start.and_then(|off| raw::object_span(ctx.data, off));
+    let layout = if r.byte_range.len() == 4 || sig.has(b"ByteRange") {
+        raw::check_layout(ctx.data, &r.byte_range, span)
+    } else {
+        Err("the signature dictionary has no /ByteRange".into())
+    }?;
+    // The gap must hold this dictionary's /Contents, not some other hex string.
+    let parsed = sig.get(b"Contents").ok().and_then(|c| c.as_str().ok());
+    if !ctx.doc.is_encrypted() && parsed != Some(layout.contents.as_slice()) {
+        return Err("the gap in /ByteRange does not hold this signature's /Contents".into());
+    }
     let trailing_blank = ctx.data[layout.end..]
         .iter()
         .all(|b| b.is_ascii_whitespace() || *b == 0);
@@ -252,17 +283,16 @@ pub(super) fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Check
             r.signed_revision = Some(i + 1);
         }
         None => {
-            r.integrity.byte_range_ok = false;
-            r.status = SignatureStatus::ByteRangeInvalid;
-            r.problems
-                .push("the signed range does not end at a revision boundary (%%EOF)".into());
-            out.report = r;
-            return out;
+            return Err("the signed range does not end at a revision boundary (%%EOF)".into());
         }
     }
-    out.end = Some(layout.end);
-    // 2. Revocation data.
-    let vri_key = cms::hash(MessageDigest::sha1(), &[&layout.contents])
+    r.integrity.byte_range_ok = true;
+    Ok(layout)
+}
+
+/// What the DSS holds, and whether its VRI names this signature.
+fn dss_presence(ctx: &Context<'_>, contents: &[u8], r: &mut SignatureReport) {
+    let vri_key = cms::hash(MessageDigest::sha1(), &[contents])
         .map(|h| hex(&h).to_uppercase())
         .unwrap_or_default();
     if let Some(d) = ctx.dss {
@@ -270,16 +300,10 @@ pub(super) fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Check
         r.revocation.dss_crls = d.crls.len();
         r.revocation.vri = d.vri.contains(&vri_key);
     }
-    // 3. The CMS.
-    let sd = match cms::parse(&layout.contents) {
-        Ok(sd) => sd,
-        Err(e) => {
-            r.status = SignatureStatus::Malformed;
-            r.problems.push(format!("signature value: {e}"));
-            out.report = r;
-            return out;
-        }
-    };
+}
+
+/// What the SignedData says of itself: algorithms, signer count, archived revocation data.
+fn cms_facts(sd: &cms::SignedData<'_>, r: &mut SignatureReport) {
     r.integrity.digest_algorithm = Some(cms::digest_name(sd.signer.digest_alg));
     r.integrity.signature_algorithm = Some(cms::mechanism_name(&sd.signer));
     if sd.signer_count != 1 {
@@ -294,127 +318,185 @@ pub(super) fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Check
         .is_some();
     r.revocation.present =
         r.revocation.dss_ocsps + r.revocation.dss_crls > 0 || r.revocation.adbe_archival;
+}
+
+/// What the signer check found beyond the report.
+struct SignerFound {
+    /// The signer's (or the TSA's) certificate, when found.
+    cert: Option<X509>,
+    unsupported: bool,
+    /// The time the certificate is validated at: a valid timestamp's; None: now.
+    validated_at: Option<chrono::DateTime<chrono::Utc>>,
+    baseline_attrs: bool,
+    sig_timestamp_ok: bool,
+}
+
+/// A document timestamp: the token is the signature, its TSA the signer.
+fn check_doc_timestamp(
+    ctx: &Context<'_>,
+    contents: &[u8],
+    ranges: &[&[u8]],
+    r: &mut SignatureReport,
+) -> SignerFound {
+    let token = tsp::check_token(contents, ranges);
+    let ts = timestamp_report(ctx, &token);
+    let signer = token.signer.as_ref();
+    r.intact = token.imprint_ok && signer.is_some_and(|s| s.digest_ok);
+    r.integrity.digest_ok = r.intact;
+    r.integrity.signature_ok = signer.is_some_and(|s| s.signature_ok);
+    let m = signer
+        .map(|s| s.signing_cert)
+        .unwrap_or(SigningCertMatch::Absent);
+    r.integrity.signing_certificate = m;
+    r.valid = r.integrity.signature_ok
+        && m != SigningCertMatch::Mismatch
+        && signer.is_some_and(|s| s.cert.is_some());
+    r.problems.extend(token.problems.iter().cloned());
+    r.claimed_time = ts.time.clone().or(r.claimed_time.take());
+    r.timestamp = Some(ts);
+    SignerFound {
+        cert: signer.and_then(|s| s.cert.clone()),
+        unsupported: signer.is_some_and(|s| s.unsupported),
+        validated_at: token.time,
+        baseline_attrs: false,
+        sig_timestamp_ok: false,
+    }
+}
+
+/// A CMS signature: digest, signature value and signing certificate, and the signature
+/// timestamp if there is one.
+fn check_cms_signer(
+    ctx: &Context<'_>,
+    sd: &cms::SignedData<'_>,
+    ranges: &[&[u8]],
+    r: &mut SignatureReport,
+) -> SignerFound {
+    let check = cms::check_signer(sd, ranges);
+    r.intact = check.digest_ok;
+    r.integrity.digest_ok = check.digest_ok;
+    r.integrity.signature_ok = check.signature_ok;
+    r.integrity.signing_certificate = check.signing_cert;
+    r.valid = check.signature_ok
+        && check.cert.is_some()
+        && check.signing_cert != SigningCertMatch::Mismatch;
+    r.problems.extend(check.problems.iter().cloned());
+    let baseline_attrs = check.signing_cert != SigningCertMatch::Absent
+        && sd.signer.signed_attr(cms::oids::SIGNING_TIME).is_none();
+    let mut validated_at = None;
+    let mut sig_timestamp_ok = false;
+    if let Some(attr) = sd.signer.unsigned_attr(cms::oids::SIGNATURE_TIMESTAMP) {
+        let token = match attr.values.first() {
+            Some(v) => tsp::check_token(v.raw, &[sd.signer.signature]),
+            None => tsp::check_token(&[], &[]),
+        };
+        let ts = timestamp_report(ctx, &token);
+        // The level says what the file holds; trust in the TSA is reported separately.
+        sig_timestamp_ok = token.intact();
+        if ts.valid() {
+            validated_at = token.time;
+        }
+        r.timestamp = Some(ts);
+    }
+    SignerFound {
+        cert: check.cert,
+        unsupported: check.unsupported,
+        validated_at,
+        baseline_attrs,
+        sig_timestamp_ok,
+    }
+}
+
+/// The signer certificate's path, key usage and revocation, at `validated_at` (else now).
+fn check_trust(
+    ctx: &Context<'_>,
+    sd: &cms::SignedData<'_>,
+    cert: &X509,
+    validated_at: Option<chrono::DateTime<chrono::Utc>>,
+    r: &mut SignatureReport,
+) {
+    let doc_ts = r.kind == SignatureKind::DocumentTimestamp;
     let mut helpers: Vec<X509> = sd.certificates.clone();
     helpers.extend(ctx.dss_certs.iter().cloned());
-
-    let (signer_cert, unsupported, validated_at) = if doc_ts {
-        let token = tsp::check_token(&layout.contents, &ranges);
-        let ts = timestamp_report(ctx, &token);
-        let signer = token.signer.as_ref();
-        r.intact = token.imprint_ok && signer.is_some_and(|s| s.digest_ok);
-        r.integrity.digest_ok = r.intact;
-        r.integrity.signature_ok = signer.is_some_and(|s| s.signature_ok);
-        let m = signer
-            .map(|s| s.signing_cert)
-            .unwrap_or(SigningCertMatch::Absent);
-        r.integrity.signing_certificate = m;
-        r.valid = r.integrity.signature_ok
-            && m != SigningCertMatch::Mismatch
-            && signer.is_some_and(|s| s.cert.is_some());
-        r.problems.extend(token.problems.iter().cloned());
-        r.claimed_time = ts.time.clone().or(r.claimed_time);
-        let cert = signer.and_then(|s| s.cert.clone());
-        let unsupported = signer.is_some_and(|s| s.unsupported);
-        let at = token.time;
-        r.timestamp = Some(ts);
-        (cert, unsupported, at)
-    } else {
-        let check = cms::check_signer(&sd, &ranges);
-        r.intact = check.digest_ok;
-        r.integrity.digest_ok = check.digest_ok;
-        r.integrity.signature_ok = check.signature_ok;
-        r.integrity.signing_certificate = check.signing_cert;
-        r.valid = check.signature_ok
-            && check.cert.is_some()
-            && check.signing_cert != SigningCertMatch::Mismatch;
-        r.problems.extend(check.problems.iter().cloned());
-        out.baseline_attrs = check.signing_cert != SigningCertMatch::Absent
-            && sd.signer.signed_attr(cms::oids::SIGNING_TIME).is_none();
-        let mut at = None;
-        if let Some(attr) = sd.signer.unsigned_attr(cms::oids::SIGNATURE_TIMESTAMP) {
-            let token = match attr.values.first() {
-                Some(v) => tsp::check_token(v.raw, &[sd.signer.signature]),
-                None => tsp::check_token(&[], &[]),
-            };
-            let ts = timestamp_report(ctx, &token);
-            // The level says what the file holds; trust in the TSA is reported separately.
-            out.sig_timestamp_ok = token.intact();
-            if ts.valid() {
-                at = token.time;
-            }
-            r.timestamp = Some(ts);
-        }
-        (check.cert, check.unsupported, at)
-    };
-    if let Some(cert) = &signer_cert {
-        r.signer = Some(signer_report(cert));
-        let when = validated_at.unwrap_or_else(chrono::Utc::now);
-        let c = chain::check(cert, &helpers, ctx.trust, Some(when.timestamp()), doc_ts);
-        let usage_ok = doc_ts || chain::key_usage_allows_signing(cert);
-        if !usage_ok {
-            r.problems
-                .push("the signer certificate's key usage does not allow signatures".into());
-        }
-        r.trusted = c.trusted && usage_ok && r.intact && r.valid;
-        let (adbe_ocsps, adbe_crls) = sd
-            .signer
-            .signed_attr(cms::oids::ADBE_REVOCATION_ARCHIVAL)
-            .and_then(|a| a.values.first())
-            .map(|v| revocation::adbe_archival(v.raw))
-            .unwrap_or_default();
-        let dss_ocsps = ctx.dss.map(|d| d.ocsps.as_slice()).unwrap_or_default();
-        let dss_crls = ctx.dss.map(|d| d.crls.as_slice()).unwrap_or_default();
-        let ocsps: Vec<&[u8]> = adbe_ocsps
-            .iter()
-            .chain(dss_ocsps)
-            .map(Vec::as_slice)
-            .collect();
-        let crls: Vec<&[u8]> = adbe_crls
-            .iter()
-            .chain(dss_crls)
-            .map(Vec::as_slice)
-            .collect();
-        let rev = revocation::check(cert, &helpers, ctx.trust, &ocsps, &crls);
-        r.revocation.covers_signer = rev.covers_signer;
-        r.revocation.signer = rev.status;
-        r.revocation.revoked_at = rev.revoked_at.map(rfc3339);
-        // Revoked after a trusted timestamp, the signature stands; before it (or with no
-        // proof of time), it does not.
-        if rev.status == SignerRevocation::Revoked && rev.revoked_at.is_none_or(|t| t <= when) {
-            r.trusted = false;
-            r.problems.push(format!(
-                "the signer's certificate is revoked (since {})",
-                r.revocation
-                    .revoked_at
-                    .as_deref()
-                    .unwrap_or("an unknown time")
-            ));
-        }
-        if let Some(e) = &c.error {
-            r.problems.push(format!("certificate path: {e}"));
-        }
-        r.chain = Some(ChainReport {
-            trusted: c.trusted,
-            validated_at: rfc3339(when),
-            error: c.error,
-            path: c.path,
-        });
+    r.signer = Some(signer_report(cert));
+    let when = validated_at.unwrap_or_else(chrono::Utc::now);
+    let c = chain::check(cert, &helpers, ctx.trust, Some(when.timestamp()), doc_ts);
+    let usage_ok = doc_ts || chain::key_usage_allows_signing(cert);
+    if !usage_ok {
+        r.problems
+            .push("the signer certificate's key usage does not allow signatures".into());
     }
-    r.status = if !r.intact {
+    r.trusted = c.trusted && usage_ok && r.intact && r.valid;
+    let rev = check_revocation(ctx, sd, cert, &helpers, r);
+    // Revoked after a trusted timestamp, the signature stands; before it (or with no
+    // proof of time), it does not.
+    if rev.status == SignerRevocation::Revoked && rev.revoked_at.is_none_or(|t| t <= when) {
+        r.trusted = false;
+        r.problems.push(format!(
+            "the signer's certificate is revoked (since {})",
+            r.revocation
+                .revoked_at
+                .as_deref()
+                .unwrap_or("an unknown time")
+        ));
+    }
+    if let Some(e) = &c.error {
+        r.problems.push(format!("certificate path: {e}"));
+    }
+    r.chain = Some(ChainReport {
+        trusted: c.trusted,
+        validated_at: rfc3339(when),
+        error: c.error,
+        path: c.path,
+    });
+}
+
+/// The signer's revocation status from the archived (adbe) and DSS OCSP responses and CRLs.
+fn check_revocation(
+    ctx: &Context<'_>,
+    sd: &cms::SignedData<'_>,
+    cert: &X509,
+    helpers: &[X509],
+    r: &mut SignatureReport,
+) -> revocation::Outcome {
+    let (adbe_ocsps, adbe_crls) = sd
+        .signer
+        .signed_attr(cms::oids::ADBE_REVOCATION_ARCHIVAL)
+        .and_then(|a| a.values.first())
+        .map(|v| revocation::adbe_archival(v.raw))
+        .unwrap_or_default();
+    let dss_ocsps = ctx.dss.map(|d| d.ocsps.as_slice()).unwrap_or_default();
+    let dss_crls = ctx.dss.map(|d| d.crls.as_slice()).unwrap_or_default();
+    let ocsps: Vec<&[u8]> = adbe_ocsps
+        .iter()
+        .chain(dss_ocsps)
+        .map(Vec::as_slice)
+        .collect();
+    let crls: Vec<&[u8]> = adbe_crls
+        .iter()
+        .chain(dss_crls)
+        .map(Vec::as_slice)
+        .collect();
+    let rev = revocation::check(cert, helpers, ctx.trust, &ocsps, &crls);
+    r.revocation.covers_signer = rev.covers_signer;
+    r.revocation.signer = rev.status;
+    r.revocation.revoked_at = rev.revoked_at.map(rfc3339);
+    rev
+}
+
+/// The status from the integrity checks; refined in `finish` once later revisions are known.
+fn status(r: &SignatureReport, signer: &SignerFound) -> SignatureStatus {
+    if !r.intact {
         SignatureStatus::DigestMismatch
-    } else if signer_cert.is_none() || r.integrity.signing_certificate == SigningCertMatch::Mismatch
+    } else if signer.cert.is_none() || r.integrity.signing_certificate == SigningCertMatch::Mismatch
     {
         SignatureStatus::CertificateMismatch
-    } else if unsupported {
+    } else if signer.unsupported {
         SignatureStatus::Unsupported
     } else if !r.integrity.signature_ok {
         SignatureStatus::SignatureInvalid
     } else {
-        // Refined in `finish` once later revisions are known.
         SignatureStatus::Valid
-    };
-    out.report = r;
-    out
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use super::signature::Checked;
 use super::{
-    changes, structure, ChangeLevel, Context, Coverage, PadesLevel, SignatureKind, SignatureStatus,
+    changes, structure, ChangeLevel, Context, Coverage, PadesLevel, SignatureKind, SignatureReport,
+    SignatureStatus,
 };
 use std::collections::HashMap;
 
@@ -29,8 +30,8 @@ pub(super) fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
         .dss
         .is_some_and(|d| !d.certs.is_empty() || !d.ocsps.is_empty() || !d.crls.is_empty());
     for c in all.iter_mut() {
-        let r = &mut c.report;
         let Some(end) = c.end else { continue };
+        let r = &mut c.report;
         let mut fields_added = false;
         if r.coverage == Coverage::EarlierRevision {
             let found = cache
@@ -42,60 +43,86 @@ pub(super) fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
             fields_added = found.fields_added;
         }
         if r.kind == SignatureKind::Signature {
-            let pades = name_is(r.sub_filter.as_deref(), "ETSI.CAdES.detached");
-            let later_doc_ts = doc_ts_ends.iter().any(|e| *e > end);
-            r.pades_level = Some(if !pades {
-                PadesLevel::NotPades
-            } else if !c.baseline_attrs {
-                PadesLevel::NotBaseline
-            } else if !(c.sig_timestamp_ok || later_doc_ts) {
-                PadesLevel::BB
-            } else if !dss_present {
-                PadesLevel::BT
-            } else if !later_doc_ts {
-                PadesLevel::BLT
-            } else {
-                PadesLevel::BLTA
-            });
+            let later = Evidence {
+                sig_timestamp_ok: c.sig_timestamp_ok,
+                doc_timestamp: doc_ts_ends.iter().any(|e| *e > end),
+                dss_present,
+            };
+            r.pades_level = Some(pades_level(r, c.baseline_attrs, &later));
         }
-        // Certified with P=1: only DSS data and document timestamps may follow. Under any
-        // certification no new form fields may be created (signing fills existing ones).
         let later_signature = regular_ends.iter().any(|e| *e > end);
-        let docmdp_broken = match r.certification {
-            Some(1) if later_signature => {
-                r.problems.push(
-                    "certified with no changes allowed (DocMDP P=1), yet signed again".into(),
-                );
-                true
-            }
-            // ISO 32000 lets P=3 add annotations; creating form fields after certifying is
-            // still refused by validators (pyHanko, Acrobat), so it is refused here too.
-            Some(p) if fields_added => {
-                r.problems.push(format!(
-                    "certified with DocMDP P={p}, yet new form fields were created after it"
-                ));
-                true
-            }
-            _ => false,
-        };
+        let docmdp_broken = docmdp_broken(r, later_signature, fields_added);
         if r.status == SignatureStatus::Valid {
-            // A token that does not hold is a broken timestamp; one by an unknown TSA only
-            // makes the signature untrusted.
-            let ts_broken = r.kind == SignatureKind::Signature
-                && r.timestamp
-                    .as_ref()
-                    .is_some_and(|t| !(t.imprint_ok && t.signature_ok));
-            let ts_untrusted = r.timestamp.as_ref().is_some_and(|t| !t.trusted);
-            if r.changes_after == ChangeLevel::Other || docmdp_broken {
-                r.status = SignatureStatus::ModifiedAfterSigning;
-                r.problems
-                    .push("the document was changed after this signature".into());
-            } else if ts_broken {
-                r.status = SignatureStatus::TimestampInvalid;
-            } else if !r.trusted || ts_untrusted {
-                r.status = SignatureStatus::Untrusted;
-            }
+            final_status(r, docmdp_broken);
         }
+    }
+}
+
+/// What a signature's PAdES level depends on beyond its own attributes.
+struct Evidence {
+    /// Its signature timestamp holds.
+    sig_timestamp_ok: bool,
+    /// An intact document timestamp covers it.
+    doc_timestamp: bool,
+    /// The file has a DSS with certificates or revocation data.
+    dss_present: bool,
+}
+
+fn pades_level(r: &SignatureReport, baseline_attrs: bool, e: &Evidence) -> PadesLevel {
+    if !name_is(r.sub_filter.as_deref(), "ETSI.CAdES.detached") {
+        PadesLevel::NotPades
+    } else if !baseline_attrs {
+        PadesLevel::NotBaseline
+    } else if !(e.sig_timestamp_ok || e.doc_timestamp) {
+        PadesLevel::BB
+    } else if !e.dss_present {
+        PadesLevel::BT
+    } else if !e.doc_timestamp {
+        PadesLevel::BLT
+    } else {
+        PadesLevel::BLTA
+    }
+}
+
+/// Whether what follows breaks the signature's certification, if it is one; says why.
+fn docmdp_broken(r: &mut SignatureReport, later_signature: bool, fields_added: bool) -> bool {
+    // Certified with P=1: only DSS data and document timestamps may follow. Under any
+    // certification no new form fields may be created (signing fills existing ones).
+    match r.certification {
+        Some(1) if later_signature => {
+            r.problems
+                .push("certified with no changes allowed (DocMDP P=1), yet signed again".into());
+            true
+        }
+        // ISO 32000 lets P=3 add annotations; creating form fields after certifying is
+        // still refused by validators (pyHanko, Acrobat), so it is refused here too.
+        Some(p) if fields_added => {
+            r.problems.push(format!(
+                "certified with DocMDP P={p}, yet new form fields were created after it"
+            ));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Refines a valid signature's status with what followed it and its timestamp's checks.
+fn final_status(r: &mut SignatureReport, docmdp_broken: bool) {
+    // A token that does not hold is a broken timestamp; one by an unknown TSA only
+    // makes the signature untrusted.
+    let ts_broken = r.kind == SignatureKind::Signature
+        && r.timestamp
+            .as_ref()
+            .is_some_and(|t| !(t.imprint_ok && t.signature_ok));
+    let ts_untrusted = r.timestamp.as_ref().is_some_and(|t| !t.trusted);
+    if r.changes_after == ChangeLevel::Other || docmdp_broken {
+        r.status = SignatureStatus::ModifiedAfterSigning;
+        r.problems
+            .push("the document was changed after this signature".into());
+    } else if ts_broken {
+        r.status = SignatureStatus::TimestampInvalid;
+    } else if !r.trusted || ts_untrusted {
+        r.status = SignatureStatus::Untrusted;
     }
 }
 
