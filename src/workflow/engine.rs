@@ -7,116 +7,11 @@
 //! (all, any one, or a quorum of N approvals), and the next stage is activated. `inform`
 //! stages never block: their tasks are created as `informed` and the route moves on.
 
-use serde::{Deserialize, Serialize};
-
-/// What a stage is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum StageKind {
-    /// Thẩm định: approve, return or reject.
-    Review,
-    /// Ký: approval by the competent signer (the signing module plugs in here).
-    Sign,
-    /// Phát hành: the clerk numbers, stamps and seals.
-    Issue,
-    /// Để biết: read only, never blocks the route.
-    Inform,
-}
-
-/// How many approvals a stage needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Policy {
-    /// Every assignee.
-    All,
-    /// Any one assignee.
-    Any,
-    /// At least N assignees.
-    Quorum(u32),
-}
-
-/// State of a whole route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum RouteStatus {
-    /// Moving through its stages.
-    Active,
-    /// Every stage done.
-    Completed,
-    /// Sent back to the drafter for revision (a new route starts after it).
-    Returned,
-    /// Refused; ends the route.
-    Rejected,
-    /// Taken back by the drafter.
-    Recalled,
-}
-
-impl RouteStatus {
-    /// Whether the route still accepts actions.
-    pub fn is_finished(self) -> bool {
-        self != RouteStatus::Active
-    }
-}
-
-/// State of a stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum StageStatus {
-    /// Not reached yet (or reset by a return to an earlier stage).
-    Waiting,
-    /// Holding the route now.
-    Active,
-    /// Policy met.
-    Done,
-    /// Closed without completing (the route ended while it was active).
-    Closed,
-}
-
-/// State of a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum TaskStatus {
-    /// Waiting for its holder.
-    Pending,
-    /// Approved (signed, issued, for the stage's kind).
-    Approved,
-    /// Sent back.
-    Returned,
-    /// Refused.
-    Rejected,
-    /// Handed to someone else, who holds a new task.
-    Delegated,
-    /// An opinion was asked and given.
-    Answered,
-    /// For information; needs nothing.
-    Informed,
-    /// No longer needed (the stage completed or the route ended).
-    Cancelled,
-    /// Incoming work reported done by its lead or cooperating unit (never set by the route
-    /// engine, which handles approval routes only).
-    Completed,
-}
-
-/// What a task is in its stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum TaskRole {
-    /// Counts towards the stage's policy.
-    Approver,
-    /// Asked for an opinion; does not count.
-    Opinion,
-    /// For information.
-    Inform,
-}
+mod terms;
+pub use terms::{
+    Action, EngineError, Event, Policy, ReturnTarget, RouteStatus, StageKind, StageStatus,
+    TaskRole, TaskStatus,
+};
 
 /// One task in the current round of a stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,86 +97,6 @@ pub struct Route {
     pub stages: Vec<Stage>,
 }
 
-/// Where a return sends the route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReturnTarget {
-    /// To the drafter: the route ends as `returned`.
-    Drafter,
-    /// To an earlier stage (index), which starts a new round.
-    Stage(usize),
-}
-
-/// One thing someone does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Approve (sign, issue) the task.
-    Approve { task: String },
-    /// Send back; comment required.
-    Return {
-        task: String,
-        to: ReturnTarget,
-        comment: String,
-    },
-    /// Refuse; ends the route. Comment required.
-    Reject { task: String, comment: String },
-    /// A remark; answers an opinion task.
-    Comment { task: String, comment: String },
-    /// Hand the task to another user (a subordinate; the service checks who may).
-    Delegate { task: String, to: String },
-    /// Ask another user's opinion; the stage does not wait for it.
-    RequestOpinion { task: String, from: String },
-    /// The drafter takes the route back before the active stage has decided anything.
-    Recall { by: String },
-    /// Add a review stage with one reviewer right after the task's stage.
-    InsertReviewer { task: String, reviewer: String },
-}
-
-/// Why an action is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EngineError {
-    #[error("the route is finished and accepts no action")]
-    Finished,
-    #[error("no such task on this route")]
-    UnknownTask,
-    #[error("the task is not open (it is {0:?})")]
-    TaskClosed(TaskStatus),
-    #[error("the task's stage is not the active one")]
-    NotCurrentStage,
-    #[error("this task cannot take that action: {0}")]
-    NotAllowed(&'static str),
-    #[error("a comment is required")]
-    CommentRequired,
-    #[error("a return can only go to an earlier stage")]
-    BadReturnTarget,
-    #[error("only the drafter can recall, before the active stage has decided")]
-    RecallRefused,
-    #[error("the route is not valid: {0}")]
-    Invalid(String),
-}
-
-/// What happened, for audit rows and notifications.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A task was opened for a user.
-    TaskAssigned {
-        task: String,
-        assignee: String,
-    },
-    /// A stage's policy was met.
-    StageCompleted {
-        stage: usize,
-    },
-    /// The route was sent back.
-    Returned {
-        to: ReturnTarget,
-    },
-    Rejected,
-    Recalled,
-    /// Every stage done.
-    Completed,
-    Commented,
-}
-
 /// Checks a route's shape before it starts.
 pub fn validate(stages: &[Stage]) -> Result<(), EngineError> {
     if stages.is_empty() {
@@ -324,6 +139,13 @@ pub fn validate(stages: &[Stage]) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// The task an action is on: its stage, its place in the stage, and the task as it was.
+struct At<'a> {
+    si: usize,
+    ti: usize,
+    task: &'a Task,
+}
+
 impl Route {
     /// Starts a route: activates the first stage.
     pub fn start(
@@ -364,21 +186,8 @@ impl Route {
         if self.status.is_finished() {
             return Err(EngineError::Finished);
         }
-        let mut events = Vec::new();
-        if let Action::Recall { by } = &action {
-            let stage = &self.stages[self.current];
-            let decided = stage.tasks.iter().any(|t| {
-                t.role == TaskRole::Approver
-                    && !matches!(t.status, TaskStatus::Pending | TaskStatus::Delegated)
-            });
-            if *by != self.drafter || decided {
-                return Err(EngineError::RecallRefused);
-            }
-            self.finish(RouteStatus::Recalled);
-            events.push(Event::Recalled);
-            return Ok(events);
-        }
         let task_id = match &action {
+            Action::Recall { by } => return self.recall(by),
             Action::Approve { task }
             | Action::Return { task, .. }
             | Action::Reject { task, .. }
@@ -386,8 +195,6 @@ impl Route {
             | Action::Delegate { task, .. }
             | Action::RequestOpinion { task, .. }
             | Action::InsertReviewer { task, .. } => task.clone(),
-            // Answered above; kept total without a panic.
-            Action::Recall { .. } => return Err(EngineError::RecallRefused),
         };
         let (si, ti) = self.find_task(&task_id).ok_or(EngineError::UnknownTask)?;
         if si != self.current {
@@ -402,6 +209,12 @@ impl Route {
                 "an opinion is given with a comment",
             ));
         }
+        let mut events = Vec::new();
+        let at = At {
+            si,
+            ti,
+            task: &task,
+        };
         match action {
             Action::Approve { .. } => {
                 self.stages[si].tasks[ti].status = TaskStatus::Approved;
@@ -410,49 +223,9 @@ impl Route {
                 }
             }
             Action::Return { to, comment, .. } => {
-                if comment.trim().is_empty() {
-                    return Err(EngineError::CommentRequired);
-                }
-                if self.stages[si].kind == StageKind::Issue {
-                    // The clerk may send a paper back to the drafter, not replay approvals.
-                    if to != ReturnTarget::Drafter {
-                        return Err(EngineError::BadReturnTarget);
-                    }
-                }
-                match to {
-                    ReturnTarget::Drafter => {
-                        self.stages[si].tasks[ti].status = TaskStatus::Returned;
-                        self.finish(RouteStatus::Returned);
-                    }
-                    ReturnTarget::Stage(target) => {
-                        if target >= si || self.stages[target].kind == StageKind::Inform {
-                            return Err(EngineError::BadReturnTarget);
-                        }
-                        self.stages[si].tasks[ti].status = TaskStatus::Returned;
-                        close_pending(&mut self.stages[si].tasks);
-                        for s in &mut self.stages[target..=si] {
-                            s.status = StageStatus::Waiting;
-                        }
-                        // Stages in between keep their finished tasks as history; the new
-                        // round starts from the target.
-                        self.activate(target, ids, &mut events);
-                    }
-                }
-                events.insert(0, Event::Returned { to });
+                self.send_back(&at, to, &comment, ids, &mut events)?
             }
-            Action::Reject { comment, .. } => {
-                if comment.trim().is_empty() {
-                    return Err(EngineError::CommentRequired);
-                }
-                if self.stages[si].kind == StageKind::Issue {
-                    return Err(EngineError::NotAllowed(
-                        "the issuing clerk returns a paper, they do not reject it",
-                    ));
-                }
-                self.stages[si].tasks[ti].status = TaskStatus::Rejected;
-                self.finish(RouteStatus::Rejected);
-                events.push(Event::Rejected);
-            }
+            Action::Reject { comment, .. } => self.reject(&at, &comment, &mut events)?,
             Action::Comment { comment, .. } => {
                 if comment.trim().is_empty() {
                     return Err(EngineError::CommentRequired);
@@ -469,17 +242,7 @@ impl Route {
                     ));
                 }
                 self.stages[si].tasks[ti].status = TaskStatus::Delegated;
-                let id = ids();
-                self.stages[si].tasks.push(Task {
-                    id: id.clone(),
-                    assignee: to.clone(),
-                    role: TaskRole::Approver,
-                    status: TaskStatus::Pending,
-                });
-                events.push(Event::TaskAssigned {
-                    task: id,
-                    assignee: to,
-                });
+                events.push(self.add_task(si, to, TaskRole::Approver, ids));
             }
             Action::RequestOpinion { from, .. } => {
                 if from == task.assignee || self.holds_open_task(si, &from) {
@@ -487,37 +250,128 @@ impl Route {
                         "that user already holds a task in this stage",
                     ));
                 }
-                let id = ids();
-                self.stages[si].tasks.push(Task {
-                    id: id.clone(),
-                    assignee: from.clone(),
-                    role: TaskRole::Opinion,
-                    status: TaskStatus::Pending,
-                });
-                events.push(Event::TaskAssigned {
-                    task: id,
-                    assignee: from,
-                });
+                events.push(self.add_task(si, from, TaskRole::Opinion, ids));
             }
-            Action::InsertReviewer { reviewer, .. } => {
-                if !matches!(self.stages[si].kind, StageKind::Review | StageKind::Sign) {
-                    return Err(EngineError::NotAllowed(
-                        "reviewers are inserted from review and sign stages",
-                    ));
-                }
-                if self.stages.len() >= 50 {
-                    return Err(EngineError::Invalid("a route has at most 50 stages".into()));
-                }
-                if reviewer == task.assignee {
-                    return Err(EngineError::NotAllowed("you cannot insert yourself"));
-                }
-                let mut stage = Stage::new(StageKind::Review, Policy::All, vec![reviewer]);
-                stage.id = ids();
-                self.stages.insert(si + 1, stage);
-            }
+            Action::InsertReviewer { reviewer, .. } => self.insert_reviewer(&at, reviewer, ids)?,
             Action::Recall { .. } => return Err(EngineError::RecallRefused),
         }
         Ok(events)
+    }
+
+    /// The drafter takes the route back while no approver of the active stage has decided.
+    fn recall(&mut self, by: &str) -> Result<Vec<Event>, EngineError> {
+        let stage = &self.stages[self.current];
+        let decided = stage.tasks.iter().any(|t| {
+            t.role == TaskRole::Approver
+                && !matches!(t.status, TaskStatus::Pending | TaskStatus::Delegated)
+        });
+        if by != self.drafter || decided {
+            return Err(EngineError::RecallRefused);
+        }
+        self.finish(RouteStatus::Recalled);
+        Ok(vec![Event::Recalled])
+    }
+
+    /// Returns to the drafter (the route ends) or to an earlier stage (a new round from it).
+    fn send_back(
+        &mut self,
+        at: &At,
+        to: ReturnTarget,
+        comment: &str,
+        ids: &mut dyn FnMut() -> String,
+        events: &mut Vec<Event>,
+    ) -> Result<(), EngineError> {
+        let (si, ti) = (at.si, at.ti);
+        if comment.trim().is_empty() {
+            return Err(EngineError::CommentRequired);
+        }
+        // The clerk may send a paper back to the drafter, not replay approvals.
+        if self.stages[si].kind == StageKind::Issue && to != ReturnTarget::Drafter {
+            return Err(EngineError::BadReturnTarget);
+        }
+        match to {
+            ReturnTarget::Drafter => {
+                self.stages[si].tasks[ti].status = TaskStatus::Returned;
+                self.finish(RouteStatus::Returned);
+            }
+            ReturnTarget::Stage(target) => {
+                if target >= si || self.stages[target].kind == StageKind::Inform {
+                    return Err(EngineError::BadReturnTarget);
+                }
+                self.stages[si].tasks[ti].status = TaskStatus::Returned;
+                close_pending(&mut self.stages[si].tasks);
+                for s in &mut self.stages[target..=si] {
+                    s.status = StageStatus::Waiting;
+                }
+                // Stages in between keep their finished tasks as history; the new
+                // round starts from the target.
+                self.activate(target, ids, events);
+            }
+        }
+        events.insert(0, Event::Returned { to });
+        Ok(())
+    }
+
+    fn reject(
+        &mut self,
+        at: &At,
+        comment: &str,
+        events: &mut Vec<Event>,
+    ) -> Result<(), EngineError> {
+        if comment.trim().is_empty() {
+            return Err(EngineError::CommentRequired);
+        }
+        if self.stages[at.si].kind == StageKind::Issue {
+            return Err(EngineError::NotAllowed(
+                "the issuing clerk returns a paper, they do not reject it",
+            ));
+        }
+        self.stages[at.si].tasks[at.ti].status = TaskStatus::Rejected;
+        self.finish(RouteStatus::Rejected);
+        events.push(Event::Rejected);
+        Ok(())
+    }
+
+    /// A new pending task in stage `si` (a delegate's or an opinion's).
+    fn add_task(
+        &mut self,
+        si: usize,
+        assignee: String,
+        role: TaskRole,
+        ids: &mut dyn FnMut() -> String,
+    ) -> Event {
+        let id = ids();
+        self.stages[si].tasks.push(Task {
+            id: id.clone(),
+            assignee: assignee.clone(),
+            role,
+            status: TaskStatus::Pending,
+        });
+        Event::TaskAssigned { task: id, assignee }
+    }
+
+    /// A review stage for `reviewer` right after the current one.
+    fn insert_reviewer(
+        &mut self,
+        at: &At,
+        reviewer: String,
+        ids: &mut dyn FnMut() -> String,
+    ) -> Result<(), EngineError> {
+        if !matches!(self.stages[at.si].kind, StageKind::Review | StageKind::Sign) {
+            return Err(EngineError::NotAllowed(
+                "reviewers are inserted from review and sign stages",
+            ));
+        }
+        if self.stages.len() >= 50 {
+            return Err(EngineError::Invalid("a route has at most 50 stages".into()));
+        }
+        if reviewer == at.task.assignee {
+            return Err(EngineError::NotAllowed("you cannot insert yourself"));
+        }
+        let mut stage = Stage::new(StageKind::Review, Policy::All, vec![reviewer]);
+        stage.id = ids();
+        self.stages.insert(at.si + 1, stage);
+        Ok(())
     }
 
     fn holds_open_task(&self, si: usize, user: &str) -> bool {

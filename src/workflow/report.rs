@@ -46,22 +46,7 @@ pub fn lateness(
     }
     conn.transaction(|conn| {
         let units = queries::units_by_id(conn)?;
-        if let Some(u) = unit {
-            let row = units
-                .get(u)
-                .ok_or_else(|| ApiError::validation("unit", "names no unit"))?;
-            let allowed = viewer.has(Role::Admin)
-                || row.head_user_id.as_deref() == Some(viewer.id.as_str())
-                || viewer.is_clerk_of(u);
-            if !allowed {
-                return Err(ApiError::Forbidden);
-            }
-        } else if !viewer.has(Role::Admin) {
-            return Err(ApiError::validation(
-                "unit",
-                "name your unit (admins may leave it out)",
-            ));
-        }
+        may_see(viewer, &units, unit)?;
         let tasks = queries::handled_tasks(
             conn,
             unit,
@@ -113,6 +98,34 @@ pub fn lateness(
             units: lines,
         })
     })
+}
+
+/// Admins see any unit; a unit's head and clerks see their unit.
+fn may_see(
+    viewer: &Viewer,
+    units: &std::collections::HashMap<String, crate::accounts::model::UnitRow>,
+    unit: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(u) = unit else {
+        if viewer.has(Role::Admin) {
+            return Ok(());
+        }
+        return Err(ApiError::validation(
+            "unit",
+            "name your unit (admins may leave it out)",
+        ));
+    };
+    let row = units
+        .get(u)
+        .ok_or_else(|| ApiError::validation("unit", "names no unit"))?;
+    let allowed = viewer.has(Role::Admin)
+        || row.head_user_id.as_deref() == Some(viewer.id.as_str())
+        || viewer.is_clerk_of(u);
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
 }
 
 #[cfg(test)]
