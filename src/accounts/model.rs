@@ -77,7 +77,9 @@ pub struct Unit {
     pub code: String,
     pub name: String,
     pub active: bool,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z")]
     pub updated_at: NaiveDateTime,
     /// The unit's head (trưởng đơn vị), when set.
     pub head_user_id: Option<UserId>,
@@ -118,7 +120,9 @@ pub struct User {
     pub unit: Option<UnitRef>,
     pub roles: Vec<Role>,
     pub active: bool,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -223,5 +227,6 @@ pub struct LoginResponse {
     /// Opaque bearer token; send as `Authorization: Bearer <token>`.
     pub token: String,
     /// When the token stops working (UTC).
+    #[serde(with = "crate::datetime::z")]
     pub expires_at: NaiveDateTime,
 }

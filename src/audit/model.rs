@@ -151,6 +151,7 @@ pub struct AuditEvent {
     /// Position in the chain, from 1, without gaps.
     pub seq: i64,
     /// When it happened (UTC).
+    #[serde(with = "crate::datetime::z")]
     pub occurred_at: NaiveDateTime,
     /// Who did it (user id), or none for the system.
     pub actor_id: Option<String>,

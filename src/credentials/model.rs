@@ -123,14 +123,18 @@ pub struct Credential {
     pub issuer: Option<String>,
     /// Serial number, upper-case hex.
     pub serial: Option<String>,
+    #[serde(with = "crate::datetime::z_opt")]
     pub not_before: Option<NaiveDateTime>,
+    #[serde(with = "crate::datetime::z_opt")]
     pub not_after: Option<NaiveDateTime>,
     /// Lower-case hex SHA-256 of the certificate (DER): what the audit log names.
     pub certificate_sha256: Option<String>,
     /// A `csc` credential's service settings.
     pub csc: Option<CscConfig>,
     /// Until when wrong PINs keep it locked (UTC), when they do.
+    #[serde(with = "crate::datetime::z_opt")]
     pub locked_until: Option<NaiveDateTime>,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
 }
 
@@ -249,6 +253,7 @@ pub struct SignatureImage {
     pub size: i64,
     pub width: i32,
     pub height: i32,
+    #[serde(with = "crate::datetime::z")]
     pub updated_at: NaiveDateTime,
 }
 

@@ -265,6 +265,7 @@ pub struct Version {
     pub signable: bool,
     /// Why not, when not.
     pub signable_reason: Option<String>,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
     pub created_by: String,
 }
@@ -295,6 +296,7 @@ pub struct Attachment {
     pub size: i64,
     pub file_name: String,
     pub content_type: String,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
     pub created_by: String,
 }
@@ -323,6 +325,7 @@ pub struct Registration {
     pub number: i64,
     /// The symbol made from the register's template, e.g. `05/QĐ-SLĐTBXH`.
     pub symbol: String,
+    #[serde(with = "crate::datetime::z")]
     pub registered_at: NaiveDateTime,
     pub registered_by: Option<String>,
 }
@@ -349,18 +352,23 @@ pub struct Document {
     pub urgency: Urgency,
     pub confidentiality: Confidentiality,
     pub handling_deadline: Option<NaiveDate>,
+    #[serde(with = "crate::datetime::z_opt")]
     pub received_at: Option<NaiveDateTime>,
     pub received_channel: Option<String>,
     pub page_count: Option<i32>,
     pub notes: String,
     pub registration: Option<Registration>,
+    #[serde(with = "crate::datetime::z_opt")]
     pub acknowledged_at: Option<NaiveDateTime>,
+    #[serde(with = "crate::datetime::z_opt")]
     pub returned_at: Option<NaiveDateTime>,
     pub return_reason: Option<String>,
     /// Versions of the main PDF, oldest first.
     pub versions: Vec<Version>,
     pub attachments: Vec<Attachment>,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -380,6 +388,7 @@ pub struct DocumentSummary {
     pub confidentiality: Confidentiality,
     pub handling_deadline: Option<NaiveDate>,
     pub registration: Option<Registration>,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
 }
 
@@ -421,6 +430,7 @@ pub struct GrantRequest {
 pub struct Grant {
     pub user_id: String,
     pub granted_by: Option<String>,
+    #[serde(with = "crate::datetime::z")]
     pub granted_at: NaiveDateTime,
 }
 

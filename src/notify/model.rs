@@ -234,9 +234,12 @@ pub struct Notification {
     pub message_id: Option<String>,
     pub attempts: i32,
     /// When the next attempt is due (UTC).
+    #[serde(with = "crate::datetime::z")]
     pub due_at: NaiveDateTime,
     pub last_error: Option<String>,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z_opt")]
     pub sent_at: Option<NaiveDateTime>,
 }
 
@@ -290,6 +293,6 @@ pub struct ListQuery {
 #[serde(deny_unknown_fields)]
 pub struct ClockSetting {
     /// The time the clock shows (`2026-12-01T08:00:00Z`; without an offset, UTC).
-    #[serde(deserialize_with = "crate::datetime::utc")]
+    #[serde(with = "crate::datetime::z")]
     pub now: NaiveDateTime,
 }

@@ -50,7 +50,9 @@ pub struct Register {
     /// E.g. `{number}/{type_code}-{org_code}`.
     pub symbol_template: String,
     pub active: bool,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z")]
     pub updated_at: NaiveDateTime,
 }
 

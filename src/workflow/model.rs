@@ -220,10 +220,13 @@ pub struct Task {
     pub capacity_label: Option<String>,
     pub unit_id: Option<String>,
     pub urgency: Urgency,
+    #[serde(with = "crate::datetime::z_opt")]
     pub deadline: Option<NaiveDateTime>,
     /// Still open after its deadline.
     pub overdue: bool,
+    #[serde(with = "crate::datetime::z")]
     pub assigned_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z_opt")]
     pub acted_at: Option<NaiveDateTime>,
     /// The comment or result note of the action that closed it.
     pub result: Option<String>,
@@ -257,10 +260,14 @@ pub struct Route {
     pub current_stage: i32,
     /// Bumped by every transition.
     pub version: i64,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z")]
     pub updated_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z_opt")]
     pub finished_at: Option<NaiveDateTime>,
     /// The whole route's deadline, when set.
+    #[serde(with = "crate::datetime::z_opt")]
     pub deadline: Option<NaiveDateTime>,
     /// Still active after that deadline.
     pub overdue: bool,
@@ -396,7 +403,9 @@ pub struct Template {
     pub unit_id: Option<String>,
     pub stages: Vec<StageSpec>,
     pub active: bool,
+    #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -534,8 +543,11 @@ pub struct Substitution {
     pub deputy: PersonRef,
     pub capacity: Capacity,
     pub capacity_label: String,
+    #[serde(with = "crate::datetime::z")]
     pub starts_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z")]
     pub ends_at: NaiveDateTime,
+    #[serde(with = "crate::datetime::z_opt")]
     pub revoked_at: Option<NaiveDateTime>,
     /// In force now.
     pub active: bool,

@@ -474,11 +474,11 @@ fn characters_bearer_case_and_date_times(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 401);
 
-    // `format: date-time`: Z and offsets are accepted and read as UTC.
+    // `format: date-time`: Z and offsets are accepted and read as UTC; answers carry `Z`.
     for (sent, want) in [
-        ("2026-12-01T08:00:00Z", "2026-12-01T08:00:00"),
-        ("2026-12-01T15:30:00+07:00", "2026-12-01T08:30:00"),
-        ("2026-12-01T09:00:00", "2026-12-01T09:00:00"),
+        ("2026-12-01T08:00:00Z", "2026-12-01T08:00:00Z"),
+        ("2026-12-01T15:30:00+07:00", "2026-12-01T08:30:00Z"),
+        ("2026-12-01T09:00:00", "2026-12-01T09:00:00Z"),
     ] {
         let r = srv.send(
             "PUT",

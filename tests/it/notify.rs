@@ -563,7 +563,7 @@ fn preferences_digest_language_and_urgent_override(b: Backend) {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sink.count(), 1);
     let due = held[0]["due_at"].as_str().unwrap();
-    let due = chrono::NaiveDateTime::parse_from_str(due, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
+    let due = chrono::NaiveDateTime::parse_from_str(due, "%Y-%m-%dT%H:%M:%S%.fZ").unwrap();
     use chrono::Timelike;
     assert_eq!((due.hour(), due.minute()), (2, 0), "09:00 in Hà Nội");
     srv.send(

@@ -453,7 +453,7 @@ fn delegate_and_substitution(b: Backend) {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(
         r.json["ends_at"],
-        ends.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        ends.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "{}",
         r.text
     );
@@ -667,7 +667,7 @@ fn incoming_lead_assignment(b: Backend) {
     assert_eq!(r.json["cooperating"][0]["assignee"]["id"], o.id("legal"));
     assert_eq!(r.json["informed"][0]["status"], "informed");
     // 2099-12-31 ends at midnight Vietnam time.
-    assert_eq!(r.json["lead"]["deadline"], "2099-12-31T17:00:00");
+    assert_eq!(r.json["lead"]["deadline"], "2099-12-31T17:00:00Z");
     // A second lead is refused.
     srv.post(
         &path,
@@ -883,7 +883,7 @@ fn expected_deadline(from: chrono::NaiveDate, days: u32, off: &[chrono::NaiveDat
         }
     }
     (d.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap() - chrono::Duration::hours(7))
-        .format("%Y-%m-%dT%H:%M:%S")
+        .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
 
