@@ -9,6 +9,7 @@
 
 use super::access::Viewer;
 use super::guarded::{self, Failure, Guard};
+use super::model::VersionRow;
 use super::service;
 use crate::audit::{Action, AuditContext};
 use crate::error::{ApiError, ErrorCode};
@@ -57,10 +58,12 @@ pub async fn signatures(
                 conn,
                 &ctx,
                 &viewer,
-                &id,
-                number,
-                Action::DocumentSignaturesVerified,
-                |v| json!({"version": v.number, "sha256": v.blob_sha256}),
+                service::VersionRead {
+                    id: &id,
+                    number,
+                    action: Action::DocumentSignaturesVerified,
+                    details: |v: &VersionRow| json!({"version": v.number, "sha256": v.blob_sha256}),
+                },
             )
         })
         .await?;
