@@ -30,7 +30,7 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
         Some(Some(password)) => tracing::warn!(
             username = "admin",
             password = %password,
-            "created the admin account with a generated password; it is shown only this once: sign in and change it"
+            "created the admin account with a generated password; it is shown only this once: sign in and change it with PUT /api/v1/me/password (nothing else is served until then)"
         ),
         Some(None) => tracing::info!(
             username = "admin",

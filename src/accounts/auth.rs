@@ -45,6 +45,15 @@ impl CurrentUser {
     }
 }
 
+/// What a user whose password was set by someone else may still do: change it, see who they
+/// are, sign out.
+fn allowed_during_forced_change(method: &str, path: &str) -> bool {
+    matches!(
+        (method, path.trim_end_matches('/')),
+        ("PUT", "/api/v1/me/password") | ("GET", "/api/v1/me") | ("POST", "/api/v1/auth/logout")
+    )
+}
+
 fn unauthorized(message: &str) -> ApiError {
     ApiError::Unauthorized {
         code: ErrorCode::Unauthorized,
@@ -63,6 +72,7 @@ impl FromRequest for CurrentUser {
             .get(actix_web::http::header::AUTHORIZATION)
             .map(|v| v.to_str().map(str::to_string));
         let ip = client_ip(req);
+        let may_while_forced = allowed_during_forced_change(req.method().as_str(), req.path());
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
@@ -96,6 +106,14 @@ impl FromRequest for CurrentUser {
                 unauthorized("the token is unknown, expired or revoked; sign in again")
             })?;
             tracing::Span::current().record("user", a.user_id.as_str());
+            if a.must_change_password && !may_while_forced {
+                return Err(ApiError::Refused {
+                    code: ErrorCode::PasswordChangeRequired,
+                    message: "the password was set by someone else: change it first with \
+                              PUT /api/v1/me/password"
+                        .into(),
+                });
+            }
             Ok(CurrentUser {
                 id: a.user_id,
                 username: a.username,

@@ -65,6 +65,9 @@ pub struct UserRow {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set when someone else set the password (an admin's reset, the generated first admin
+    /// password): the holder must change it before anything else (`PUT /me/password`).
+    pub must_change_password: bool,
 }
 
 /// A unit as the API shows it.
@@ -120,6 +123,8 @@ pub struct User {
     pub unit: Option<UnitRef>,
     pub roles: Vec<Role>,
     pub active: bool,
+    /// The password was set by someone else; its holder must change it before anything else.
+    pub must_change_password: bool,
     #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
     #[serde(with = "crate::datetime::z")]

@@ -150,6 +150,7 @@ pub fn assemble_user(row: UserRow, unit: Option<UnitRow>, roles: Vec<Role>) -> U
         }),
         roles,
         active: row.active,
+        must_change_password: row.must_change_password,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }
@@ -202,7 +203,7 @@ pub fn revoke_other_sessions(
     .execute(conn)
 }
 
-/// Sets a user's password hash.
+/// Sets a user's own new password hash (which ends a forced change).
 pub fn set_password_hash(
     conn: &mut DbConn,
     user_id: &str,
@@ -210,6 +211,17 @@ pub fn set_password_hash(
     at: chrono::NaiveDateTime,
 ) -> Result<usize, DbError> {
     diesel::update(users::table.find(user_id))
-        .set((users::password_hash.eq(hash), users::updated_at.eq(at)))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(at),
+            users::must_change_password.eq(false),
+        ))
+        .execute(conn)
+}
+
+/// Marks a password set by someone else: its holder must change it first.
+pub fn require_password_change(conn: &mut DbConn, user_id: &str) -> Result<usize, DbError> {
+    diesel::update(users::table.find(user_id))
+        .set(users::must_change_password.eq(true))
         .execute(conn)
 }

@@ -723,7 +723,59 @@ fn own_password_change(b: Backend) {
     r.assert_problem(429, "too_many_requests");
 }
 
+/// A password an admin sets for someone else is a reset (issue 15): its holder may only change
+/// it, see themselves and sign out until they do; an admin changing their own password, and
+/// the holder's own change, set no such mark. The generated first admin password is marked too.
+fn admin_reset_forces_a_change(b: Backend) {
+    let srv = TestServer::start(b);
+    let id = srv.create_user("lan.tt", "first-long-password", None, &["official"]);
+    let before = srv.login("lan.tt", "first-long-password");
+    assert_eq!(srv.get("/api/v1/documents", Some(&before)).status, 200);
+    let me = srv.get("/api/v1/me", Some(&before));
+    assert_eq!(me.json["must_change_password"], false, "{}", me.text);
+
+    let r = srv.patch(
+        &format!("/api/v1/users/{id}"),
+        Some(&srv.admin_token),
+        &json!({"password": "reset-by-the-admin-1"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["must_change_password"], true, "{}", r.text);
+    let t = srv.login("lan.tt", "reset-by-the-admin-1");
+    for path in ["/api/v1/documents", "/api/v1/tasks", "/api/v1/units"] {
+        srv.get(path, Some(&t))
+            .assert_problem(403, "password_change_required");
+    }
+    let me = srv.get("/api/v1/me", Some(&t));
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["must_change_password"], true, "{}", me.text);
+    let r = srv.send(
+        "PUT",
+        "/api/v1/me/password",
+        Some(&t),
+        Some(&json!({"current_password": "reset-by-the-admin-1", "new_password": "my-own-choice-22"})),
+    );
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(srv.get("/api/v1/documents", Some(&t)).status, 200);
+    assert_eq!(
+        srv.get("/api/v1/me", Some(&t)).json["must_change_password"],
+        false
+    );
+
+    // An admin setting their own password is not a reset.
+    let admin = srv.get("/api/v1/me", Some(&srv.admin_token));
+    let admin_id = admin.json["id"].as_str().unwrap().to_string();
+    let r = srv.patch(
+        &format!("/api/v1/users/{admin_id}"),
+        Some(&srv.admin_token),
+        &json!({"password": "admins-own-new-pass-3"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["must_change_password"], false, "{}", r.text);
+}
+
 both_backends!(
+    admin_reset_forces_a_change,
     own_password_change,
     readyz_knows_a_database_that_hangs_or_is_empty,
     failures_lock_the_address_not_the_account,

@@ -233,6 +233,20 @@ fn first_start_prints_admin_password_once_and_sigterm_stops(b: Backend) {
         .send()
         .unwrap();
     assert_eq!(resp.status(), 200, "the generated password works");
+    let token = resp.json::<serde_json::Value>().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let users = reqwest::blocking::Client::new()
+        .get(format!("http://{address}/api/v1/users"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(
+        users.status(),
+        403,
+        "a generated password must be changed before anything else"
+    );
 
     // SIGTERM: the server stops by itself, cleanly.
     let pid = child.id().to_string();

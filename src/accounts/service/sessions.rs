@@ -20,6 +20,8 @@ pub struct Authenticated {
     pub unit_id: Option<String>,
     pub roles: Vec<Role>,
     pub session_id: String,
+    /// The password was set by someone else (see [`crate::accounts::auth`]).
+    pub must_change_password: bool,
 }
 
 fn token_hash(token: &str) -> String {
@@ -158,6 +160,7 @@ pub fn authenticate(conn: &mut DbConn, token: &str) -> Result<Option<Authenticat
         unit_id: user.unit_id,
         roles,
         session_id,
+        must_change_password: user.must_change_password,
     }))
 }
 

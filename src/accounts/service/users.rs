@@ -48,6 +48,7 @@ pub fn create_user(
             active: true,
             created_at: now,
             updated_at: now,
+            must_change_password: false,
         };
         diesel::insert_into(users::table)
             .values(&row)
@@ -124,6 +125,11 @@ pub fn update_user(
         }
         if changes.active == Some(false) || changes.password.is_some() {
             queries::revoke_sessions(conn, id, now)?;
+        }
+        // A password an admin set for someone else is a reset: its holder changes it first.
+        if changes.password.is_some() && ctx.actor_id.as_deref() != Some(id) {
+            queries::require_password_change(conn, id)?;
+            row.must_change_password = true;
         }
         let view = queries::user_view(conn, row)?;
         audit::record(
@@ -222,7 +228,12 @@ pub fn bootstrap_admin(
         },
     );
     match created {
-        Ok(_) => Ok(Some(generated.then_some(password))),
+        Ok(user) => {
+            if generated {
+                queries::require_password_change(conn, &user.id.0)?;
+            }
+            Ok(Some(generated.then_some(password)))
+        }
         // Another process created it at the same moment.
         Err(ApiError::Conflict { .. }) => Ok(None),
         Err(e) => Err(e),
