@@ -225,3 +225,40 @@ pub fn require_password_change(conn: &mut DbConn, user_id: &str) -> Result<usize
         .set(users::must_change_password.eq(true))
         .execute(conn)
 }
+
+/// Users by id, for names.
+pub fn users_by_id(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, UserRow>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect())
+}
+
+/// Active users of a unit holding a role.
+pub fn users_with_role(
+    conn: &mut DbConn,
+    unit_id: &str,
+    role: Role,
+) -> Result<Vec<String>, DbError> {
+    users::table
+        .inner_join(user_roles::table)
+        .filter(users::unit_id.eq(unit_id))
+        .filter(users::active.eq(true))
+        .filter(user_roles::role.eq(role))
+        .order(users::username.asc())
+        .select(users::id)
+        .load(conn)
+}
+
+/// All units, by id.
+pub fn units_by_id(conn: &mut DbConn) -> Result<HashMap<String, UnitRow>, DbError> {
+    Ok(units::table
+        .select(UnitRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect())
+}

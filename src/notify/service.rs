@@ -10,8 +10,6 @@ use super::schedule::{self, Notice, OpenTask};
 use crate::audit::{self, Action, AuditContext};
 use crate::db::{self, DbConn};
 use crate::error::{ApiError, ErrorCode};
-use crate::workflow::engine::TaskStatus;
-use crate::workflow::model::TaskKind;
 use chrono::NaiveDateTime;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -360,40 +358,8 @@ fn confidential_subject(language: Language) -> &'static str {
 /// information"), with their assignees' deputies in force at `now` and the head of the unit
 /// that owns the task.
 pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>, ApiError> {
-    use crate::db::schema::{units, workflow_routes, workflow_tasks};
-    use diesel::prelude::*;
-    /// Task, document, assignee, deadline, unit head, route drafter.
-    type Row = (
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = workflow_tasks::table
-        .left_join(units::table.on(units::id.nullable().eq(workflow_tasks::unit_id)))
-        .left_join(
-            workflow_routes::table.on(workflow_routes::id.nullable().eq(workflow_tasks::route_id)),
-        )
-        .filter(workflow_tasks::status.eq(TaskStatus::Pending))
-        .filter(workflow_tasks::role.eq_any([
-            TaskKind::Approver,
-            TaskKind::Opinion,
-            TaskKind::Lead,
-            TaskKind::Cooperate,
-        ]))
-        .filter(workflow_tasks::deadline.is_not_null())
-        .select((
-            workflow_tasks::id,
-            workflow_tasks::document_id,
-            workflow_tasks::assignee_id,
-            workflow_tasks::deadline.assume_not_null(),
-            units::head_user_id.nullable(),
-            workflow_routes::drafter_id.nullable(),
-        ))
-        .order(workflow_tasks::deadline.asc())
-        .load(conn)?;
+    let rows = crate::workflow::queries::open_tasks_with_deadline(conn)?;
+    let units = crate::accounts::queries::units_by_id(conn)?;
     // One query for every deputy in force, not one per task.
     let mut deputies: std::collections::HashMap<String, Vec<String>> =
         std::collections::HashMap::new();
@@ -401,20 +367,25 @@ pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>
         deputies.entry(d.user_id).or_default().push(d.deputy_id);
     }
     let mut out = Vec::with_capacity(rows.len());
-    for (task_id, document_id, assignee, deadline, unit_head_id, drafter) in rows {
-        let mut assignee_ids = vec![assignee.clone()];
-        for d in deputies.get(&assignee).into_iter().flatten() {
+    for t in rows {
+        let mut assignee_ids = vec![t.assignee_id.clone()];
+        for d in deputies.get(&t.assignee_id).into_iter().flatten() {
             if !assignee_ids.contains(d) {
                 assignee_ids.push(d.clone());
             }
         }
+        let unit_head_id = t
+            .unit_id
+            .as_ref()
+            .and_then(|u| units.get(u))
+            .and_then(|u| u.head_user_id.clone());
         out.push(OpenTask {
-            task_id,
-            document_id: Some(document_id),
+            task_id: t.task_id,
+            document_id: Some(t.document_id),
             assignee_ids,
             unit_head_id,
-            assigned_by: drafter,
-            deadline,
+            assigned_by: t.drafter_id,
+            deadline: t.deadline,
         });
     }
     Ok(out)

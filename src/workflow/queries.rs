@@ -3,16 +3,14 @@
 use super::engine::{RouteStatus, StageStatus, TaskStatus};
 use super::model::{ActionRow, RouteRow, StageRow, SubstitutionRow, TaskRow, TemplateRow};
 use super::model::{Capacity, TaskKind};
-use crate::accounts::model::{UnitRow, UserRow};
 use crate::db::schema::{
-    route_templates, substitutions, units, user_roles, users, workflow_actions, workflow_routes,
-    workflow_stages, workflow_tasks,
+    route_templates, substitutions, workflow_actions, workflow_routes, workflow_stages,
+    workflow_tasks,
 };
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::Error as DbError;
-use std::collections::HashMap;
 
 /// A route by id.
 pub fn route(conn: &mut DbConn, id: &str) -> Result<Option<RouteRow>, DbError> {
@@ -163,43 +161,6 @@ pub fn open_tasks_of(conn: &mut DbConn, assignees: &[String]) -> Result<Vec<Task
         .filter(workflow_tasks::status.eq(TaskStatus::Pending))
         .select(TaskRow::as_select())
         .load(conn)
-}
-
-/// Users by id, for names.
-pub fn users_by_id(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, UserRow>, DbError> {
-    Ok(users::table
-        .filter(users::id.eq_any(ids))
-        .select(UserRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|u| (u.id.clone(), u))
-        .collect())
-}
-
-/// Active users of a unit holding a role.
-pub fn users_with_role(
-    conn: &mut DbConn,
-    unit_id: &str,
-    role: &str,
-) -> Result<Vec<String>, DbError> {
-    users::table
-        .inner_join(user_roles::table)
-        .filter(users::unit_id.eq(unit_id))
-        .filter(users::active.eq(true))
-        .filter(user_roles::role.eq(role))
-        .order(users::username.asc())
-        .select(users::id)
-        .load(conn)
-}
-
-/// All units, by id.
-pub fn units_by_id(conn: &mut DbConn) -> Result<HashMap<String, UnitRow>, DbError> {
-    Ok(units::table
-        .select(UnitRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|u| (u.id.clone(), u))
-        .collect())
 }
 
 /// A template by id.
@@ -402,4 +363,63 @@ pub fn insert_action(conn: &mut DbConn, row: &ActionRow) -> Result<(), DbError> 
         .values(row)
         .execute(conn)
         .map(drop)
+}
+
+/// An open task with a deadline, as the reminder scanner needs it.
+pub struct OpenTaskRow {
+    pub task_id: String,
+    pub document_id: String,
+    pub assignee_id: String,
+    pub deadline: NaiveDateTime,
+    pub unit_id: Option<String>,
+    /// The drafter of the task's route (none for an incoming paper's task).
+    pub drafter_id: Option<String>,
+}
+
+/// Pending tasks with a deadline that ask for an answer (approvers, opinions, incoming leads
+/// and cooperating units; not "for information"), earliest deadline first.
+pub fn open_tasks_with_deadline(conn: &mut DbConn) -> Result<Vec<OpenTaskRow>, DbError> {
+    type Row = (
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = workflow_tasks::table
+        .left_join(
+            workflow_routes::table.on(workflow_routes::id.nullable().eq(workflow_tasks::route_id)),
+        )
+        .filter(workflow_tasks::status.eq(TaskStatus::Pending))
+        .filter(workflow_tasks::role.eq_any([
+            TaskKind::Approver,
+            TaskKind::Opinion,
+            TaskKind::Lead,
+            TaskKind::Cooperate,
+        ]))
+        .filter(workflow_tasks::deadline.is_not_null())
+        .select((
+            workflow_tasks::id,
+            workflow_tasks::document_id,
+            workflow_tasks::assignee_id,
+            workflow_tasks::deadline.assume_not_null(),
+            workflow_tasks::unit_id,
+            workflow_routes::drafter_id.nullable(),
+        ))
+        .order(workflow_tasks::deadline.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(task_id, document_id, assignee_id, deadline, unit_id, drafter_id)| OpenTaskRow {
+                task_id,
+                document_id,
+                assignee_id,
+                deadline,
+                unit_id,
+                drafter_id,
+            },
+        )
+        .collect())
 }

@@ -45,7 +45,7 @@ pub fn lateness(
         ));
     }
     conn.transaction(|conn| {
-        let units = queries::units_by_id(conn)?;
+        let units = crate::accounts::queries::units_by_id(conn)?;
         may_see(viewer, &units, unit)?;
         let tasks = queries::handled_tasks(
             conn,

@@ -42,7 +42,7 @@ fn substitution_people(
         .iter()
         .flat_map(|s| [s.user_id.clone(), s.deputy_id.clone()])
         .collect();
-    Ok(queries::users_by_id(conn, &ids)?)
+    Ok(crate::accounts::queries::users_by_id(conn, &ids)?)
 }
 
 /// Substitutions naming the viewer (all of them for an admin).

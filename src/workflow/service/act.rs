@@ -162,7 +162,7 @@ fn action_target(
         // A subordinate: someone of the assignee's unit or of a unit below it.
         let assignee =
             accounts_q::find_user(conn, &task.assignee_id)?.ok_or(ApiError::NotFound("task"))?;
-        let units = queries::units_by_id(conn)?;
+        let units = accounts_q::units_by_id(conn)?;
         let ok = match (&assignee.unit_id, &target) {
             (Some(u), Some(t)) => is_below(&units, u, t.unit_id.as_deref()),
             _ => false,

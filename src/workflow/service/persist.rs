@@ -108,7 +108,7 @@ impl Write<'_> {
             .filter(|t| !old_tasks.contains_key(t.id.as_str()))
             .map(|t| t.assignee.clone())
             .collect();
-        let people = queries::users_by_id(conn, &new_assignees)?;
+        let people = crate::accounts::queries::users_by_id(conn, &new_assignees)?;
         for (pos, st) in after.stages.iter().enumerate() {
             let old = old_stages.get(st.id.as_str()).copied();
             let days = self.write_stage(conn, before, pos as i32, st, old)?;

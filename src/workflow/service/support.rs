@@ -3,7 +3,6 @@
 
 use super::super::engine::{EngineError, Policy};
 use super::super::model::*;
-use super::super::queries;
 use crate::accounts::model::UserRow;
 use crate::accounts::queries as accounts_q;
 use crate::db::DbConn;
@@ -90,7 +89,7 @@ pub(super) fn resolve(
             (Some(u), None, None) if s.unit.is_none() => vec![active_user(conn, &f, u)?.id],
             (None, Some(role), None) => {
                 let unit = s.unit.clone().unwrap_or_else(|| doc_unit.to_string());
-                let found = queries::users_with_role(conn, &unit, role.as_str())?;
+                let found = accounts_q::users_with_role(conn, &unit, *role)?;
                 if found.is_empty() {
                     return Err(ApiError::validation(
                         f,

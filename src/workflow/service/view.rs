@@ -37,7 +37,7 @@ pub(in crate::workflow) fn people_of(
     ids.extend(tasks.iter().filter_map(|t| t.acting_user_id.clone()));
     ids.sort();
     ids.dedup();
-    Ok(queries::users_by_id(conn, &ids)?)
+    Ok(crate::accounts::queries::users_by_id(conn, &ids)?)
 }
 
 pub(in crate::workflow) fn task_view(
