@@ -736,6 +736,16 @@ fn attackers_inputs_get_clear_4xx(b: Backend) {
         file.clone(),
     )
     .assert_problem(422, "validation_failed");
+    // A CR/LF (a header-injection attempt) and a bidi override (a label that reads backwards).
+    for label in ["ký\r\nBcc: x@y", "ký\u{202e}gnp.exe"] {
+        add(
+            &srv,
+            &token,
+            &server_meta(label, PIN, P12_PASSWORD),
+            file.clone(),
+        )
+        .assert_problem(422, "validation_failed");
+    }
     add(
         &srv,
         &token,
