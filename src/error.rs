@@ -69,16 +69,21 @@ pub enum ErrorCode {
     RouteFinished,
     RouteNotFound,
     ServiceUnavailable,
+    SignatureRequired,
     SignatureAppearanceInvalid,
     SignatureFieldInvalid,
     SignatureImageInvalid,
+    SignatureInvalid,
     SigningKeyInvalid,
+    SigningHandleExpired,
+    SigningHandleUsed,
     SigningOptionsInvalid,
     SigningPinLocked,
     SigningPinWrong,
     TaskClosed,
     TooManyRequests,
     TsaFailed,
+    TsaUnavailable,
     TypeCodeTaken,
     Unauthorized,
     UnitCodeTaken,
@@ -87,6 +92,7 @@ pub enum ErrorCode {
     UploadUnreadable,
     UsernameTaken,
     ValidationFailed,
+    VersionChanged,
 }
 
 text_enum!(ErrorCode {
@@ -149,16 +155,21 @@ text_enum!(ErrorCode {
     RouteFinished => "route_finished",
     RouteNotFound => "route_not_found",
     ServiceUnavailable => "service_unavailable",
+    SignatureRequired => "signature_required",
     SignatureAppearanceInvalid => "signature_appearance_invalid",
     SignatureFieldInvalid => "signature_field_invalid",
     SignatureImageInvalid => "signature_image_invalid",
+    SignatureInvalid => "signature_invalid",
     SigningKeyInvalid => "signing_key_invalid",
+    SigningHandleExpired => "signing_handle_expired",
+    SigningHandleUsed => "signing_handle_used",
     SigningOptionsInvalid => "signing_options_invalid",
     SigningPinLocked => "signing_pin_locked",
     SigningPinWrong => "signing_pin_wrong",
     TaskClosed => "task_closed",
     TooManyRequests => "too_many_requests",
     TsaFailed => "tsa_failed",
+    TsaUnavailable => "tsa_unavailable",
     TypeCodeTaken => "type_code_taken",
     Unauthorized => "unauthorized",
     UnitCodeTaken => "unit_code_taken",
@@ -167,6 +178,7 @@ text_enum!(ErrorCode {
     UploadUnreadable => "upload_unreadable",
     UsernameTaken => "username_taken",
     ValidationFailed => "validation_failed",
+    VersionChanged => "version_changed",
 });
 
 impl PartialEq<&str> for ErrorCode {
@@ -193,6 +205,7 @@ impl ErrorCode {
             S::Appearance(_) => ErrorCode::SignatureAppearanceInvalid,
             S::CertifyNotFirst => ErrorCode::PdfCertifyNotFirst,
             S::Options(_) => ErrorCode::SigningOptionsInvalid,
+            S::BadSignature(_) => ErrorCode::SignatureInvalid,
             S::Internal(_) | S::Io(_) => ErrorCode::InternalError,
         }
     }
@@ -267,6 +280,10 @@ pub enum ApiError {
     /// A dependency (the database) is not reachable now.
     #[error("{0}")]
     Unavailable(String),
+    /// Another service a request needs (the timestamp authority) is not reachable now; the
+    /// code says which. Nothing was changed.
+    #[error("{message}")]
+    UpstreamUnavailable { code: ErrorCode, message: String },
     /// The file store or the database's disk is full: nothing was written.
     #[error("{0}")]
     InsufficientStorage(String),
@@ -340,6 +357,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::UpstreamUnavailable { code, .. } => *code,
             ApiError::InsufficientStorage(_) => ErrorCode::InsufficientStorage,
             ApiError::Internal(_) => ErrorCode::InternalError,
         }
@@ -389,7 +407,9 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } | ApiError::Locked { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::UpstreamUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -416,7 +436,7 @@ impl ResponseError for ApiError {
                 resp.insert_header((header::CONNECTION, "close"));
             }
             // Every 503 is a passing state (database unreachable, checks saturated).
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::UpstreamUnavailable { .. } => {
                 resp.insert_header((header::RETRY_AFTER, "30"));
             }
             _ => {}

@@ -80,6 +80,8 @@ pub enum Action {
     SigningCredentialLocked,
     SealSet,
     SignatureImageSet,
+    TaskSigned,
+    TaskIssued,
 }
 
 impl Action {
@@ -119,6 +121,8 @@ impl Action {
             Action::RouteViewed => "route.viewed",
             Action::RouteRecalled => "route.recalled",
             Action::TaskApproved => "task.approved",
+            Action::TaskSigned => "task.signed",
+            Action::TaskIssued => "task.issued",
             Action::TaskReturned => "task.returned",
             Action::TaskRejected => "task.rejected",
             Action::TaskCommented => "task.commented",

@@ -51,6 +51,12 @@ impl Config {
         set(&mut self.max_json_bytes, "max_json_bytes", env, int)?;
         set(&mut self.max_upload_bytes, "max_upload_bytes", env, int)?;
         set(&mut self.body_timeout_secs, "body_timeout_secs", env, int)?;
+        set(
+            &mut self.signing_handle_ttl_secs,
+            "signing_handle_ttl_secs",
+            env,
+            int,
+        )?;
         set(&mut self.blob_dir, "blob_dir", env, text)?;
         set(&mut self.blob_url, "blob_url", env, text)?;
         set(&mut self.s3_endpoint, "s3_endpoint", env, text)?;

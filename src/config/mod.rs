@@ -39,6 +39,9 @@ pub struct Config {
     /// Seconds a request body may take to arrive: a JSON body in all, an upload this long plus
     /// one second per 64 KiB received (so a trickling client cannot hold a connection forever).
     pub body_timeout_secs: u64,
+    /// Seconds a signature prepared for a USB token (`…/sign/prepare`) may wait for its
+    /// `complete`.
+    pub signing_handle_ttl_secs: u64,
     /// Folder of the content-addressed file store; empty means `{data_dir}/blobs`.
     pub blob_dir: String,
     /// Where files are kept: empty = the local folder `blob_dir`; `s3://BUCKET[/PREFIX]` = an
@@ -125,6 +128,7 @@ impl Default for Config {
             login_slowdown_ms: 250,
             max_json_bytes: 1024 * 1024,
             body_timeout_secs: 30,
+            signing_handle_ttl_secs: 300,
             max_upload_bytes: 100 * 1024 * 1024,
             blob_dir: String::new(),
             blob_url: String::new(),

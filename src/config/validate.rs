@@ -71,6 +71,12 @@ impl Config {
                 "must be between 1 and 3600",
             ));
         }
+        if !(10..=3600).contains(&self.signing_handle_ttl_secs) {
+            return Err(err(
+                env_name("signing_handle_ttl_secs"),
+                "must be between 10 and 3600",
+            ));
+        }
         if self.max_upload_bytes < 1024 {
             return Err(err(env_name("max_upload_bytes"), "must be at least 1024"));
         }

@@ -92,6 +92,29 @@ pub fn unlock_seal(
     open_row(conn, kek, &ctx, row, pin, now)
 }
 
+/// The certificate and chain of the caller's own `token` credential, checked for a signature
+/// now (validity, key usage): the key itself is on the holder's USB token.
+pub fn token_certificate(
+    conn: &mut DbConn,
+    credential_id: &CredentialId,
+    user_id: &UserId,
+    now: NaiveDateTime,
+) -> Result<(X509, Vec<X509>), ApiError> {
+    let row = queries::find(conn, &credential_id.0)?
+        .filter(|r| r.owner_user_id.as_deref() == Some(user_id.0.as_str()))
+        .filter(|r| r.status == CredentialStatus::Active)
+        .ok_or(ApiError::NotFound("signing credential"))?;
+    if row.kind != CredentialKind::Token {
+        return Err(unprocessable(
+            ErrorCode::CredentialNotUsable,
+            "prepare/complete is for a token credential; a server credential signs with the sign action",
+        ));
+    }
+    let (cert, chain) = stored_certificates(&row)?;
+    certs::check(&cert, &chain, &[], now)?;
+    Ok((cert, chain))
+}
+
 fn open_row(
     conn: &mut DbConn,
     kek: &Kek,

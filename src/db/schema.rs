@@ -248,6 +248,7 @@ diesel::table! {
         status -> Text,
         round -> Integer,
         deadline_days -> Nullable<Integer>,
+        signing -> Text,
     }
 }
 
@@ -389,6 +390,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_handles (id) {
+        id -> Text,
+        task_id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        document_id -> Text,
+        parent_version -> Integer,
+        plan -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> units (unit_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -430,4 +446,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_preferences,
     signing_credentials,
     signature_images,
+    signing_handles,
 );

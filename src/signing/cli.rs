@@ -117,6 +117,7 @@ fn sign(a: SignArgs) -> Result<String, SigningError> {
                 page: a.page.unwrap_or(1),
                 rect,
                 image,
+                ..Visible::default()
             })
         }
         None => None,

@@ -27,6 +27,10 @@ pub enum SigningError {
     CertifyNotFirst,
     #[error("invalid signing options: {0}")]
     Options(String),
+    /// A signature made elsewhere (a USB token) that is not the certificate key's signature of
+    /// the prepared signed attributes.
+    #[error("the signature does not verify: {0}")]
+    BadSignature(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("i/o: {0}")]
@@ -49,6 +53,7 @@ impl SigningError {
             SigningError::Appearance(_) => "signature_appearance_invalid",
             SigningError::CertifyNotFirst => "pdf_certify_not_first",
             SigningError::Options(_) => "signing_options_invalid",
+            SigningError::BadSignature(_) => "signature_invalid",
             SigningError::Internal(_) => "internal_error",
             SigningError::Io(_) => "io_error",
         }

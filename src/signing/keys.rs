@@ -102,6 +102,74 @@ impl DigestSigner for LocalKey {
     }
 }
 
+/// A signature made elsewhere — a USB token or smart card at the holder's desk — over signed
+/// attributes this process prepared ([`super::sign::signed_attributes_for`]). "Signing" checks
+/// that it is the certificate key's signature of exactly the digest asked for, and hands it
+/// back; anything else is [`SigningError::BadSignature`].
+pub struct ExternalSignature {
+    public: PKey<openssl::pkey::Public>,
+    alg: KeyAlgorithm,
+    signature: Vec<u8>,
+}
+
+impl ExternalSignature {
+    /// The (future) signature of `cert`'s key; empty while only preparing.
+    pub fn new(cert: &X509, signature: Vec<u8>) -> Result<Self, SigningError> {
+        let public = cert.public_key().map_err(key_err)?;
+        let alg = match public.id() {
+            Id::RSA => KeyAlgorithm::Rsa(public.bits()),
+            Id::EC => {
+                let ec = public.ec_key().map_err(key_err)?;
+                match ec.group().curve_name() {
+                    Some(Nid::X9_62_PRIME256V1) => KeyAlgorithm::EcdsaP256,
+                    Some(Nid::SECP384R1) => KeyAlgorithm::EcdsaP384,
+                    _ => return Err(SigningError::Key("EC key on an unsupported curve".into())),
+                }
+            }
+            other => {
+                return Err(SigningError::Key(format!(
+                    "unsupported key type {other:?} (use RSA or ECDSA)"
+                )))
+            }
+        };
+        if signature.len() > alg.max_signature_len() {
+            return Err(SigningError::BadSignature(format!(
+                "{} bytes is longer than this key's signatures",
+                signature.len()
+            )));
+        }
+        Ok(ExternalSignature {
+            public,
+            alg,
+            signature,
+        })
+    }
+}
+
+impl DigestSigner for ExternalSignature {
+    fn algorithm(&self) -> KeyAlgorithm {
+        self.alg
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SigningError> {
+        let mut ctx = PkeyCtx::new(&self.public).map_err(key_err)?;
+        ctx.verify_init().map_err(key_err)?;
+        ctx.set_signature_md(openssl::md::Md::sha256())
+            .map_err(key_err)?;
+        if let KeyAlgorithm::Rsa(_) = self.alg {
+            ctx.set_rsa_padding(Padding::PKCS1).map_err(key_err)?;
+        }
+        // A malformed signature is an error of the verifier, a wrong one is `false`: both mean
+        // the same to the holder.
+        match ctx.verify(digest, &self.signature) {
+            Ok(true) => Ok(self.signature.clone()),
+            _ => Err(SigningError::BadSignature(
+                "it is not the signature of the prepared attributes by the credential's key".into(),
+            )),
+        }
+    }
+}
+
 fn key_err(e: openssl::error::ErrorStack) -> SigningError {
     SigningError::Key(e.to_string())
 }

@@ -14,8 +14,11 @@ pub mod tsa;
 pub mod verify;
 
 pub use error::SigningError;
-pub use keys::{DigestSigner, KeyAlgorithm, LocalKey, Signer};
+pub use keys::{DigestSigner, ExternalSignature, KeyAlgorithm, LocalKey, Signer};
 pub use options::{SignOptions, Visible};
 pub use prepare::AppearanceBuilder;
-pub use sign::{sign_bytes, sign_pdf, sign_pdf_in_place, sign_vec, sign_vec_with, SignReport};
+pub use sign::{
+    sign_bytes, sign_pdf, sign_pdf_in_place, sign_vec, sign_vec_with, signed_attributes_for,
+    SignReport,
+};
 pub use tsa::TsaConfig;

@@ -6,7 +6,7 @@ use super::tsa::TsaConfig;
 use super::SigningError;
 
 /// A visible signature: where the stamp goes and what image it shows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Visible {
     /// Page number, from 1.
     pub page: u32,
@@ -14,6 +14,13 @@ pub struct Visible {
     pub rect: [f64; 4],
     /// PNG of the handwritten signature.
     pub image: Option<Vec<u8>>,
+    /// PNG of the organisation's seal, drawn over the left third of the image.
+    pub seal: Option<Vec<u8>>,
+    /// The stamp's lines, top to bottom; none: [`SignOptions::stamp_lines`].
+    pub lines: Option<Vec<String>>,
+    /// The picture goes after this many lines (Decree 30: capacity and position above the
+    /// signature, the name below); none: after all lines.
+    pub image_after_lines: Option<usize>,
 }
 
 /// Options of one signature.

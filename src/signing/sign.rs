@@ -200,6 +200,40 @@ pub fn sign_vec_with(
     })
 }
 
+/// The signed attributes (DER, a SET OF: what a USB token signs, exactly as `openssl dgst
+/// -sha256 -sign KEY` would) of the signature `opts` makes over `doc` for `signer`'s
+/// certificate. With a fixed `signing_time` the update is deterministic: [`sign_vec`] over the
+/// same `doc` and `opts` with an [`super::keys::ExternalSignature`] of those bytes makes that
+/// very signature.
+pub fn signed_attributes_for(
+    doc: &[u8],
+    signer: &Signer,
+    opts: &SignOptions,
+) -> Result<Vec<u8>, SigningError> {
+    if opts.signing_time.is_none() {
+        return Err(SigningError::Options(
+            "a signature made elsewhere needs a fixed signing time".into(),
+        ));
+    }
+    let mut prepared = prepare(
+        &MemSource(doc),
+        opts,
+        contents_reserve(signer, opts)?,
+        appearance::build,
+    )?;
+    prepared.patch_byte_range(doc.len() as u64)?;
+    let mut hasher = Sha256::new();
+    hasher.update(doc);
+    hasher.update(&prepared.update[..prepared.contents_start]);
+    hasher.update(&prepared.update[prepared.contents_end..]);
+    let digest = hasher.finish();
+    let cert_der = signer
+        .certificate()
+        .to_der()
+        .map_err(|e| SigningError::Key(e.to_string()))?;
+    Ok(SignedAttrs::new(&digest, &cert_der)?.der().to_vec())
+}
+
 /// Hashes the update outside /Contents, signs, timestamps, and patches /Contents.
 fn finish(
     p: &mut Prepared,

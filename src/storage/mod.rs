@@ -333,6 +333,30 @@ impl BlobStore {
         Ok(BlobRead { stream })
     }
 
+    /// Reads a whole stored file into memory; a file over `limit` bytes is refused (an
+    /// upload limit bounds every stored file, this guards the memory of the caller).
+    pub async fn read_all(&self, key: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
+        let mut read = self.get(key, None).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = read.stream.next().await {
+            let chunk = chunk?;
+            if (out.len() + chunk.len()) as u64 > limit {
+                return Err(StorageError::TooLarge { limit });
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// Stores bytes made in memory (a signed version): staged and put like an upload.
+    pub async fn put_bytes(&self, bytes: Vec<u8>) -> Result<StagedFile, StorageError> {
+        let limit = bytes.len() as u64;
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(bytes))]);
+        let staged = self.stage(body, limit).await?;
+        self.put(&staged).await?;
+        Ok(staged)
+    }
+
     /// Whether the store holds `key`.
     pub async fn contains(&self, key: &str) -> Result<bool, StorageError> {
         if !valid_key(key) {

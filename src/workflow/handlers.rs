@@ -1,8 +1,9 @@
 //! HTTP handlers of the workflow. Thin: extract, authorise, call the service, map to a DTO.
 
 use super::model::{
-    ActionRequest, ActionResult, AssignIncoming, Assignment, InboxItem, LatenessReport,
-    NewSubstitution, NewTemplate, Route, StartRoute, Substitution, Template, TemplateChanges,
+    ActionKind, ActionRequest, ActionResult, AssignIncoming, Assignment, CompleteSign, InboxItem,
+    LatenessReport, NewSubstitution, NewTemplate, PrepareSign, PreparedSign, Route, StartRoute,
+    Substitution, Template, TemplateChanges,
 };
 use super::{incoming, report, service, substitutions, templates};
 use crate::accounts::{CurrentUser, Role};
@@ -22,6 +23,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(recall_route)
         .service(inbox)
         .service(act)
+        .service(prepare_sign)
+        .service(complete_sign)
         .service(assign_incoming)
         .service(get_assignment)
         .service(list_templates)
@@ -159,9 +162,176 @@ async fn act(
     let ctx = user.audit();
     let cal = state.config.calendar();
     let id = id.into_inner();
+    let body = body.into_inner();
+    let kit = match body.action {
+        ActionKind::Sign | ActionKind::Issue => {
+            let (v, t, b, k) = (viewer.clone(), id.clone(), body.clone(), key.clone());
+            let earlier = state
+                .db(move |conn| service::replayed(conn, &v, &t, &b, k.as_deref()))
+                .await?;
+            if let Some(r) = earlier {
+                return Ok(web::Json(r));
+            }
+            Some(sign_kit(&state, &viewer, &id, &body).await?)
+        }
+        _ => None,
+    };
     Ok(web::Json(
         state
-            .db(move |conn| service::act(conn, &ctx, &viewer, &cal, &id, body.into_inner(), key))
+            .db(move |conn| {
+                let input = service::ActInput {
+                    req: body,
+                    key,
+                    kit: kit.as_ref(),
+                };
+                service::act(conn, &ctx, &viewer, &cal, &id, input)
+            })
+            .await?,
+    ))
+}
+
+/// Unlocks the credential (or the seal) of a `sign` / `issue` action and loads its image.
+async fn sign_kit(
+    state: &AppState,
+    viewer: &Viewer,
+    task_id: &str,
+    body: &ActionRequest,
+) -> Result<service::SignKit, ApiError> {
+    let kek = state.kek.clone();
+    let (v, t, b) = (viewer.clone(), task_id.to_string(), body.clone());
+    let unlocked = state
+        .db(move |conn| service::unlock_for(conn, &kek, &v, &t, &b, crate::db::now()))
+        .await?;
+    let image = match &unlocked.image_sha256 {
+        Some(key) => Some(state.blobs.read_all(key, 4 * 1024 * 1024).await?),
+        None => None,
+    };
+    let tsa = tsa_of(state);
+    Ok(service::SignKit {
+        signer: unlocked.signer,
+        image,
+        image_sha256: unlocked.image_sha256,
+        prepared: None,
+        blobs: state.blobs.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        tsa,
+        max_file: state.config.max_upload_bytes,
+    })
+}
+
+fn tsa_of(state: &AppState) -> Option<crate::signing::tsa::TsaConfig> {
+    (!state.config.tsa_url.is_empty())
+        .then(|| crate::signing::tsa::TsaConfig::new(state.config.tsa_url.clone()))
+}
+
+/// Prepares a `sign` stage's signature for a USB token: answers the signed attributes to sign
+/// (`to_sign`, base64 DER) and a single-use `handle` bound to you, the task and the document's
+/// current version, valid `signing_handle_ttl_secs`. Nothing changes until `complete`.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = PrepareSign, responses(
+    (status = 200, body = PreparedSign),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/tasks/{id}/sign/prepare")]
+async fn prepare_sign(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: ApiJson<PrepareSign>,
+) -> Result<web::Json<PreparedSign>, ApiError> {
+    let viewer = Viewer::from(&user);
+    let env = service::TokenEnv {
+        blobs: state.blobs.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        max_file: state.config.max_upload_bytes,
+        ttl_secs: state.config.signing_handle_ttl_secs,
+    };
+    let id = id.into_inner();
+    let body = body.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                service::prepare_token(conn, &viewer, &id, &body, &env, crate::db::now())
+            })
+            .await?,
+    ))
+}
+
+/// Completes a token's signature: `signature` is the token's signature of `to_sign` (base64).
+/// The server builds the CMS, embeds it in the prepared revision, stores the new version and
+/// approves the task, as the `sign` action does. 409 `version_changed` when another signer
+/// signed in between (prepare again); 422 `signature_invalid` when it does not verify against
+/// the credential's certificate (nothing changes, the handle stays usable).
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = CompleteSign, responses(
+    (status = 200, body = ActionResult),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 503, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/tasks/{id}/sign/complete")]
+async fn complete_sign(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<String>,
+    body: ApiJson<CompleteSign>,
+) -> Result<web::Json<ActionResult>, ApiError> {
+    let viewer = Viewer::from(&user);
+    let ctx = user.audit();
+    let cal = state.config.calendar();
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let signature = openssl::base64::decode_block(body.signature.trim())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::validation("signature", "is not a base64 signature"))?;
+    let (v, t, h) = (viewer.clone(), id.clone(), body.handle.clone());
+    let unlocked = state
+        .db(move |conn| service::unlock_handle(conn, &v, &t, &h, crate::db::now()))
+        .await?;
+    let image_sha256 = unlocked.prepared.plan.image_sha256().map(str::to_string);
+    let image = match &image_sha256 {
+        Some(key) => Some(state.blobs.read_all(key, 4 * 1024 * 1024).await?),
+        None => None,
+    };
+    let key = crate::signing::ExternalSignature::new(&unlocked.cert, signature).map_err(|e| {
+        ApiError::Unprocessable {
+            code: ErrorCode::of_signing(&e),
+            message: e.to_string(),
+        }
+    })?;
+    let kit = service::SignKit {
+        signer: crate::signing::Signer::new(unlocked.cert, unlocked.chain, Box::new(key)),
+        image,
+        image_sha256,
+        prepared: Some(unlocked.prepared),
+        blobs: state.blobs.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        tsa: tsa_of(&state),
+        max_file: state.config.max_upload_bytes,
+    };
+    let req = ActionRequest {
+        action: ActionKind::Sign,
+        comment: None,
+        to_user_id: None,
+        to_stage: None,
+        credential_id: Some(unlocked.credential_id),
+        pin: None,
+        register_id: None,
+    };
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                let input = service::ActInput {
+                    req,
+                    key: None,
+                    kit: Some(&kit),
+                };
+                service::act(conn, &ctx, &viewer, &cal, &id, input)
+            })
             .await?,
     ))
 }

@@ -157,7 +157,7 @@ pub struct AssigneeSpec {
 }
 
 /// One stage as composed by a drafter or stored in a template.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StageSpec {
     pub kind: StageKind,
@@ -170,6 +170,44 @@ pub struct StageSpec {
     /// Working days for this stage's tasks; default by the document's urgency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_days: Option<u32>,
+    /// `sign` and `issue` stages: how they sign (none: a digital signature is required, at
+    /// the default places).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<StageSigning>,
+}
+
+/// How a `sign` or `issue` stage signs, kept with the stage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageSigning {
+    /// `false`: the stage is approved without a digital signature (an office still signing on
+    /// paper). Default `true`: `approve` is refused, `sign` / `issue` is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_signature: Option<bool>,
+    /// Where the signer's stamp goes; default: the last page's lower right.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<Placement>,
+    /// `issue` stages: where the number and date are printed; default: page 1, top left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_place: Option<Placement>,
+}
+
+impl StageSigning {
+    /// Whether the stage needs a digital signature (the default).
+    pub fn requires_signature(&self) -> bool {
+        self.requires_signature.unwrap_or(true)
+    }
+}
+
+/// A rectangle on a page of the PDF.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    /// From 1; `0` or absent: the last page.
+    #[serde(default)]
+    pub page: u32,
+    /// `[x1, y1, x2, y2]` in PDF points (1/72 inch) from the page's lower left.
+    pub rect: [f64; 4],
 }
 
 fn default_policy() -> PolicyName {
@@ -244,6 +282,8 @@ pub struct Stage {
     pub status: StageStatus,
     pub round: i32,
     pub deadline_days: Option<i32>,
+    /// How a `sign` / `issue` stage signs.
+    pub signing: StageSigning,
     /// Every task of every round, oldest first.
     pub tasks: Vec<Task>,
 }
@@ -294,6 +334,12 @@ pub enum ActionKind {
     InsertReviewer,
     /// Incoming work: report it done with the result note in `comment`.
     Complete,
+    /// A `sign` stage: sign the current version with `credential_id` and `pin`; counts as
+    /// the approval.
+    Sign,
+    /// An `issue` stage (a clerk of the issuing unit): number from `register_id`, the
+    /// organisation's seal signature with the seal's `pin`, the document issued.
+    Issue,
 }
 text_enum!(ActionKind {
     Approve => "approve",
@@ -304,6 +350,8 @@ text_enum!(ActionKind {
     RequestOpinion => "request_opinion",
     InsertReviewer => "insert_reviewer",
     Complete => "complete",
+    Sign => "sign",
+    Issue => "issue",
 });
 
 /// `POST /tasks/{id}/actions`.
@@ -319,6 +367,16 @@ pub struct ActionRequest {
     /// `return` only: the position (from 1) of an earlier stage; absent: to the drafter.
     #[serde(default)]
     pub to_stage: Option<u32>,
+    /// `sign` only: the caller's signing credential.
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    /// `sign`: the credential's PIN; `issue`: the seal's PIN. Never stored, never part of the
+    /// idempotency fingerprint.
+    #[serde(default, skip_serializing)]
+    pub pin: Option<String>,
+    /// `issue` only: the outgoing register that gives the number.
+    #[serde(default)]
+    pub register_id: Option<String>,
 }
 
 /// The answer to an action: the task after it and its route, when it has one. A retried
@@ -328,6 +386,9 @@ pub struct ActionResult {
     pub action: ActionKind,
     pub task: Task,
     pub route: Option<Route>,
+    /// `sign` / `issue`: the signature made and the version it is in.
+    #[serde(default)]
+    pub signature: Option<crate::workflow::service::SignatureOutcome>,
     /// True when this answer is a replay of an earlier request with the same key.
     #[serde(default)]
     pub replayed: bool,
@@ -476,6 +537,8 @@ pub struct StageRow {
     pub status: StageStatus,
     pub round: i32,
     pub deadline_days: Option<i32>,
+    /// JSON of [`StageSigning`].
+    pub signing: String,
 }
 
 /// A task row.
@@ -499,6 +562,56 @@ pub struct TaskRow {
     pub acted_at: Option<NaiveDateTime>,
     pub result: Option<String>,
     pub delegated_from: Option<String>,
+}
+
+/// A signature prepared for a USB token, waiting for its `complete`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::db::schema::signing_handles)]
+pub struct HandleRow {
+    pub id: String,
+    pub task_id: String,
+    pub user_id: String,
+    pub credential_id: String,
+    pub document_id: String,
+    pub parent_version: i32,
+    /// JSON of the signature's plan (stamp, names, time).
+    pub plan: String,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+/// `POST /tasks/{id}/sign/prepare`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrepareSign {
+    /// The caller's own `token` credential.
+    pub credential_id: String,
+}
+
+/// What the USB token must sign.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreparedSign {
+    /// Give it back to `complete`; single use, bound to you, the task and the version.
+    pub handle: String,
+    /// Always `sha256`.
+    pub hash_algorithm: String,
+    /// Base64 of the DER signed attributes (a SET OF): sign these bytes as
+    /// `openssl dgst -sha256 -sign KEY` does (RSA PKCS#1 v1.5, or a DER ECDSA signature).
+    pub to_sign: String,
+    /// The version of the document the signature is made over.
+    pub version: i32,
+    #[serde(with = "crate::datetime::z")]
+    pub expires_at: NaiveDateTime,
+}
+
+/// `POST /tasks/{id}/sign/complete`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteSign {
+    pub handle: String,
+    /// Base64 of the token's signature of `to_sign`.
+    pub signature: String,
 }
 
 /// An action row.

@@ -19,6 +19,10 @@ pub enum Notice {
     Rejected { drafter: String, comment: String },
     /// Every stage done.
     Finished { drafter: String },
+    /// A `sign` stage's signer signed the document.
+    Signed { drafter: String },
+    /// The document was issued: the drafter gets the issued PDF.
+    Issued { drafter: String },
     /// An incoming paper was assigned: the lead, the cooperating and the informed units' heads.
     Incoming {
         task_id: String,
@@ -75,6 +79,12 @@ pub fn send(
             }
             Notice::Finished { drafter } => {
                 notify::enqueue(conn, &base(NotificationKind::RouteFinished, drafter))?;
+            }
+            Notice::Signed { drafter } => {
+                notify::enqueue(conn, &base(NotificationKind::DocumentSigned, drafter))?;
+            }
+            Notice::Issued { drafter } => {
+                notify::enqueue(conn, &base(NotificationKind::DocumentIssued, drafter))?;
             }
             Notice::Incoming {
                 task_id,

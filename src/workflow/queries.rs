@@ -1,7 +1,9 @@
 //! Database queries of the workflow domain. Each takes a connection; none opens a transaction.
 
 use super::engine::{RouteStatus, StageStatus, TaskStatus};
-use super::model::{ActionRow, RouteRow, StageRow, SubstitutionRow, TaskRow, TemplateRow};
+use super::model::{
+    ActionRow, HandleRow, RouteRow, StageRow, SubstitutionRow, TaskRow, TemplateRow,
+};
 use super::model::{Capacity, TaskKind};
 use crate::db::schema::{
     route_templates, substitutions, workflow_actions, workflow_routes, workflow_stages,
@@ -363,6 +365,37 @@ pub fn insert_action(conn: &mut DbConn, row: &ActionRow) -> Result<(), DbError> 
         .values(row)
         .execute(conn)
         .map(drop)
+}
+
+/// Records a signature prepared for a token.
+pub fn insert_handle(conn: &mut DbConn, row: &HandleRow) -> Result<(), DbError> {
+    use crate::db::schema::signing_handles;
+    diesel::insert_into(signing_handles::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// A prepared signature by id.
+pub fn handle(conn: &mut DbConn, id: &str) -> Result<Option<HandleRow>, DbError> {
+    use crate::db::schema::signing_handles;
+    signing_handles::table
+        .find(id)
+        .select(HandleRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks a prepared signature used, unless it already is: 1 when this call took it.
+pub fn use_handle(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> Result<usize, DbError> {
+    use crate::db::schema::signing_handles;
+    diesel::update(
+        signing_handles::table
+            .find(id)
+            .filter(signing_handles::used_at.is_null()),
+    )
+    .set(signing_handles::used_at.eq(Some(at)))
+    .execute(conn)
 }
 
 /// An open task with a deadline, as the reminder scanner needs it.

@@ -7,6 +7,7 @@ pub mod pyhanko;
 pub mod pyhanko_verify;
 pub mod pyvenv;
 pub mod smtp;
+pub mod testca;
 
 use docflow::config::Config;
 use serde_json::Value;
@@ -344,7 +345,7 @@ impl TestServer {
             .json(&serde_json::json!({"username": username, "password": password}))
             .send()
             .expect("request");
-        Resp::from(r)
+        Resp::read(r)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -367,7 +368,7 @@ impl TestServer {
         if let Some(b) = body {
             req = req.json(b);
         }
-        Resp::from(req.send().expect("request"))
+        Resp::read(req.send().expect("request"))
     }
 
     /// Sends raw bytes with a content type.
@@ -388,7 +389,7 @@ impl TestServer {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        Resp::from(req.send().expect("request"))
+        Resp::read(req.send().expect("request"))
     }
 
     /// Sends a request with extra headers (Range, If-None-Match, …).
@@ -400,7 +401,7 @@ impl TestServer {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Resp::from(req.send().expect("request"))
+        Resp::read(req.send().expect("request"))
     }
 
     /// Sends a multipart form: an optional `metadata` JSON part and an optional `file` part.
@@ -434,7 +435,7 @@ impl TestServer {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        Resp::from(req.send().expect("request"))
+        Resp::read(req.send().expect("request"))
     }
 
     /// Creates a document from a PDF; asserts 201 and returns the document.
@@ -561,7 +562,8 @@ pub struct Resp {
 }
 
 impl Resp {
-    fn from(r: reqwest::blocking::Response) -> Resp {
+    /// Reads a whole response.
+    pub fn read(r: reqwest::blocking::Response) -> Resp {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let bytes = r.bytes().map(|b| b.to_vec()).unwrap_or_default();

@@ -19,6 +19,7 @@ mod credentials;
 mod notify;
 mod notify_workflow;
 mod openapi;
+mod route_signing;
 mod schema;
 mod signing_pades;
 mod signing_reject;

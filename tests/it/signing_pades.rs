@@ -264,6 +264,7 @@ fn visible_signature_with_the_vietnamese_stamp_validates() {
             page: 2,
             rect: [300.0, 50.0, 550.0, 150.0],
             image: None,
+            ..Visible::default()
         }),
         name: Some("Nguyễn Văn Đức".into()),
         position: Some("Phó Giám đốc".into()),
@@ -396,6 +397,7 @@ fn visible_signature_writing_with_a_stand_in_stamp() {
             page: 2,
             rect: [300.0, 50.0, 550.5, 150.0],
             image: None,
+            ..Visible::default()
         }),
         ..Default::default()
     };

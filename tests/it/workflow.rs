@@ -95,9 +95,15 @@ fn draft(srv: &TestServer, o: &Office, urgency: &str) -> String {
         .to_string()
 }
 
+/// A stage of these users; `sign` and `issue` stages here are approved without a digital
+/// signature (`requires_signature: false`): signing in a route is tested in `route_signing`.
 fn user_stage(kind: &str, policy: &str, users: &[&str], o: &Office) -> Value {
-    json!({"kind": kind, "policy": policy,
-           "assignees": users.iter().map(|u| json!({"user": o.id(u)})).collect::<Vec<_>>()})
+    let mut stage = json!({"kind": kind, "policy": policy,
+           "assignees": users.iter().map(|u| json!({"user": o.id(u)})).collect::<Vec<_>>()});
+    if kind == "sign" || kind == "issue" {
+        stage["signing"] = json!({"requires_signature": false});
+    }
+    stage
 }
 
 fn start(srv: &TestServer, o: &Office, doc: &str, stages: Value) -> Resp {
@@ -195,7 +201,8 @@ fn chain(o: &Office) -> Value {
         user_stage("review", "all", &["head"], o),
         user_stage("review", "all", &["legal", "finance"], o),
         user_stage("sign", "any", &["director"], o),
-        {"kind": "issue", "policy": "any", "assignees": [{"role": "clerk", "unit": o.unit("SO")}]},
+        {"kind": "issue", "policy": "any", "assignees": [{"role": "clerk", "unit": o.unit("SO")}],
+         "signing": {"requires_signature": false}},
     ])
 }
 
@@ -1107,7 +1114,7 @@ fn templates_and_bad_input(b: Backend) {
     "stages": [
         {"kind": "review", "assignees": [{"head_of": o.unit("PHONG")}]},
         {"kind": "review", "policy": "quorum", "quorum": 1, "assignees": [{"head_of": o.unit("PC")}, {"head_of": o.unit("KHTC")}]},
-        {"kind": "sign", "assignees": [{"head_of": o.unit("SO")}]},
+        {"kind": "sign", "assignees": [{"head_of": o.unit("SO")}], "signing": {"requires_signature": false}},
         {"kind": "inform", "assignees": [{"role": "clerk", "unit": o.unit("SO")}]}
     ]});
     srv.post("/api/v1/route-templates", Some(o.tok("head")), &body)
@@ -1209,10 +1216,18 @@ fn templates_and_bad_input(b: Backend) {
         &srv,
         o.tok("head"),
         &uuid::Uuid::new_v4().to_string(),
-        &json!({"action": "sign"}),
+        &json!({"action": "sign_it"}),
         None,
     )
     .assert_problem(400, "invalid_field");
+    act_with_key(
+        &srv,
+        o.tok("head"),
+        &uuid::Uuid::new_v4().to_string(),
+        &json!({"action": "sign", "credential_id": uuid::Uuid::new_v4().to_string(), "pin": "123456"}),
+        None,
+    )
+    .assert_problem(404, "not_found");
 }
 
 both_backends!(

@@ -73,6 +73,53 @@ pub fn add_version(
     })
 }
 
+/// Adds the version a signature made inside a route (a `sign` or `issue` step) over `parent`,
+/// the latest one, in the caller's transaction (which holds the route lock). It keeps the
+/// parent's name and facts; the caller records the step's audit event.
+pub fn add_signed_version(
+    conn: &mut DbConn,
+    parent: &VersionRow,
+    sha256: &str,
+    size: u64,
+    by: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<VersionRow, ApiError> {
+    queries::ensure_blob(conn, sha256, size as i64, now)?;
+    let version = VersionRow {
+        number: parent.number + 1,
+        blob_sha256: sha256.to_string(),
+        size: size as i64,
+        created_at: now,
+        created_by: by.to_string(),
+        ..parent.clone()
+    };
+    diesel::insert_into(document_versions::table)
+        .values(&version)
+        .execute(conn)?;
+    diesel::update(documents::table.find(&parent.document_id))
+        .set(documents::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(version)
+}
+
+/// Marks an outgoing document issued on `date` (its number is in its registration), in the
+/// caller's transaction.
+pub fn mark_issued(
+    conn: &mut DbConn,
+    document_id: &str,
+    date: chrono::NaiveDate,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::update(documents::table.find(document_id))
+        .set((
+            documents::status.eq(crate::documents::model::Status::Issued),
+            documents::issue_date.eq(Some(date)),
+            documents::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Whether the viewer may add files to the document (checked before a file is stored).
 pub fn check_editable(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<(), ApiError> {
     let (doc, granted) = visible(conn, viewer, id)?;

@@ -16,7 +16,10 @@ mod read;
 mod types;
 
 pub use create::{check_new, check_type, create};
-pub use files::{add_attachment, add_version, check_editable, open_attachment, open_version};
+pub use files::{
+    add_attachment, add_signed_version, add_version, check_editable, mark_issued, open_attachment,
+    open_version,
+};
 pub(in crate::documents) use files::{open_version_for, VersionRead};
 pub use grants::{add_grant, list_grants, remove_grant};
 pub use incoming::{acknowledge, register, return_document};

@@ -172,8 +172,10 @@ fn stamp(plan: &mut Plan, field: &NewField, v: &Visible) -> Result<String, Signi
     let spec = StampSpec {
         width: (x2 - x1).abs(),
         height: (y2 - y1).abs(),
-        lines: field.opts.stamp_lines(),
+        lines: v.lines.clone().unwrap_or_else(|| field.opts.stamp_lines()),
         image: v.image.clone(),
+        seal: v.seal.clone(),
+        image_after_lines: v.image_after_lines,
         font_size: 0.0,
         ..StampSpec::default()
     };

@@ -5,6 +5,7 @@
 //! lopdf; the CMS envelope is walked by hand (exact bytes) and checked with openssl.
 
 mod chain;
+pub(crate) use chain::subject as certificate_subject;
 mod changes;
 pub mod cli;
 mod cms;

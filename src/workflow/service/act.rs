@@ -8,6 +8,7 @@ use super::super::model::*;
 use super::super::notices;
 use super::super::queries::{self, TaskAct};
 use super::persist::{load, notices_of, to_engine, Acting, Loaded, Write};
+use super::sign::{SignKit, SignatureOutcome};
 use super::support::{active_user, corrupt, engine_error, is_uuid, new_id, text};
 use super::view::{current_route, people_of, route_view, stage_index, task_view};
 use crate::accounts::model::UserRow;
@@ -22,31 +23,43 @@ use serde_json::json;
 use std::collections::HashMap;
 
 /// Everything one action on one task is about, read under the route lock.
-struct Step<'a> {
-    viewer: &'a Viewer,
-    cal: &'a Calendar,
-    task: &'a TaskRow,
-    doc: &'a DocumentRow,
-    req: &'a ActionRequest,
-    comment: Option<&'a str>,
+pub(super) struct Step<'a> {
+    pub(super) viewer: &'a Viewer,
+    pub(super) cal: &'a Calendar,
+    pub(super) task: &'a TaskRow,
+    pub(super) doc: &'a DocumentRow,
+    pub(super) req: &'a ActionRequest,
+    pub(super) comment: Option<&'a str>,
     /// Set when a deputy acts for the assignee.
-    capacity: Option<Capacity>,
+    pub(super) capacity: Option<Capacity>,
     /// The user a delegation, opinion request or inserted review goes to.
-    target: Option<&'a UserRow>,
-    now: NaiveDateTime,
+    pub(super) target: Option<&'a UserRow>,
+    /// `sign` / `issue`: the credential unlocked for it.
+    pub(super) kit: Option<&'a SignKit>,
+    pub(super) now: NaiveDateTime,
+}
+
+/// One action's request as the handler passes it on.
+pub struct ActInput<'a> {
+    pub req: ActionRequest,
+    /// The `Idempotency-Key`.
+    pub key: Option<String>,
+    /// `sign` / `issue`: the unlocked credential.
+    pub kit: Option<&'a SignKit>,
 }
 
 /// Acts on a task (as its assignee or as a deputy). With an idempotency key, a retry of the
-/// same request answers the first result without acting again.
+/// same request answers the first result without acting again. `sign` and `issue` need the
+/// `kit` unlocked by [`super::sign::unlock_for`].
 pub fn act(
     conn: &mut DbConn,
     ctx: &AuditContext,
     viewer: &Viewer,
     cal: &Calendar,
     task_id: &str,
-    req: ActionRequest,
-    key: Option<String>,
+    input: ActInput,
 ) -> Result<ActionResult, ApiError> {
+    let ActInput { req, key, kit } = input;
     let comment = text("comment", req.comment.as_deref(), 4000)?;
     if !is_uuid(task_id) {
         return Err(ApiError::NotFound("task"));
@@ -77,6 +90,7 @@ pub fn act(
             comment: comment.as_deref(),
             capacity,
             target: target.as_ref(),
+            kit,
             now,
         };
         let result = match &task.route_id {
@@ -99,7 +113,7 @@ pub fn act(
             now,
         };
         record_action(conn, &record)?;
-        audit_step(conn, ctx, &step, on_behalf_of)?;
+        audit_step(conn, ctx, &step, on_behalf_of, result.signature.as_ref())?;
         Ok(result)
     })
 }
@@ -110,6 +124,7 @@ fn audit_step(
     ctx: &AuditContext,
     step: &Step,
     on_behalf_of: Option<&str>,
+    signature: Option<&SignatureOutcome>,
 ) -> Result<(), ApiError> {
     let ctx = AuditContext {
         on_behalf_of: on_behalf_of.map(str::to_string),
@@ -126,7 +141,7 @@ fn audit_step(
             "document_id": task.document_id, "route_id": task.route_id,
             "comment": step.comment, "to_user_id": step.target.map(|t| t.id.clone()),
             "to_stage": step.req.to_stage, "capacity": step.capacity.map(|c| c.as_str()),
-            "assignee_id": task.assignee_id,
+            "assignee_id": task.assignee_id, "signature": signature,
         }),
     )?;
     Ok(())
@@ -178,7 +193,7 @@ fn action_target(
 }
 
 /// Who is acting on a task: the assignee, or a deputy in force now (with the capacity).
-fn holder(
+pub(super) fn holder(
     conn: &mut DbConn,
     viewer: &Viewer,
     task: &TaskRow,
@@ -213,6 +228,18 @@ fn is_below(
         cur = units.get(&u).and_then(|r| r.parent_id.clone());
     }
     false
+}
+
+/// The stored answer of an earlier request with this `Idempotency-Key`, if any: a `sign` /
+/// `issue` retry is answered from it before any PIN is asked for again.
+pub fn replayed(
+    conn: &mut DbConn,
+    viewer: &Viewer,
+    task_id: &str,
+    req: &ActionRequest,
+    key: Option<&str>,
+) -> Result<Option<ActionResult>, ApiError> {
+    replay(conn, &viewer.id, key, &request_hash(task_id, req))
 }
 
 fn request_hash(task_id: &str, req: &ActionRequest) -> String {
@@ -257,6 +284,8 @@ fn audit_action(kind: ActionKind) -> Action {
         ActionKind::RequestOpinion => Action::TaskOpinionRequested,
         ActionKind::InsertReviewer => Action::TaskReviewerInserted,
         ActionKind::Complete => Action::TaskCompleted,
+        ActionKind::Sign => Action::TaskSigned,
+        ActionKind::Issue => Action::TaskIssued,
     }
 }
 
@@ -273,6 +302,7 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
         );
         return Err(stale_route(conn, &loaded, ErrorCode::TaskClosed, message));
     }
+    let signature = super::sign::before_approval(conn, step, &loaded)?;
     let action = engine_action(step)?;
     let mut ids = new_id;
     let events = match route.apply(action, &mut ids) {
@@ -291,7 +321,7 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
         }
         Err(e) => return Err(engine_error(e)),
     };
-    let no_days = HashMap::new();
+    let no_stages = HashMap::new();
     let write = Write {
         doc: step.doc,
         cal: step.cal,
@@ -303,10 +333,16 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
             comment: step.comment,
             delegation: step.req.action == ActionKind::Delegate,
         }),
-        deadline_days: &no_days,
+        new_stages: &no_stages,
     };
     write.diff(conn, &loaded, &route)?;
-    let notices = notices_of(&events, &route, step.comment);
+    let mut notices = notices_of(&events, &route, step.comment);
+    let drafter = loaded.row.drafter_id.clone();
+    match step.req.action {
+        ActionKind::Sign => notices.push(notices::Notice::Signed { drafter }),
+        ActionKind::Issue => notices.push(notices::Notice::Issued { drafter }),
+        _ => {}
+    }
     notices::send(conn, &step.doc.id, &step.viewer.id, &notices, step.now)?;
     let route_now = current_route(conn, route_id)?;
     let task_now = queries::task(conn, &task.id)?.ok_or(ApiError::NotFound("task"))?;
@@ -316,6 +352,7 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
         action: step.req.action,
         task: task_view(&task_now, &users, &stage_index(&stages), step.now),
         route: Some(route_now),
+        signature,
         replayed: false,
     })
 }
@@ -338,7 +375,9 @@ fn engine_action(step: &Step) -> Result<engine::Action, ApiError> {
     let comment = step.comment.unwrap_or_default().to_string();
     let target = || step.target.map(|t| t.id.clone()).unwrap_or_default();
     Ok(match step.req.action {
-        ActionKind::Approve => engine::Action::Approve { task },
+        ActionKind::Approve | ActionKind::Sign | ActionKind::Issue => {
+            engine::Action::Approve { task }
+        }
         ActionKind::Return => engine::Action::Return {
             task,
             to: match step.req.to_stage {
@@ -411,6 +450,7 @@ fn act_on_incoming(conn: &mut DbConn, step: &Step) -> Result<ActionResult, ApiEr
         action: step.req.action,
         task: task_view(&now_task, &users, &HashMap::new(), step.now),
         route: None,
+        signature: None,
         replayed: false,
     })
 }

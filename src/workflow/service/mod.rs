@@ -11,12 +11,17 @@ mod act;
 mod inbox;
 mod persist;
 mod routes;
+mod sign;
 mod support;
 mod view;
 
-pub use act::act;
+pub use act::{act, replayed, ActInput};
 pub use inbox::inbox;
 pub use routes::{recall, start_route};
+pub use sign::{
+    prepare_token, unlock_for, unlock_handle, Prepared, SignKit, SignPlan, SignatureOutcome,
+    TokenEnv, TokenUnlocked, Unlocked, DEFAULT_STAMP,
+};
 pub use view::get_route;
 
 pub(super) use support::{active_user, check_specs, head_of, is_uuid, new_id, text};

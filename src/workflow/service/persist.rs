@@ -77,8 +77,17 @@ pub(super) struct Write<'a> {
     /// The task acted on, who acted, in which capacity, the comment, and (for a delegation)
     /// the task that new tasks come from.
     pub(super) acting: Option<Acting<'a>>,
-    /// Working days of stages created in this step.
-    pub(super) deadline_days: &'a HashMap<String, Option<u32>>,
+    /// What the route's spec said of stages created in this step, by stage id.
+    pub(super) new_stages: &'a HashMap<String, NewStage>,
+}
+
+/// What a route's spec says of a stage beyond what the engine knows.
+#[derive(Debug, Clone, Default)]
+pub(super) struct NewStage {
+    /// Working days; none: by the document's urgency.
+    pub(super) deadline_days: Option<u32>,
+    /// How a `sign` / `issue` stage signs.
+    pub(super) signing: StageSigning,
 }
 
 pub(super) struct Acting<'a> {
@@ -146,7 +155,8 @@ impl Write<'_> {
             Policy::Any => (PolicyName::Any, None),
             Policy::Quorum(n) => (PolicyName::Quorum, Some(n as i32)),
         };
-        let days = self.deadline_days.get(&st.id).copied().flatten();
+        let spec = self.new_stages.get(&st.id).cloned().unwrap_or_default();
+        let days = spec.deadline_days;
         let row = StageRow {
             id: st.id.clone(),
             route_id: before.row.id.clone(),
@@ -158,6 +168,7 @@ impl Write<'_> {
             status: st.status,
             round: st.round as i32,
             deadline_days: days.map(|d| d as i32),
+            signing: serde_json::to_string(&spec.signing).map_err(ApiError::internal)?,
         };
         queries::insert_stage(conn, &row)?;
         Ok(days)

@@ -6,7 +6,7 @@ use super::super::model::*;
 use super::super::notices;
 use super::super::queries;
 use super::act::{record_action, ActionRecord};
-use super::persist::{load, notices_of, to_engine, Loaded, Write};
+use super::persist::{load, notices_of, to_engine, Loaded, NewStage, Write};
 use super::support::{check_specs, corrupt, engine_error, new_id, policy_of, resolve};
 use super::view::{current_route, route_view};
 use crate::audit::{self, Action, AuditContext};
@@ -42,7 +42,7 @@ pub fn start_route(
         let (specs, template_id) = route_specs(conn, &doc, req.template_id.as_deref(), req.stages)?;
         let now = db::now();
         let route_id = new_id();
-        let (stages, deadline_days) = engine_stages(conn, &doc, &specs)?;
+        let (stages, new_stages) = engine_stages(conn, &doc, &specs)?;
         let mut ids = new_id;
         let (route, events) =
             engine::Route::start(viewer.id.clone(), stages, &mut ids).map_err(engine_error)?;
@@ -70,7 +70,7 @@ pub fn start_route(
             cal,
             now,
             acting: None,
-            deadline_days: &deadline_days,
+            new_stages: &new_stages,
         };
         write.diff(conn, &empty, &route)?;
         audit::record(
@@ -146,8 +146,8 @@ fn route_specs(
     }
 }
 
-/// Working days of each new stage, by stage id (none: by the document's urgency).
-type StageDays = HashMap<String, Option<u32>>;
+/// What the spec says of each new stage, by stage id.
+type StageDays = HashMap<String, NewStage>;
 
 /// The engine's stages, assignees resolved, and each new stage's working days by its id.
 fn engine_stages(
@@ -161,7 +161,11 @@ fn engine_stages(
         let assignees = resolve(conn, &format!("stages[{i}]"), &s.assignees, &doc.unit_id)?;
         let mut st = engine::Stage::new(s.kind, policy_of(s.policy, s.quorum), assignees);
         st.id = new_id();
-        days.insert(st.id.clone(), s.deadline_days);
+        let facts = NewStage {
+            deadline_days: s.deadline_days,
+            signing: s.signing.clone().unwrap_or_default(),
+        };
+        days.insert(st.id.clone(), facts);
         stages.push(st);
     }
     Ok((stages, days))
@@ -202,13 +206,13 @@ pub fn recall(
             });
         }
         let now = db::now();
-        let no_days = HashMap::new();
+        let no_stages = HashMap::new();
         let write = Write {
             doc: &doc,
             cal,
             now,
             acting: None,
-            deadline_days: &no_days,
+            new_stages: &no_stages,
         };
         write.diff(conn, &loaded, &route)?;
         let record = ActionRecord {

@@ -149,6 +149,9 @@ pub(in crate::workflow) fn check_specs(field: &str, specs: &[StageSpec]) -> Resu
                 "at most 365 working days",
             ));
         }
+        if let Some(signing) = &s.signing {
+            check_signing(&f, s.kind, signing)?;
+        }
     }
     Ok(())
 }
@@ -186,4 +189,61 @@ pub(super) fn engine_error(e: EngineError) -> ApiError {
             ApiError::conflict(ErrorCode::TaskClosed, "the task is no longer open")
         }
     }
+}
+
+/// A stage's signing settings: only on `sign` and `issue` stages, places inside a page.
+fn check_signing(
+    f: &str,
+    kind: crate::workflow::engine::StageKind,
+    s: &StageSigning,
+) -> Result<(), ApiError> {
+    if !matches!(
+        kind,
+        crate::workflow::engine::StageKind::Sign | crate::workflow::engine::StageKind::Issue
+    ) {
+        return Err(ApiError::validation(
+            format!("{f}.signing"),
+            "only sign and issue stages take signing settings",
+        ));
+    }
+    if let Some(p) = &s.stamp {
+        check_placement(&format!("{f}.signing.stamp"), p)?;
+    }
+    if let Some(p) = &s.number_place {
+        if kind != crate::workflow::engine::StageKind::Issue {
+            return Err(ApiError::validation(
+                format!("{f}.signing.number_place"),
+                "only an issue stage prints the number",
+            ));
+        }
+        check_placement(&format!("{f}.signing.number_place"), p)?;
+    }
+    Ok(())
+}
+
+/// A rectangle that can hold a stamp: finite, within 14,400 points, at least 20 × 10 points.
+pub(super) fn check_placement(field: &str, p: &Placement) -> Result<(), ApiError> {
+    let [x1, y1, x2, y2] = p.rect;
+    if p.rect
+        .iter()
+        .any(|c| !c.is_finite() || *c < 0.0 || *c > 14_400.0)
+    {
+        return Err(ApiError::validation(
+            format!("{field}.rect"),
+            "coordinates are points between 0 and 14400",
+        ));
+    }
+    if (x2 - x1).abs() < 20.0 || (y2 - y1).abs() < 10.0 {
+        return Err(ApiError::validation(
+            format!("{field}.rect"),
+            "a stamp needs at least 20 × 10 points",
+        ));
+    }
+    if p.page > 100_000 {
+        return Err(ApiError::validation(
+            format!("{field}.page"),
+            "no such page",
+        ));
+    }
+    Ok(())
 }

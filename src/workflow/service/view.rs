@@ -87,22 +87,25 @@ pub(super) fn route_view(conn: &mut DbConn, l: &Loaded) -> Result<Route, ApiErro
     let stages = l
         .stages
         .iter()
-        .map(|s| Stage {
-            position: s.position + 1,
-            kind: s.kind,
-            policy: s.policy,
-            quorum: s.quorum,
-            status: s.status,
-            round: s.round,
-            deadline_days: s.deadline_days,
-            tasks: l
-                .tasks
-                .iter()
-                .filter(|t| t.stage_id.as_deref() == Some(s.id.as_str()))
-                .map(|t| task_view(t, &users, &index, now))
-                .collect(),
+        .map(|s| {
+            Ok(Stage {
+                position: s.position + 1,
+                kind: s.kind,
+                policy: s.policy,
+                quorum: s.quorum,
+                status: s.status,
+                round: s.round,
+                deadline_days: s.deadline_days,
+                signing: stage_signing(s)?,
+                tasks: l
+                    .tasks
+                    .iter()
+                    .filter(|t| t.stage_id.as_deref() == Some(s.id.as_str()))
+                    .map(|t| task_view(t, &users, &index, now))
+                    .collect(),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Route {
         id: RouteId(l.row.id.clone()),
         document_id: l.row.document_id.clone(),
@@ -151,4 +154,9 @@ pub fn get_route(
         )?;
     }
     route_view(conn, &l)
+}
+
+/// The stored signing settings of a stage.
+pub(super) fn stage_signing(s: &StageRow) -> Result<StageSigning, ApiError> {
+    serde_json::from_str(&s.signing).map_err(|_| super::support::corrupt("stage signing settings"))
 }

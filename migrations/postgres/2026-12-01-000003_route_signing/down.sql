@@ -1,0 +1,2 @@
+DROP TABLE signing_handles;
+ALTER TABLE workflow_stages DROP COLUMN signing;

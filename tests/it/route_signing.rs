@@ -1,0 +1,820 @@
+//! Signing inside a route, over HTTP on both databases: a draft climbs review → the director
+//! signs with a `server` credential → the clerk issues it with the number and the unit's seal;
+//! pyHanko and docflow's own verify judge every signature of the issued file, `pdftotext`
+//! shows the number, the date and the capacity line, page renders are kept for a look. The
+//! refusals (wrong PIN, foreign task, bare approve, TSA outage) change nothing.
+
+use crate::common::pyhanko;
+use crate::common::testca::*;
+use crate::common::{Backend, Resp, TestServer};
+use crate::pdfgen;
+use docflow::signing::verify::verify_pdf;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const PW: &str = "password-for-tests-1";
+const PIN: &str = "246810";
+const SEAL_PIN: &str = "135790";
+const P12_PASSWORD: &str = "p12-password";
+
+/// A department with its director, deputy, a reviewer, a drafter, a clerk and an outsider, a
+/// CA the server trusts, and an outgoing register.
+struct Office {
+    srv: TestServer,
+    ca: Ca,
+    so: String,
+    ids: HashMap<&'static str, String>,
+    tokens: HashMap<&'static str, String>,
+    register: String,
+}
+
+impl Office {
+    fn id(&self, who: &str) -> &str {
+        &self.ids[who]
+    }
+    fn tok(&self, who: &str) -> &str {
+        &self.tokens[who]
+    }
+}
+
+fn office(b: Backend, tune: impl FnOnce(&mut docflow::config::Config)) -> Office {
+    let ca = ca("docflow Route Signing Test CA");
+    let roots = ca.pem.display().to_string();
+    let srv = TestServer::start_with(b, move |c| {
+        c.trust_roots_path = roots;
+        tune(c);
+    });
+    let so = srv.create_unit("SLDTBXH", "Sở Lao động - Thương binh và Xã hội", None);
+    let phong = srv.create_unit("PVL", "Phòng Việc làm", Some(&so));
+    let x = srv.create_unit("X", "Sở khác", None);
+    let people: [(&'static str, &str, &str, &String, &str); 6] = [
+        ("director", "Trần Văn Minh", "Giám đốc", &so, "official"),
+        ("deputy", "Lê Thị Hoa", "Phó Giám đốc", &so, "official"),
+        ("head", "Phạm Văn Nam", "Trưởng phòng", &phong, "official"),
+        ("drafter", "Đỗ Thu Trang", "Chuyên viên", &phong, "official"),
+        ("clerk", "Vũ Thị Lan", "Văn thư", &so, "clerk"),
+        ("outsider", "Ngô Văn Khác", "Chuyên viên", &x, "official"),
+    ];
+    let mut ids = HashMap::new();
+    let mut tokens = HashMap::new();
+    for (name, full_name, position, unit, role) in people {
+        let r = srv.post(
+            "/api/v1/users",
+            Some(&srv.admin_token),
+            &json!({"username": name, "password": PW, "full_name": full_name,
+                    "position_title": position, "email": format!("{name}@example.gov.vn"),
+                    "unit_id": unit, "roles": [role]}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.insert(name, r.json["id"].as_str().unwrap().to_string());
+        tokens.insert(name, srv.login(name, PW));
+    }
+    let r = srv.patch(
+        &format!("/api/v1/units/{so}"),
+        Some(&srv.admin_token),
+        &json!({"head_user_id": ids["director"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let register = srv.create_register(&tokens["clerk"], "outgoing", "Sổ văn bản đi 2026");
+    Office {
+        srv,
+        ca,
+        so,
+        ids,
+        tokens,
+        register,
+    }
+}
+
+/// A PNG of `width` × `height` filled with one RGBA colour.
+fn png(width: u32, height: u32, rgba: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, width, height);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().unwrap();
+        let mut px = vec![0u8; (width * height * 4) as usize];
+        for (i, p) in px.chunks_mut(4).enumerate() {
+            // A ring, so the render shows where the image sits.
+            let (x, y) = ((i as u32 % width) as f64, (i as u32 / width) as f64);
+            let (cx, cy) = (width as f64 / 2.0, height as f64 / 2.0);
+            let d = (((x - cx) / cx).powi(2) + ((y - cy) / cy).powi(2)).sqrt();
+            if (0.7..1.0).contains(&d) {
+                p.copy_from_slice(&rgba);
+            }
+        }
+        w.write_image_data(&px).unwrap();
+    }
+    out
+}
+
+/// Gives `who` a `server` credential issued by the office's CA (and a blue signature image);
+/// returns the credential id and the certificate.
+fn credential(o: &Office, who: &str, cn: &'static str) -> (String, openssl::x509::X509) {
+    let (key, cert) = identity(&o.ca, &CertSpec::leaf(cn));
+    let r = o.srv.upload(
+        "/api/v1/me/signing-credentials",
+        Some(o.tok(who)),
+        Some(
+            &json!({"kind": "server", "label": "Chữ ký số", "pin": PIN, "password": P12_PASSWORD}),
+        ),
+        Some((
+            "chu-ky.p12",
+            "application/x-pkcs12",
+            pkcs12_of(&key, &cert, &o.ca, P12_PASSWORD),
+        )),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let image = o.srv.send_raw(
+        "PUT",
+        "/api/v1/me/signature-image",
+        Some(o.tok(who)),
+        "image/png",
+        png(240, 100, [20, 40, 200, 255]),
+    );
+    assert_eq!(image.status, 200, "{}", image.text);
+    (r.json["id"].as_str().unwrap().to_string(), cert)
+}
+
+/// The unit's seal: a PKCS#12 of the organisation and a red seal PNG.
+fn seal(o: &Office) {
+    use reqwest::blocking::multipart::{Form, Part};
+    let (key, cert) = identity(
+        &o.ca,
+        &CertSpec::leaf("Sở Lao động - Thương binh và Xã hội"),
+    );
+    let form = Form::new()
+        .part(
+            "metadata",
+            Part::text(json!({"password": P12_PASSWORD, "pin": SEAL_PIN}).to_string())
+                .mime_str("application/json")
+                .unwrap(),
+        )
+        .part(
+            "file",
+            Part::bytes(pkcs12_of(&key, &cert, &o.ca, P12_PASSWORD)).file_name("seal.p12"),
+        )
+        .part(
+            "image",
+            Part::bytes(png(160, 160, [220, 20, 20, 255]))
+                .file_name("seal.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let r = reqwest::blocking::Client::new()
+        .put(o.srv.url(&format!("/api/v1/units/{}/seal", o.so)))
+        .bearer_auth(&o.srv.admin_token)
+        .multipart(form)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(status, 200, "{}", r.text().unwrap());
+}
+
+fn draft(o: &Office, subject: &str) -> String {
+    o.srv.create_document(
+        o.tok("drafter"),
+        &json!({"kind": "outgoing", "type_code": "QĐ", "subject": subject,
+                "issuer": "Sở Lao động - Thương binh và Xã hội", "issue_place": "Hà Nội",
+                "recipients": ["UBND tỉnh"]}),
+        pdfgen::table(1),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// review (head) → sign (`signers`, policy `all`) → issue (clerks of the department).
+fn start(o: &Office, doc: &str, signers: &[&str]) {
+    let signers: Vec<Value> = signers.iter().map(|s| json!({"user": o.id(s)})).collect();
+    let r = o.srv.post(
+        &format!("/api/v1/documents/{doc}/route"),
+        Some(o.tok("drafter")),
+        &json!({"stages": [
+            {"kind": "review", "assignees": [{"user": o.id("head")}]},
+            {"kind": "sign", "policy": "all", "assignees": signers},
+            {"kind": "issue", "policy": "any", "assignees": [{"role": "clerk", "unit": o.so}]},
+        ]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+fn task_id(o: &Office, who: &str, doc: &str) -> String {
+    let r = o.srv.get("/api/v1/tasks", Some(o.tok(who)));
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["task"]["document_id"] == doc)
+        .unwrap_or_else(|| panic!("{who} has no open task on the document: {}", r.text))["task"]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn act(o: &Office, who: &str, task: &str, body: &Value, key: Option<&str>) -> Resp {
+    let mut req = reqwest::blocking::Client::new()
+        .post(o.srv.url(&format!("/api/v1/tasks/{task}/actions")))
+        .bearer_auth(o.tok(who))
+        .json(body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    Resp::read(req.send().expect("request"))
+}
+
+fn versions(o: &Office, doc: &str) -> usize {
+    let r = o
+        .srv
+        .get(&format!("/api/v1/documents/{doc}"), Some(o.tok("drafter")));
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json["versions"].as_array().unwrap().len()
+}
+
+fn latest_pdf(o: &Office, doc: &str) -> Vec<u8> {
+    let r = o.srv.get(
+        &format!("/api/v1/documents/{doc}/file"),
+        Some(o.tok("drafter")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.bytes
+}
+
+/// Where this run keeps the signed files and renders (under the target folder).
+fn keep_dir() -> PathBuf {
+    let dir = crate::common::pyhanko_verify::target_dir().join("route-signing");
+    std::fs::create_dir_all(&dir).unwrap();
+    tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&dir)
+        .unwrap()
+        .keep()
+}
+
+fn pdftotext(pdf: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is needed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Renders the last page at 100 dpi next to the PDF (for a person to look at).
+fn render(pdf: &Path) -> PathBuf {
+    let prefix = pdf.with_extension("");
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "100", "-singlefile"])
+        .arg(pdf)
+        .arg(&prefix)
+        .output()
+        .expect("pdftoppm (poppler-utils) is needed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = prefix.with_extension("png");
+    assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+    png
+}
+
+/// Both validators on a file: docflow's verify (every signature intact, valid, trusted) and
+/// pyHanko (the same, with only signing changes after each earlier signature).
+fn assert_valid(o: &Office, pdf: &[u8], path: &Path, signatures: usize) {
+    let report = verify_pdf(pdf, std::slice::from_ref(&o.ca.cert)).expect("verify");
+    assert_eq!(report.signatures.len(), signatures, "{report:#?}");
+    assert!(report.all_valid, "{report:#?}");
+    let text = pyhanko::validate_all(path, &[&o.ca.pem]);
+    assert_eq!(
+        text.matches("The signature is judged VALID").count(),
+        signatures,
+        "{text}"
+    );
+}
+
+fn draft_is_signed_and_issued(b: Backend) {
+    let o = office(b, |_| {});
+    let (director_cred, director_cert) = credential(&o, "director", "Trần Văn Minh");
+    seal(&o);
+    let doc = draft(&o, "Quyết định về việc tổ chức tập huấn");
+    start(&o, &doc, &["director"]);
+    let t = task_id(&o, "head", &doc);
+    let r = act(&o, "head", &t, &json!({"action": "approve"}), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let t = task_id(&o, "director", &doc);
+    // A bare approval does not sign: refused, nothing changes.
+    act(&o, "director", &t, &json!({"action": "approve"}), None)
+        .assert_problem(422, "signature_required");
+    // Someone else's task is not found, and their PIN is not tried.
+    act(
+        &o,
+        "outsider",
+        &t,
+        &json!({"action": "sign", "credential_id": director_cred, "pin": PIN}),
+        None,
+    )
+    .assert_problem(404, "not_found");
+    // A wrong PIN: refused and counted, nothing signed.
+    act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": director_cred, "pin": "999999"}),
+        None,
+    )
+    .assert_problem(403, "signing_pin_wrong");
+    act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "pin": PIN}),
+        None,
+    )
+    .assert_problem(422, "validation_failed");
+    assert_eq!(versions(&o, &doc), 1);
+
+    let sign = json!({"action": "sign", "credential_id": director_cred, "pin": PIN});
+    let r = act(&o, "director", &t, &sign, Some("sign-once-1"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["task"]["status"], "approved", "{}", r.text);
+    let s = &r.json["signature"];
+    assert_eq!(s["version"], 2, "{}", r.text);
+    let cert_sha =
+        docflow::audit::service::hex(&openssl::sha::sha256(&director_cert.to_der().unwrap()));
+    assert_eq!(s["certificate_sha256"], cert_sha.as_str());
+    assert!(s["timestamp"].is_null(), "no TSA configured: B-B");
+    // The retry with the same key answers the same, without signing twice.
+    let again = act(&o, "director", &t, &sign, Some("sign-once-1"));
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json["replayed"], true);
+    assert_eq!(again.json["signature"]["sha256"], s["sha256"]);
+    assert_eq!(versions(&o, &doc), 2);
+
+    // The clerk issues: number, date and seal.
+    let t = task_id(&o, "clerk", &doc);
+    act(&o, "clerk", &t, &json!({"action": "approve"}), None)
+        .assert_problem(422, "signature_required");
+    act(
+        &o,
+        "clerk",
+        &t,
+        &json!({"action": "issue", "pin": SEAL_PIN}),
+        None,
+    )
+    .assert_problem(422, "validation_failed");
+    act(
+        &o,
+        "clerk",
+        &t,
+        &json!({"action": "issue", "register_id": o.register, "pin": "000000"}),
+        None,
+    )
+    .assert_problem(403, "signing_pin_wrong");
+    act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN}),
+        None,
+    )
+    .assert_problem(404, "not_found");
+    assert_eq!(versions(&o, &doc), 2);
+    let r = act(
+        &o,
+        "clerk",
+        &t,
+        &json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["signature"]["version"], 3, "{}", r.text);
+    assert_eq!(
+        r.json["signature"]["number_symbol"], "01/QĐ-SLDTBXH",
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json["route"]["status"], "completed", "{}", r.text);
+    let d = o
+        .srv
+        .get(&format!("/api/v1/documents/{doc}"), Some(o.tok("drafter")));
+    assert_eq!(d.json["status"], "issued", "{}", d.text);
+    assert_eq!(
+        d.json["registration"]["symbol"], "01/QĐ-SLDTBXH",
+        "{}",
+        d.text
+    );
+    assert!(d.json["issue_date"].as_str().is_some(), "{}", d.text);
+
+    let pdf = latest_pdf(&o, &doc);
+    let dir = keep_dir();
+    let path = dir.join(format!("issued-{b:?}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    // The director's, the number's and the seal's.
+    assert_valid(&o, &pdf, &path, 3);
+    let text = pdftotext(&path);
+    let today = docflow::vntime::local_date(chrono::Utc::now().naive_utc());
+    for needle in [
+        "GIÁM ĐỐC".to_string(),
+        "Trần Văn Minh".to_string(),
+        "Số: 01/QĐ-SLDTBXH".to_string(),
+        today.format("Hà Nội, ngày %d tháng %m năm %Y").to_string(),
+    ] {
+        assert!(
+            text.contains(&needle),
+            "{needle:?} not in the page text:\n{text}"
+        );
+    }
+    let png = render(&path);
+    eprintln!(
+        "issued file {} and its render {}",
+        path.display(),
+        png.display()
+    );
+
+    // The audit chain names who signed with which certificate; the drafter hears of it.
+    let events = o.srv.get(
+        "/api/v1/audit/events?limit=500&object_type=task",
+        Some(&o.srv.admin_token),
+    );
+    assert!(events.text.contains("task.signed"), "{}", events.text);
+    assert!(events.text.contains("task.issued"), "{}", events.text);
+    assert!(events.text.contains(&cert_sha), "{}", events.text);
+    assert!(!events.text.contains(PIN) && !events.text.contains(SEAL_PIN));
+}
+
+fn deputy_signs_in_capacity_and_parallel_signers_chain(b: Backend) {
+    let o = office(b, |_| {});
+    let (director_cred, _) = credential(&o, "director", "Trần Văn Minh");
+    let (deputy_cred, _) = credential(&o, "deputy", "Lê Thị Hoa");
+    // The director and the head both sign one `all` stage, at the same moment.
+    let doc = draft(&o, "Kế hoạch phối hợp");
+    start(&o, &doc, &["director", "head"]);
+    let (head_cred, _) = credential(&o, "head", "Phạm Văn Nam");
+    let t = task_id(&o, "head", &doc);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let tasks = [task_id(&o, "director", &doc), task_id(&o, "head", &doc)];
+    let creds = [director_cred.clone(), head_cred];
+    let who = ["director", "head"];
+    let answers = crate::common::race(2, |i| {
+        act(
+            &o,
+            who[i],
+            &tasks[i],
+            &json!({"action": "sign", "credential_id": creds[i], "pin": PIN}),
+            None,
+        )
+    });
+    for r in &answers {
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let mut made: Vec<i64> = answers
+        .iter()
+        .map(|r| r.json["signature"]["version"].as_i64().unwrap())
+        .collect();
+    made.sort();
+    assert_eq!(made, vec![2, 3], "each signed over the other's version");
+    let pdf = latest_pdf(&o, &doc);
+    let dir = keep_dir();
+    let path = dir.join(format!("parallel-{b:?}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    assert_valid(&o, &pdf, &path, 2);
+
+    // The director is away: the deputy signs KT. with her own credential.
+    let doc = draft(&o, "Công văn hướng dẫn");
+    start(&o, &doc, &["director"]);
+    let t = task_id(&o, "head", &doc);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let ends = (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc();
+    let r = o.srv.post(
+        "/api/v1/substitutions",
+        Some(o.tok("director")),
+        &json!({"deputy_id": o.id("deputy"), "capacity": "kt",
+                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let t = task_id(&o, "director", &doc);
+    // The director's credential is not the deputy's to use.
+    act(
+        &o,
+        "deputy",
+        &t,
+        &json!({"action": "sign", "credential_id": director_cred, "pin": PIN}),
+        None,
+    )
+    .assert_problem(404, "not_found");
+    let r = act(
+        &o,
+        "deputy",
+        &t,
+        &json!({"action": "sign", "credential_id": deputy_cred, "pin": PIN}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["task"]["capacity"], "kt", "{}", r.text);
+    let pdf = latest_pdf(&o, &doc);
+    let path = dir.join(format!("deputy-{b:?}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    assert_valid(&o, &pdf, &path, 1);
+    let text = pdftotext(&path);
+    for needle in ["KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC", "Lê Thị Hoa"] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} not in the page text:\n{text}"
+        );
+    }
+    let png = render(&path);
+    eprintln!(
+        "deputy's file {} and its render {}",
+        path.display(),
+        png.display()
+    );
+}
+
+fn tsa_outage_changes_nothing(b: Backend) {
+    // Nothing listens there: the TSA is down.
+    let o = office(b, |c| c.tsa_url = "http://127.0.0.1:9/tsa".into());
+    let (cred, _) = credential(&o, "director", "Trần Văn Minh");
+    seal(&o);
+    let doc = draft(&o, "Thông báo lịch họp");
+    start(&o, &doc, &["director"]);
+    let t = task_id(&o, "head", &doc);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let t = task_id(&o, "director", &doc);
+    let r = act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": cred, "pin": PIN}),
+        Some("tsa-down-1"),
+    );
+    r.assert_problem(503, "tsa_unavailable");
+    assert_eq!(versions(&o, &doc), 1);
+    // The task is still open and the key can be retried later.
+    assert_eq!(task_id(&o, "director", &doc), t);
+    let route = o.srv.get(
+        &format!("/api/v1/documents/{doc}/route"),
+        Some(o.tok("drafter")),
+    );
+    assert_eq!(route.json["current_stage"], 2, "{}", route.text);
+}
+
+/// A `token` credential of `who`: only the certificate goes to the server; the key stays here.
+fn token_credential(o: &Office, who: &str, cn: &'static str) -> (String, PathBuf) {
+    let (key, cert) = identity(&o.ca, &CertSpec::leaf(cn));
+    let r = o.srv.post(
+        "/api/v1/me/signing-credentials",
+        Some(o.tok(who)),
+        &json!({"kind": "token", "label": "USB token",
+                "certificate": openssl::base64::encode_block(&cert.to_der().unwrap())}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let dir = keep_dir();
+    let pem = dir.join(format!("{who}-token-key.pem"));
+    std::fs::write(&pem, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    (r.json["id"].as_str().unwrap().to_string(), pem)
+}
+
+/// The USB token's part, played by the openssl command: `openssl dgst -sha256 -sign KEY`
+/// over the decoded `to_sign`; the signature in base64.
+fn token_sign(key_pem: &Path, to_sign_b64: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("to-sign.der");
+    std::fs::write(&input, openssl::base64::decode_block(to_sign_b64).unwrap()).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key_pem)
+        .arg(&input)
+        .output()
+        .expect("the openssl command");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    openssl::base64::encode_block(&out.stdout)
+}
+
+fn prepare(o: &Office, who: &str, task: &str, credential: &str) -> Resp {
+    o.srv.post(
+        &format!("/api/v1/tasks/{task}/sign/prepare"),
+        Some(o.tok(who)),
+        &json!({"credential_id": credential}),
+    )
+}
+
+fn complete(o: &Office, who: &str, task: &str, handle: &Value, signature: &str) -> Resp {
+    o.srv.post(
+        &format!("/api/v1/tasks/{task}/sign/complete"),
+        Some(o.tok(who)),
+        &json!({"handle": handle, "signature": signature}),
+    )
+}
+
+fn token_signs_through_prepare_and_complete(b: Backend) {
+    let o = office(b, |_| {});
+    seal(&o);
+    let (token, key) = token_credential(&o, "deputy", "Lê Thị Hoa");
+    let (director_cred, _) = credential(&o, "director", "Trần Văn Minh");
+    let doc = draft(&o, "Quyết định ban hành quy chế");
+    start(&o, &doc, &["director"]);
+    let t = task_id(&o, "head", &doc);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let ends = (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc();
+    let r = o.srv.post(
+        "/api/v1/substitutions",
+        Some(o.tok("director")),
+        &json!({"deputy_id": o.id("deputy"), "capacity": "kt",
+                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let t = task_id(&o, "director", &doc);
+    // Not the outsider's task; a server credential does not prepare.
+    prepare(&o, "outsider", &t, &token).assert_problem(404, "not_found");
+    prepare(&o, "director", &t, &director_cred).assert_problem(422, "credential_not_usable");
+    let p = prepare(&o, "deputy", &t, &token);
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert_eq!(p.json["hash_algorithm"], "sha256");
+    assert_eq!(p.json["version"], 1);
+    let to_sign = p.json["to_sign"].as_str().unwrap().to_string();
+    assert_eq!(
+        openssl::base64::decode_block(&to_sign).unwrap()[0],
+        0x31,
+        "a DER SET OF"
+    );
+    // A signature by another key, and one that is not base64: refused, nothing changes.
+    let stranger = o.ca.pem.parent().unwrap().join("stranger.pem");
+    std::fs::write(&stranger, p256().private_key_to_pem_pkcs8().unwrap()).unwrap();
+    complete(
+        &o,
+        "deputy",
+        &t,
+        &p.json["handle"],
+        &token_sign(&stranger, &to_sign),
+    )
+    .assert_problem(422, "signature_invalid");
+    complete(&o, "deputy", &t, &p.json["handle"], "%%% not base64")
+        .assert_problem(422, "validation_failed");
+    complete(
+        &o,
+        "outsider",
+        &t,
+        &p.json["handle"],
+        &token_sign(&key, &to_sign),
+    )
+    .assert_problem(404, "not_found");
+    assert_eq!(versions(&o, &doc), 1);
+    // The token's signature of exactly those bytes completes it.
+    let r = complete(
+        &o,
+        "deputy",
+        &t,
+        &p.json["handle"],
+        &token_sign(&key, &to_sign),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["task"]["status"], "approved", "{}", r.text);
+    assert_eq!(r.json["task"]["capacity"], "kt", "{}", r.text);
+    assert_eq!(r.json["signature"]["version"], 2, "{}", r.text);
+    // The handle is single use.
+    let again = complete(
+        &o,
+        "deputy",
+        &t,
+        &p.json["handle"],
+        &token_sign(&key, &to_sign),
+    );
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert_eq!(versions(&o, &doc), 2);
+
+    let t = task_id(&o, "clerk", &doc);
+    let r = act(
+        &o,
+        "clerk",
+        &t,
+        &json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let pdf = latest_pdf(&o, &doc);
+    let path = keep_dir().join(format!("token-{b:?}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    assert_valid(&o, &pdf, &path, 3);
+    let text = pdftotext(&path);
+    for needle in [
+        "KT. GIÁM ĐỐC",
+        "PHÓ GIÁM ĐỐC",
+        "Lê Thị Hoa",
+        "Số: 01/QĐ-SLDTBXH",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} not in the page text:\n{text}"
+        );
+    }
+    render(&path);
+
+    // Another signer of a parallel stage signs in between: prepare again.
+    let doc = draft(&o, "Kế hoạch năm");
+    start(&o, &doc, &["director", "head"]);
+    let (head_token, head_key) = token_credential(&o, "head", "Phạm Văn Nam");
+    let t = task_id(&o, "head", &doc);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let head_task = task_id(&o, "head", &doc);
+    let p = prepare(&o, "head", &head_task, &head_token);
+    assert_eq!(p.status, 200, "{}", p.text);
+    let director_task = task_id(&o, "director", &doc);
+    let r = act(
+        &o,
+        "deputy",
+        &director_task,
+        &json!({"action": "sign", "credential_id": director_cred, "pin": PIN}),
+        None,
+    );
+    r.assert_problem(404, "not_found");
+    let r = act(
+        &o,
+        "director",
+        &director_task,
+        &json!({"action": "sign", "credential_id": director_cred, "pin": PIN}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let signed = token_sign(&head_key, p.json["to_sign"].as_str().unwrap());
+    complete(&o, "head", &head_task, &p.json["handle"], &signed)
+        .assert_problem(409, "version_changed");
+    assert_eq!(versions(&o, &doc), 2);
+    // An expired handle.
+    let p = prepare(&o, "head", &head_task, &head_token);
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert_eq!(p.json["version"], 2);
+    expire_handles(&o);
+    let signed = token_sign(&head_key, p.json["to_sign"].as_str().unwrap());
+    complete(&o, "head", &head_task, &p.json["handle"], &signed)
+        .assert_problem(422, "signing_handle_expired");
+    let p = prepare(&o, "head", &head_task, &head_token);
+    let signed = token_sign(&head_key, p.json["to_sign"].as_str().unwrap());
+    let r = complete(&o, "head", &head_task, &p.json["handle"], &signed);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let pdf = latest_pdf(&o, &doc);
+    let path = keep_dir().join(format!("token-parallel-{b:?}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    assert_valid(&o, &pdf, &path, 2);
+}
+
+/// Moves every prepared signature's end into the past, in the database itself.
+fn expire_handles(o: &Office) {
+    use diesel::prelude::*;
+    let mut conn = o.srv.db.connect();
+    let past = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let n = match &mut conn {
+        docflow::db::DbConn::Pg(c) => {
+            diesel::sql_query("UPDATE signing_handles SET expires_at = $1")
+                .bind::<diesel::sql_types::Timestamp, _>(past)
+                .execute(c)
+        }
+        docflow::db::DbConn::Sqlite(c) => {
+            diesel::sql_query("UPDATE signing_handles SET expires_at = ?")
+                .bind::<diesel::sql_types::Timestamp, _>(past)
+                .execute(c)
+        }
+    }
+    .unwrap();
+    assert!(n >= 1);
+}
+
+both_backends!(
+    draft_is_signed_and_issued,
+    token_signs_through_prepare_and_complete,
+    deputy_signs_in_capacity_and_parallel_signers_chain,
+    tsa_outage_changes_nothing,
+);
