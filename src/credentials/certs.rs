@@ -29,6 +29,33 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> ApiError {
     }
 }
 
+/// How long an OCSP responder or CRL distribution point may take to answer.
+const REVOCATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Asks the certificate's issuer (OCSP from its AIA, else the CRL from its distribution
+/// points) whether it is revoked: revoked → 422 `certificate_revoked` with the time and the
+/// reason; no answer to be had (nothing named, unreachable, unverifiable) → allowed, logged.
+/// The issuer is looked for in `chain` and `roots`.
+pub fn check_revocation(cert: &X509, chain: &[X509], roots: &[X509]) -> Result<(), ApiError> {
+    use crate::signing::online::{revocation_status, Online};
+    let known: Vec<X509> = chain.iter().chain(roots).cloned().collect();
+    match revocation_status(cert, &known, REVOCATION_TIMEOUT) {
+        Online::Good => Ok(()),
+        Online::Revoked { since, reason } => Err(refuse(
+            ErrorCode::CertificateRevoked,
+            format!(
+                "the certificate was revoked{}{} by its issuer",
+                since.map(|s| format!(" on {s}")).unwrap_or_default(),
+                reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+            ),
+        )),
+        Online::Unknown(why) => {
+            tracing::warn!(reason = %why, "revocation of a signing certificate could not be checked");
+            Ok(())
+        }
+    }
+}
+
 fn to_naive(t: &Asn1TimeRef) -> Result<NaiveDateTime, ApiError> {
     let epoch = Asn1Time::from_unix(0).map_err(ApiError::internal)?;
     let diff = epoch.diff(t).map_err(ApiError::internal)?;

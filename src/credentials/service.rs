@@ -207,6 +207,7 @@ fn prepare_server(
     }
     let m = open_material(upload.file, &upload.password)?;
     let facts = certs::check(&m.cert, &m.chain, keys.trust_roots, now)?;
+    certs::check_revocation(&m.cert, &m.chain, keys.trust_roots)?;
     // Only keys the signing engine can use are kept (RSA ≥ 2048, P-256, P-384).
     LocalKey::new(m.key.clone())
         .map_err(|e| unprocessable(ErrorCode::SigningKeyInvalid, e.to_string()))?;
@@ -366,6 +367,7 @@ pub fn add_token(
     }
     let cert = certs::read_certificate(certificate)?;
     let facts = certs::check(&cert, &[], trust_roots, now)?;
+    certs::check_revocation(&cert, &[], trust_roots)?;
     let owner = Owner::User(user_id.0.clone());
     let mut row = new_row(
         uuid::Uuid::new_v4().to_string(),

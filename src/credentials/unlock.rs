@@ -112,6 +112,7 @@ pub fn token_certificate(
     }
     let (cert, chain) = stored_certificates(&row)?;
     certs::check(&cert, &chain, &[], now)?;
+    certs::check_revocation(&cert, &chain, &[])?;
     Ok((cert, chain))
 }
 
@@ -140,6 +141,7 @@ fn open_row(
     }
     let (cert, chain) = stored_certificates(&row)?;
     certs::check(&cert, &chain, &[], now)?;
+    certs::check_revocation(&cert, &chain, &[])?;
     if row.kek_id.as_deref() != Some(kek.id().as_str()) {
         // Not the holder's fault and not a wrong PIN: the operator replaced the KEK file.
         return Err(ApiError::internal(anyhow::anyhow!(

@@ -1,4 +1,5 @@
-//! A minimal blocking HTTP/1.1 POST for the timestamp authority.
+//! A minimal blocking HTTP/1.1 client for the timestamp authority, OCSP responders and CRL
+//! distribution points.
 //!
 //! std::net plus the openssl already linked for TLS: one request per signature needs no HTTP crate,
 //! no async runtime inside a blocking signing call, and adds no dependency.
@@ -51,13 +52,67 @@ fn parse_url(url: &str) -> Result<Url<'_>, String> {
     })
 }
 
-/// POSTs `body` and returns the response body of a 200 answer.
+/// POSTs `body` to a timestamp authority and returns the response body of a 200 answer.
 pub fn post(
     url: &str,
     content_type: &str,
     body: &[u8],
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
+    request(
+        Request {
+            method: "POST",
+            content_type: Some(content_type),
+            accept: "application/timestamp-reply",
+            body,
+        },
+        url,
+        timeout,
+    )
+}
+
+/// POSTs `body` with an `Accept` of the caller's (an OCSP request).
+pub fn post_accepting(
+    url: &str,
+    content_type: &str,
+    accept: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    request(
+        Request {
+            method: "POST",
+            content_type: Some(content_type),
+            accept,
+            body,
+        },
+        url,
+        timeout,
+    )
+}
+
+/// GETs `url` (a CRL) and returns the body of a 200 answer.
+pub fn get(url: &str, accept: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+    request(
+        Request {
+            method: "GET",
+            content_type: None,
+            accept,
+            body: &[],
+        },
+        url,
+        timeout,
+    )
+}
+
+struct Request<'a> {
+    method: &'a str,
+    content_type: Option<&'a str>,
+    accept: &'a str,
+    body: &'a [u8],
+}
+
+fn request(r: Request, url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     let u = parse_url(url)?;
     let addr = (u.host.trim_start_matches('[').trim_end_matches(']'), u.port)
         .to_socket_addrs()
@@ -70,11 +125,17 @@ pub fn post(
         .map_err(|e| e.to_string())?;
     tcp.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
+    let content_type = r
+        .content_type
+        .map(|c| format!("Content-Type: {c}\r\n"))
+        .unwrap_or_default();
     let head = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nAccept: application/timestamp-reply\r\nConnection: close\r\nUser-Agent: docflow\r\n\r\n",
+        "{} {} HTTP/1.1\r\nHost: {}\r\n{content_type}Content-Length: {}\r\nAccept: {}\r\nConnection: close\r\nUser-Agent: docflow\r\n\r\n",
+        r.method,
         u.path,
         u.host,
-        body.len()
+        r.body.len(),
+        r.accept,
     );
     let raw = if u.tls {
         let connector = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
@@ -83,10 +144,10 @@ pub fn post(
         let mut s = connector
             .connect(u.host, tcp)
             .map_err(|e| format!("TLS with {}: {e}", u.host))?;
-        exchange(&mut s, head.as_bytes(), body, timeout)?
+        exchange(&mut s, head.as_bytes(), r.body, timeout)?
     } else {
         let mut s = tcp;
-        exchange(&mut s, head.as_bytes(), body, timeout)?
+        exchange(&mut s, head.as_bytes(), r.body, timeout)?
     };
     parse_response(&raw)
 }

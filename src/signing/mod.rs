@@ -6,6 +6,7 @@ pub mod cms;
 pub mod error;
 mod http;
 pub mod keys;
+pub mod online;
 pub mod options;
 pub mod pdf;
 mod prepare;

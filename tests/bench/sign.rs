@@ -3,10 +3,13 @@
 //!
 //! `cargo bench --bench sign` (pyHanko from `$DOCFLOW_VENV` or `.venv`, which `cargo test` makes).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+#[path = "../fixtures/pdfgen.rs"]
+mod pdfgen;
 
 use criterion::{criterion_group, BatchSize, Criterion};
 use docflow::signing::{sign_bytes, sign_pdf, sign_pdf_in_place, sign_vec, SignOptions, Signer};
@@ -54,86 +57,6 @@ fn fixture() -> Fixture {
     }
 }
 
-/// A valid PDF of about `mb` MB: pages with a text line and an incompressible gray image.
-pub fn make_pdf(path: &Path, mb: usize) {
-    let pages = (mb * 4).max(1);
-    let per_page = mb * 1024 * 1024 / pages;
-    let (w, h) = (256usize, (per_page / 256).max(1));
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut pos = 0usize;
-    let mut offs = vec![0usize; 3 + 3 * pages + 1];
-    let put = |out: &mut std::io::BufWriter<std::fs::File>, bytes: &[u8], pos: &mut usize| {
-        out.write_all(bytes).unwrap();
-        *pos += bytes.len();
-    };
-    put(&mut out, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", &mut pos);
-    let kids: Vec<String> = (0..pages).map(|p| format!("{} 0 R", 4 + 3 * p)).collect();
-    offs[1] = pos;
-    put(
-        &mut out,
-        b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
-        &mut pos,
-    );
-    offs[2] = pos;
-    put(
-        &mut out,
-        format!(
-            "2 0 obj\n<< /Type /Pages /Count {pages} /Kids [{}] >>\nendobj\n",
-            kids.join(" ")
-        )
-        .as_bytes(),
-        &mut pos,
-    );
-    offs[3] = pos;
-    put(
-        &mut out,
-        b"3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n",
-        &mut pos,
-    );
-    let mut seed = 0x2545F4914F6CDD1Du64;
-    let mut data = vec![0u8; w * h];
-    for p in 0..pages {
-        let (page, content, img) = (4 + 3 * p, 5 + 3 * p, 6 + 3 * p);
-        offs[page] = pos;
-        put(&mut out, format!("{page} 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> /XObject << /Im1 {img} 0 R >> >> /Contents {content} 0 R >>\nendobj\n").as_bytes(), &mut pos);
-        let cs = format!(
-            "BT /F1 18 Tf 72 770 Td (Page {}) Tj ET q 451 0 0 451 72 72 cm /Im1 Do Q",
-            p + 1
-        );
-        offs[content] = pos;
-        put(
-            &mut out,
-            format!(
-                "{content} 0 obj\n<< /Length {} >>\nstream\n{cs}\nendstream\nendobj\n",
-                cs.len()
-            )
-            .as_bytes(),
-            &mut pos,
-        );
-        for b in data.iter_mut() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            *b = seed as u8;
-        }
-        offs[img] = pos;
-        put(&mut out, format!("{img} 0 obj\n<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {} >>\nstream\n", data.len()).as_bytes(), &mut pos);
-        put(&mut out, &data, &mut pos);
-        put(&mut out, b"\nendstream\nendobj\n", &mut pos);
-    }
-    let n = 4 + 3 * pages;
-    let xref = pos;
-    let mut s = format!("xref\n0 {n}\n0000000000 65535 f \n");
-    for off in offs.iter().take(n).skip(1) {
-        s.push_str(&format!("{off:010} 00000 n \n"));
-    }
-    s.push_str(&format!(
-        "trailer\n<< /Size {n} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-    ));
-    put(&mut out, s.as_bytes(), &mut pos);
-    out.flush().unwrap();
-}
-
 fn hash_file(path: &Path) -> [u8; 32] {
     let mut f = std::fs::File::open(path).unwrap();
     let mut h = openssl::sha::Sha256::new();
@@ -152,8 +75,8 @@ fn benches(c: &mut Criterion) {
     let opts = SignOptions::default();
     let one = fx.dir.path().join("1mb.pdf");
     let fifty = fx.dir.path().join("50mb.pdf");
-    make_pdf(&one, 1);
-    make_pdf(&fifty, 50);
+    pdfgen::sized(&one, 1);
+    pdfgen::sized(&fifty, 50);
     let out = fx.dir.path().join("out.pdf");
     let one_bytes = std::fs::read(&one).unwrap();
 

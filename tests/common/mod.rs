@@ -2,6 +2,7 @@
 //! free port, and a small HTTP client.
 #![allow(dead_code)]
 
+pub mod certomancer;
 pub mod pki;
 pub mod pyhanko;
 pub mod pyhanko_verify;

@@ -812,8 +812,77 @@ fn expire_handles(o: &Office) {
     assert!(n >= 1);
 }
 
+/// A PKCS#12 of a certomancer entity with its chain (intermediate, root).
+fn certomancer_p12(cm: &crate::common::certomancer::Certomancer, name: &str) -> Vec<u8> {
+    let mut chain = openssl::stack::Stack::new().unwrap();
+    chain.push(cm.cert("interm")).unwrap();
+    chain.push(cm.cert("root")).unwrap();
+    openssl::pkcs12::Pkcs12::builder()
+        .name(name)
+        .pkey(&cm.key(name))
+        .cert(&cm.cert(name))
+        .ca(chain)
+        .build2(P12_PASSWORD)
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+
+fn revoked_certificates_refuse(b: Backend) {
+    // The PKI exists, its OCSP responder and CRLs do not answer yet.
+    let mut cm = crate::common::certomancer::Certomancer::summon();
+    let root = cm.root().display().to_string();
+    let o = office(b, move |c| c.trust_roots_path = root);
+    let add = |file: Vec<u8>| {
+        o.srv.upload(
+            "/api/v1/me/signing-credentials",
+            Some(o.tok("director")),
+            Some(&json!({"kind": "server", "label": "Chữ ký số", "pin": PIN, "password": P12_PASSWORD})),
+            Some(("chu-ky.p12", "application/x-pkcs12", file)),
+        )
+    };
+    // Unreachable revocation sources do not block (logged): both are accepted now.
+    let revoked = add(certomancer_p12(&cm, "revoked"));
+    assert_eq!(revoked.status, 201, "{}", revoked.text);
+    let good = add(certomancer_p12(&cm, "signer"));
+    assert_eq!(good.status, 201, "{}", good.text);
+    cm.animate();
+    // Now the issuer's OCSP responder answers: the revoked certificate is refused at add…
+    let r = add(certomancer_p12(&cm, "revoked"));
+    r.assert_problem(422, "certificate_revoked");
+    assert!(r.text.contains("2021"), "{}", r.text);
+    // …and at use, with nothing signed; the good one signs.
+    let doc = draft(&o, "Thông báo kết quả");
+    start(&o, &doc, &["director"]);
+    let t = task_id(&o, "head", &doc);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let t = task_id(&o, "director", &doc);
+    act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": revoked.json["id"], "pin": PIN}),
+        None,
+    )
+    .assert_problem(422, "certificate_revoked");
+    assert_eq!(versions(&o, &doc), 1);
+    let r = act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": good.json["id"], "pin": PIN}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(versions(&o, &doc), 2);
+}
+
 both_backends!(
     draft_is_signed_and_issued,
+    revoked_certificates_refuse,
     token_signs_through_prepare_and_complete,
     deputy_signs_in_capacity_and_parallel_signers_chain,
     tsa_outage_changes_nothing,

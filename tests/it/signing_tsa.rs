@@ -3,109 +3,13 @@
 
 use crate::pdfgen;
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use crate::common::certomancer::Certomancer;
 use crate::common::pki::{pki, KeyKind};
 use crate::common::pyhanko;
 use der::asn1::{Int, OctetString};
 use der::Encode;
 use docflow::signing::{sign_pdf, tsa, SignOptions, Signer, TsaConfig};
 use x509_tsp::{MessageImprint, TimeStampReq, TspVersion};
-
-/// certomancer serving the PKI of `certs/certomancer.yml`; killed on drop.
-struct Certomancer {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Certomancer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Certomancer {
-    fn start() -> Certomancer {
-        let venv = pyhanko::venv();
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cfg = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/certomancer.yml"),
-        )
-        .unwrap()
-        .replace("127.0.0.1:PORT", &format!("127.0.0.1:{port}"));
-        std::fs::write(dir.path().join("certomancer.yml"), cfg).unwrap();
-        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
-        for k in ["root", "interm", "ocsp", "tsa", "signer"] {
-            let key =
-                openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-            std::fs::write(
-                dir.path().join(format!("keys/{k}.key.pem")),
-                key.private_key_to_pem_pkcs8().unwrap(),
-            )
-            .unwrap();
-        }
-        let certomancer = venv.join("bin/certomancer");
-        let st = Command::new(&certomancer)
-            .current_dir(dir.path())
-            .args([
-                "--config",
-                "certomancer.yml",
-                "mass-summon",
-                "--flat",
-                "testing-ca",
-                "pki-out",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "certomancer mass-summon: {}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-        let child = Command::new(&certomancer)
-            .current_dir(dir.path())
-            .args([
-                "--config",
-                "certomancer.yml",
-                "animate",
-                "--port",
-                &port.to_string(),
-                "--no-web-ui",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let c = Certomancer { child, port, dir };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "certomancer did not start"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        c
-    }
-
-    fn tsa_url(&self) -> String {
-        format!("http://127.0.0.1:{}/testing-ca/tsa/tsa", self.port)
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("pki-out/root.cert.pem")
-    }
-}
 
 fn signer() -> Signer {
     let id = pki().identity(KeyKind::Rsa2048);
