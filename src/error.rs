@@ -81,6 +81,8 @@ pub enum ErrorCode {
     SigningOptionsInvalid,
     SigningPinLocked,
     SigningPinWrong,
+    SigningServiceRefused,
+    SigningServiceUnavailable,
     TaskClosed,
     TooManyRequests,
     TsaFailed,
@@ -168,6 +170,8 @@ text_enum!(ErrorCode {
     SigningOptionsInvalid => "signing_options_invalid",
     SigningPinLocked => "signing_pin_locked",
     SigningPinWrong => "signing_pin_wrong",
+    SigningServiceRefused => "signing_service_refused",
+    SigningServiceUnavailable => "signing_service_unavailable",
     TaskClosed => "task_closed",
     TooManyRequests => "too_many_requests",
     TsaFailed => "tsa_failed",
@@ -208,6 +212,8 @@ impl ErrorCode {
             S::CertifyNotFirst => ErrorCode::PdfCertifyNotFirst,
             S::Options(_) => ErrorCode::SigningOptionsInvalid,
             S::BadSignature(_) => ErrorCode::SignatureInvalid,
+            S::Remote(_) => ErrorCode::SigningServiceUnavailable,
+            S::RemoteRefused(_) => ErrorCode::SigningServiceRefused,
             S::Internal(_) | S::Io(_) => ErrorCode::InternalError,
         }
     }

@@ -68,6 +68,64 @@ pub fn unlock(
     open_row(conn, kek, &ctx, row, pin, now)
 }
 
+/// The signer of the caller's credential for one signature: a `server` credential unlocked
+/// with its PIN ([`unlock`]), or a `csc` credential's remote service (its certificate read from
+/// the service and checked; the PIN goes to the service's `credentials/authorize`). A `token`
+/// signs on the holder's computer (`…/sign/prepare`): 422 `credential_not_usable` here.
+pub fn signer_for(
+    conn: &mut DbConn,
+    kek: &Kek,
+    credential_id: &CredentialId,
+    user_id: &UserId,
+    pin: &str,
+    now: NaiveDateTime,
+) -> Result<Signer, ApiError> {
+    let row = queries::find(conn, &credential_id.0)?
+        .filter(|r| r.owner_user_id.as_deref() == Some(user_id.0.as_str()))
+        .filter(|r| r.status == CredentialStatus::Active)
+        .ok_or(ApiError::NotFound("signing credential"))?;
+    if row.kind != CredentialKind::Csc {
+        return unlock(conn, kek, credential_id, user_id, pin, now);
+    }
+    let config: super::model::CscConfig = row
+        .csc_config
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("credential {}: no CSC settings", row.id))
+        })?;
+    if config.auth != super::model::CscAuth::None {
+        return Err(unprocessable(
+            ErrorCode::CredentialNotUsable,
+            "this CSC service's authentication (basic / OAuth 2.0) is not supported yet; use `auth: none` (the PIN at credentials/authorize)",
+        ));
+    }
+    let api = match config.api_version {
+        super::model::CscVersion::V1 => crate::signing::csc::CscApi::V1,
+        super::model::CscVersion::V2 => crate::signing::csc::CscApi::V2,
+    };
+    if pin.len() > SECRET_MAX_BYTES {
+        return Err(ApiError::validation("pin", "is too long"));
+    }
+    let (remote, cert, chain) = crate::signing::csc::CscSigner::connect(
+        &config.base_url,
+        api,
+        &config.credential_id,
+        Some(pin.to_string()),
+        std::time::Duration::from_secs(15),
+    )
+    .map_err(|e| match e {
+        crate::signing::SigningError::Remote(m) => ApiError::UpstreamUnavailable {
+            code: ErrorCode::SigningServiceUnavailable,
+            message: format!("the remote signing service did not answer: {m}"),
+        },
+        other => unprocessable(ErrorCode::of_signing(&other), other.to_string()),
+    })?;
+    certs::check(&cert, &chain, &[], now)?;
+    certs::check_revocation(&cert, &chain, &[])?;
+    Ok(Signer::new(cert, chain, Box::new(remote)))
+}
+
 /// Unlocks the organisation seal of `unit_id` for a clerk of that unit (403 for anyone else).
 pub fn unlock_seal(
     conn: &mut DbConn,

@@ -31,6 +31,12 @@ pub enum SigningError {
     /// the prepared signed attributes.
     #[error("the signature does not verify: {0}")]
     BadSignature(String),
+    /// A remote signing service (CSC) did not answer, or answered nonsense.
+    #[error("remote signing service: {0}")]
+    Remote(String),
+    /// A remote signing service refused (4xx: a wrong PIN, an unknown credential).
+    #[error("the remote signing service refused: {0}")]
+    RemoteRefused(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("i/o: {0}")]
@@ -54,6 +60,8 @@ impl SigningError {
             SigningError::CertifyNotFirst => "pdf_certify_not_first",
             SigningError::Options(_) => "signing_options_invalid",
             SigningError::BadSignature(_) => "signature_invalid",
+            SigningError::Remote(_) => "signing_service_unavailable",
+            SigningError::RemoteRefused(_) => "signing_service_refused",
             SigningError::Internal(_) => "internal_error",
             SigningError::Io(_) => "io_error",
         }

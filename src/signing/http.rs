@@ -183,6 +183,11 @@ fn exchange<S: Read + Write>(
     }
 }
 
+/// Whether an error of this module is the server's 4xx answer (a refusal, not an outage).
+pub fn is_refusal(error: &str) -> bool {
+    error.starts_with("HTTP status 4")
+}
+
 fn parse_response(raw: &[u8]) -> Result<Vec<u8>, String> {
     let end = raw
         .windows(4)
@@ -194,7 +199,7 @@ fn parse_response(raw: &[u8]) -> Result<Vec<u8>, String> {
     let status = lines.next().unwrap_or("");
     let code = status.split_whitespace().nth(1).unwrap_or("");
     if code != "200" {
-        return Err(format!("HTTP status `{status}`"));
+        return Err(format!("HTTP status {code} (`{status}`)"));
     }
     let mut chunked = false;
     let mut length: Option<usize> = None;

@@ -3,6 +3,7 @@
 pub mod appearance;
 pub mod cli;
 pub mod cms;
+pub mod csc;
 pub mod error;
 mod http;
 pub mod keys;

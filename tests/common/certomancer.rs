@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 /// certomancer serving the PKI of `certs/certomancer.yml`; killed on drop.
 pub struct Certomancer {
     child: Option<Child>,
+    csc: Option<Child>,
     pub port: u16,
     pub dir: tempfile::TempDir,
 }
@@ -21,6 +22,7 @@ impl Drop for Certomancer {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.stop_csc();
     }
 }
 
@@ -78,6 +80,7 @@ impl Certomancer {
         );
         Certomancer {
             child: None,
+            csc: None,
             port,
             dir,
         }
@@ -130,5 +133,40 @@ impl Certomancer {
     pub fn key(&self, name: &str) -> openssl::pkey::PKey<openssl::pkey::Private> {
         let pem = std::fs::read(self.dir.path().join(format!("keys/{name}.key.pem"))).unwrap();
         openssl::pkey::PKey::private_key_from_pem(&pem).unwrap()
+    }
+
+    /// Starts certomancer-csc-dummy (a CSC v1 service over this PKI's keys, hash pinning on)
+    /// on a free port; answers its base URL. Killed with the rest.
+    pub fn csc(&mut self) -> String {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(pyhanko::venv().join("bin/certomancer-csc"))
+            .current_dir(self.dir.path())
+            .args(["certomancer.yml", &port.to_string(), "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.csc = Some(child);
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "certomancer-csc did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Stops the CSC service (it no longer answers).
+    pub fn stop_csc(&mut self) {
+        if let Some(mut c) = self.csc.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }

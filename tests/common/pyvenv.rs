@@ -20,12 +20,17 @@ pub fn constraints() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python-constraints.txt")
 }
 
-/// The shared venv with pyHanko, its CLI and certomancer.
+/// The shared venv with pyHanko, its CLI, certomancer and its CSC test server.
 pub fn pyhanko_venv() -> PathBuf {
     venv_at(
         &test_venv_dir(),
-        &["pyhanko", "pyhanko-cli", "certomancer[web-api]"],
-        &["pyhanko", "certomancer"],
+        &[
+            "pyhanko",
+            "pyhanko-cli",
+            "certomancer[web-api]",
+            "certomancer-csc-dummy",
+        ],
+        &["pyhanko", "certomancer", "certomancer-csc"],
     )
 }
 

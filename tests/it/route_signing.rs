@@ -880,8 +880,80 @@ fn revoked_certificates_refuse(b: Backend) {
     assert_eq!(versions(&o, &doc), 2);
 }
 
+fn csc_credential_signs_remotely(b: Backend) {
+    let mut cm = crate::common::certomancer::Certomancer::start();
+    let csc = cm.csc();
+    let root = cm.root().display().to_string();
+    let o = office(b, move |c| c.trust_roots_path = root);
+    let r = o.srv.post(
+        "/api/v1/me/signing-credentials",
+        Some(o.tok("director")),
+        &json!({"kind": "csc", "label": "Ký số từ xa", "base_url": csc,
+                "credential_id": "testing-ca/signer", "api_version": "v1", "auth": "none"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let cred = r.json["id"].as_str().unwrap().to_string();
+    let doc = draft(&o, "Công văn ký số từ xa");
+    start(&o, &doc, &["director"]);
+    let t = task_id(&o, "head", &doc);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let t = task_id(&o, "director", &doc);
+    let r = act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": cred, "pin": PIN}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json["signature"]["certificate_subject"]
+            .as_str()
+            .unwrap()
+            .contains("Nguyen Van A"),
+        "{}",
+        r.text
+    );
+    let pdf = latest_pdf(&o, &doc);
+    let path = keep_dir().join(format!("csc-{b:?}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    let report = verify_pdf(&pdf, &[cm.cert("root")]).expect("verify");
+    assert!(report.all_valid, "{report:#?}");
+    let text = pyhanko::validate_all(&path, &[&cm.root()]);
+    assert_eq!(
+        text.matches("The signature is judged VALID").count(),
+        1,
+        "{text}"
+    );
+
+    // The service down: 503, nothing signed, the task still open.
+    cm.stop_csc();
+    let doc = draft(&o, "Công văn thứ hai");
+    start(&o, &doc, &["director"]);
+    let t = task_id(&o, "head", &doc);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let t = task_id(&o, "director", &doc);
+    act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": cred, "pin": PIN}),
+        None,
+    )
+    .assert_problem(503, "signing_service_unavailable");
+    assert_eq!(versions(&o, &doc), 1);
+    assert_eq!(task_id(&o, "director", &doc), t);
+}
+
 both_backends!(
     draft_is_signed_and_issued,
+    csc_credential_signs_remotely,
     revoked_certificates_refuse,
     token_signs_through_prepare_and_complete,
     deputy_signs_in_capacity_and_parallel_signers_chain,

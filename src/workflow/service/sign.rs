@@ -192,7 +192,7 @@ pub fn unlock_for(
             if !is_uuid(id) {
                 return Err(ApiError::NotFound("signing credential"));
             }
-            let signer = crate::credentials::unlock::unlock(
+            let signer = crate::credentials::unlock::signer_for(
                 conn,
                 kek,
                 &CredentialId(id.to_string()),
@@ -609,6 +609,10 @@ fn refusal(e: SigningError) -> ApiError {
         SigningError::Tsa(m) => ApiError::UpstreamUnavailable {
             code: ErrorCode::TsaUnavailable,
             message: format!("the timestamp authority did not answer: {m}; nothing was signed"),
+        },
+        SigningError::Remote(m) => ApiError::UpstreamUnavailable {
+            code: ErrorCode::SigningServiceUnavailable,
+            message: format!("the remote signing service did not answer: {m}; nothing was signed"),
         },
         SigningError::Internal(_) | SigningError::Io(_) => ApiError::internal(e),
         other => ApiError::Unprocessable {
