@@ -951,7 +951,127 @@ fn csc_credential_signs_remotely(b: Backend) {
     assert_eq!(task_id(&o, "director", &doc), t);
 }
 
+/// The issue's journey in one go: two drafts climb review by two reviewers (`all`); the director
+/// signs the first with a `server` credential, the deputy (KT.) the second with a USB token;
+/// the clerk issues both: numbers 01 and 02 and the seal; every signature of both files is
+/// valid in pyHanko and in docflow's verify.
+fn the_journey(b: Backend) {
+    let o = office(b, |_| {});
+    seal(&o);
+    let (director_cred, _) = credential(&o, "director", "Trần Văn Minh");
+    let (token, key) = token_credential(&o, "deputy", "Lê Thị Hoa");
+    let r = o.srv.post(
+        "/api/v1/users",
+        Some(&o.srv.admin_token),
+        &json!({"username": "legal", "password": PW, "full_name": "Hoàng Văn Luật",
+                "position_title": "Trưởng phòng Pháp chế", "email": "legal@example.gov.vn",
+                "unit_id": o.so, "roles": ["official"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let legal_id = r.json["id"].as_str().unwrap().to_string();
+    let legal_token = o.srv.login("legal", PW);
+    let route = |doc: &str| {
+        let r = o.srv.post(
+            &format!("/api/v1/documents/{doc}/route"),
+            Some(o.tok("drafter")),
+            &json!({"stages": [
+                {"kind": "review", "policy": "all",
+                 "assignees": [{"user": o.id("head")}, {"user": legal_id}]},
+                {"kind": "sign", "assignees": [{"user": o.id("director")}]},
+                {"kind": "issue", "policy": "any", "assignees": [{"role": "clerk", "unit": o.so}]},
+            ]}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    };
+    let reviews = |doc: &str| {
+        let t = task_id(&o, "head", doc);
+        assert_eq!(
+            act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+            200
+        );
+        let r = o.srv.get("/api/v1/tasks", Some(&legal_token));
+        let t = r
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["task"]["document_id"] == doc)
+            .unwrap()["task"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = reqwest::blocking::Client::new()
+            .post(o.srv.url(&format!("/api/v1/tasks/{t}/actions")))
+            .bearer_auth(&legal_token)
+            .json(&json!({"action": "approve"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    };
+    let first = draft(&o, "Quyết định thành lập tổ công tác");
+    let second = draft(&o, "Quyết định giao chỉ tiêu");
+    route(&first);
+    route(&second);
+    reviews(&first);
+    reviews(&second);
+    // The director signs the first.
+    let t = task_id(&o, "director", &first);
+    let r = act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": director_cred, "pin": PIN}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The deputy signs the second for the director (KT.), with her token.
+    let ends = (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc();
+    let r = o.srv.post(
+        "/api/v1/substitutions",
+        Some(o.tok("director")),
+        &json!({"deputy_id": o.id("deputy"), "capacity": "kt",
+                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let t = task_id(&o, "director", &second);
+    let p = prepare(&o, "deputy", &t, &token);
+    assert_eq!(p.status, 200, "{}", p.text);
+    let signature = token_sign(&key, p.json["to_sign"].as_str().unwrap());
+    let r = complete(&o, "deputy", &t, &p.json["handle"], &signature);
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The clerk issues both, in order: 01 and 02.
+    let dir = keep_dir();
+    for (doc, number, kt) in [(&first, "01", false), (&second, "02", true)] {
+        let t = task_id(&o, "clerk", doc);
+        let r = act(
+            &o,
+            "clerk",
+            &t,
+            &json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN}),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        let symbol = format!("{number}/QĐ-SLDTBXH");
+        assert_eq!(
+            r.json["signature"]["number_symbol"],
+            symbol.as_str(),
+            "{}",
+            r.text
+        );
+        let pdf = latest_pdf(&o, doc);
+        let path = dir.join(format!("journey-{number}-{b:?}.pdf"));
+        std::fs::write(&path, &pdf).unwrap();
+        assert_valid(&o, &pdf, &path, 3);
+        let text = pdftotext(&path);
+        assert!(text.contains(&format!("Số: {symbol}")), "{text}");
+        assert!(text.contains(" tháng "), "{text}");
+        assert_eq!(text.contains("KT. GIÁM ĐỐC"), kt, "{text}");
+        render(&path);
+    }
+}
+
 both_backends!(
+    the_journey,
     draft_is_signed_and_issued,
     csc_credential_signs_remotely,
     revoked_certificates_refuse,
