@@ -172,7 +172,7 @@ async fn act(
             if let Some(r) = earlier {
                 return Ok(web::Json(r));
             }
-            Some(sign_kit(&state, &viewer, &id, &body).await?)
+            sign_kit(&state, &viewer, &id, &body).await?
         }
         _ => None,
     };
@@ -190,24 +190,28 @@ async fn act(
     ))
 }
 
-/// Unlocks the credential (or the seal) of a `sign` / `issue` action and loads its image.
+/// Unlocks the credential (or the seal) of a `sign` / `issue` action and loads its image;
+/// none for an `issue` on paper (a stage that needs no signature, no PIN given).
 async fn sign_kit(
     state: &AppState,
     viewer: &Viewer,
     task_id: &str,
     body: &ActionRequest,
-) -> Result<service::SignKit, ApiError> {
+) -> Result<Option<service::SignKit>, ApiError> {
     let kek = state.kek.clone();
     let (v, t, b) = (viewer.clone(), task_id.to_string(), body.clone());
-    let unlocked = state
+    let Some(unlocked) = state
         .db(move |conn| service::unlock_for(conn, &kek, &v, &t, &b, crate::db::now()))
-        .await?;
+        .await?
+    else {
+        return Ok(None);
+    };
     let image = match &unlocked.image_sha256 {
         Some(key) => Some(state.blobs.read_all(key, 4 * 1024 * 1024).await?),
         None => None,
     };
     let tsa = tsa_of(state);
-    Ok(service::SignKit {
+    Ok(Some(service::SignKit {
         signer: unlocked.signer,
         image,
         image_sha256: unlocked.image_sha256,
@@ -216,7 +220,7 @@ async fn sign_kit(
         runtime: tokio::runtime::Handle::current(),
         tsa,
         max_file: state.config.max_upload_bytes,
-    })
+    }))
 }
 
 fn tsa_of(state: &AppState) -> Option<crate::signing::tsa::TsaConfig> {

@@ -1070,8 +1070,78 @@ fn the_journey(b: Backend) {
     }
 }
 
+/// An office still signing and sealing on paper: `approve` closes its sign stage, `issue` without
+/// a PIN numbers the document and issues it; the file is not touched.
+fn paper_office_issues_with_a_number_only(b: Backend) {
+    let o = office(b, |_| {});
+    let doc = draft(&o, "Tờ trình bản giấy");
+    let paper = json!({"requires_signature": false});
+    let r = o.srv.post(
+        &format!("/api/v1/documents/{doc}/route"),
+        Some(o.tok("drafter")),
+        &json!({"stages": [
+            {"kind": "sign", "assignees": [{"user": o.id("director")}], "signing": paper},
+            {"kind": "issue", "policy": "any", "assignees": [{"role": "clerk", "unit": o.so}],
+             "signing": paper},
+        ]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.json["stages"][0]["signing"]["requires_signature"], false,
+        "{}",
+        r.text
+    );
+    let t = task_id(&o, "director", &doc);
+    assert_eq!(
+        act(&o, "director", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let t = task_id(&o, "clerk", &doc);
+    act(&o, "clerk", &t, &json!({"action": "issue"}), None)
+        .assert_problem(422, "validation_failed");
+    let r = act(
+        &o,
+        "clerk",
+        &t,
+        &json!({"action": "issue", "register_id": o.register}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json["signature"].is_null(), "{}", r.text);
+    let d = o
+        .srv
+        .get(&format!("/api/v1/documents/{doc}"), Some(o.tok("drafter")));
+    assert_eq!(d.json["status"], "issued", "{}", d.text);
+    assert_eq!(
+        d.json["registration"]["symbol"], "01/QĐ-SLDTBXH",
+        "{}",
+        d.text
+    );
+    assert_eq!(versions(&o, &doc), 1);
+    // A signing place on a review stage, or a rectangle off the page, is refused at start.
+    let doc = draft(&o, "Tờ trình khác");
+    for stages in [
+        json!([{"kind": "review", "assignees": [{"user": o.id("head")}], "signing": paper}]),
+        json!([{"kind": "sign", "assignees": [{"user": o.id("director")}],
+                "signing": {"stamp": {"page": 1, "rect": [0, 0, 5, 5]}}}]),
+        json!([{"kind": "sign", "assignees": [{"user": o.id("director")}],
+                "signing": {"stamp": {"page": 1, "rect": [0, 0, 99999, 50]}}}]),
+        json!([{"kind": "sign", "assignees": [{"user": o.id("director")}],
+                "signing": {"number_place": {"page": 1, "rect": [40, 700, 300, 745]}}}]),
+    ] {
+        o.srv
+            .post(
+                &format!("/api/v1/documents/{doc}/route"),
+                Some(o.tok("drafter")),
+                &json!({"stages": stages}),
+            )
+            .assert_problem(422, "validation_failed");
+    }
+}
+
 both_backends!(
     the_journey,
+    paper_office_issues_with_a_number_only,
     draft_is_signed_and_issued,
     csc_credential_signs_remotely,
     revoked_certificates_refuse,

@@ -151,28 +151,15 @@ pub fn unlock_for(
     task_id: &str,
     req: &ActionRequest,
     now: NaiveDateTime,
-) -> Result<Unlocked, ApiError> {
-    if !is_uuid(task_id) {
-        return Err(ApiError::NotFound("task"));
-    }
-    let task = queries::task(conn, task_id)?.ok_or(ApiError::NotFound("task"))?;
-    holder(conn, viewer, &task, now)?;
-    if task.status != crate::workflow::engine::TaskStatus::Pending {
-        return Err(ApiError::conflict(
-            ErrorCode::TaskClosed,
-            format!("the task is already {}", task.status),
-        ));
-    }
-    let stage_ids: Vec<String> = task.stage_id.iter().cloned().collect();
-    let kind = queries::stages_by_id(conn, &stage_ids)?
-        .first()
-        .map(|s| s.kind);
-    let wanted = match req.action {
-        ActionKind::Sign => StageKind::Sign,
-        _ => StageKind::Issue,
-    };
-    if kind != Some(wanted) {
-        return Err(not_this_stage(req.action));
+) -> Result<Option<Unlocked>, ApiError> {
+    let (_, _, stage) = open_task(conn, viewer, task_id, req.action, now)?;
+    if req.action == ActionKind::Issue
+        && req.pin.is_none()
+        && !stage_signing(&stage)?.requires_signature()
+    {
+        // An office issuing on paper: the number only, no seal signature.
+        issuing_register(conn, viewer, req)?;
+        return Ok(None);
     }
     let pin = req
         .pin
@@ -202,10 +189,10 @@ pub fn unlock_for(
             )?;
             let image =
                 crate::credentials::queries::find_image(conn, &Owner::User(viewer.id.clone()))?;
-            Ok(Unlocked {
+            Ok(Some(Unlocked {
                 signer,
                 image_sha256: image.map(|i| i.sha256),
-            })
+            }))
         }
         _ => {
             if req.credential_id.is_some() {
@@ -219,10 +206,10 @@ pub fn unlock_for(
             let signer =
                 crate::credentials::unlock::unlock_seal(conn, kek, &unit, &user, pin, now)?;
             let image = crate::credentials::queries::find_image(conn, &Owner::Unit(reg.unit_id))?;
-            Ok(Unlocked {
+            Ok(Some(Unlocked {
                 signer,
                 image_sha256: image.map(|i| i.sha256),
-            })
+            }))
         }
     }
 }
@@ -286,6 +273,11 @@ pub(super) fn before_approval(
             })
         }
         (ActionKind::Sign, StageKind::Sign) => sign(conn, step, &settings).map(Some),
+        (ActionKind::Issue, StageKind::Issue)
+            if step.kit.is_none() && !settings.requires_signature() =>
+        {
+            paper_issue(conn, step).map(|_| None)
+        }
         (ActionKind::Issue, StageKind::Issue) => issue(conn, step, loaded, &settings).map(Some),
         (ActionKind::Sign | ActionKind::Issue, _) => Err(not_this_stage(step.req.action)),
         _ => Ok(None),
@@ -473,6 +465,16 @@ fn issue(
     Ok(outcome)
 }
 
+/// An `issue` stage that needs no digital signature (an office signing and sealing on paper):
+/// the number from the register and the document issued; the file is not touched.
+fn paper_issue(conn: &mut DbConn, step: &Step) -> Result<(), ApiError> {
+    let reg = issuing_register(conn, step.viewer, step.req)?;
+    crate::registry::service::assign_number(conn, Some(&step.viewer.id), &reg, step.doc)?;
+    let date = crate::vntime::local_date(step.now);
+    crate::documents::service::mark_issued(conn, &step.doc.id, date, step.now)?;
+    Ok(())
+}
+
 /// Where an `issue` stage prints the number and date when the stage does not say: page 1, top
 /// left, under the issuer's name, where Decree 30's layout puts `Số: …` (an A4 page).
 pub const DEFAULT_NUMBER_PLACE: Placement = Placement {
@@ -642,7 +644,7 @@ pub fn prepare_token(
     env: &TokenEnv,
     now: NaiveDateTime,
 ) -> Result<PreparedSign, ApiError> {
-    let (task, capacity) = signable_task(conn, viewer, task_id, now)?;
+    let (task, capacity, stage) = open_task(conn, viewer, task_id, ActionKind::Sign, now)?;
     if !is_uuid(&req.credential_id) {
         return Err(ApiError::NotFound("signing credential"));
     }
@@ -654,10 +656,6 @@ pub fn prepare_token(
     )?;
     let doc = crate::documents::queries::find(conn, &task.document_id)?
         .ok_or(ApiError::NotFound("task"))?;
-    let stage_ids: Vec<String> = task.stage_id.iter().cloned().collect();
-    let stage = queries::stages_by_id(conn, &stage_ids)?
-        .pop()
-        .ok_or_else(|| corrupt("task without its stage"))?;
     let settings = stage_signing(&stage)?;
     let parent = latest_version(conn, &doc.id)?;
     let image = crate::credentials::queries::find_image(conn, &Owner::User(viewer.id.clone()))?
@@ -707,14 +705,15 @@ pub fn prepare_token(
     })
 }
 
-/// A task the caller may sign now: theirs (or held as a deputy in force), open, of a `sign`
-/// stage. Answers it with the deputy's capacity.
-fn signable_task(
+/// A task the caller may `sign` / `issue` now: theirs (or held as a deputy in force), open, of
+/// the stage kind the action is for. Answers it with the deputy's capacity and its stage.
+fn open_task(
     conn: &mut DbConn,
     viewer: &Viewer,
     task_id: &str,
+    action: ActionKind,
     now: NaiveDateTime,
-) -> Result<(TaskRow, Option<Capacity>), ApiError> {
+) -> Result<(TaskRow, Option<Capacity>, StageRow), ApiError> {
     if !is_uuid(task_id) {
         return Err(ApiError::NotFound("task"));
     }
@@ -727,13 +726,15 @@ fn signable_task(
         ));
     }
     let stage_ids: Vec<String> = task.stage_id.iter().cloned().collect();
-    let kind = queries::stages_by_id(conn, &stage_ids)?
-        .first()
-        .map(|s| s.kind);
-    if kind != Some(StageKind::Sign) {
-        return Err(not_this_stage(ActionKind::Sign));
+    let stage = queries::stages_by_id(conn, &stage_ids)?.pop();
+    let wanted = match action {
+        ActionKind::Sign => StageKind::Sign,
+        _ => StageKind::Issue,
+    };
+    match stage {
+        Some(stage) if stage.kind == wanted => Ok((task, capacity, stage)),
+        _ => Err(not_this_stage(action)),
     }
-    Ok((task, capacity))
 }
 
 /// A token's `complete`, before the route's transaction: the prepared signature `handle` of
@@ -754,7 +755,7 @@ pub fn unlock_handle(
     handle: &str,
     now: NaiveDateTime,
 ) -> Result<TokenUnlocked, ApiError> {
-    let (task, _) = signable_task(conn, viewer, task_id, now)?;
+    let (task, _, _) = open_task(conn, viewer, task_id, ActionKind::Sign, now)?;
     if !is_uuid(handle) {
         return Err(ApiError::NotFound("signing handle"));
     }
