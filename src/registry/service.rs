@@ -235,7 +235,7 @@ pub fn assign_number(
 /// One CSV cell. A cell a spreadsheet would read as a formula (starting with `=`, `+`, `-`,
 /// `@`, a tab or a carriage return: OWASP's "CSV injection" list) gets a leading `'` and
 /// quotes, so `=HYPERLINK(…)` shows as text instead of running.
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if formula {
         format!("\"'{}\"", s.replace('"', "\"\""))

@@ -34,7 +34,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(list_substitutions)
         .service(create_substitution)
         .service(revoke_substitution)
-        .service(lateness);
+        .service(lateness)
+        .service(digital_report);
 }
 
 /// The `Idempotency-Key` header: 1–200 visible ASCII characters, when sent.
@@ -554,4 +555,57 @@ async fn lateness(
             .db(move |conn| report::lateness(conn, &viewer, &cal, q.unit.as_deref(), q.from, q.to))
             .await?,
     ))
+}
+
+/// Period, unit and format of the digital-signature report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct DigitalQuery {
+    /// One unit (required unless admin).
+    unit: Option<String>,
+    /// First day (Vietnam time), `YYYY-MM-DD`.
+    from: NaiveDate,
+    /// Last day, inclusive.
+    to: NaiveDate,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// The reform's indicators per unit and period: outgoing documents issued and the share issued
+/// with digital signatures throughout (every signer and the seal), incoming documents received
+/// electronically or on paper, and the late rate of the lateness report. Same access as the
+/// lateness report. `format=csv` for a spreadsheet.
+#[utoipa::path(tag = "workflow", security(("bearer" = [])), params(DigitalQuery), responses(
+    (status = 200, body = super::model::DigitalReport),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/reports/digital")]
+async fn digital_report(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<DigitalQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = Viewer::from(&user);
+    let cal = state.config.calendar();
+    let q = query.into_inner();
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::validation("format", "is json or csv")),
+    };
+    let report = state
+        .db(move |conn| report::digital(conn, &viewer, &cal, q.unit.as_deref(), q.from, q.to))
+        .await?;
+    Ok(if csv {
+        HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                "attachment; filename=\"bao-cao-so-hoa.csv\"",
+            ))
+            .body(report::digital_csv(&report))
+    } else {
+        HttpResponse::Ok().json(report)
+    })
 }

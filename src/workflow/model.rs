@@ -699,6 +699,39 @@ pub struct LatenessLine {
     pub median_handling_days: Option<f64>,
 }
 
+/// One unit's line of the digital-signature report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DigitalLine {
+    pub unit_id: String,
+    pub unit_code: String,
+    pub unit_name: String,
+    /// Outgoing documents issued in the period (by issue date) by this unit (the unit of the
+    /// register that numbered them).
+    pub outgoing_issued: i64,
+    /// Of those, issued with digital signatures throughout: every `sign` stage signed (no bare
+    /// approval) and the seal applied at issuance.
+    pub issued_digitally: i64,
+    /// issued_digitally / outgoing_issued (none when nothing was issued).
+    pub digital_share: Option<f64>,
+    /// Incoming documents received in the period.
+    pub incoming_received: i64,
+    /// Of those, received electronically (`received_channel` `electronic`, `email`, `lgsp`,
+    /// `national_platform` or `điện tử`, in any case).
+    pub incoming_electronic: i64,
+    /// Received on paper (every other channel, or none given).
+    pub incoming_paper: i64,
+    /// The late rate of the lateness report for the same unit and period.
+    pub late_rate: f64,
+}
+
+/// The reform's indicators of a period: digital issuance, electronic receipt, lateness.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DigitalReport {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub units: Vec<DigitalLine>,
+}
+
 /// The lateness report of a period.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LatenessReport {

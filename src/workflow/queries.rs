@@ -456,3 +456,59 @@ pub fn open_tasks_with_deadline(conn: &mut DbConn) -> Result<Vec<OpenTaskRow>, D
         )
         .collect())
 }
+
+/// The signing facts of documents' routes, for the digital-signature report: each `approve`,
+/// `sign` or `issue` action on a task of a `sign` or `issue` stage, as `(document_id, stage
+/// kind, action, stored answer)`.
+pub fn signing_steps(
+    conn: &mut DbConn,
+    document_ids: &[String],
+) -> Result<Vec<(String, super::engine::StageKind, String, Option<String>)>, DbError> {
+    use super::engine::StageKind;
+    let mut out = Vec::new();
+    for chunk in document_ids.chunks(1000) {
+        let tasks: Vec<(String, String, Option<String>)> = workflow_tasks::table
+            .filter(workflow_tasks::document_id.eq_any(chunk))
+            .filter(workflow_tasks::stage_id.is_not_null())
+            .select((
+                workflow_tasks::id,
+                workflow_tasks::document_id,
+                workflow_tasks::stage_id,
+            ))
+            .load(conn)?;
+        let stage_ids: Vec<String> = tasks.iter().filter_map(|t| t.2.clone()).collect();
+        let mut kinds = std::collections::HashMap::new();
+        for ids in stage_ids.chunks(1000) {
+            for s in stages_by_id(conn, ids)? {
+                if matches!(s.kind, StageKind::Sign | StageKind::Issue) {
+                    kinds.insert(s.id.clone(), s.kind);
+                }
+            }
+        }
+        let by_task: std::collections::HashMap<String, (String, StageKind)> = tasks
+            .into_iter()
+            .filter_map(|(id, doc, stage)| {
+                let kind = *kinds.get(stage.as_deref()?)?;
+                Some((id, (doc, kind)))
+            })
+            .collect();
+        let task_ids: Vec<String> = by_task.keys().cloned().collect();
+        for ids in task_ids.chunks(1000) {
+            let actions: Vec<(Option<String>, String, Option<String>)> = workflow_actions::table
+                .filter(workflow_actions::task_id.eq_any(ids))
+                .filter(workflow_actions::action.eq_any(["approve", "sign", "issue"]))
+                .select((
+                    workflow_actions::task_id,
+                    workflow_actions::action,
+                    workflow_actions::response,
+                ))
+                .load(conn)?;
+            for (task, action, response) in actions {
+                if let Some((doc, kind)) = task.and_then(|t| by_task.get(&t).cloned()) {
+                    out.push((doc, kind, action, response));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -139,3 +139,192 @@ mod tests {
         assert_eq!(median(&mut [4, 1, 2, 3]), Some(2.5));
     }
 }
+
+/// Channels of incoming documents counted as electronic (compared in lower case, trimmed).
+const ELECTRONIC_CHANNELS: &[&str] = &[
+    "electronic",
+    "email",
+    "lgsp",
+    "national_platform",
+    "điện tử",
+];
+
+/// The digital-signature report (same access as [`lateness`]): per unit and period, outgoing
+/// documents issued and the share issued with digital signatures throughout, incoming
+/// documents received electronically or on paper, and the late rate.
+pub fn digital(
+    conn: &mut DbConn,
+    viewer: &Viewer,
+    cal: &Calendar,
+    unit: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<DigitalReport, ApiError> {
+    let late = lateness(conn, viewer, cal, unit, from, to)?;
+    conn.transaction(|conn| {
+        let units = crate::accounts::queries::units_by_id(conn)?;
+        let all_issued = crate::documents::queries::issued_outgoing(conn, None, from, to)?;
+        let issued = issuing_units(conn, all_issued, unit)?;
+        let ids: Vec<String> = issued.iter().map(|(id, _)| id.clone()).collect();
+        let digital_docs = digitally_issued(queries::signing_steps(conn, &ids)?);
+        let received = crate::documents::queries::received_incoming(
+            conn,
+            unit,
+            calendar::start_of_local_day(from),
+            calendar::end_of_local_day(to),
+        )?;
+        let mut per: std::collections::BTreeMap<String, DigitalLine> = Default::default();
+        for (id, unit_id) in &issued {
+            let l = unit_line(&mut per, &units, unit_id);
+            l.outgoing_issued += 1;
+            if digital_docs.contains(id) {
+                l.issued_digitally += 1;
+            }
+        }
+        for (unit_id, channel) in &received {
+            let l = unit_line(&mut per, &units, unit_id);
+            l.incoming_received += 1;
+            let c = channel.as_deref().unwrap_or_default().trim().to_lowercase();
+            if ELECTRONIC_CHANNELS.contains(&c.as_str()) {
+                l.incoming_electronic += 1;
+            } else {
+                l.incoming_paper += 1;
+            }
+        }
+        for l in &late.units {
+            unit_line(&mut per, &units, &l.unit_id).late_rate = l.late_rate;
+        }
+        if let Some(u) = unit {
+            unit_line(&mut per, &units, u);
+        }
+        let mut lines: Vec<DigitalLine> = per
+            .into_values()
+            .map(|mut l| {
+                l.digital_share = (l.outgoing_issued > 0)
+                    .then(|| l.issued_digitally as f64 / l.outgoing_issued as f64);
+                l
+            })
+            .collect();
+        lines.sort_by(|a, b| a.unit_code.cmp(&b.unit_code));
+        Ok(DigitalReport {
+            from,
+            to,
+            units: lines,
+        })
+    })
+}
+
+/// Issued documents by the unit that issued them — the unit of the register that numbered them
+/// (the drafting unit when none did) —, kept for `unit` when one is asked for.
+fn issuing_units(
+    conn: &mut DbConn,
+    issued: Vec<(String, String)>,
+    unit: Option<&str>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let ids: Vec<String> = issued.iter().map(|(id, _)| id.clone()).collect();
+    let mut register_of = std::collections::HashMap::new();
+    for chunk in ids.chunks(1000) {
+        for r in crate::registry::queries::registrations_of(conn, chunk)? {
+            register_of.insert(r.document_id, r.register_id);
+        }
+    }
+    let mut unit_of_register = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(issued.len());
+    for (id, drafting_unit) in issued {
+        let issuing = match register_of.get(&id) {
+            Some(reg) => {
+                if !unit_of_register.contains_key(reg) {
+                    let u = crate::registry::queries::find(conn, reg)?.map(|r| r.unit_id);
+                    unit_of_register.insert(reg.clone(), u);
+                }
+                unit_of_register[reg].clone().unwrap_or(drafting_unit)
+            }
+            None => drafting_unit,
+        };
+        if unit.is_none_or(|u| u == issuing) {
+            out.push((id, issuing));
+        }
+    }
+    Ok(out)
+}
+
+/// The report line of `unit_id`, made empty on first use.
+fn unit_line<'a>(
+    per: &'a mut std::collections::BTreeMap<String, DigitalLine>,
+    units: &std::collections::HashMap<String, crate::accounts::model::UnitRow>,
+    unit_id: &str,
+) -> &'a mut DigitalLine {
+    per.entry(unit_id.to_string()).or_insert_with(|| {
+        let u = units.get(unit_id);
+        DigitalLine {
+            unit_id: unit_id.to_string(),
+            unit_code: u.map(|u| u.code.clone()).unwrap_or_default(),
+            unit_name: u.map(|u| u.name.clone()).unwrap_or_default(),
+            outgoing_issued: 0,
+            issued_digitally: 0,
+            digital_share: None,
+            incoming_received: 0,
+            incoming_electronic: 0,
+            incoming_paper: 0,
+            late_rate: 0.0,
+        }
+    })
+}
+
+/// The documents whose routes issued them with the seal (an `issue` action whose answer
+/// carries a signature) and never approved a `sign` stage without signing.
+fn digitally_issued(
+    steps: Vec<(
+        String,
+        crate::workflow::engine::StageKind,
+        String,
+        Option<String>,
+    )>,
+) -> std::collections::HashSet<String> {
+    use crate::workflow::engine::StageKind;
+    let mut sealed = std::collections::HashSet::new();
+    let mut unsigned = std::collections::HashSet::new();
+    for (doc, kind, action, response) in steps {
+        match (kind, action.as_str()) {
+            (StageKind::Sign, "approve") => {
+                unsigned.insert(doc);
+            }
+            (StageKind::Issue, "issue") => {
+                let signed = response
+                    .and_then(|r| serde_json::from_str::<ActionResult>(&r).ok())
+                    .is_some_and(|r| r.signature.is_some());
+                if signed {
+                    sealed.insert(doc);
+                }
+            }
+            _ => {}
+        }
+    }
+    sealed.retain(|d| !unsigned.contains(d));
+    sealed
+}
+
+/// The report as CSV (one line per unit, a header first; shares as decimals).
+pub fn digital_csv(r: &DigitalReport) -> String {
+    use crate::registry::service::csv_field;
+    let mut out = String::from(
+        "unit_code,unit_name,outgoing_issued,issued_digitally,digital_share,incoming_received,incoming_electronic,incoming_paper,late_rate\r\n",
+    );
+    for l in &r.units {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{:.4}\r\n",
+            csv_field(&l.unit_code),
+            csv_field(&l.unit_name),
+            l.outgoing_issued,
+            l.issued_digitally,
+            l.digital_share
+                .map(|s| format!("{s:.4}"))
+                .unwrap_or_default(),
+            l.incoming_received,
+            l.incoming_electronic,
+            l.incoming_paper,
+            l.late_rate,
+        ));
+    }
+    out
+}

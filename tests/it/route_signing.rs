@@ -1139,8 +1139,119 @@ fn paper_office_issues_with_a_number_only(b: Backend) {
     }
 }
 
+/// `GET /reports/digital`: one document issued with signatures throughout, one on paper, two
+/// incoming (one electronic, one on paper): shares and counts for the issuing unit, CSV too,
+/// and the lateness report's access rules.
+fn digital_report_counts_what_was_signed(b: Backend) {
+    let o = office(b, |_| {});
+    seal(&o);
+    let (cred, _) = credential(&o, "director", "Trần Văn Minh");
+    let digital = draft(&o, "Quyết định ký số");
+    start(&o, &digital, &["director"]);
+    let t = task_id(&o, "head", &digital);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let t = task_id(&o, "director", &digital);
+    let sign = json!({"action": "sign", "credential_id": cred, "pin": PIN});
+    assert_eq!(act(&o, "director", &t, &sign, None).status, 200);
+    let t = task_id(&o, "clerk", &digital);
+    let issue = json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN});
+    assert_eq!(act(&o, "clerk", &t, &issue, None).status, 200);
+
+    let on_paper = draft(&o, "Quyết định ký giấy");
+    let paper = json!({"requires_signature": false});
+    let r = o.srv.post(
+        &format!("/api/v1/documents/{on_paper}/route"),
+        Some(o.tok("drafter")),
+        &json!({"stages": [
+            {"kind": "sign", "assignees": [{"user": o.id("director")}], "signing": paper},
+            {"kind": "issue", "policy": "any", "assignees": [{"role": "clerk", "unit": o.so}],
+             "signing": paper},
+        ]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let t = task_id(&o, "director", &on_paper);
+    assert_eq!(
+        act(&o, "director", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let t = task_id(&o, "clerk", &on_paper);
+    let r = act(
+        &o,
+        "clerk",
+        &t,
+        &json!({"action": "issue", "register_id": o.register}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    for channel in ["national_platform", "paper"] {
+        o.srv.create_document(
+            o.tok("clerk"),
+            &json!({"kind": "incoming", "type_code": "CV", "subject": format!("Công văn qua {channel}"),
+                    "number_symbol": "5/UBND", "issue_date": "2026-11-20", "issuer": "UBND tỉnh",
+                    "received_channel": channel}),
+            pdfgen::table(1),
+        );
+    }
+    let today = docflow::vntime::local_date(chrono::Utc::now().naive_utc());
+    let path = format!(
+        "/api/v1/reports/digital?unit={}&from={today}&to={today}",
+        o.so
+    );
+    let r = o.srv.get(&path, Some(o.tok("clerk")));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let line = r.json["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["unit_id"] == o.so.as_str())
+        .unwrap_or_else(|| panic!("no line for the department: {}", r.text))
+        .clone();
+    assert_eq!(line["outgoing_issued"], 2, "{}", r.text);
+    assert_eq!(line["issued_digitally"], 1, "{}", r.text);
+    assert_eq!(line["digital_share"], 0.5, "{}", r.text);
+    assert_eq!(line["incoming_received"], 2, "{}", r.text);
+    assert_eq!(line["incoming_electronic"], 1, "{}", r.text);
+    assert_eq!(line["incoming_paper"], 1, "{}", r.text);
+    let csv = o
+        .srv
+        .get(&format!("{path}&format=csv"), Some(o.tok("clerk")));
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    assert!(
+        csv.content_type().starts_with("text/csv"),
+        "{}",
+        csv.content_type()
+    );
+    assert!(
+        csv.text
+            .contains("SLDTBXH,Sở Lao động - Thương binh và Xã hội,2,1,0.5000,2,1,1,"),
+        "{}",
+        csv.text
+    );
+    // Same access as the lateness report; bad input is a 4xx.
+    o.srv
+        .get(&path, Some(o.tok("outsider")))
+        .assert_problem(403, "forbidden");
+    o.srv
+        .get(&format!("{path}&format=xlsx"), Some(o.tok("clerk")))
+        .assert_problem(422, "validation_failed");
+    o.srv
+        .get(
+            &format!(
+                "/api/v1/reports/digital?unit={}&from={today}&to=2000-01-01",
+                o.so
+            ),
+            Some(o.tok("clerk")),
+        )
+        .assert_problem(422, "validation_failed");
+}
+
 both_backends!(
     the_journey,
+    digital_report_counts_what_was_signed,
     paper_office_issues_with_a_number_only,
     draft_is_signed_and_issued,
     csc_credential_signs_remotely,
