@@ -348,13 +348,26 @@ impl BlobStore {
         Ok(out)
     }
 
-    /// Stores bytes made in memory (a signed version): staged and put like an upload.
-    pub async fn put_bytes(&self, bytes: Vec<u8>) -> Result<StagedFile, StorageError> {
-        let limit = bytes.len() as u64;
-        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(bytes))]);
-        let staged = self.stage(body, limit).await?;
-        self.put(&staged).await?;
-        Ok(staged)
+    /// Stores bytes made in memory (a signed version) under their hash, unless that content is
+    /// there already: one write of the store's own (the local backend writes a temporary file
+    /// and renames it), no staging file. Answers the key and the size.
+    pub async fn put_bytes(&self, bytes: Vec<u8>) -> Result<(String, u64), StorageError> {
+        let sha256 = crate::audit::service::hex(&openssl::sha::sha256(&bytes));
+        let size = bytes.len() as u64;
+        let location = store_path(&sha256);
+        match self.store.head(&location).await {
+            Ok(meta) if meta.size == size => return Ok((sha256, size)),
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.store
+            .put(&location, Bytes::from(bytes).into())
+            .await
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => StorageError::Io(e.to_string()),
+                other => StorageError::from(other),
+            })?;
+        Ok((sha256, size))
     }
 
     /// Whether the store holds `key`.

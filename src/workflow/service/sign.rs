@@ -582,12 +582,12 @@ fn sign_and_store(
         last = Some(crate::signing::sign_vec(&mut pdf, &kit.signer, opts).map_err(refusal)?);
     }
     let report = last.ok_or_else(|| corrupt("a signing step without a signature"))?;
-    let stored = kit.runtime.block_on(kit.blobs.put_bytes(pdf))?;
+    let (sha256, size) = kit.runtime.block_on(kit.blobs.put_bytes(pdf))?;
     let version = crate::documents::service::add_signed_version(
         conn,
         parent,
-        &stored.sha256,
-        stored.size,
+        &sha256,
+        size,
         &step.viewer.id,
         step.now,
     )?;
