@@ -11,6 +11,10 @@ pub enum SigningError {
     Damaged(String),
     #[error("the PDF is certified and allows no changes")]
     CertifiedNoChanges,
+    /// Certified (DocMDP P=2 or 3): a visible signature must fill an existing empty field, as a
+    /// new visible field breaks the certification.
+    #[error("the PDF is certified: {0}")]
+    CertifiedFieldRequired(String),
     #[error("unsupported PDF feature: {0}")]
     Unsupported(String),
     #[error("the PDF is too complex to read here: {0}")]
@@ -51,6 +55,7 @@ impl SigningError {
             SigningError::Encrypted(_) => "pdf_encrypted",
             SigningError::Damaged(_) => "pdf_damaged",
             SigningError::CertifiedNoChanges => "pdf_certified_no_changes",
+            SigningError::CertifiedFieldRequired(_) => "pdf_certified_field_required",
             SigningError::Unsupported(_) => "pdf_unsupported",
             SigningError::TooComplex(_) => "pdf_too_complex",
             SigningError::Key(_) => "signing_key_invalid",

@@ -93,13 +93,31 @@ pub fn prepare(
     let mut r = Reader::open(src)?;
     let doc = read_document(&mut r)?;
     check_certification(opts, &doc)?;
-    let existing = existing_field(opts.field.as_deref(), &doc.fields)?;
+    // Under a certification (P=2 or 3) a new visible field breaks it in pyHanko's eyes: without
+    // --field an empty field is filled; a new field may only be invisible (pyHanko accepts
+    // that, as the certify_then_sign test checks).
+    let picked = match (&opts.field, doc.docmdp) {
+        (None, Some(_)) => certified_field(opts, &doc)?,
+        _ => None,
+    };
+    let existing = match picked {
+        Some(f) => Some(f),
+        None => existing_field(opts.field.as_deref(), &doc.fields)?,
+    };
     let field_name = match existing {
         Some(f) => f.name.clone(),
-        None => new_field_name(opts.field.as_deref(), &doc.fields)?,
+        None => {
+            if doc.docmdp.is_some() && opts.visible.is_some() {
+                return Err(SigningError::CertifiedFieldRequired(
+                    "a new visible signature field would break its certification (DocMDP); \
+                     it has no empty signature field to sign into (sign invisibly, or certify a \
+                     document whose empty fields already exist)"
+                        .into(),
+                ));
+            }
+            new_field_name(opts.field.as_deref(), &doc.fields)?
+        }
     };
-    // DocMDP P=2 and P=3 allow signing; pyHanko also accepts a signature field created after the
-    // certification (checked by the certify_then_sign test), so no refusal here.
 
     let mut plan = Plan::new(r.xref.next_free);
     let mut update = Update::new(src.len(), last_byte(src)?);
@@ -112,7 +130,11 @@ pub fn prepare(
         plan.acro_changes.push((b"SigFlags", b"3".to_vec()));
     }
     match existing {
-        Some(f) => fill_existing_field(&mut plan, f, opts)?,
+        Some(f) => {
+            // A field picked here (not named) takes the stamp in its own rectangle.
+            let stamp_with = picked.map(|_| build_appearance);
+            fill_existing_field(&mut plan, f, opts, stamp_with)?
+        }
         None => {
             let field = NewField {
                 name: &field_name,
@@ -194,6 +216,43 @@ fn check_certification(opts: &SignOptions, doc: &Document) -> Result<(), Signing
         return Err(SigningError::CertifiedNoChanges);
     }
     Ok(())
+}
+
+/// The empty signature field a signature without `--field` fills in a certified document: the
+/// only one, or the first one on the target page (the stamp's, else page 1). None when there
+/// is no empty field at all; several and none on that page is refused, naming them.
+fn certified_field<'d>(
+    opts: &SignOptions,
+    doc: &'d Document,
+) -> Result<Option<&'d FieldInfo>, SigningError> {
+    let empty: Vec<&FieldInfo> = doc
+        .fields
+        .iter()
+        .filter(|f| f.is_signature && !f.signed)
+        .collect();
+    let page = opts.visible.as_ref().map_or(1, |v| v.page) as usize;
+    let page_id = doc.pages.get(page.saturating_sub(1)).and_then(|p| p.id);
+    match empty[..] {
+        [] => Ok(None),
+        [only] => Ok(Some(only)),
+        _ => match empty.iter().find(|f| on_page(f, page_id)) {
+            Some(f) => Ok(Some(f)),
+            None => Err(SigningError::CertifiedFieldRequired(format!(
+                "none of its empty signature fields ({}) is on page {page}; name one with --field",
+                empty
+                    .iter()
+                    .map(|f| format!("`{}`", f.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        },
+    }
+}
+
+/// Whether the field's widget names `page` as its page (/P).
+fn on_page(f: &FieldInfo, page: Option<(u32, u16)>) -> bool {
+    let p = f.node.get(b"P").and_then(|p| p.value.as_ref());
+    page.is_some() && p == page
 }
 
 /// The existing field `name` names, if any; it must be an empty signature field.

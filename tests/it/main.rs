@@ -26,6 +26,7 @@ mod signing_reject;
 mod signing_tsa;
 mod stamp_appearance;
 mod storage_s3;
+mod verify_agrees;
 mod verify_corpus;
 mod verify_pyhanko;
 mod visibility;

@@ -355,11 +355,20 @@ fn files_ending_without_newline_or_in_cr_are_signed_cleanly() {
         )
         .unwrap();
         let signed = std::fs::read(&out).unwrap();
-        assert_eq!(
-            signed[bytes.len()],
-            b'\n',
-            "{name}: the update starts on a new line"
-        );
+        if name == "cr" {
+            // The CR already ends the line; a LF after it would make the earlier revision end
+            // in CR LF, moving its end for a signature over it (issue 12).
+            assert!(
+                signed[bytes.len()].is_ascii_digit(),
+                "{name}: the update starts right after the CR"
+            );
+        } else {
+            assert_eq!(
+                signed[bytes.len()],
+                b'\n',
+                "{name}: the update starts on a new line"
+            );
+        }
         assert_signed_ok(&input, &out, 1);
     }
 }

@@ -10,14 +10,14 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-struct Entry {
-    file: PathBuf,
-    signatures: usize,
+pub(crate) struct Entry {
+    pub(crate) file: PathBuf,
+    pub(crate) signatures: usize,
 }
 
 /// The corpus files listed in MANIFEST.tsv, checked against their sha256; `None` when
 /// DOCFLOW_CORPUS_DIR is not set.
-fn corpus() -> Option<Vec<Entry>> {
+pub(crate) fn corpus() -> Option<Vec<Entry>> {
     let Some(dir) = std::env::var_os("DOCFLOW_CORPUS_DIR") else {
         eprintln!("DOCFLOW_CORPUS_DIR is not set: corpus verification not run");
         return None;

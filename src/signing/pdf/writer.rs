@@ -17,10 +17,13 @@ pub struct Update {
 }
 
 impl Update {
-    /// Starts an update after `orig_len` bytes; adds a newline when the file does not end in one.
+    /// Starts an update after `orig_len` bytes; adds a newline when the file does not end in an
+    /// end-of-line. A lone CR is one: a LF after it would turn the earlier revision's
+    /// `%%EOF CR` into `%%EOF CR LF`, and a signature whose range ends after that CR would no
+    /// longer seem to end at the revision's end (pyHanko's signed-twice files end so).
     pub fn new(orig_len: u64, last_byte: Option<u8>) -> Self {
         let mut buf = Vec::with_capacity(8192);
-        if !matches!(last_byte, Some(b'\n') | None) {
+        if !matches!(last_byte, Some(b'\n') | Some(b'\r') | None) {
             buf.push(b'\n');
         }
         Update {
@@ -226,6 +229,21 @@ mod tests {
         assert_eq!(text_string("Đ"), b"<FEFF0110>");
         assert_eq!(real(12.5), "12.5");
         assert_eq!(real(3.0), "3");
+    }
+
+    #[test]
+    fn an_update_keeps_the_end_of_line_it_follows() {
+        // After CR, LF or nothing, nothing is added; after anything else, one LF.
+        for (last, added) in [
+            (Some(b'\r'), 0),
+            (Some(b'\n'), 0),
+            (None, 0),
+            (Some(b'F'), 1),
+            (Some(b' '), 1),
+        ] {
+            let u = Update::new(10, last);
+            assert_eq!(u.buf.len(), added, "after {last:?}");
+        }
     }
 
     #[test]

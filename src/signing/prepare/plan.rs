@@ -83,24 +83,71 @@ impl Plan {
     }
 }
 
-/// Signs an existing empty signature field: its /V becomes the signature dictionary.
+/// Signs an existing empty signature field: its /V becomes the signature dictionary. A field
+/// named with `--field` keeps its own look, so a stamp is refused; a field picked for a visible
+/// signature under a certification (`stamp`) gets the stamp drawn in its own rectangle.
 pub(super) fn fill_existing_field(
     plan: &mut Plan,
     f: &FieldInfo,
     opts: &SignOptions,
+    stamp_with: Option<AppearanceBuilder>,
 ) -> Result<(), SigningError> {
     let id = f.node.id.ok_or_else(|| {
         SigningError::Unsupported("the signature field is a direct object".into())
     })?;
-    if opts.visible.is_some() {
-        return Err(SigningError::Options(
-            "an existing signature field keeps its own position; omit --page/--rect".into(),
-        ));
-    }
     let sig_ref = plan.sig_ref();
+    let mut changes: Vec<(&[u8], Vec<u8>)> = vec![(b"V", sig_ref)];
+    match (&opts.visible, stamp_with) {
+        (None, _) => {}
+        (Some(v), Some(build_appearance)) => {
+            let rect = own_rect(f).ok_or_else(|| {
+                SigningError::CertifiedFieldRequired(format!(
+                    "the empty signature field `{}` is invisible or has separate widgets, so \
+                     it cannot show a stamp; sign it without --page/--rect",
+                    f.name
+                ))
+            })?;
+            let field = NewField {
+                name: &f.name,
+                opts,
+                build_appearance,
+            };
+            let placed = Visible { rect, ..v.clone() };
+            let (_, ap) = stamp(plan, &field, &placed)?;
+            changes.push((b"AP", format!("<< /N {ap} 0 R >>").into_bytes()));
+        }
+        (Some(_), None) => {
+            return Err(SigningError::Options(
+                "an existing signature field keeps its own position; omit --page/--rect".into(),
+            ))
+        }
+    }
     plan.rewrites
-        .set(id, rewrite_dict(&f.node, &f.node.value, &[(b"V", sig_ref)]));
+        .set(id, rewrite_dict(&f.node, &f.node.value, &changes));
     Ok(())
+}
+
+/// The /Rect of a field that is its own widget, when it has an area.
+fn own_rect(f: &FieldInfo) -> Option<[f64; 4]> {
+    if f.has_kids {
+        return None;
+    }
+    let rect = f.node.get(b"Rect")?;
+    let items = rect.value.as_array()?;
+    let n: Vec<f64> = items
+        .iter()
+        .filter_map(|v| {
+            std::str::from_utf8(rect.raw_of(v))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect();
+    match n[..] {
+        [x1, y1, x2, y2] if (x1 - x2).abs() * (y1 - y2).abs() > 0.0 => Some([x1, y1, x2, y2]),
+        _ => None,
+    }
 }
 
 /// A new signature field to add.
@@ -159,15 +206,15 @@ fn widget(plan: &mut Plan, field: &NewField, page_id: (u32, u16)) -> Result<Vec<
         page_id.1
     );
     match &field.opts.visible {
-        Some(v) => widget.push_str(&stamp(plan, field, v)?),
+        Some(v) => widget.push_str(&stamp(plan, field, v)?.0),
         None => widget.push_str(" /Rect [0 0 0 0] >>"),
     }
     Ok(widget.into_bytes())
 }
 
 /// Builds the stamp's objects into the plan; returns the end of the widget dictionary that
-/// places it (/Rect and /AP).
-fn stamp(plan: &mut Plan, field: &NewField, v: &Visible) -> Result<String, SigningError> {
+/// places it (/Rect and /AP), and the number of its appearance stream.
+fn stamp(plan: &mut Plan, field: &NewField, v: &Visible) -> Result<(String, u32), SigningError> {
     let [x1, y1, x2, y2] = v.rect;
     let spec = StampSpec {
         width: (x2 - x1).abs(),
@@ -190,13 +237,16 @@ fn stamp(plan: &mut Plan, field: &NewField, v: &Visible) -> Result<String, Signi
         let num = plan.alloc();
         plan.new_objects.push((num, body));
     }
-    Ok(format!(
-        " /Rect [{} {} {} {}] /AP << /N {} 0 R >> >>",
-        real(x1.min(x2)),
-        real(y1.min(y2)),
-        real(x1.max(x2)),
-        real(y1.max(y2)),
-        first + app.root as u32
+    let ap = first + app.root as u32;
+    Ok((
+        format!(
+            " /Rect [{} {} {} {}] /AP << /N {ap} 0 R >> >>",
+            real(x1.min(x2)),
+            real(y1.min(y2)),
+            real(x1.max(x2)),
+            real(y1.max(y2)),
+        ),
+        ap,
     ))
 }
 

@@ -181,8 +181,10 @@ pub(crate) struct Changes {
     pub level: ChangeLevel,
     /// The changed objects that make the level `Other`.
     pub details: Vec<String>,
-    /// New form fields were created (a certification with P=1 or 2 forbids that; only
-    /// existing fields may be filled).
+    /// New form fields were created that a certification forbids: any field other than a
+    /// signature field, or a visible signature field. As in pyHanko, a new invisible
+    /// signature field (no widget with an area) is allowed after a certification; a visible
+    /// one must be an existing empty field filled.
     pub fields_added: bool,
 }
 
@@ -215,12 +217,49 @@ fn form_fields(doc: &Document) -> HashSet<ObjectId> {
     seen
 }
 
+/// Whether an annotation's /Rect has an area (pyHanko's `is_annot_visible`).
+fn has_area(doc: &Document, d: &Dictionary) -> bool {
+    let Some(Object::Array(r)) = d.get(b"Rect").ok().and_then(|o| resolve(doc, o)) else {
+        return false;
+    };
+    let n: Vec<f64> = r
+        .iter()
+        .filter_map(|v| match resolve(doc, v)? {
+            Object::Integer(i) => Some(*i as f64),
+            Object::Real(f) => Some(f64::from(*f)),
+            _ => None,
+        })
+        .collect();
+    match n[..] {
+        [x1, y1, x2, y2] => (x1 - x2).abs() * (y1 - y2).abs() > 0.0,
+        _ => false,
+    }
+}
+
+/// Whether a field or one of its widgets (/Kids) is visible (pyHanko's `is_field_visible`).
+fn visible(doc: &Document, field: &Dictionary) -> bool {
+    if has_area(doc, field) {
+        return true;
+    }
+    match field.get(b"Kids").ok().and_then(|k| resolve(doc, k)) {
+        Some(Object::Array(kids)) => kids.iter().any(|k| match resolve(doc, k) {
+            Some(Object::Dictionary(w)) => has_area(doc, w),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
 /// Compares `old` (the signed revision) with `new` (the final file).
 pub(crate) fn compare(old: &Document, new: &Document) -> Changes {
     let (level, details) = classify(old, new);
     let before = form_fields(old);
     let fields_added = form_fields(new).into_iter().any(|id| {
-        !before.contains(&id) && matches!(new.objects.get(&id), Some(Object::Dictionary(_)))
+        !before.contains(&id)
+            && match new.objects.get(&id) {
+                Some(Object::Dictionary(d)) => !is_sig_field(new, d) || visible(new, d),
+                _ => false,
+            }
     });
     Changes {
         level,

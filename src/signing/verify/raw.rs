@@ -25,9 +25,12 @@ pub(crate) fn revision_ends(data: &[u8]) -> Vec<RevisionEnd> {
     out
 }
 
-/// Index of the revision ending exactly at `end`, if any (0-based).
+/// Index of the revision ending exactly at `end`, if any (0-based): just after `%%EOF`, after
+/// its end-of-line, or between the CR and LF of a CR LF (a revision written ending in CR, to
+/// which a later update added a LF; pyHanko accepts that range too).
 pub(crate) fn revision_at(ends: &[RevisionEnd], end: usize) -> Option<usize> {
-    ends.iter().position(|r| r.eof == end || r.eol == end)
+    ends.iter()
+        .position(|r| r.eof == end || r.eol == end || (r.eol == r.eof + 2 && end == r.eof + 1))
 }
 
 /// First occurrence of `needle` in `hay`.
@@ -243,6 +246,15 @@ mod tests {
         assert_eq!(ends.len(), 2);
         assert_eq!(ends[0], RevisionEnd { eof: 6, eol: 8 });
         assert_eq!(revision_at(&ends, 14), Some(1));
+        // A range that ends after the CR of the first revision's CR LF ends that revision…
+        assert_eq!(revision_at(&ends, 7), Some(0));
+        // …but not one that ends inside the next revision or before %%EOF ends.
+        assert_eq!(revision_at(&ends, 9), None);
+        assert_eq!(revision_at(&ends, 5), None);
+        // With a LF alone there is no byte between: eof + 1 is the eol itself.
+        let lf = revision_ends(b"a%%EOF\nb");
+        assert_eq!(lf[0], RevisionEnd { eof: 6, eol: 7 });
+        assert_eq!(revision_at(&lf, 8), None);
         assert_eq!(decode_hex(b"a b1 c"), vec![0xab, 0x1c]);
         assert_eq!(decode_hex(b"abc"), vec![0xab, 0xc0]);
     }

@@ -2,6 +2,7 @@
 //! reading the DSS. Every walk is bounded and remembers what it visited, so cyclic or
 //! exponentially shared structures cannot make it hang.
 
+use crate::signing::pdf::lexer::Lexer;
 use crate::signing::SigningError;
 use lopdf::xref::XrefEntry;
 use lopdf::{Dictionary, Document, Object, ObjectId};
@@ -18,6 +19,67 @@ pub(crate) fn load(data: &[u8]) -> Result<Document, SigningError> {
     if super::raw::find(head, b"%PDF-").is_none() {
         return Err(SigningError::NotPdf("no %PDF- header".into()));
     }
+    let doc = parse(data)?;
+    let stale = stale_copies(data, &doc);
+    if stale.is_empty() {
+        return Ok(doc);
+    }
+    // lopdf keys each object by the header it finds at an entry's offset, not by the entry,
+    // so an entry that points at an older copy of another object (qpdf's hybrid-xref.pdf lists
+    // its xref stream 109 at the catalog's offset) puts that stale copy in place of the object
+    // the newest revision wrote (an update that rewrites the catalog then looks unapplied). The
+    // stale copies are hidden from lopdf in a copy of the file, same length, so every offset
+    // holds; the raw checks keep reading `data` itself.
+    let mut hidden = data.to_vec();
+    for at in stale {
+        if let Some(keyword) = hidden.get_mut(at..at + 3) {
+            keyword.copy_from_slice(b"xxx");
+        }
+    }
+    parse(&hidden)
+}
+
+/// Positions of the `obj` keyword of every stale copy: an object header that a cross-reference
+/// entry of another number points at, while that object's own entry points elsewhere.
+fn stale_copies(data: &[u8], doc: &Document) -> Vec<usize> {
+    let table = &doc.reference_table;
+    let mut out = Vec::new();
+    for (&num, entry) in &table.entries {
+        let XrefEntry::Normal { offset, .. } = *entry else {
+            continue;
+        };
+        let Ok(at) = usize::try_from(offset) else {
+            continue;
+        };
+        if at >= data.len() {
+            continue;
+        }
+        let mut lx = Lexer::new(data, at);
+        lx.skip_ws();
+        let Ok((found, gen)) = lx.indirect_header() else {
+            continue;
+        };
+        if found == num {
+            continue;
+        }
+        // Stored in an object stream, the object loses to a plain copy in lopdf too.
+        let own_entry_elsewhere = match table.get(found) {
+            Some(XrefEntry::Normal {
+                offset: own,
+                generation,
+            }) => *own != offset && *generation == gen,
+            Some(XrefEntry::Compressed { .. }) => true,
+            _ => false,
+        };
+        if own_entry_elsewhere {
+            // The lexer stands just after `obj`.
+            out.push(lx.pos - 3);
+        }
+    }
+    out
+}
+
+fn parse(data: &[u8]) -> Result<Document, SigningError> {
     // lopdf bounds its own recursion; this is defence in depth against a panic inside it.
     let loaded = std::panic::catch_unwind(|| Document::load_mem(data));
     match loaded {

@@ -87,18 +87,20 @@ fn pades_level(r: &SignatureReport, baseline_attrs: bool, e: &Evidence) -> Pades
 /// Whether what follows breaks the signature's certification, if it is one; says why.
 fn docmdp_broken(r: &mut SignatureReport, later_signature: bool, fields_added: bool) -> bool {
     // Certified with P=1: only DSS data and document timestamps may follow. Under any
-    // certification no new form fields may be created (signing fills existing ones).
+    // certification no new form fields may be created but invisible signature fields, as in
+    // pyHanko (a visible signature fills an existing empty field).
     match r.certification {
         Some(1) if later_signature => {
             r.problems
                 .push("certified with no changes allowed (DocMDP P=1), yet signed again".into());
             true
         }
-        // ISO 32000 lets P=3 add annotations; creating form fields after certifying is
-        // still refused by validators (pyHanko, Acrobat), so it is refused here too.
+        // ISO 32000 lets P=3 add annotations; creating visible form fields after certifying
+        // is still refused by validators (pyHanko), so it is refused here too.
         Some(p) if fields_added => {
             r.problems.push(format!(
-                "certified with DocMDP P={p}, yet new form fields were created after it"
+                "certified with DocMDP P={p}, yet a new visible signature field or another \
+                 form field was created after it"
             ));
             true
         }
