@@ -457,13 +457,21 @@ pub fn open_tasks_with_deadline(conn: &mut DbConn) -> Result<Vec<OpenTaskRow>, D
         .collect())
 }
 
-/// The signing facts of documents' routes, for the digital-signature report: each `approve`,
-/// `sign` or `issue` action on a task of a `sign` or `issue` stage, as `(document_id, stage
-/// kind, action, stored answer)`.
+/// An `approve`, `sign` or `issue` action on a task of a `sign` or `issue` stage.
+pub struct SigningStep {
+    pub document_id: String,
+    pub stage_kind: super::engine::StageKind,
+    /// The action's text.
+    pub action: String,
+    /// The stored answer (JSON of the action's result).
+    pub response: Option<String>,
+}
+
+/// The signing steps of documents' routes, for the digital-signature report.
 pub fn signing_steps(
     conn: &mut DbConn,
     document_ids: &[String],
-) -> Result<Vec<(String, super::engine::StageKind, String, Option<String>)>, DbError> {
+) -> Result<Vec<SigningStep>, DbError> {
     use super::engine::StageKind;
     let mut out = Vec::new();
     for chunk in document_ids.chunks(1000) {
@@ -504,8 +512,14 @@ pub fn signing_steps(
                 ))
                 .load(conn)?;
             for (task, action, response) in actions {
-                if let Some((doc, kind)) = task.and_then(|t| by_task.get(&t).cloned()) {
-                    out.push((doc, kind, action, response));
+                if let Some((document_id, stage_kind)) = task.and_then(|t| by_task.get(&t).cloned())
+                {
+                    out.push(SigningStep {
+                        document_id,
+                        stage_kind,
+                        action,
+                        response,
+                    });
                 }
             }
         }

@@ -128,18 +128,6 @@ fn may_see(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(&mut []), None);
-        assert_eq!(median(&mut [3, 1, 2]), Some(2.0));
-        assert_eq!(median(&mut [4, 1, 2, 3]), Some(2.5));
-    }
-}
-
 /// Channels of incoming documents counted as electronic (compared in lower case, trimmed).
 const ELECTRONIC_CHANNELS: &[&str] = &[
     "electronic",
@@ -273,28 +261,22 @@ fn unit_line<'a>(
 
 /// The documents whose routes issued them with the seal (an `issue` action whose answer
 /// carries a signature) and never approved a `sign` stage without signing.
-fn digitally_issued(
-    steps: Vec<(
-        String,
-        crate::workflow::engine::StageKind,
-        String,
-        Option<String>,
-    )>,
-) -> std::collections::HashSet<String> {
+fn digitally_issued(steps: Vec<queries::SigningStep>) -> std::collections::HashSet<String> {
     use crate::workflow::engine::StageKind;
     let mut sealed = std::collections::HashSet::new();
     let mut unsigned = std::collections::HashSet::new();
-    for (doc, kind, action, response) in steps {
-        match (kind, action.as_str()) {
+    for step in steps {
+        match (step.stage_kind, step.action.as_str()) {
             (StageKind::Sign, "approve") => {
-                unsigned.insert(doc);
+                unsigned.insert(step.document_id);
             }
             (StageKind::Issue, "issue") => {
-                let signed = response
+                let signed = step
+                    .response
                     .and_then(|r| serde_json::from_str::<ActionResult>(&r).ok())
                     .is_some_and(|r| r.signature.is_some());
                 if signed {
-                    sealed.insert(doc);
+                    sealed.insert(step.document_id);
                 }
             }
             _ => {}
@@ -327,4 +309,16 @@ pub fn digital_csv(r: &DigitalReport) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3, 1, 2]), Some(2.0));
+        assert_eq!(median(&mut [4, 1, 2, 3]), Some(2.5));
+    }
 }
