@@ -222,6 +222,33 @@ impl ErrorCode {
     }
 }
 
+impl ApiError {
+    /// A signing-engine failure as a request answers it: a timestamp authority or remote
+    /// signing service out of reach is a passing 503 (nothing was signed or stored); the
+    /// document's, key's or signature's own problems are 422s with the engine's code; I/O and
+    /// internal failures are 500s.
+    pub fn of_signing(e: crate::signing::SigningError) -> ApiError {
+        use crate::signing::SigningError as S;
+        match e {
+            S::Tsa(m) => ApiError::UpstreamUnavailable {
+                code: ErrorCode::TsaUnavailable,
+                message: format!("the timestamp authority did not answer: {m}; nothing was signed"),
+            },
+            S::Remote(m) => ApiError::UpstreamUnavailable {
+                code: ErrorCode::SigningServiceUnavailable,
+                message: format!(
+                    "the remote signing service did not answer: {m}; nothing was signed"
+                ),
+            },
+            S::Internal(_) | S::Io(_) => ApiError::internal(e),
+            other => ApiError::Unprocessable {
+                code: ErrorCode::of_signing(&other),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -58,14 +58,26 @@ pub fn unlock(
     pin: &str,
     now: NaiveDateTime,
 ) -> Result<Signer, ApiError> {
-    let row = queries::find(conn, &credential_id.0)?
+    let row = own_row(conn, credential_id, user_id)?;
+    open_row(conn, kek, &holder(user_id), row, pin, now)
+}
+
+/// The caller's own credential row, 404 for anyone else's or an unknown id.
+fn own_row(
+    conn: &mut DbConn,
+    credential_id: &CredentialId,
+    user_id: &UserId,
+) -> Result<CredentialRow, ApiError> {
+    queries::find(conn, &credential_id.0)?
         .filter(|r| r.owner_user_id.as_deref() == Some(user_id.0.as_str()))
-        .ok_or(ApiError::NotFound("signing credential"))?;
-    let ctx = AuditContext {
+        .ok_or(ApiError::NotFound("signing credential"))
+}
+
+fn holder(user_id: &UserId) -> AuditContext {
+    AuditContext {
         actor_id: Some(user_id.0.clone()),
         ..AuditContext::default()
-    };
-    open_row(conn, kek, &ctx, row, pin, now)
+    }
 }
 
 /// The signer of the caller's credential for one signature: a `server` credential unlocked
@@ -80,12 +92,12 @@ pub fn signer_for(
     pin: &str,
     now: NaiveDateTime,
 ) -> Result<Signer, ApiError> {
-    let row = queries::find(conn, &credential_id.0)?
-        .filter(|r| r.owner_user_id.as_deref() == Some(user_id.0.as_str()))
-        .filter(|r| r.status == CredentialStatus::Active)
-        .ok_or(ApiError::NotFound("signing credential"))?;
+    let row = own_row(conn, credential_id, user_id)?;
     if row.kind != CredentialKind::Csc {
-        return unlock(conn, kek, credential_id, user_id, pin, now);
+        return open_row(conn, kek, &holder(user_id), row, pin, now);
+    }
+    if row.status != CredentialStatus::Active {
+        return Err(ApiError::NotFound("signing credential"));
     }
     let config: super::model::CscConfig = row
         .csc_config
@@ -114,13 +126,7 @@ pub fn signer_for(
         Some(pin.to_string()),
         std::time::Duration::from_secs(15),
     )
-    .map_err(|e| match e {
-        crate::signing::SigningError::Remote(m) => ApiError::UpstreamUnavailable {
-            code: ErrorCode::SigningServiceUnavailable,
-            message: format!("the remote signing service did not answer: {m}"),
-        },
-        other => unprocessable(ErrorCode::of_signing(&other), other.to_string()),
-    })?;
+    .map_err(ApiError::of_signing)?;
     certs::check(&cert, &chain, &[], now)?;
     certs::check_revocation(&cert, &chain, &[])?;
     Ok(Signer::new(cert, chain, Box::new(remote)))
@@ -143,11 +149,7 @@ pub fn unlock_seal(
         return Err(ApiError::Forbidden);
     }
     let row = queries::active_seal(conn, &unit_id.0)?.ok_or(ApiError::NotFound("seal"))?;
-    let ctx = AuditContext {
-        actor_id: Some(user.id.clone()),
-        ..AuditContext::default()
-    };
-    open_row(conn, kek, &ctx, row, pin, now)
+    open_row(conn, kek, &holder(&UserId(user.id.clone())), row, pin, now)
 }
 
 /// The certificate and chain of the caller's own `token` credential, checked for a signature
@@ -158,10 +160,10 @@ pub fn token_certificate(
     user_id: &UserId,
     now: NaiveDateTime,
 ) -> Result<(X509, Vec<X509>), ApiError> {
-    let row = queries::find(conn, &credential_id.0)?
-        .filter(|r| r.owner_user_id.as_deref() == Some(user_id.0.as_str()))
-        .filter(|r| r.status == CredentialStatus::Active)
-        .ok_or(ApiError::NotFound("signing credential"))?;
+    let row = own_row(conn, credential_id, user_id)?;
+    if row.status != CredentialStatus::Active {
+        return Err(ApiError::NotFound("signing credential"));
+    }
     if row.kind != CredentialKind::Token {
         return Err(unprocessable(
             ErrorCode::CredentialNotUsable,

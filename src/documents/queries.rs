@@ -334,24 +334,20 @@ pub fn by_ids(
 }
 
 /// Outgoing documents of the period's issue dates (issued or since archived), as
-/// `(id, unit_id)`; one unit, or all.
+/// `(id, drafting unit_id)` — of every unit: the issuing unit is the register's.
 pub fn issued_outgoing(
     conn: &mut DbConn,
-    unit_id: Option<&str>,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(String, String)>, DbError> {
     use super::model::{Kind, Status};
-    let mut q = documents::table
+    documents::table
         .filter(documents::kind.eq(Kind::Outgoing))
         .filter(documents::status.eq_any([Status::Issued, Status::Archived]))
         .filter(documents::issue_date.ge(from))
         .filter(documents::issue_date.le(to))
-        .into_boxed();
-    if let Some(u) = unit_id {
-        q = q.filter(documents::unit_id.eq(u.to_string()));
-    }
-    q.select((documents::id, documents::unit_id)).load(conn)
+        .select((documents::id, documents::unit_id))
+        .load(conn)
 }
 
 /// Incoming documents received in `[from, to)`, as `(unit_id, received_channel)`.

@@ -207,26 +207,34 @@ async fn sign_kit(
     else {
         return Ok(None);
     };
-    let image = match &unlocked.image_sha256 {
+    Ok(Some(
+        kit_of(state, unlocked.signer, unlocked.image_sha256, None).await?,
+    ))
+}
+
+/// What the route's transaction signs with: `signer`, the stamp's image read from the store,
+/// the server's file store, timestamp authority and limits.
+async fn kit_of(
+    state: &AppState,
+    signer: crate::signing::Signer,
+    image_sha256: Option<String>,
+    prepared: Option<service::Prepared>,
+) -> Result<service::SignKit, ApiError> {
+    let image = match &image_sha256 {
         Some(key) => Some(state.blobs.read_all(key, 4 * 1024 * 1024).await?),
         None => None,
     };
-    let tsa = tsa_of(state);
-    Ok(Some(service::SignKit {
-        signer: unlocked.signer,
+    Ok(service::SignKit {
+        signer,
         image,
-        image_sha256: unlocked.image_sha256,
-        prepared: None,
+        image_sha256,
+        prepared,
         blobs: state.blobs.clone(),
         runtime: tokio::runtime::Handle::current(),
-        tsa,
+        tsa: (!state.config.tsa_url.is_empty())
+            .then(|| crate::signing::tsa::TsaConfig::new(state.config.tsa_url.clone())),
         max_file: state.config.max_upload_bytes,
-    }))
-}
-
-fn tsa_of(state: &AppState) -> Option<crate::signing::tsa::TsaConfig> {
-    (!state.config.tsa_url.is_empty())
-        .then(|| crate::signing::tsa::TsaConfig::new(state.config.tsa_url.clone()))
+    })
 }
 
 /// Prepares a `sign` stage's signature for a USB token: answers the signed attributes to sign
@@ -298,26 +306,10 @@ async fn complete_sign(
         .db(move |conn| service::unlock_handle(conn, &v, &t, &h, crate::db::now()))
         .await?;
     let image_sha256 = unlocked.prepared.plan.image_sha256().map(str::to_string);
-    let image = match &image_sha256 {
-        Some(key) => Some(state.blobs.read_all(key, 4 * 1024 * 1024).await?),
-        None => None,
-    };
-    let key = crate::signing::ExternalSignature::new(&unlocked.cert, signature).map_err(|e| {
-        ApiError::Unprocessable {
-            code: ErrorCode::of_signing(&e),
-            message: e.to_string(),
-        }
-    })?;
-    let kit = service::SignKit {
-        signer: crate::signing::Signer::new(unlocked.cert, unlocked.chain, Box::new(key)),
-        image,
-        image_sha256,
-        prepared: Some(unlocked.prepared),
-        blobs: state.blobs.clone(),
-        runtime: tokio::runtime::Handle::current(),
-        tsa: tsa_of(&state),
-        max_file: state.config.max_upload_bytes,
-    };
+    let key = crate::signing::ExternalSignature::new(&unlocked.cert, signature)
+        .map_err(ApiError::of_signing)?;
+    let signer = crate::signing::Signer::new(unlocked.cert, unlocked.chain, Box::new(key));
+    let kit = kit_of(&state, signer, image_sha256, Some(unlocked.prepared)).await?;
     let req = ActionRequest {
         action: ActionKind::Sign,
         comment: None,

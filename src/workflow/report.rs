@@ -151,7 +151,7 @@ pub fn digital(
     let late = lateness(conn, viewer, cal, unit, from, to)?;
     conn.transaction(|conn| {
         let units = crate::accounts::queries::units_by_id(conn)?;
-        let all_issued = crate::documents::queries::issued_outgoing(conn, None, from, to)?;
+        let all_issued = crate::documents::queries::issued_outgoing(conn, from, to)?;
         let issued = issuing_units(conn, all_issued, unit)?;
         let ids: Vec<String> = issued.iter().map(|(id, _)| id.clone()).collect();
         let digital_docs = digitally_issued(queries::signing_steps(conn, &ids)?);

@@ -27,7 +27,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::signing::keys::Signer;
 use crate::signing::options::{SignOptions, Visible};
 use crate::signing::tsa::TsaConfig;
-use crate::signing::SigningError;
 use crate::storage::BlobStore;
 use chrono::{Datelike, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -579,7 +578,9 @@ fn sign_and_store(
     )?;
     let mut last = None;
     for opts in signatures {
-        last = Some(crate::signing::sign_vec(&mut pdf, &kit.signer, opts).map_err(refusal)?);
+        last = Some(
+            crate::signing::sign_vec(&mut pdf, &kit.signer, opts).map_err(ApiError::of_signing)?,
+        );
     }
     let report = last.ok_or_else(|| corrupt("a signing step without a signature"))?;
     let (sha256, size) = kit.runtime.block_on(kit.blobs.put_bytes(pdf))?;
@@ -602,26 +603,6 @@ fn sign_and_store(
         timestamp: report.timestamp,
         number_symbol,
     })
-}
-
-/// A signing failure as the route answers it: the TSA out of reach is a passing 503 (nothing
-/// was stored, the task stays open); the document's own problems are 422s.
-fn refusal(e: SigningError) -> ApiError {
-    match e {
-        SigningError::Tsa(m) => ApiError::UpstreamUnavailable {
-            code: ErrorCode::TsaUnavailable,
-            message: format!("the timestamp authority did not answer: {m}; nothing was signed"),
-        },
-        SigningError::Remote(m) => ApiError::UpstreamUnavailable {
-            code: ErrorCode::SigningServiceUnavailable,
-            message: format!("the remote signing service did not answer: {m}; nothing was signed"),
-        },
-        SigningError::Internal(_) | SigningError::Io(_) => ApiError::internal(e),
-        other => ApiError::Unprocessable {
-            code: ErrorCode::of_signing(&other),
-            message: other.to_string(),
-        },
-    }
 }
 
 /// What preparing a token's signature needs besides the database.
@@ -679,10 +660,11 @@ pub fn prepare_token(
         ),
         None => None,
     };
-    let key = crate::signing::ExternalSignature::new(&cert, Vec::new()).map_err(refusal)?;
+    let key =
+        crate::signing::ExternalSignature::new(&cert, Vec::new()).map_err(ApiError::of_signing)?;
     let signer = Signer::new(cert, chain, Box::new(key));
     let attrs = crate::signing::signed_attributes_for(&pdf, &signer, &plan.options(image, None)?)
-        .map_err(refusal)?;
+        .map_err(ApiError::of_signing)?;
     let row = HandleRow {
         id: uuid::Uuid::new_v4().to_string(),
         task_id: task.id.clone(),
