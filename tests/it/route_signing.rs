@@ -201,6 +201,28 @@ fn start(o: &Office, doc: &str, signers: &[&str]) {
     assert_eq!(r.status, 201, "{}", r.text);
 }
 
+/// A draft of the drafter routed review (head, approved) → sign (`signers`) → issue.
+fn reviewed_draft(o: &Office, subject: &str, signers: &[&str]) -> String {
+    let doc = draft(o, subject);
+    start(o, &doc, signers);
+    let t = task_id(o, "head", &doc);
+    let r = act(o, "head", &t, &json!({"action": "approve"}), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    doc
+}
+
+/// The director is away for three days: the deputy acts for him, KT.
+fn deputy_signs_for_director(o: &Office) {
+    let ends = (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc();
+    let r = o.srv.post(
+        "/api/v1/substitutions",
+        Some(o.tok("director")),
+        &json!({"deputy_id": o.id("deputy"), "capacity": "kt",
+                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
 fn task_id(o: &Office, who: &str, doc: &str) -> String {
     let r = o.srv.get("/api/v1/tasks", Some(o.tok(who)));
     assert_eq!(r.status, 200, "{}", r.text);
@@ -495,21 +517,8 @@ fn deputy_signs_in_capacity_and_parallel_signers_chain(b: Backend) {
     assert_valid(&o, &pdf, &path, 2);
 
     // The director is away: the deputy signs KT. with her own credential.
-    let doc = draft(&o, "Công văn hướng dẫn");
-    start(&o, &doc, &["director"]);
-    let t = task_id(&o, "head", &doc);
-    assert_eq!(
-        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
-        200
-    );
-    let ends = (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc();
-    let r = o.srv.post(
-        "/api/v1/substitutions",
-        Some(o.tok("director")),
-        &json!({"deputy_id": o.id("deputy"), "capacity": "kt",
-                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text);
+    let doc = reviewed_draft(&o, "Công văn hướng dẫn", &["director"]);
+    deputy_signs_for_director(&o);
     let t = task_id(&o, "director", &doc);
     // The director's credential is not the deputy's to use.
     act(
@@ -553,13 +562,7 @@ fn tsa_outage_changes_nothing(b: Backend) {
     let o = office(b, |c| c.tsa_url = "http://127.0.0.1:9/tsa".into());
     let (cred, _) = credential(&o, "director", "Trần Văn Minh");
     seal(&o);
-    let doc = draft(&o, "Thông báo lịch họp");
-    start(&o, &doc, &["director"]);
-    let t = task_id(&o, "head", &doc);
-    assert_eq!(
-        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
-        200
-    );
+    let doc = reviewed_draft(&o, "Thông báo lịch họp", &["director"]);
     let t = task_id(&o, "director", &doc);
     let r = act(
         &o,
@@ -636,21 +639,8 @@ fn token_signs_through_prepare_and_complete(b: Backend) {
     seal(&o);
     let (token, key) = token_credential(&o, "deputy", "Lê Thị Hoa");
     let (director_cred, _) = credential(&o, "director", "Trần Văn Minh");
-    let doc = draft(&o, "Quyết định ban hành quy chế");
-    start(&o, &doc, &["director"]);
-    let t = task_id(&o, "head", &doc);
-    assert_eq!(
-        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
-        200
-    );
-    let ends = (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc();
-    let r = o.srv.post(
-        "/api/v1/substitutions",
-        Some(o.tok("director")),
-        &json!({"deputy_id": o.id("deputy"), "capacity": "kt",
-                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text);
+    let doc = reviewed_draft(&o, "Quyết định ban hành quy chế", &["director"]);
+    deputy_signs_for_director(&o);
     let t = task_id(&o, "director", &doc);
     // Not the outsider's task; a server credential does not prepare.
     prepare(&o, "outsider", &t, &token).assert_problem(404, "not_found");
@@ -852,13 +842,7 @@ fn revoked_certificates_refuse(b: Backend) {
     r.assert_problem(422, "certificate_revoked");
     assert!(r.text.contains("2021"), "{}", r.text);
     // …and at use, with nothing signed; the good one signs.
-    let doc = draft(&o, "Thông báo kết quả");
-    start(&o, &doc, &["director"]);
-    let t = task_id(&o, "head", &doc);
-    assert_eq!(
-        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
-        200
-    );
+    let doc = reviewed_draft(&o, "Thông báo kết quả", &["director"]);
     let t = task_id(&o, "director", &doc);
     act(
         &o,
@@ -893,13 +877,7 @@ fn csc_credential_signs_remotely(b: Backend) {
     );
     assert_eq!(r.status, 201, "{}", r.text);
     let cred = r.json["id"].as_str().unwrap().to_string();
-    let doc = draft(&o, "Công văn ký số từ xa");
-    start(&o, &doc, &["director"]);
-    let t = task_id(&o, "head", &doc);
-    assert_eq!(
-        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
-        200
-    );
+    let doc = reviewed_draft(&o, "Công văn ký số từ xa", &["director"]);
     let t = task_id(&o, "director", &doc);
     let r = act(
         &o,
@@ -931,13 +909,7 @@ fn csc_credential_signs_remotely(b: Backend) {
 
     // The service down: 503, nothing signed, the task still open.
     cm.stop_csc();
-    let doc = draft(&o, "Công văn thứ hai");
-    start(&o, &doc, &["director"]);
-    let t = task_id(&o, "head", &doc);
-    assert_eq!(
-        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
-        200
-    );
+    let doc = reviewed_draft(&o, "Công văn thứ hai", &["director"]);
     let t = task_id(&o, "director", &doc);
     act(
         &o,
@@ -1025,14 +997,7 @@ fn the_journey(b: Backend) {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     // The deputy signs the second for the director (KT.), with her token.
-    let ends = (chrono::Utc::now() + chrono::Duration::days(3)).naive_utc();
-    let r = o.srv.post(
-        "/api/v1/substitutions",
-        Some(o.tok("director")),
-        &json!({"deputy_id": o.id("deputy"), "capacity": "kt",
-                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text);
+    deputy_signs_for_director(&o);
     let t = task_id(&o, "director", &second);
     let p = prepare(&o, "deputy", &t, &token);
     assert_eq!(p.status, 200, "{}", p.text);
@@ -1146,13 +1111,7 @@ fn digital_report_counts_what_was_signed(b: Backend) {
     let o = office(b, |_| {});
     seal(&o);
     let (cred, _) = credential(&o, "director", "Trần Văn Minh");
-    let digital = draft(&o, "Quyết định ký số");
-    start(&o, &digital, &["director"]);
-    let t = task_id(&o, "head", &digital);
-    assert_eq!(
-        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
-        200
-    );
+    let digital = reviewed_draft(&o, "Quyết định ký số", &["director"]);
     let t = task_id(&o, "director", &digital);
     let sign = json!({"action": "sign", "credential_id": cred, "pin": PIN});
     assert_eq!(act(&o, "director", &t, &sign, None).status, 200);
@@ -1249,7 +1208,106 @@ fn digital_report_counts_what_was_signed(b: Backend) {
         .assert_problem(422, "validation_failed");
 }
 
+/// What an attacker sends to the signing endpoints: control and bidi characters in every new
+/// string, a cut-off body, an oversized PIN, absurd places, and identical requests at once —
+/// each a clear 4xx (or one winner), never a 500, with nothing signed twice.
+fn hostile_signing_inputs(b: Backend) {
+    let o = office(b, |_| {});
+    let (cred, _) = credential(&o, "director", "Trần Văn Minh");
+    let (token, key) = token_credential(&o, "director", "Trần Văn Minh");
+    let doc = reviewed_draft(&o, "Công văn thử tấn công", &["director"]);
+    let t = task_id(&o, "director", &doc);
+    for bad in ["24\u{0}6810", "2468\r\n10", "\u{202e}246810"] {
+        for body in [
+            json!({"action": "sign", "credential_id": cred, "pin": bad}),
+            json!({"action": "sign", "credential_id": format!("{cred}{bad}"), "pin": PIN}),
+            json!({"action": "issue", "register_id": format!("{}{bad}", o.register), "pin": PIN}),
+        ] {
+            let r = act(&o, "director", &t, &body, None);
+            assert!(
+                (400..500).contains(&r.status) && r.json["code"].is_string(),
+                "{body}: {} {}",
+                r.status,
+                r.text
+            );
+        }
+        let r = o.srv.post(
+            &format!("/api/v1/tasks/{t}/sign/prepare"),
+            Some(o.tok("director")),
+            &json!({"credential_id": format!("{token}{bad}")}),
+        );
+        assert!((400..500).contains(&r.status), "{}", r.text);
+        let r = complete(
+            &o,
+            "director",
+            &t,
+            &json!(format!("x{bad}")),
+            &format!("AAAA{bad}"),
+        );
+        assert!((400..500).contains(&r.status), "{}", r.text);
+    }
+    // A body cut off in the middle, an oversized PIN, a place off every page.
+    o.srv
+        .send_raw(
+            "POST",
+            &format!("/api/v1/tasks/{t}/actions"),
+            Some(o.tok("director")),
+            "application/json",
+            br#"{"action": "sign", "credential_id": "#.to_vec(),
+        )
+        .assert_problem(400, "malformed_json");
+    act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": cred, "pin": "9".repeat(10_000)}),
+        None,
+    )
+    .assert_problem(422, "validation_failed");
+    let r = o.srv.post(
+        &format!("/api/v1/documents/{doc}/route"),
+        Some(o.tok("drafter")),
+        &json!({"stages": [{"kind": "sign", "assignees": [{"user": o.id("director")}],
+                "signing": {"stamp": {"page": 4_294_967_296u64, "rect": [1, 1, 100, 100]}}}]}),
+    );
+    assert_eq!(r.status / 100, 4, "{}", r.text);
+    assert_eq!(versions(&o, &doc), 1);
+
+    // The same sign request twice at once, with one Idempotency-Key: one signature, one replay.
+    let sign = json!({"action": "sign", "credential_id": cred, "pin": PIN});
+    let answers = crate::common::race(2, |_| act(&o, "director", &t, &sign, Some("same-key")));
+    for r in &answers {
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let replayed = answers
+        .iter()
+        .filter(|r| r.json["replayed"] == true)
+        .count();
+    assert_eq!(replayed, 1, "exactly one of the two is the replay");
+    assert_eq!(versions(&o, &doc), 2);
+
+    // The same token completion twice at once: one 200, one 409.
+    let doc = reviewed_draft(&o, "Công văn thứ hai", &["director"]);
+    let t = task_id(&o, "director", &doc);
+    let p = prepare(&o, "director", &t, &token);
+    assert_eq!(p.status, 200, "{}", p.text);
+    let signature = token_sign(&key, p.json["to_sign"].as_str().unwrap());
+    let answers = crate::common::race(2, |_| {
+        complete(&o, "director", &t, &p.json["handle"], &signature)
+    });
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        vec![200, 409],
+        "{:?}",
+        answers.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    assert_eq!(versions(&o, &doc), 2);
+}
+
 both_backends!(
+    hostile_signing_inputs,
     the_journey,
     digital_report_counts_what_was_signed,
     paper_office_issues_with_a_number_only,
