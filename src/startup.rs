@@ -97,6 +97,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         state.config.clone(),
         state.clock.clone(),
     )?;
+    crate::workflow::service::start_remote_poller(state.clone());
     let server = crate::http::server(state, listener)?;
     let handle = server.handle();
     tracing::info!(%address, "docflow is serving; API docs at /api/docs/");

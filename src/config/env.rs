@@ -57,6 +57,19 @@ impl Config {
             env,
             int,
         )?;
+        set(
+            &mut self.remote_signing_poll_ms,
+            "remote_signing_poll_ms",
+            env,
+            int,
+        )?;
+        set(&mut self.smartca_sp_id, "smartca_sp_id", env, text)?;
+        set(
+            &mut self.smartca_sp_password,
+            "smartca_sp_password",
+            env,
+            text,
+        )?;
         set(&mut self.blob_dir, "blob_dir", env, text)?;
         set(&mut self.blob_url, "blob_url", env, text)?;
         set(&mut self.s3_endpoint, "s3_endpoint", env, text)?;

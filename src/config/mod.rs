@@ -42,6 +42,13 @@ pub struct Config {
     /// Seconds a signature prepared for a USB token (`…/sign/prepare`) may wait for its
     /// `complete`.
     pub signing_handle_ttl_secs: u64,
+    /// Milliseconds between two looks at remote signatures waiting for their holder's
+    /// confirmation on the phone (VNPT SmartCA); 0: this process does not poll.
+    pub remote_signing_poll_ms: u64,
+    /// The office's service-provider id at VNPT SmartCA; empty: SmartCA credentials cannot sign.
+    pub smartca_sp_id: String,
+    /// The office's service-provider secret at VNPT SmartCA.
+    pub smartca_sp_password: String,
     /// Folder of the content-addressed file store; empty means `{data_dir}/blobs`.
     pub blob_dir: String,
     /// Where files are kept: empty = the local folder `blob_dir`; `s3://BUCKET[/PREFIX]` = an
@@ -129,6 +136,9 @@ impl Default for Config {
             max_json_bytes: 1024 * 1024,
             body_timeout_secs: 30,
             signing_handle_ttl_secs: 300,
+            remote_signing_poll_ms: 2000,
+            smartca_sp_id: String::new(),
+            smartca_sp_password: String::new(),
             max_upload_bytes: 100 * 1024 * 1024,
             blob_dir: String::new(),
             blob_url: String::new(),
@@ -276,6 +286,16 @@ impl Config {
             access_key_id: self.s3_access_key_id.clone(),
             secret_access_key: self.s3_secret_access_key.clone(),
         })
+    }
+
+    /// The office's accounts at remote signing providers.
+    pub fn remote_accounts(&self) -> crate::credentials::unlock::RemoteAccounts {
+        crate::credentials::unlock::RemoteAccounts {
+            smartca: (!self.smartca_sp_id.is_empty()).then(|| crate::signing::smartca::SpAccount {
+                sp_id: self.smartca_sp_id.clone(),
+                sp_password: self.smartca_sp_password.clone(),
+            }),
+        }
     }
 
     /// The folder of the file store.

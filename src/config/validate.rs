@@ -77,6 +77,18 @@ impl Config {
                 "must be between 10 and 3600",
             ));
         }
+        if self.remote_signing_poll_ms > 600_000 {
+            return Err(err(
+                env_name("remote_signing_poll_ms"),
+                "must be at most 600000",
+            ));
+        }
+        if self.smartca_sp_id.is_empty() != self.smartca_sp_password.is_empty() {
+            return Err(err(
+                env_name("smartca_sp_password"),
+                "smartca_sp_id and smartca_sp_password are set together",
+            ));
+        }
         if self.max_upload_bytes < 1024 {
             return Err(err(env_name("max_upload_bytes"), "must be at least 1024"));
         }

@@ -138,12 +138,14 @@ async fn add_from_json(
         }
         NewCredentialJson::Csc {
             label,
+            provider,
             base_url,
             credential_id,
             api_version,
             auth,
         } => {
             let config = CscConfig {
+                provider,
                 base_url,
                 credential_id,
                 api_version,

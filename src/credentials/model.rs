@@ -138,11 +138,25 @@ pub struct Credential {
     pub created_at: NaiveDateTime,
 }
 
+/// Which API a remote signing service speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteProvider {
+    /// The Cloud Signature Consortium API (`api_version` v1 or v2); signs at once.
+    #[default]
+    Csc,
+    /// VNPT SmartCA's service-provider API (`sp769`): the holder confirms each signature in the
+    /// SmartCA app; `credential_id` is the holder's SmartCA user id (citizen-id number); the
+    /// office's account is the `smartca_sp_id` / `smartca_sp_password` settings.
+    VnptSmartca,
+}
+
 /// CSC API version of a remote signing service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CscVersion {
     /// `/csc/v1/…` (`hash[]`, `hashAlgo`, `signAlgo`).
+    #[default]
     V1,
     /// `/csc/v2/…` (`hashes[]`, `hashAlgorithmOID`).
     V2,
@@ -164,10 +178,15 @@ pub enum CscAuth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CscConfig {
+    /// Which API the service speaks; default `csc`.
+    #[serde(default)]
+    pub provider: RemoteProvider,
     /// The service's base URL, `https://…` (the `/csc/v1|v2/` paths are added).
     pub base_url: String,
-    /// The credential id at the service (`credentialID`).
+    /// The credential id at the service (`credentialID`; SmartCA: the holder's user id).
     pub credential_id: String,
+    /// CSC only; default v1.
+    #[serde(default)]
     pub api_version: CscVersion,
     pub auth: CscAuth,
 }
@@ -181,8 +200,13 @@ pub enum NewCredentialJson {
     /// A remote signing service.
     Csc {
         label: String,
+        /// Default `csc`.
+        #[serde(default)]
+        provider: RemoteProvider,
         base_url: String,
         credential_id: String,
+        /// CSC only; default v1.
+        #[serde(default)]
         api_version: CscVersion,
         auth: CscAuth,
     },

@@ -4,7 +4,7 @@
 
 use super::certs;
 use super::crypto::{self, CryptoError, Kek, Sealed};
-use super::model::{CredentialId, CredentialKind, CredentialRow, CredentialStatus};
+use super::model::{CredentialId, CredentialKind, CredentialRow, CredentialStatus, RemoteProvider};
 use super::queries;
 use super::service::{unprocessable, SECRET_MAX_BYTES};
 use crate::accounts::{Role, UnitId, UserId};
@@ -12,6 +12,7 @@ use crate::audit::model::{Action, AuditContext};
 use crate::audit::service as audit;
 use crate::db::{self, DbConn};
 use crate::error::{ApiError, ErrorCode};
+use crate::signing::remote::RemoteSigner;
 use crate::signing::{LocalKey, Signer};
 use chrono::{Duration, NaiveDateTime};
 use openssl::pkey::PKey;
@@ -80,23 +81,66 @@ fn holder(user_id: &UserId) -> AuditContext {
     }
 }
 
+/// What the caller's credential signs with: a `server` key unlocked with its PIN
+/// ([`unlock`]), or a `csc` credential's remote service.
+pub enum CredentialSigner {
+    Key(Signer),
+    Remote(Box<dyn RemoteSigner>),
+}
+
+/// The office's accounts at remote signing providers (settings), for [`remote_signer`].
+#[derive(Debug, Clone, Default)]
+pub struct RemoteAccounts {
+    /// VNPT SmartCA (`smartca_sp_id` / `smartca_sp_password`); none when not configured.
+    pub smartca: Option<crate::signing::smartca::SpAccount>,
+}
+
 /// The signer of the caller's credential for one signature: a `server` credential unlocked
-/// with its PIN ([`unlock`]), or a `csc` credential's remote service (its certificate read from
-/// the service and checked; the PIN goes to the service's `credentials/authorize`). A `token`
-/// signs on the holder's computer (`…/sign/prepare`): 422 `credential_not_usable` here.
+/// with its PIN, or a `csc` credential's remote service (its certificate read from the service
+/// and checked; the PIN, when the service takes one, goes with the request). A `token` signs on
+/// the holder's computer (`…/sign/prepare`): 422 `credential_not_usable` here. A `server`
+/// credential needs the PIN; a remote service gets it when given (one whose holder confirms on
+/// the phone needs none).
 pub fn signer_for(
     conn: &mut DbConn,
     kek: &Kek,
+    accounts: &RemoteAccounts,
     credential_id: &CredentialId,
     user_id: &UserId,
-    pin: &str,
+    pin: Option<&str>,
     now: NaiveDateTime,
-) -> Result<Signer, ApiError> {
+) -> Result<CredentialSigner, ApiError> {
     let row = own_row(conn, credential_id, user_id)?;
     if row.kind != CredentialKind::Csc {
-        return open_row(conn, kek, &holder(user_id), row, pin, now);
+        let pin = pin.ok_or_else(|| ApiError::validation("pin", "is required to sign"))?;
+        return open_row(conn, kek, &holder(user_id), row, pin, now).map(CredentialSigner::Key);
     }
-    if row.status != CredentialStatus::Active {
+    if pin.is_some_and(|p| p.len() > SECRET_MAX_BYTES) {
+        return Err(ApiError::validation("pin", "is too long"));
+    }
+    remote_signer(&row, accounts, pin, now).map(CredentialSigner::Remote)
+}
+
+/// The remote service of the caller's `csc` credential, for polling a pending signature of
+/// theirs (no PIN: the holder confirmed on the phone). 404 once the credential is deleted.
+pub fn remote_for(
+    conn: &mut DbConn,
+    accounts: &RemoteAccounts,
+    credential_id: &CredentialId,
+    user_id: &UserId,
+    now: NaiveDateTime,
+) -> Result<Box<dyn RemoteSigner>, ApiError> {
+    let row = own_row(conn, credential_id, user_id)?;
+    remote_signer(&row, accounts, None, now)
+}
+
+fn remote_signer(
+    row: &CredentialRow,
+    accounts: &RemoteAccounts,
+    pin: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Box<dyn RemoteSigner>, ApiError> {
+    if row.status != CredentialStatus::Active || row.kind != CredentialKind::Csc {
         return Err(ApiError::NotFound("signing credential"));
     }
     let config: super::model::CscConfig = row
@@ -112,24 +156,45 @@ pub fn signer_for(
             "this CSC service's authentication (basic / OAuth 2.0) is not supported yet; use `auth: none` (the PIN at credentials/authorize)",
         ));
     }
-    let api = match config.api_version {
-        super::model::CscVersion::V1 => crate::signing::csc::CscApi::V1,
-        super::model::CscVersion::V2 => crate::signing::csc::CscApi::V2,
+    let timeout = std::time::Duration::from_secs(15);
+    let remote: Box<dyn RemoteSigner> = match config.provider {
+        RemoteProvider::Csc => {
+            let api = match config.api_version {
+                super::model::CscVersion::V1 => crate::signing::csc::CscApi::V1,
+                super::model::CscVersion::V2 => crate::signing::csc::CscApi::V2,
+            };
+            Box::new(
+                crate::signing::csc::CscSigner::connect(
+                    &config.base_url,
+                    api,
+                    &config.credential_id,
+                    pin.map(str::to_string),
+                    timeout,
+                )
+                .map_err(ApiError::of_signing)?,
+            )
+        }
+        RemoteProvider::VnptSmartca => {
+            let account = accounts.smartca.clone().ok_or_else(|| {
+                unprocessable(
+                    ErrorCode::CredentialNotUsable,
+                    "this server has no VNPT SmartCA account: set smartca_sp_id and smartca_sp_password",
+                )
+            })?;
+            Box::new(
+                crate::signing::smartca::SmartCa::connect(
+                    &config.base_url,
+                    account,
+                    &config.credential_id,
+                    timeout,
+                )
+                .map_err(ApiError::of_signing)?,
+            )
+        }
     };
-    if pin.len() > SECRET_MAX_BYTES {
-        return Err(ApiError::validation("pin", "is too long"));
-    }
-    let (remote, cert, chain) = crate::signing::csc::CscSigner::connect(
-        &config.base_url,
-        api,
-        &config.credential_id,
-        Some(pin.to_string()),
-        std::time::Duration::from_secs(15),
-    )
-    .map_err(ApiError::of_signing)?;
-    certs::check(&cert, &chain, &[], now)?;
-    certs::check_revocation(&cert, &chain, &[])?;
-    Ok(Signer::new(cert, chain, Box::new(remote)))
+    certs::check(remote.certificate(), remote.chain(), &[], now)?;
+    certs::check_revocation(remote.certificate(), remote.chain(), &[])?;
+    Ok(remote)
 }
 
 /// Unlocks the organisation seal of `unit_id` for a clerk of that unit (403 for anyone else).

@@ -402,6 +402,11 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        certs_pem -> Nullable<Text>,
+        remote_transaction -> Nullable<Text>,
+        remote_state -> Nullable<Text>,
+        remote_reason -> Nullable<Text>,
+        next_poll_at -> Nullable<Timestamp>,
     }
 }
 

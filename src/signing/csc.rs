@@ -1,10 +1,11 @@
-//! A remote signing service speaking the Cloud Signature Consortium API, as a [`DigestSigner`]:
-//! the document never leaves; the signed attributes' SHA-256 goes to `credentials/authorize`
-//! (hash pinning, with the holder's PIN) for a SAD, then to `signatures/signHash`.
+//! A remote signing service speaking the Cloud Signature Consortium API, as a
+//! [`RemoteSigner`]: the document never leaves; the signed attributes' SHA-256 goes to
+//! `credentials/authorize` (hash pinning, with the holder's PIN) for a SAD, then to
+//! `signatures/signHash`, which signs at once.
 //!
 //! CSC v1 (`/csc/v1/…`: `hash[]`, `hashAlgo`, `signAlgo`) and v2 (`/csc/v2/…`: `hashes[]`,
-//! `hashAlgorithmOID`). Synchronous services only: one that answers "confirm on your phone"
-//! later is not handled here yet.
+//! `hashAlgorithmOID`). CSC's own asynchronous mode (v2 `operationMode: "A"`) is not asked for:
+//! a provider that makes the holder confirm on the phone has its own adapter (`smartca.rs`).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::http;
 use super::keys::{DigestSigner, ExternalSignature, KeyAlgorithm};
+use super::remote::{Polled, RemoteSigner, Submitted};
 use super::SigningError;
 
 /// SHA-256.
@@ -38,6 +40,7 @@ pub struct CscSigner {
     alg: KeyAlgorithm,
     /// The certificate, to check each signature the service returns.
     cert: X509,
+    chain: Vec<X509>,
     timeout: Duration,
 }
 
@@ -50,15 +53,14 @@ fn remote(what: &str, e: String) -> SigningError {
 }
 
 impl CscSigner {
-    /// Asks the service for the credential's certificate chain (`credentials/info`); answers
-    /// the signer with the certificate and the rest of the chain.
+    /// Asks the service for the credential's certificate chain (`credentials/info`).
     pub fn connect(
         base_url: &str,
         api: CscApi,
         credential_id: &str,
         pin: Option<String>,
         timeout: Duration,
-    ) -> Result<(CscSigner, X509, Vec<X509>), SigningError> {
+    ) -> Result<CscSigner, SigningError> {
         let base = base_url.trim_end_matches('/').to_string();
         let info = call(
             &base,
@@ -89,16 +91,16 @@ impl CscSigner {
             .ok_or_else(|| SigningError::Remote("credentials/info gave no certificates".into()))?;
         let chain: Vec<X509> = certs.collect();
         let alg = ExternalSignature::new(&cert, Vec::new())?.algorithm();
-        let signer = CscSigner {
+        Ok(CscSigner {
             base_url: base,
             api,
             credential_id: credential_id.to_string(),
             pin,
             alg,
-            cert: cert.clone(),
+            cert,
+            chain,
             timeout,
-        };
-        Ok((signer, cert, chain))
+        })
     }
 }
 
@@ -127,12 +129,29 @@ fn call(
         .map_err(|_| SigningError::Remote(format!("{method}: the answer is not JSON")))
 }
 
-impl DigestSigner for CscSigner {
-    fn algorithm(&self) -> KeyAlgorithm {
-        self.alg
+impl RemoteSigner for CscSigner {
+    fn certificate(&self) -> &X509 {
+        &self.cert
     }
 
-    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SigningError> {
+    fn chain(&self) -> &[X509] {
+        &self.chain
+    }
+
+    fn submit(&self, digest: &[u8; 32], _description: &str) -> Result<Submitted, SigningError> {
+        self.sign_hash(digest).map(Submitted::Signed)
+    }
+
+    fn poll(&self, _transaction: &str) -> Result<Polled, SigningError> {
+        Err(SigningError::Remote(
+            "a CSC service signs at once: there is no transaction to poll".into(),
+        ))
+    }
+}
+
+impl CscSigner {
+    /// `credentials/authorize` (the hash pinned, the PIN) then `signatures/signHash`.
+    fn sign_hash(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SigningError> {
         let hash = openssl::base64::encode_block(digest);
         let sign_algo = match self.alg {
             KeyAlgorithm::Rsa(_) => SHA256_RSA_OID,

@@ -11,7 +11,9 @@ pub mod online;
 pub mod options;
 pub mod pdf;
 mod prepare;
+pub mod remote;
 mod sign;
+pub mod smartca;
 pub mod tsa;
 pub mod verify;
 

@@ -21,6 +21,9 @@ pub struct Visible {
     /// The picture goes after this many lines (Decree 30: capacity and position above the
     /// signature, the name below); none: after all lines.
     pub image_after_lines: Option<usize>,
+    /// Draw the stamp in the rectangle of the existing empty signature field that
+    /// [`SignOptions::field`] names (`page` and `rect` are not used); that field must exist.
+    pub in_field: bool,
 }
 
 /// Options of one signature.

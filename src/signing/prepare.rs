@@ -104,8 +104,15 @@ pub fn prepare(
         Some(f) => Some(f),
         None => existing_field(opts.field.as_deref(), &doc.fields)?,
     };
+    let in_field = opts.visible.as_ref().is_some_and(|v| v.in_field);
     let field_name = match existing {
         Some(f) => f.name.clone(),
+        None if in_field => {
+            return Err(SigningError::Field(format!(
+                "the document has no empty signature field `{}` to stamp into",
+                opts.field.as_deref().unwrap_or_default()
+            )))
+        }
         None => {
             if doc.docmdp.is_some() && opts.visible.is_some() {
                 return Err(SigningError::CertifiedFieldRequired(
@@ -131,8 +138,9 @@ pub fn prepare(
     }
     match existing {
         Some(f) => {
-            // A field picked here (not named) takes the stamp in its own rectangle.
-            let stamp_with = picked.map(|_| build_appearance);
+            // A field picked here (not named), or named to be stamped in place, takes the stamp
+            // in its own rectangle.
+            let stamp_with = (picked.is_some() || in_field).then_some(build_appearance);
             fill_existing_field(&mut plan, f, opts, stamp_with)?
         }
         None => {

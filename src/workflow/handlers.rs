@@ -146,6 +146,7 @@ async fn inbox(
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retry key, unique per user")),
     request_body = ActionRequest, responses(
     (status = 200, body = ActionResult),
+    (status = 202, description = "`sign` with a remote credential whose holder confirms on the phone: the task stays open until then (its `signing`)", body = super::model::SignPending),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Someone acted first or the route ended: the current state is in `current`", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -157,7 +158,7 @@ async fn act(
     req: HttpRequest,
     id: web::Path<String>,
     body: ApiJson<ActionRequest>,
-) -> Result<web::Json<ActionResult>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let viewer = Viewer::from(&user);
     let ctx = user.audit();
@@ -171,45 +172,86 @@ async fn act(
                 .db(move |conn| service::replayed(conn, &v, &t, &b, k.as_deref()))
                 .await?;
             if let Some(r) = earlier {
-                return Ok(web::Json(r));
+                return Ok(HttpResponse::Ok().json(r));
             }
-            sign_kit(&state, &viewer, &id, &body).await?
+            let kek = state.kek.clone();
+            let accounts = state.config.remote_accounts();
+            let (v, t, b) = (viewer.clone(), id.clone(), body.clone());
+            let unlock = state
+                .db(move |conn| {
+                    service::unlock_for(conn, &kek, &accounts, &v, &t, &b, crate::db::now())
+                })
+                .await?;
+            match unlock {
+                service::Unlock::Nothing => None,
+                service::Unlock::Here(u) => {
+                    Some(kit_of(&state, u.signer, u.image_sha256).await?)
+                }
+                service::Unlock::Remote {
+                    credential_id,
+                    remote,
+                } => {
+                    let env = remote_env(&state);
+                    let answer = state
+                        .db(move |conn| {
+                            let who = service::Actor {
+                                ctx: &ctx,
+                                viewer: &viewer,
+                                cal: &cal,
+                            };
+                            let req = service::RemoteSign {
+                                task_id: &id,
+                                credential_id: &credential_id,
+                                remote,
+                                key,
+                            };
+                            service::sign_remote(conn, &who, req, &env)
+                        })
+                        .await?;
+                    return Ok(match answer {
+                        service::RemoteAnswer::Done(r) => HttpResponse::Ok().json(r),
+                        service::RemoteAnswer::Pending(p) => HttpResponse::Accepted().json(p),
+                    });
+                }
+            }
         }
         _ => None,
     };
-    Ok(web::Json(
-        state
-            .db(move |conn| {
-                let input = service::ActInput {
-                    req: body,
-                    key,
-                    kit: kit.as_ref(),
-                };
-                service::act(conn, &ctx, &viewer, &cal, &id, input)
-            })
-            .await?,
-    ))
+    let result = state
+        .db(move |conn| {
+            let input = service::ActInput {
+                req: body,
+                key,
+                kit: kit.as_ref(),
+            };
+            service::act(conn, &ctx, &viewer, &cal, &id, input)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
 }
 
-/// Unlocks the credential (or the seal) of a `sign` / `issue` action and loads its image;
-/// none for an `issue` on paper (a stage that needs no signature, no PIN given).
-async fn sign_kit(
-    state: &AppState,
-    viewer: &Viewer,
-    task_id: &str,
-    body: &ActionRequest,
-) -> Result<Option<service::SignKit>, ApiError> {
-    let kek = state.kek.clone();
-    let (v, t, b) = (viewer.clone(), task_id.to_string(), body.clone());
-    let Some(unlocked) = state
-        .db(move |conn| service::unlock_for(conn, &kek, &v, &t, &b, crate::db::now()))
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(
-        kit_of(state, unlocked.signer, unlocked.image_sha256, None).await?,
-    ))
+/// What remote signing needs from the server: the file store, limits, the TSA, the poll pace.
+fn remote_env(state: &AppState) -> service::RemoteEnv {
+    service::RemoteEnv {
+        token: token_env(state),
+        tsa: tsa_of(state),
+        poll_ms: state.config.remote_signing_poll_ms,
+    }
+}
+
+/// PAdES B-T with the configured timestamp authority, else none (B-B).
+fn tsa_of(state: &AppState) -> Option<crate::signing::tsa::TsaConfig> {
+    (!state.config.tsa_url.is_empty())
+        .then(|| crate::signing::tsa::TsaConfig::new(state.config.tsa_url.clone()))
+}
+
+fn token_env(state: &AppState) -> service::TokenEnv {
+    service::TokenEnv {
+        blobs: state.blobs.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        max_file: state.config.max_upload_bytes,
+        ttl_secs: state.config.signing_handle_ttl_secs,
+    }
 }
 
 /// What the route's transaction signs with: `signer`, the stamp's image read from the store,
@@ -218,7 +260,6 @@ async fn kit_of(
     state: &AppState,
     signer: crate::signing::Signer,
     image_sha256: Option<String>,
-    prepared: Option<service::Prepared>,
 ) -> Result<service::SignKit, ApiError> {
     let image = match &image_sha256 {
         Some(key) => Some(state.blobs.read_all(key, 4 * 1024 * 1024).await?),
@@ -228,11 +269,10 @@ async fn kit_of(
         signer,
         image,
         image_sha256,
-        prepared,
+        prepared: None,
         blobs: state.blobs.clone(),
         runtime: tokio::runtime::Handle::current(),
-        tsa: (!state.config.tsa_url.is_empty())
-            .then(|| crate::signing::tsa::TsaConfig::new(state.config.tsa_url.clone())),
+        tsa: tsa_of(state),
         max_file: state.config.max_upload_bytes,
     })
 }
@@ -255,12 +295,7 @@ async fn prepare_sign(
     body: ApiJson<PrepareSign>,
 ) -> Result<web::Json<PreparedSign>, ApiError> {
     let viewer = Viewer::from(&user);
-    let env = service::TokenEnv {
-        blobs: state.blobs.clone(),
-        runtime: tokio::runtime::Handle::current(),
-        max_file: state.config.max_upload_bytes,
-        ttl_secs: state.config.signing_handle_ttl_secs,
-    };
+    let env = token_env(&state);
     let id = id.into_inner();
     let body = body.into_inner();
     Ok(web::Json(
@@ -305,29 +340,25 @@ async fn complete_sign(
     let unlocked = state
         .db(move |conn| service::unlock_handle(conn, &v, &t, &h, crate::db::now()))
         .await?;
-    let image_sha256 = unlocked.prepared.plan.image_sha256().map(str::to_string);
-    let key = crate::signing::ExternalSignature::new(&unlocked.cert, signature)
-        .map_err(ApiError::of_signing)?;
-    let signer = crate::signing::Signer::new(unlocked.cert, unlocked.chain, Box::new(key));
-    let kit = kit_of(&state, signer, image_sha256, Some(unlocked.prepared)).await?;
-    let req = ActionRequest {
-        action: ActionKind::Sign,
-        comment: None,
-        to_user_id: None,
-        to_stage: None,
-        credential_id: Some(unlocked.credential_id),
-        pin: None,
-        register_id: None,
-    };
+    let env = remote_env(&state);
     Ok(web::Json(
         state
             .db(move |conn| {
-                let input = service::ActInput {
-                    req,
+                let done = service::Completion {
+                    task_id: &id,
+                    credential_id: &unlocked.credential_id,
+                    prepared: unlocked.prepared,
+                    cert: unlocked.cert,
+                    chain: unlocked.chain,
+                    signature,
                     key: None,
-                    kit: Some(&kit),
                 };
-                service::act(conn, &ctx, &viewer, &cal, &id, input)
+                let who = service::Actor {
+                    ctx: &ctx,
+                    viewer: &viewer,
+                    cal: &cal,
+                };
+                service::complete_prepared(conn, &who, done, &env)
             })
             .await?,
     ))

@@ -190,6 +190,11 @@ pub struct StageSigning {
     /// `issue` stages: where the number and date are printed; default: page 1, top left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_place: Option<Placement>,
+    /// `issue` stages, instead of `number_place`: the name of an empty signature field of the
+    /// document (its template's "Số, ký hiệu" box) that the number and date go into, in the
+    /// field's own rectangle. A document without it cannot be issued (422 `signature_field_invalid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_field: Option<String>,
 }
 
 impl StageSigning {
@@ -269,6 +274,10 @@ pub struct Task {
     /// The comment or result note of the action that closed it.
     pub result: Option<String>,
     pub delegated_from: Option<TaskId>,
+    /// A remote signature of this task waiting for its holder's confirmation on the phone, or
+    /// the last one that failed (with the reason); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<RemoteSigning>,
 }
 
 /// A stage of a route.
@@ -564,7 +573,8 @@ pub struct TaskRow {
     pub delegated_from: Option<String>,
 }
 
-/// A signature prepared for a USB token, waiting for its `complete`.
+/// A signature prepared for a USB token, waiting for its `complete`; or sent to a remote
+/// provider, waiting for the holder's confirmation (`remote_state` set).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = crate::db::schema::signing_handles)]
 pub struct HandleRow {
@@ -579,6 +589,57 @@ pub struct HandleRow {
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// Remote: the certificate and chain the signature was prepared with (PEM, signer first).
+    pub certs_pem: Option<String>,
+    /// Remote: the provider's transaction id.
+    pub remote_transaction: Option<String>,
+    pub remote_state: Option<RemoteState>,
+    /// Remote, failed: why (the provider's refusal, the time running out, a changed document).
+    pub remote_reason: Option<String>,
+    /// Remote, pending: when the poller asks the provider next.
+    pub next_poll_at: Option<NaiveDateTime>,
+}
+
+/// Where a remote signature waiting for its holder stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum RemoteState {
+    /// Sent to the provider; the holder has not confirmed yet.
+    Pending,
+    /// Refused, timed out, or could not be completed: the task is still open, sign again.
+    Failed,
+    /// Confirmed and completed: the task is approved with this signature.
+    Done,
+}
+text_enum!(RemoteState { Pending => "pending", Failed => "failed", Done => "done" });
+
+/// A task's remote signature, as the task shows it (`signing`) and `sign` answers (202).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RemoteSigning {
+    pub state: RemoteState,
+    /// The prepared signature's id.
+    pub handle: String,
+    /// Who signs (the holder of the credential).
+    pub user_id: String,
+    /// The version of the document the signature is made over.
+    pub version: i32,
+    /// Failed: why.
+    pub reason: Option<String>,
+    #[serde(with = "crate::datetime::z")]
+    pub started_at: NaiveDateTime,
+    /// Until when the holder may confirm.
+    #[serde(with = "crate::datetime::z")]
+    pub expires_at: NaiveDateTime,
+}
+
+/// `sign` with a remote credential whose holder must confirm on the phone (202): the task stays
+/// open; it is approved when the confirmation arrives (see the task's `signing`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SignPending {
+    pub task_id: TaskId,
+    pub signing: RemoteSigning,
 }
 
 /// `POST /tasks/{id}/sign/prepare`.

@@ -2,7 +2,7 @@
 
 use super::engine::{RouteStatus, StageStatus, TaskStatus};
 use super::model::{
-    ActionRow, HandleRow, RouteRow, StageRow, SubstitutionRow, TaskRow, TemplateRow,
+    ActionRow, HandleRow, RemoteState, RouteRow, StageRow, SubstitutionRow, TaskRow, TemplateRow,
 };
 use super::model::{Capacity, TaskKind};
 use crate::db::schema::{
@@ -525,4 +525,115 @@ pub fn signing_steps(
         }
     }
     Ok(out)
+}
+
+/// The caller's remote signature of this task still waiting for its holder, if any.
+pub fn pending_remote(
+    conn: &mut DbConn,
+    task_id: &str,
+    user_id: &str,
+) -> Result<Option<HandleRow>, DbError> {
+    use crate::db::schema::signing_handles as h;
+    h::table
+        .filter(h::task_id.eq(task_id))
+        .filter(h::user_id.eq(user_id))
+        .filter(h::remote_state.eq(RemoteState::Pending))
+        .filter(h::used_at.is_null())
+        .order(h::created_at.desc())
+        .select(HandleRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Remote signatures sent to the provider: the transaction to poll, until when, and when the
+/// poller looks first.
+pub fn set_remote_pending(
+    conn: &mut DbConn,
+    id: &str,
+    transaction: &str,
+    expires_at: NaiveDateTime,
+    next_poll_at: NaiveDateTime,
+) -> Result<usize, DbError> {
+    use crate::db::schema::signing_handles as h;
+    diesel::update(
+        h::table
+            .find(id)
+            .filter(h::remote_state.eq(RemoteState::Pending)),
+    )
+    .set((
+        h::remote_transaction.eq(Some(transaction)),
+        h::expires_at.eq(expires_at),
+        h::next_poll_at.eq(Some(next_poll_at)),
+    ))
+    .execute(conn)
+}
+
+/// Ends a pending remote signature: `Done`, or `Failed` with the reason. 1 when it was pending.
+pub fn end_remote(
+    conn: &mut DbConn,
+    id: &str,
+    state: RemoteState,
+    reason: Option<&str>,
+) -> Result<usize, DbError> {
+    use crate::db::schema::signing_handles as h;
+    diesel::update(
+        h::table
+            .find(id)
+            .filter(h::remote_state.eq(RemoteState::Pending)),
+    )
+    .set((
+        h::remote_state.eq(Some(state)),
+        h::remote_reason.eq(reason),
+        h::next_poll_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+}
+
+/// Pending remote signatures due for a look at the provider, oldest due first.
+pub fn due_remote(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<HandleRow>, DbError> {
+    use crate::db::schema::signing_handles as h;
+    h::table
+        .filter(h::remote_state.eq(RemoteState::Pending))
+        .filter(h::next_poll_at.le(now))
+        .order(h::next_poll_at.asc())
+        .limit(limit)
+        .select(HandleRow::as_select())
+        .load(conn)
+}
+
+/// Takes a due row for this poller by moving its next look from `seen` to `next`: 1 when this
+/// call took it, 0 when another poller did first.
+pub fn claim_remote(
+    conn: &mut DbConn,
+    id: &str,
+    seen: NaiveDateTime,
+    next: NaiveDateTime,
+) -> Result<usize, DbError> {
+    use crate::db::schema::signing_handles as h;
+    diesel::update(
+        h::table
+            .find(id)
+            .filter(h::remote_state.eq(RemoteState::Pending))
+            .filter(h::next_poll_at.eq(seen)),
+    )
+    .set(h::next_poll_at.eq(Some(next)))
+    .execute(conn)
+}
+
+/// The remote signatures of these tasks that are pending or failed, newest first.
+pub fn remote_of_tasks(conn: &mut DbConn, task_ids: &[String]) -> Result<Vec<HandleRow>, DbError> {
+    use crate::db::schema::signing_handles as h;
+    if task_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    h::table
+        .filter(h::task_id.eq_any(task_ids))
+        .filter(h::remote_state.eq_any([RemoteState::Pending, RemoteState::Failed]))
+        .order(h::created_at.desc())
+        .select(HandleRow::as_select())
+        .load(conn)
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod certomancer;
+pub mod fake_smartca;
 pub mod pki;
 pub mod pyhanko;
 pub mod pyhanko_verify;
@@ -201,6 +202,8 @@ impl TestServer {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
+                // As `docflow serve` does: the poller of remote signatures beside the server.
+                docflow::workflow::service::start_remote_poller(state.clone());
                 let server = docflow::http::server(state, listener).expect("server");
                 tx.send(server.handle()).expect("send handle");
                 let _ = server.await;

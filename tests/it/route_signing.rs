@@ -923,6 +923,207 @@ fn csc_credential_signs_remotely(b: Backend) {
     assert_eq!(task_id(&o, "director", &doc), t);
 }
 
+/// An issue stage that names the document's own "Số, ký hiệu" box (`number_field`): the
+/// number and date go into that empty signature field, in its rectangle; a document without
+/// the field is refused (422 `signature_field_invalid`) with nothing numbered or stored.
+fn issue_stamps_the_number_into_a_named_field(b: Backend) {
+    let o = office(b, |_| {});
+    let (director_cred, _) = credential(&o, "director", "Trần Văn Minh");
+    seal(&o);
+    let route = json!({"stages": [
+        {"kind": "sign", "assignees": [{"user": o.id("director")}]},
+        {"kind": "issue", "policy": "any", "assignees": [{"role": "clerk", "unit": o.so}],
+         "signing": {"number_field": "SoKyHieu"}},
+    ]});
+    let issue = |pdf: Vec<u8>, subject: &str| -> (String, Resp) {
+        let doc = o.srv.create_document(
+            o.tok("drafter"),
+            &json!({"kind": "outgoing", "type_code": "QĐ", "subject": subject,
+                    "issuer": "Sở Lao động - Thương binh và Xã hội", "issue_place": "Hà Nội"}),
+            pdf,
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = o.srv.post(
+            &format!("/api/v1/documents/{doc}/route"),
+            Some(o.tok("drafter")),
+            &route,
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        let t = task_id(&o, "director", &doc);
+        let r = act(
+            &o,
+            "director",
+            &t,
+            &json!({"action": "sign", "credential_id": director_cred, "pin": PIN}),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        let t = task_id(&o, "clerk", &doc);
+        let r = act(
+            &o,
+            "clerk",
+            &t,
+            &json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN}),
+            None,
+        );
+        (doc, r)
+    };
+    // Without the field: refused, the number not taken, nothing stored.
+    let (doc, r) = issue(pdfgen::table(1), "Quyết định không có ô số");
+    r.assert_problem(422, "signature_field_invalid");
+    assert_eq!(versions(&o, &doc), 2);
+    task_id(&o, "clerk", &doc);
+
+    let (doc, r) = issue(
+        pdfgen::with_empty_field("SoKyHieu", [40.0, 700.0, 300.0, 745.0]),
+        "Quyết định có ô số",
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json["signature"]["number_symbol"], "01/QĐ-SLDTBXH",
+        "{}",
+        r.text
+    );
+    let pdf = latest_pdf(&o, &doc);
+    let path = keep_dir().join(format!("number-field-{b:?}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    assert_valid(&o, &pdf, &path, 3);
+    let report = verify_pdf(&pdf, std::slice::from_ref(&o.ca.cert)).expect("verify");
+    assert!(
+        report.signatures.iter().any(|s| s.field == "SoKyHieu"),
+        "{report:#?}"
+    );
+    let text = pdftotext(&path);
+    assert!(text.contains("Số: 01/QĐ-SLDTBXH"), "{text}");
+    render(&path);
+}
+
+/// Waits up to 30 s for `cond`.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The task's remote signature as the inbox shows it (`task.signing`).
+fn inbox_signing(o: &Office, who: &str, doc: &str) -> Value {
+    let r = o.srv.get("/api/v1/tasks", Some(o.tok(who)));
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["task"]["document_id"] == doc)
+        .map(|i| i["task"]["signing"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// VNPT SmartCA: the holder confirms each signature on the phone. `sign` answers 202 pending
+/// (asked again, the same pending one: nothing sent twice); the poller completes the task once
+/// the holder confirmed, and the file is valid; a refusal and a confirmation that never comes
+/// leave the task open with the reason, and signing again works.
+fn smartca_signs_after_confirmation_on_the_phone(b: Backend) {
+    use crate::common::fake_smartca::{FakeSmartCa, SP_ID, SP_PASSWORD};
+    let o = office(b, |c| {
+        c.smartca_sp_id = SP_ID.into();
+        c.smartca_sp_password = SP_PASSWORD.into();
+        c.remote_signing_poll_ms = 200;
+    });
+    let (key, cert) = identity(&o.ca, &CertSpec::leaf("Trần Văn Minh"));
+    let fake = FakeSmartCa::start("001088000123", key, cert, o.ca.cert.clone());
+    let r = o.srv.post(
+        "/api/v1/me/signing-credentials",
+        Some(o.tok("director")),
+        &json!({"kind": "csc", "provider": "vnpt_smartca", "label": "VNPT SmartCA",
+                "base_url": fake.base, "credential_id": "001088000123", "auth": "none"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let cred = r.json["id"].as_str().unwrap().to_string();
+    // No PIN: the holder confirms in the SmartCA app.
+    let sign = json!({"action": "sign", "credential_id": cred});
+
+    let doc = reviewed_draft(&o, "Quyết định ký qua SmartCA", &["director"]);
+    let t = task_id(&o, "director", &doc);
+    let r = act(&o, "director", &t, &sign, Some("smartca-1"));
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.json["signing"]["state"], "pending", "{}", r.text);
+    let handle = r.json["signing"]["handle"].clone();
+    let again = act(&o, "director", &t, &sign, Some("smartca-1"));
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(again.json["signing"]["handle"], handle);
+    assert_eq!(fake.sign_requests(), 1, "asked twice for one signature");
+    assert_eq!(inbox_signing(&o, "director", &doc)["state"], "pending");
+    // The poller asks; nothing happens before the holder confirms.
+    wait_until("the poller to ask twice", || fake.polls() >= 2);
+    assert_eq!(versions(&o, &doc), 1);
+    assert_eq!(task_id(&o, "director", &doc), t);
+    fake.confirm();
+    wait_until("the confirmed signature", || versions(&o, &doc) == 2);
+    let pdf = latest_pdf(&o, &doc);
+    let path = keep_dir().join(format!("smartca-{b:?}.pdf"));
+    std::fs::write(&path, &pdf).unwrap();
+    assert_valid(&o, &pdf, &path, 1);
+    // The sign stage is done: the clerk has the issue task now.
+    task_id(&o, "clerk", &doc);
+    let route = o.srv.get(
+        &format!("/api/v1/documents/{doc}/route"),
+        Some(o.tok("drafter")),
+    );
+    assert_eq!(route.status, 200, "{}", route.text);
+    assert_eq!(
+        route.json["stages"][1]["tasks"][0]["status"], "approved",
+        "{}",
+        route.text
+    );
+
+    // Refused on the phone: the task stays open with the reason; signing again works.
+    let doc = reviewed_draft(&o, "Công văn bị từ chối ký", &["director"]);
+    let t = task_id(&o, "director", &doc);
+    let r = act(&o, "director", &t, &sign, None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    fake.refuse();
+    wait_until("the refusal", || {
+        inbox_signing(&o, "director", &doc)["state"] == "failed"
+    });
+    let failed = inbox_signing(&o, "director", &doc);
+    assert!(
+        failed["reason"].as_str().unwrap().contains("từ chối"),
+        "{failed}"
+    );
+    assert_eq!(versions(&o, &doc), 1);
+    let r = act(&o, "director", &t, &sign, None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_ne!(r.json["signing"]["handle"], failed["handle"]);
+    fake.confirm();
+    wait_until("the second attempt", || versions(&o, &doc) == 2);
+
+    // Never confirmed: after the service's expiry the task is open again with the reason.
+    fake.expire_after(1);
+    let doc = reviewed_draft(&o, "Công văn không được xác nhận", &["director"]);
+    let t = task_id(&o, "director", &doc);
+    let r = act(&o, "director", &t, &sign, None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    wait_until("the expiry", || {
+        inbox_signing(&o, "director", &doc)["state"] == "failed"
+    });
+    let failed = inbox_signing(&o, "director", &doc);
+    assert!(
+        failed["reason"].as_str().unwrap().contains("in time"),
+        "{failed}"
+    );
+    fake.confirm();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(versions(&o, &doc), 1, "a late confirmation must not sign");
+    assert_eq!(task_id(&o, "director", &doc), t);
+}
+
 /// The issue's journey in one go: two drafts climb review by two reviewers (`all`); the director
 /// signs the first with a `server` credential, the deputy (KT.) the second with a USB token;
 /// the clerk issues both: numbers 01 and 02 and the seal; every signature of both files is
@@ -1313,6 +1514,8 @@ both_backends!(
     paper_office_issues_with_a_number_only,
     draft_is_signed_and_issued,
     csc_credential_signs_remotely,
+    smartca_signs_after_confirmation_on_the_phone,
+    issue_stamps_the_number_into_a_named_field,
     revoked_certificates_refuse,
     token_signs_through_prepare_and_complete,
     deputy_signs_in_capacity_and_parallel_signers_chain,

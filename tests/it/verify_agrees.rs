@@ -247,6 +247,7 @@ fn visible() -> SignOptions {
             seal: None,
             lines: None,
             image_after_lines: None,
+            in_field: false,
         }),
         ..SignOptions::default()
     }

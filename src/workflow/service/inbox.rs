@@ -40,6 +40,8 @@ pub fn inbox(conn: &mut DbConn, viewer: &Viewer) -> Result<Vec<InboxItem>, ApiEr
             }
         })
         .collect();
+    let mut tasks: Vec<&mut Task> = items.iter_mut().map(|i| &mut i.task).collect();
+    super::remote::attach(conn, &mut tasks)?;
     items.sort_by(by_urgency_then_deadline);
     Ok(items)
 }

@@ -3,13 +3,16 @@
 //! event and the notifications in one transaction.
 //!
 //! By what they do: `routes.rs` starting and recalling a route, `act.rs` acting on a task
-//! (idempotency, deputies, the action log), `inbox.rs` the inbox, `persist.rs` the stored
+//! (idempotency, deputies, the action log), `sign.rs` signing and issuing in the route,
+//! `remote.rs` signing with a remote service and the poller of signatures waiting for the
+//! holder's confirmation, `inbox.rs` the inbox, `persist.rs` the stored
 //! route in and out of the pure engine, `view.rs` what the API shows, `support.rs` the small
 //! shared rules (ids, text, assignee resolution, stage checks, engine errors).
 
 mod act;
 mod inbox;
 mod persist;
+mod remote;
 mod routes;
 mod sign;
 mod support;
@@ -17,10 +20,14 @@ mod view;
 
 pub use act::{act, replayed, ActInput};
 pub use inbox::inbox;
+pub use remote::{
+    complete_prepared, poll_due, sign_remote, start as start_remote_poller, Actor, Completion,
+    RemoteAnswer, RemoteEnv, RemoteSign,
+};
 pub use routes::{recall, start_route};
 pub use sign::{
     prepare_token, unlock_for, unlock_handle, Prepared, SignKit, SignPlan, SignatureOutcome,
-    TokenEnv, TokenUnlocked, Unlocked, DEFAULT_STAMP,
+    TokenEnv, TokenUnlocked, Unlock, Unlocked, DEFAULT_STAMP,
 };
 pub use view::get_route;
 

@@ -20,6 +20,7 @@ use crate::accounts::model::{UnitId, UserId};
 use crate::accounts::queries as accounts_q;
 use crate::credentials::crypto::Kek;
 use crate::credentials::model::{CredentialId, Owner};
+use crate::credentials::unlock::{CredentialSigner, RemoteAccounts};
 use crate::db::DbConn;
 use crate::documents::access::Viewer;
 use crate::documents::model::{Kind, VersionRow};
@@ -121,6 +122,18 @@ pub struct Unlocked {
     pub image_sha256: Option<String>,
 }
 
+/// What a `sign` / `issue` is made with: a key here, or a remote signing service (then the
+/// signature is prepared, sent, and completed when the service answers: `remote.rs`).
+pub enum Unlock {
+    /// `issue` on paper: nothing to sign with.
+    Nothing,
+    Here(Unlocked),
+    Remote {
+        credential_id: String,
+        remote: Box<dyn crate::signing::remote::RemoteSigner>,
+    },
+}
+
 /// What a signing step did, in the action's answer and its audit event.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SignatureOutcome {
@@ -146,11 +159,12 @@ pub struct SignatureOutcome {
 pub fn unlock_for(
     conn: &mut DbConn,
     kek: &Kek,
+    accounts: &RemoteAccounts,
     viewer: &Viewer,
     task_id: &str,
     req: &ActionRequest,
     now: NaiveDateTime,
-) -> Result<Option<Unlocked>, ApiError> {
+) -> Result<Unlock, ApiError> {
     let (_, _, stage) = open_task(conn, viewer, task_id, req.action, now)?;
     if req.action == ActionKind::Issue
         && req.pin.is_none()
@@ -158,13 +172,11 @@ pub fn unlock_for(
     {
         // An office issuing on paper: the number only, no seal signature.
         issuing_register(conn, viewer, req)?;
-        return Ok(None);
+        return Ok(Unlock::Nothing);
     }
-    let pin = req
-        .pin
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::validation("pin", "is required to sign"))?;
+    // A remote service whose holder confirms on the phone needs no PIN; everything else does.
+    let given = req.pin.as_deref().filter(|p| !p.is_empty());
+    let pin = given.ok_or_else(|| ApiError::validation("pin", "is required to sign"));
     let user = UserId(viewer.id.clone());
     match req.action {
         ActionKind::Sign => {
@@ -178,17 +190,26 @@ pub fn unlock_for(
             if !is_uuid(id) {
                 return Err(ApiError::NotFound("signing credential"));
             }
-            let signer = crate::credentials::unlock::signer_for(
+            let signer = match crate::credentials::unlock::signer_for(
                 conn,
                 kek,
+                accounts,
                 &CredentialId(id.to_string()),
                 &user,
-                pin,
+                given,
                 now,
-            )?;
+            )? {
+                CredentialSigner::Key(signer) => signer,
+                CredentialSigner::Remote(remote) => {
+                    return Ok(Unlock::Remote {
+                        credential_id: id.to_string(),
+                        remote,
+                    })
+                }
+            };
             let image =
                 crate::credentials::queries::find_image(conn, &Owner::User(viewer.id.clone()))?;
-            Ok(Some(Unlocked {
+            Ok(Unlock::Here(Unlocked {
                 signer,
                 image_sha256: image.map(|i| i.sha256),
             }))
@@ -203,9 +224,9 @@ pub fn unlock_for(
             let reg = issuing_register(conn, viewer, req)?;
             let unit = UnitId(reg.unit_id.clone());
             let signer =
-                crate::credentials::unlock::unlock_seal(conn, kek, &unit, &user, pin, now)?;
+                crate::credentials::unlock::unlock_seal(conn, kek, &unit, &user, pin?, now)?;
             let image = crate::credentials::queries::find_image(conn, &Owner::Unit(reg.unit_id))?;
-            Ok(Some(Unlocked {
+            Ok(Unlock::Here(Unlocked {
                 signer,
                 image_sha256: image.map(|i| i.sha256),
             }))
@@ -419,10 +440,13 @@ fn issue(
     let time = crate::vntime::now();
     let number_place = settings.number_place.unwrap_or(DEFAULT_NUMBER_PLACE);
     let number = SignOptions {
+        // A named field of the document's own layout, stamped in its rectangle; else a place.
+        field: settings.number_field.clone(),
         visible: Some(Visible {
             page: number_place.page.max(1),
             rect: number_place.rect,
             lines: Some(vec![format!("Số: {}", registration.symbol), date_line]),
+            in_field: settings.number_field.is_some(),
             ..Visible::default()
         }),
         name: Some(unit.name.clone()),
@@ -625,16 +649,49 @@ pub fn prepare_token(
     env: &TokenEnv,
     now: NaiveDateTime,
 ) -> Result<PreparedSign, ApiError> {
-    let (task, capacity, stage) = open_task(conn, viewer, task_id, ActionKind::Sign, now)?;
     if !is_uuid(&req.credential_id) {
         return Err(ApiError::NotFound("signing credential"));
     }
+    // The task first: nothing about a credential is said to someone with no task here.
+    open_task(conn, viewer, task_id, ActionKind::Sign, now)?;
     let (cert, chain) = crate::credentials::unlock::token_certificate(
         conn,
         &CredentialId(req.credential_id.clone()),
         &UserId(viewer.id.clone()),
         now,
     )?;
+    let (row, attrs) = prepare_over(
+        conn,
+        viewer,
+        task_id,
+        &req.credential_id,
+        (cert, chain),
+        env,
+        now,
+    )?;
+    crate::db::write_tx(conn, |conn| queries::insert_handle(conn, &row))?;
+    Ok(PreparedSign {
+        handle: row.id,
+        hash_algorithm: "sha256".into(),
+        to_sign: openssl::base64::encode_block(&attrs),
+        version: row.parent_version,
+        expires_at: row.expires_at,
+    })
+}
+
+/// The signature of the caller's `sign` task over the document's latest version, prepared
+/// for a key that is elsewhere (a USB token, a remote service): its plan (stamp, time) in a
+/// handle row, not yet stored, and the DER signed attributes the key must sign.
+pub(super) fn prepare_over(
+    conn: &mut DbConn,
+    viewer: &Viewer,
+    task_id: &str,
+    credential_id: &str,
+    (cert, chain): (openssl::x509::X509, Vec<openssl::x509::X509>),
+    env: &TokenEnv,
+    now: NaiveDateTime,
+) -> Result<(HandleRow, Vec<u8>), ApiError> {
+    let (task, capacity, stage) = open_task(conn, viewer, task_id, ActionKind::Sign, now)?;
     let doc = crate::documents::queries::find(conn, &task.document_id)?
         .ok_or(ApiError::NotFound("task"))?;
     let settings = stage_signing(&stage)?;
@@ -669,22 +726,20 @@ pub fn prepare_token(
         id: uuid::Uuid::new_v4().to_string(),
         task_id: task.id.clone(),
         user_id: viewer.id.clone(),
-        credential_id: req.credential_id.clone(),
+        credential_id: credential_id.to_string(),
         document_id: doc.id.clone(),
         parent_version: parent.number,
         plan: serde_json::to_string(&plan).map_err(ApiError::internal)?,
         expires_at: now + chrono::Duration::seconds(env.ttl_secs as i64),
         used_at: None,
         created_at: now,
+        certs_pem: None,
+        remote_transaction: None,
+        remote_state: None,
+        remote_reason: None,
+        next_poll_at: None,
     };
-    crate::db::write_tx(conn, |conn| queries::insert_handle(conn, &row))?;
-    Ok(PreparedSign {
-        handle: row.id,
-        hash_algorithm: "sha256".into(),
-        to_sign: openssl::base64::encode_block(&attrs),
-        version: parent.number,
-        expires_at: row.expires_at,
-    })
+    Ok((row, attrs))
 }
 
 /// A task the caller may `sign` / `issue` now: theirs (or held as a deputy in force), open, of

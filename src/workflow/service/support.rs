@@ -218,6 +218,28 @@ fn check_signing(
         }
         check_placement(&format!("{f}.signing.number_place"), p)?;
     }
+    if let Some(name) = &s.number_field {
+        let at = format!("{f}.signing.number_field");
+        if kind != crate::workflow::engine::StageKind::Issue {
+            return Err(ApiError::validation(
+                at,
+                "only an issue stage prints the number",
+            ));
+        }
+        if s.number_place.is_some() {
+            return Err(ApiError::validation(
+                at,
+                "give number_place or number_field, not both",
+            ));
+        }
+        crate::text::check_name(&at, name)?;
+        if name.trim().is_empty() || name.len() > 100 || name.contains('.') {
+            return Err(ApiError::validation(
+                at,
+                "must name a field: 1 to 100 bytes, no dot",
+            ));
+        }
+    }
     Ok(())
 }
 

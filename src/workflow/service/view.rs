@@ -70,6 +70,7 @@ pub(in crate::workflow) fn task_view(
         acted_at: t.acted_at,
         result: t.result.clone(),
         delegated_from: t.delegated_from.clone().map(TaskId),
+        signing: None,
     }
 }
 
@@ -106,6 +107,9 @@ pub(super) fn route_view(conn: &mut DbConn, l: &Loaded) -> Result<Route, ApiErro
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
+    let mut stages = stages;
+    let mut tasks: Vec<&mut Task> = stages.iter_mut().flat_map(|s| s.tasks.iter_mut()).collect();
+    super::remote::attach(conn, &mut tasks)?;
     Ok(Route {
         id: RouteId(l.row.id.clone()),
         document_id: l.row.document_id.clone(),
