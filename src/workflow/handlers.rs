@@ -184,9 +184,7 @@ async fn act(
                 .await?;
             match unlock {
                 service::Unlock::Nothing => None,
-                service::Unlock::Here(u) => {
-                    Some(kit_of(&state, u.signer, u.image_sha256).await?)
-                }
+                service::Unlock::Here(u) => Some(kit_of(&state, u.signer, u.image_sha256).await?),
                 service::Unlock::Remote {
                     credential_id,
                     remote,

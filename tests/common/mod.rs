@@ -4,6 +4,7 @@
 
 pub mod certomancer;
 pub mod fake_smartca;
+pub mod moto;
 pub mod pki;
 pub mod pyhanko;
 pub mod pyhanko_verify;

@@ -2,79 +2,11 @@
 //! documents uploaded, downloaded whole and by range, identical content stored once, a refused
 //! upload leaving no object, and a store that cannot be reached answering 503, on both databases.
 
-use crate::common::{fixture, pyvenv, Backend, TestServer};
+use crate::common::moto::S3Server;
+use crate::common::{fixture, Backend, TestServer};
 use serde_json::{json, Value};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A moto S3 server on a free loopback port, stopped on drop.
-struct S3Server {
-    child: Child,
-    endpoint: String,
-    http: reqwest::blocking::Client,
-}
-
-impl S3Server {
-    fn start() -> S3Server {
-        let venv = pyvenv::tool_venv("moto", &["moto[server]==5.2.5"], "moto_server");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(venv.join("bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let server = S3Server {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            http: reqwest::blocking::Client::new(),
-        };
-        let started = Instant::now();
-        while server.http.get(&server.endpoint).send().is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto_server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        server
-    }
-
-    fn create_bucket(&self, bucket: &str) {
-        let r = self
-            .http
-            .put(format!("{}/{bucket}", self.endpoint))
-            .send()
-            .expect("create bucket");
-        assert!(r.status().is_success(), "create bucket: {}", r.status());
-    }
-
-    /// Keys of the objects in the bucket (path-style ListObjectsV2).
-    fn keys(&self, bucket: &str) -> Vec<String> {
-        let body = self
-            .http
-            .get(format!("{}/{bucket}?list-type=2", self.endpoint))
-            .send()
-            .and_then(|r| r.text())
-            .expect("list bucket");
-        body.split("<Key>")
-            .skip(1)
-            .filter_map(|s| s.split("</Key>").next())
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn s3_server(b: Backend, s3: &S3Server, bucket: &str) -> TestServer {
     let endpoint = s3.endpoint.clone();
