@@ -10,6 +10,7 @@ pub mod pyhanko;
 pub mod pyhanko_verify;
 pub mod pyvenv;
 pub mod smtp;
+pub mod tcp_proxy;
 pub mod testca;
 
 use docflow::config::Config;

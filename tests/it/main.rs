@@ -20,6 +20,7 @@ mod nodes;
 mod notify;
 mod notify_workflow;
 mod openapi;
+mod outages;
 mod route_signing;
 mod schema;
 mod signing_pades;
