@@ -308,6 +308,11 @@ impl TestServer {
         srv
     }
 
+    /// The spawned process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Kills the spawned process at once (SIGKILL): no graceful anything.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

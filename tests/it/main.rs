@@ -15,6 +15,7 @@ mod api_verify;
 mod audit_chain;
 mod cli;
 mod config_docs;
+mod crashes;
 mod credentials;
 mod nodes;
 mod notify;
