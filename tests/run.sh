@@ -2,7 +2,8 @@
 # The README's test command: `bash tests/run.sh [nextest filters and options…]`.
 # On a fresh clone of a fresh machine it installs what the tests need and runs them all:
 #  - the outside validators from Debian's packages (qpdf, pdfsig/pdftotext/pdffonts/pdftoppm,
-#    certutil), with apt-get when they are missing (root needed then; otherwise it says what to run);
+#    certutil), sqlite3 and pg_dump (the backup test), with apt-get when they are missing (root
+#    needed then; otherwise it says what to run);
 #  - the Python tools (pyHanko, certomancer, aiosmtpd, moto) come from PyPI into venvs on first use,
 #    pinned in tests/common/pyvenv.rs;
 #  - PostgreSQL: when TEST_DATABASE_URL is unset and a server answers on 127.0.0.1:5432, the
@@ -15,7 +16,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests call, by the command that proves each is there.
 need=()
-for pair in qpdf:qpdf pdfsig:poppler-utils pdftoppm:poppler-utils certutil:libnss3-tools; do
+for pair in qpdf:qpdf pdfsig:poppler-utils pdftoppm:poppler-utils certutil:libnss3-tools \
+  sqlite3:sqlite3 pg_dump:postgresql-client; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
