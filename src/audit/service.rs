@@ -180,6 +180,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Outcome of checking the whole chain.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditChainReport)]
 pub struct ChainReport {
     /// Rows checked.
     pub events: i64,

@@ -101,7 +101,85 @@ async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// The complete API document (also served at `/api/v1/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| build_app_parts(None).1).clone()
+    DOC.get_or_init(|| {
+        let mut doc = build_app_parts(None).1;
+        common_responses(&mut doc);
+        doc
+    })
+    .clone()
+}
+
+/// The answers any operation can give besides its own, added to each where it does not name
+/// them itself, so a client (or schemathesis) finds every status the server really sends in the
+/// document: 400 (an unreadable path, query or body), 401 and 403 (no valid token; a password
+/// that must be changed first) on signed-in operations, 413 / 415 / 422 on those that take a
+/// body or parameters, 503 (the database out of reach) everywhere. All problem+json.
+fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            let signed_in = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let takes_input =
+                op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let mut add = |status: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem(description));
+            };
+            add(
+                "400",
+                "The path, query or body cannot be read (`code` says which)",
+            );
+            if signed_in {
+                add("401", "No valid bearer token (`unauthorized`)");
+                add(
+                    "403",
+                    "Not allowed, or the password must be changed first (`password_change_required`)",
+                );
+            }
+            if takes_input {
+                add(
+                    "422",
+                    "A value is not acceptable (`validation_failed` names the field)",
+                );
+            }
+            if op.request_body.is_some() {
+                add(
+                    "413",
+                    "The body is larger than allowed (`payload_too_large`)",
+                );
+                add(
+                    "415",
+                    "The body's media type is not accepted (`unsupported_media_type`)",
+                );
+            }
+            add(
+                "503",
+                "The database does not answer now (`service_unavailable`); retry",
+            );
+        }
+    }
 }
 
 fn build_app_parts(

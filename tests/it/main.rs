@@ -25,6 +25,7 @@ mod openapi;
 mod outages;
 mod route_signing;
 mod schema;
+mod schemathesis;
 mod signing_pades;
 mod signing_reject;
 mod signing_tsa;
