@@ -256,6 +256,7 @@ impl Config {
             }
         }
         self.trust_roots()?;
+        self.office_ca()?;
         Ok(())
     }
 }

@@ -106,10 +106,10 @@ pub fn signer_for(
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("credential {}: no CSC settings", row.id))
         })?;
-    if config.auth != super::model::CscAuth::None {
+    if config.auth == super::model::CscAuth::Oauth2 {
         return Err(unprocessable(
             ErrorCode::CredentialNotUsable,
-            "this CSC service's authentication (basic / OAuth 2.0) is not supported yet; use `auth: none` (the PIN at credentials/authorize)",
+            "this CSC service's authentication (OAuth 2.0) is not supported yet; use `auth: basic` or `none`",
         ));
     }
     let api = match config.api_version {
@@ -119,12 +119,21 @@ pub fn signer_for(
     if pin.len() > SECRET_MAX_BYTES {
         return Err(ApiError::validation("pin", "is too long"));
     }
+    let timeout = std::time::Duration::from_secs(15);
+    let token = match (config.auth, &config.username) {
+        (super::model::CscAuth::Basic, Some(username)) => Some(
+            crate::signing::csc::login(&config.base_url, api, username, pin, timeout)
+                .map_err(ApiError::of_signing)?,
+        ),
+        _ => None,
+    };
     let (remote, cert, chain) = crate::signing::csc::CscSigner::connect(
         &config.base_url,
         api,
         &config.credential_id,
         Some(pin.to_string()),
-        std::time::Duration::from_secs(15),
+        token,
+        timeout,
     )
     .map_err(ApiError::of_signing)?;
     certs::check(&cert, &chain, &[], now)?;
