@@ -214,10 +214,13 @@ pub fn issue(
     )?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(ski)?;
-    let aki = AuthorityKeyIdentifier::new()
-        .keyid(false)
-        .build(&b.x509v3_context(Some(&ca.cert), None))?;
-    b.append_extension(aki)?;
+    // Only a CA certificate with a key identifier can be named by it (OpenSSL refuses else).
+    if ca.cert.subject_key_id().is_some() {
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(false)
+            .build(&b.x509v3_context(Some(&ca.cert), None))?;
+        b.append_extension(aki)?;
+    }
     if holder.email.parse::<lettre::Address>().is_ok() {
         let san = SubjectAlternativeName::new()
             .email(&holder.email)
