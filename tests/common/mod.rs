@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod certomancer;
+pub mod csc_v2;
 pub mod pki;
 pub mod pyhanko;
 pub mod pyhanko_verify;
