@@ -180,6 +180,7 @@ async fn add_from_form(
                     let keys = Keys {
                         kek: &kek,
                         trust_roots: &roots,
+                        office_ca: None,
                     };
                     let upload = ServerUpload {
                         file: &file,
@@ -355,6 +356,7 @@ async fn put_seal(
             let keys = Keys {
                 kek: &kek,
                 trust_roots: &roots,
+                office_ca: None,
             };
             let upload = ServerUpload {
                 file: &file,
@@ -400,8 +402,9 @@ async fn issue_credential(
             let keys = Keys {
                 kek: &kek,
                 trust_roots: &roots,
+                office_ca: ca.as_deref(),
             };
-            service::issue_for_user(conn, &ctx, &keys, ca.as_deref(), &holder, &req, now)
+            service::issue_for_user(conn, &ctx, &keys, &holder, &req, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(created))

@@ -186,10 +186,12 @@ pub struct ServerUpload<'a> {
     pub password: String,
 }
 
-/// The secrets the service needs: the KEK and the office's trust roots.
+/// The secrets the service needs: the KEK, the office's trust roots and its own CA.
 pub struct Keys<'a> {
     pub kek: &'a Kek,
     pub trust_roots: &'a [X509],
+    /// `office_ca_path`, when set: what [`issue_for_user`] issues from.
+    pub office_ca: Option<&'a super::issue::OfficeCa>,
 }
 
 /// A checked, encrypted `server` credential, ready to insert.
@@ -374,7 +376,6 @@ pub fn issue_for_user(
     conn: &mut DbConn,
     ctx: &AuditContext,
     keys: &Keys,
-    ca: Option<&super::issue::OfficeCa>,
     user_id: &UserId,
     req: &IssueRequest,
     now: NaiveDateTime,
@@ -383,7 +384,7 @@ pub fn issue_for_user(
     check_new_pin(&req.pin)?;
     let user =
         crate::accounts::queries::find_user(conn, &user_id.0)?.ok_or(ApiError::NotFound("user"))?;
-    let Some(ca) = ca else {
+    let Some(ca) = keys.office_ca else {
         return Err(ApiError::conflict(
             ErrorCode::OfficeCaNotConfigured,
             "this server issues no certificates: office_ca_path (the office's own CA) is not set",
