@@ -165,6 +165,9 @@ pub struct DocumentRow {
     pub return_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// What the signature check at registration found (incoming electronic documents).
+    pub signatures_check: Option<SignaturesCheck>,
+    pub signatures_checked_at: Option<NaiveDateTime>,
 }
 
 /// A registration row: the document's number in a register.
@@ -394,6 +397,11 @@ pub struct Document {
     #[serde(with = "crate::datetime::z_opt")]
     pub returned_at: Option<NaiveDateTime>,
     pub return_reason: Option<String>,
+    /// What the signature check found when the document was registered (incoming electronic
+    /// documents only; none: not checked).
+    pub signatures_check: Option<SignaturesCheck>,
+    #[serde(with = "crate::datetime::z_opt")]
+    pub signatures_checked_at: Option<NaiveDateTime>,
     /// Versions of the main PDF, oldest first.
     pub versions: Vec<Version>,
     pub attachments: Vec<Attachment>,

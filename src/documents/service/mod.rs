@@ -111,6 +111,8 @@ fn view(conn: &mut DbConn, d: DocumentRow) -> Result<Document, ApiError> {
         acknowledged_at: d.acknowledged_at,
         returned_at: d.returned_at,
         return_reason: d.return_reason,
+        signatures_check: d.signatures_check,
+        signatures_checked_at: d.signatures_checked_at,
         versions,
         attachments,
         created_at: d.created_at,

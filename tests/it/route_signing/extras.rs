@@ -439,6 +439,15 @@ fn digital_report_counts_verified_incoming(b: Backend) {
             &json!({"register_id": incoming}),
         );
         assert_eq!(r.status, 200, "{}", r.text);
+        let d = o
+            .srv
+            .get(&format!("/api/v1/documents/{id}"), Some(o.tok("clerk")));
+        let expected = ["valid", "invalid", "unsigned"].get(i).copied();
+        assert_eq!(d.json["signatures_check"].as_str(), expected, "{}", d.text);
+        assert_eq!(
+            d.json["signatures_checked_at"].is_string(),
+            expected.is_some()
+        );
         ids.push(id);
     }
     let today = docflow::vntime::local_date(chrono::Utc::now().naive_utc());
