@@ -330,6 +330,29 @@ fn issued_document_reaches_its_recipients(b: Backend) {
     let r = act(&o, "clerk", &t, &issue, None);
     assert_eq!(r.status, 200, "{}", r.text);
     let issued_sha = sha256_hex(&latest_pdf(&o, &doc));
+    // A classified document goes to no outside address (its file never leaves by email).
+    let secret = o.srv.create_document(
+        o.tok("drafter"),
+        &json!({"kind": "outgoing", "type_code": "QĐ", "subject": "Quyết định mật",
+                "issuer": "Sở Lao động - Thương binh và Xã hội", "issue_place": "Hà Nội",
+                "confidentiality": "confidential",
+                "recipients": ["Công an tỉnh <congan@example.gov.vn>"]}),
+        pdfgen::table(1),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    start(&o, &secret, &["director"]);
+    let t = task_id(&o, "head", &secret);
+    assert_eq!(
+        act(&o, "head", &t, &json!({"action": "approve"}), None).status,
+        200
+    );
+    let t = task_id(&o, "director", &secret);
+    assert_eq!(act(&o, "director", &t, &sign, None).status, 200);
+    let t = task_id(&o, "clerk", &secret);
+    let r = act(&o, "clerk", &t, &issue, None);
+    assert_eq!(r.status, 200, "{}", r.text);
 
     // Wait until the outbox is empty: everything written is sent.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -361,14 +384,25 @@ fn issued_document_reaches_its_recipients(b: Backend) {
         "ubnd.huyen@example.gov.vn",
         "drafter@example.gov.vn",
     ] {
-        let got = to(addr);
+        let got: Vec<_> = to(addr)
+            .into_iter()
+            .filter(|m| !m.attachments.is_empty())
+            .collect();
         assert_eq!(got.len(), 1, "{addr}: {issued:#?}");
         let m = got[0];
         assert_eq!(m.attachments.len(), 1, "{m:?}");
         assert_eq!(m.attachments[0].content_type, "application/pdf");
         assert_eq!(m.attachments[0].sha256, issued_sha, "{addr}");
     }
-    assert_eq!(issued.len(), 3, "{issued:#?}");
+    assert!(to("congan@example.gov.vn").is_empty(), "{issued:#?}");
+    // The drafter hears of the classified one without its subject or file.
+    let secret_mail: Vec<_> = to("drafter@example.gov.vn")
+        .into_iter()
+        .filter(|m| m.attachments.is_empty())
+        .collect();
+    assert_eq!(secret_mail.len(), 1, "{issued:#?}");
+    assert!(!secret_mail[0].subject.contains("Quyết định mật"));
+    assert_eq!(issued.len(), 4, "{issued:#?}");
     assert!(
         to("stc@example.gov.vn")[0].to.contains("Sở Tài chính")
             || to("stc@example.gov.vn")[0].raw_headers.contains("=?utf-8?"),
