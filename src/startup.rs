@@ -49,7 +49,12 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
             "loaded the trust roots of signature verification"
         );
     }
+    let office_ca = cfg.office_ca()?;
+    if let Some(ca) = &office_ca {
+        tracing::info!(path = %cfg.office_ca_path, ca = ?ca, "loaded the office CA: admins may issue signing credentials");
+    }
     Ok(AppState {
+        office_ca: office_ca.map(Arc::new),
         kek: Arc::new(kek),
         pool,
         config: Arc::new(cfg),

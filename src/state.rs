@@ -1,4 +1,5 @@
-//! The state every request can reach (pool, configuration, file store, clock, trust roots, KEK),
+//! The state every request can reach (pool, configuration, file store, clock, trust roots, KEK,
+//! office CA),
 //! apart from the HTTP edge that hands it to handlers: services and background parts take it
 //! without depending on `http/`.
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub trust_roots: Arc<Vec<openssl::x509::X509>>,
     /// The key-encryption key of stored signing keys (`signing_kek_path`), read once.
     pub kek: Arc<crate::credentials::crypto::Kek>,
+    /// The office's own CA (`office_ca_path`), read once; none when not set.
+    pub office_ca: Option<Arc<crate::credentials::issue::OfficeCa>>,
 }
 
 impl AppState {

@@ -134,6 +134,13 @@ impl Config {
         set(&mut self.signing_cert_path, "signing_cert_path", env, text)?;
         set(&mut self.signing_kek_path, "signing_kek_path", env, text)?;
         set(&mut self.trust_roots_path, "trust_roots_path", env, text)?;
+        set(&mut self.office_ca_path, "office_ca_path", env, text)?;
+        set(
+            &mut self.office_ca_password,
+            "office_ca_password",
+            env,
+            text,
+        )?;
         set(
             &mut self.calendar_builtin_holidays,
             "calendar_builtin_holidays",

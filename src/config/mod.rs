@@ -111,6 +111,12 @@ pub struct Config {
     /// PEM bundle of the root certificates signatures are verified against (e.g. the national
     /// root CA); empty: none, so every signature is reported as untrusted.
     pub trust_roots_path: String,
+    /// The office's own CA (closed deployments): a PKCS#12 file or PEM key + certificate(s),
+    /// readable by its owner only, from which an admin issues officials' signing credentials
+    /// (`POST /users/{id}/signing-credentials`); empty: none, that endpoint answers 409.
+    pub office_ca_path: String,
+    /// Password of the `office_ca_path` PKCS#12 file, or of its encrypted PEM key.
+    pub office_ca_password: String,
     /// Whether the working-day calendar includes Vietnam's holidays (fixed solar ones every
     /// year, Tết / Giỗ Tổ and substitute days for 2025–2027).
     pub calendar_builtin_holidays: bool,
@@ -169,6 +175,8 @@ impl Default for Config {
             signing_cert_path: String::new(),
             signing_kek_path: String::new(),
             trust_roots_path: String::new(),
+            office_ca_path: String::new(),
+            office_ca_password: String::new(),
             calendar_builtin_holidays: true,
             calendar_extra_holidays: String::new(),
             calendar_extra_workdays: String::new(),
@@ -261,6 +269,25 @@ impl Config {
             err(
                 env_name("trust_roots_path"),
                 format!("{why} (expected a PEM file of one or more certificates)"),
+            )
+        })
+    }
+
+    /// The office CA of `office_ca_path` (none when it is empty). Read at validation and once
+    /// more when the server starts, which keeps it.
+    pub fn office_ca(&self) -> Result<Option<crate::credentials::issue::OfficeCa>, ConfigError> {
+        if self.office_ca_path.is_empty() {
+            return Ok(None);
+        }
+        crate::credentials::issue::OfficeCa::load(
+            Path::new(&self.office_ca_path),
+            &self.office_ca_password,
+        )
+        .map(Some)
+        .map_err(|why| {
+            err(
+                env_name("office_ca_path"),
+                format!("'{}': {why}", self.office_ca_path),
             )
         })
     }

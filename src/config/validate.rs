@@ -268,6 +268,7 @@ impl Config {
             }
         }
         self.trust_roots()?;
+        self.office_ca()?;
         Ok(())
     }
 }

@@ -3,13 +3,13 @@
 
 use super::form::{self, Form};
 use super::model::{
-    Credential, CredentialId, CredentialKind, CscConfig, NewCredentialJson, Owner, Seal,
-    SealMetadata, SignatureImage, UploadMetadata,
+    Credential, CredentialId, CredentialKind, CscConfig, IssueRequest, NewCredentialJson, Owner,
+    Seal, SealMetadata, SignatureImage, UploadMetadata,
 };
 use super::service::{self, Keys, ServerUpload, StoredImage};
 use crate::accounts::{CurrentUser, Role, UnitId, UserId};
 use crate::error::{ApiError, Problem};
-use crate::http::{json, AppState};
+use crate::http::{json, ApiJson, AppState};
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -26,7 +26,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(delete_credential)
         .service(put_signature_image)
         .service(get_signature_image)
-        .service(put_seal);
+        .service(put_seal)
+        .service(issue_credential);
 }
 
 /// The multipart form of a new `server` or `token` credential.
@@ -143,6 +144,7 @@ async fn add_from_json(
             credential_id,
             api_version,
             auth,
+            username,
         } => {
             let config = CscConfig {
                 provider,
@@ -150,6 +152,7 @@ async fn add_from_json(
                 credential_id,
                 api_version,
                 auth,
+                username,
             };
             state
                 .db(move |conn| service::add_csc(conn, &ctx, &id, &label, config, now))
@@ -179,6 +182,7 @@ async fn add_from_form(
                     let keys = Keys {
                         kek: &kek,
                         trust_roots: &roots,
+                        office_ca: None,
                     };
                     let upload = ServerUpload {
                         file: &file,
@@ -354,6 +358,7 @@ async fn put_seal(
             let keys = Keys {
                 kek: &kek,
                 trust_roots: &roots,
+                office_ca: None,
             };
             let upload = ServerUpload {
                 file: &file,
@@ -365,4 +370,44 @@ async fn put_seal(
         })
         .await?;
     Ok(web::Json(seal))
+}
+
+/// Issues a signing credential to a user from the office's own CA (admin; closed deployments,
+/// `office_ca_path`): a new key pair and a certificate naming the holder, kept as a `server`
+/// credential encrypted under the PIN given here, which the admin hands over to the holder.
+#[utoipa::path(tag = "credentials", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = IssueRequest,
+    responses(
+        (status = 201, body = Credential),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`office_ca_not_configured`: no office CA is set", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`pin_too_weak`, `validation_failed` (a deactivated user, a bad label), or the issued certificate fails the credential checks (`certificate_untrusted` when the office CA is not among `trust_roots_path`)", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/users/{id}/signing-credentials")]
+async fn issue_credential(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: ApiJson<IssueRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    let (ctx, holder, now) = (user.audit(), UserId(path.into_inner()), crate::db::now());
+    let (kek, roots, ca) = (
+        state.kek.clone(),
+        state.trust_roots.clone(),
+        state.office_ca.clone(),
+    );
+    let req = body.into_inner();
+    let created = state
+        .db(move |conn| {
+            let keys = Keys {
+                kek: &kek,
+                trust_roots: &roots,
+                office_ca: ca.as_deref(),
+            };
+            service::issue_for_user(conn, &ctx, &keys, &holder, &req, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(created))
 }

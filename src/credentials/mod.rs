@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod form;
 pub mod handlers;
 pub mod images;
+pub mod issue;
 pub mod model;
 pub mod queries;
 pub mod service;

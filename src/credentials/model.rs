@@ -166,7 +166,8 @@ pub enum CscVersion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CscAuth {
-    /// `auth/login` with HTTP Basic, giving a bearer token.
+    /// `auth/login` with HTTP Basic (`username` of the settings, the holder's `pin` at each use
+    /// as the password, never stored), giving the bearer token of every later call.
     Basic,
     /// OAuth 2.0 (authorization code or client credentials).
     Oauth2,
@@ -189,6 +190,9 @@ pub struct CscConfig {
     #[serde(default)]
     pub api_version: CscVersion,
     pub auth: CscAuth,
+    /// The holder's account at the service (`auth: basic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// `POST /me/signing-credentials` with a JSON body (`token` or `csc`).
@@ -209,6 +213,9 @@ pub enum NewCredentialJson {
         #[serde(default)]
         api_version: CscVersion,
         auth: CscAuth,
+        /// The holder's account at the service: required with `auth: basic`.
+        #[serde(default)]
+        username: Option<String>,
     },
 }
 
@@ -252,6 +259,23 @@ pub struct SealMetadata {
 impl std::fmt::Debug for SealMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SealMetadata { .. }")
+    }
+}
+
+/// `POST /users/{id}/signing-credentials`: what the admin gives.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    /// The signing PIN the admin hands over to the holder (at least 6 characters).
+    pub pin: String,
+    /// A label; default "Chứng thư số của cơ quan".
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+impl std::fmt::Debug for IssueRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssueRequest { .. }")
     }
 }
 

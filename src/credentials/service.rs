@@ -6,7 +6,8 @@
 use super::certs::{self, CertFacts};
 use super::crypto::{self, Kek};
 use super::model::{
-    CredentialId, CredentialKind, CredentialRow, CredentialStatus, CscConfig, Owner, Seal,
+    CredentialId, CredentialKind, CredentialRow, CredentialStatus, CscConfig, IssueRequest, Owner,
+    Seal,
 };
 use super::queries;
 use super::Credential;
@@ -185,10 +186,12 @@ pub struct ServerUpload<'a> {
     pub password: String,
 }
 
-/// The secrets the service needs: the KEK and the office's trust roots.
+/// The secrets the service needs: the KEK, the office's trust roots and its own CA.
 pub struct Keys<'a> {
     pub kek: &'a Kek,
     pub trust_roots: &'a [X509],
+    /// `office_ca_path`, when set: what [`issue_for_user`] issues from.
+    pub office_ca: Option<&'a super::issue::OfficeCa>,
 }
 
 /// A checked, encrypted `server` credential, ready to insert.
@@ -206,6 +209,20 @@ fn prepare_server(
         });
     }
     let m = open_material(upload.file, &upload.password)?;
+    seal_material(keys, owner, &m, label, &upload.pin, now)
+}
+
+/// Checks a key and its certificate as every `server` credential is checked, and encrypts the
+/// key under the KEK and the PIN: a row ready to insert. Uploads and the office CA's
+/// issuance both come through here, so they are kept exactly alike.
+fn seal_material(
+    keys: &Keys,
+    owner: &Owner,
+    m: &Material,
+    label: String,
+    pin: &str,
+    now: NaiveDateTime,
+) -> Result<CredentialRow, ApiError> {
     let facts = certs::check(&m.cert, &m.chain, keys.trust_roots, now)?;
     certs::check_revocation(&m.cert, &m.chain, keys.trust_roots)?;
     // Only keys the signing engine can use are kept (RSA ≥ 2048, P-256, P-384).
@@ -215,7 +232,7 @@ fn prepare_server(
     let id = uuid::Uuid::new_v4().to_string();
     let sealed = crypto::seal(
         keys.kek,
-        &upload.pin,
+        pin,
         &crypto::aad(&id, &owner.binding()),
         pkcs8.expose(),
     )
@@ -349,6 +366,97 @@ pub fn add_server(
     insert_audited(conn, ctx, &row)
 }
 
+/// Issues a `server` credential to `user_id` from the office's CA (admin; closed deployments):
+/// a new RSA-2048 key, a certificate naming the holder (full name, position, unit,
+/// organisation) for signatures only, kept encrypted under the KEK and the PIN the admin sets
+/// exactly as an uploaded one. 404 for an unknown user, 422 for an inactive one or a weak PIN,
+/// 409 `office_ca_not_configured` without `office_ca_path`. Audited
+/// `signing_credential.issued` (and the credential is the holder's, as if they had added it).
+pub fn issue_for_user(
+    conn: &mut DbConn,
+    ctx: &AuditContext,
+    keys: &Keys,
+    user_id: &UserId,
+    req: &IssueRequest,
+    now: NaiveDateTime,
+) -> Result<Credential, ApiError> {
+    let label = check_label(req.label.as_deref().unwrap_or("Chứng thư số của cơ quan"))?;
+    check_new_pin(&req.pin)?;
+    let user =
+        crate::accounts::queries::find_user(conn, &user_id.0)?.ok_or(ApiError::NotFound("user"))?;
+    let Some(ca) = keys.office_ca else {
+        return Err(ApiError::conflict(
+            ErrorCode::OfficeCaNotConfigured,
+            "this server issues no certificates: office_ca_path (the office's own CA) is not set",
+        ));
+    };
+    if !user.active {
+        return Err(ApiError::validation("id", "the user is deactivated"));
+    }
+    let units = crate::accounts::queries::units_by_id(conn)?;
+    let holder = holder_of(&user, &units);
+    let key = super::issue::new_key().map_err(ApiError::internal)?;
+    let cert = super::issue::issue(ca, &holder, &key).map_err(ApiError::internal)?;
+    let m = Material {
+        key,
+        cert,
+        chain: ca.chain(),
+    };
+    let owner = Owner::User(user.id.clone());
+    let row = seal_material(keys, &owner, &m, label, &req.pin, now)?;
+    let out = view(&row)?;
+    db::write_tx(conn, |conn| {
+        queries::insert(conn, &row)?;
+        audit::record(
+            conn,
+            ctx,
+            Action::SigningCredentialIssued,
+            "signing_credential",
+            Some(&row.id),
+            json!({
+                "holder_id": user.id,
+                "kind": row.kind,
+                "label": row.label,
+                "certificate_sha256": row.cert_sha256,
+                "subject": row.subject,
+                "serial": row.serial,
+                "issuer": row.issuer,
+            }),
+        )?;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok(out)
+}
+
+/// The holder a certificate names: the user's unit, and the top of its tree as the organisation.
+fn holder_of(
+    user: &crate::accounts::model::UserRow,
+    units: &std::collections::HashMap<String, crate::accounts::model::UnitRow>,
+) -> super::issue::Holder {
+    let unit = user.unit_id.as_deref().and_then(|u| units.get(u));
+    let mut top = unit;
+    // A unit tree has no cycles (accounts refuses them); the bound is a guard all the same.
+    for _ in 0..64 {
+        match top
+            .and_then(|t| t.parent_id.as_deref())
+            .and_then(|p| units.get(p))
+        {
+            Some(parent) => top = Some(parent),
+            None => break,
+        }
+    }
+    let organisation = top.map(|t| t.name.clone()).unwrap_or_default();
+    super::issue::Holder {
+        full_name: user.full_name.clone(),
+        position_title: user.position_title.clone(),
+        unit: unit
+            .filter(|u| top.is_some_and(|t| t.id != u.id))
+            .map(|u| u.name.clone()),
+        organisation,
+        email: user.email.clone(),
+    }
+}
+
 /// Adds a `token` credential: only the certificate (DER or PEM) is kept.
 pub fn add_token(
     conn: &mut DbConn,
@@ -410,6 +518,30 @@ pub fn add_csc(
             "credential_id",
             "must hold 1 to 500 bytes",
         ));
+    }
+    match (&config.auth, &config.username) {
+        (super::model::CscAuth::Basic, Some(name)) => {
+            crate::text::check_name("username", name)?;
+            if name.trim().is_empty() || name.len() > 200 || name.contains(':') {
+                return Err(ApiError::validation(
+                    "username",
+                    "must hold 1 to 200 bytes, without ':'",
+                ));
+            }
+        }
+        (super::model::CscAuth::Basic, None) => {
+            return Err(ApiError::validation(
+                "username",
+                "is required with auth: basic (the holder's account at the service)",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::validation(
+                "username",
+                "is only taken with auth: basic",
+            ))
+        }
+        (_, None) => {}
     }
     let owner = Owner::User(user_id.0.clone());
     let mut row = new_row(

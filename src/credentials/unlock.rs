@@ -150,10 +150,10 @@ fn remote_signer(
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("credential {}: no CSC settings", row.id))
         })?;
-    if config.auth != super::model::CscAuth::None {
+    if config.auth == super::model::CscAuth::Oauth2 {
         return Err(unprocessable(
             ErrorCode::CredentialNotUsable,
-            "this CSC service's authentication (basic / OAuth 2.0) is not supported yet; use `auth: none` (the PIN at credentials/authorize)",
+            "this CSC service's authentication (OAuth 2.0) is not supported yet; use `auth: basic` or `none`",
         ));
     }
     let timeout = std::time::Duration::from_secs(15);
@@ -163,12 +163,26 @@ fn remote_signer(
                 super::model::CscVersion::V1 => crate::signing::csc::CscApi::V1,
                 super::model::CscVersion::V2 => crate::signing::csc::CscApi::V2,
             };
+            // `auth: basic`: the PIN is also the password of the service's `auth/login`.
+            let token = match (config.auth, &config.username) {
+                (super::model::CscAuth::Basic, Some(username)) => {
+                    let pin = pin.ok_or_else(|| {
+                        ApiError::validation("pin", "is required to sign at this service")
+                    })?;
+                    Some(
+                        crate::signing::csc::login(&config.base_url, api, username, pin, timeout)
+                            .map_err(ApiError::of_signing)?,
+                    )
+                }
+                _ => None,
+            };
             Box::new(
                 crate::signing::csc::CscSigner::connect(
                     &config.base_url,
                     api,
                     &config.credential_id,
                     pin.map(str::to_string),
+                    token,
                     timeout,
                 )
                 .map_err(ApiError::of_signing)?,

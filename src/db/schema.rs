@@ -151,6 +151,8 @@ diesel::table! {
         return_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        signatures_check -> Nullable<Text>,
+        signatures_checked_at -> Nullable<Timestamp>,
     }
 }
 
@@ -296,7 +298,7 @@ diesel::table! {
     notifications (id) {
         id -> Text,
         kind -> Text,
-        recipient_id -> Text,
+        recipient_id -> Nullable<Text>,
         recipient_email -> Text,
         language -> Text,
         document_id -> Nullable<Text>,

@@ -30,6 +30,37 @@ pub enum Kind {
 }
 text_enum!(Kind { Incoming => "incoming", Outgoing => "outgoing", Internal => "internal" });
 
+/// What the signature check of an incoming electronic document found at its registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum SignaturesCheck {
+    /// Signed, and every signature intact, valid and trusted (`all_valid` of the report).
+    Valid,
+    /// Signed, but some signature is not (broken, untrusted, changed after signing), or the
+    /// file could not be read as a PDF to check it.
+    Invalid,
+    /// No signature at all.
+    Unsigned,
+}
+text_enum!(SignaturesCheck { Valid => "valid", Invalid => "invalid", Unsigned => "unsigned" });
+
+/// Channels of incoming documents counted as electronic (compared in lower case, trimmed).
+pub const ELECTRONIC_CHANNELS: &[&str] = &[
+    "electronic",
+    "email",
+    "lgsp",
+    "national_platform",
+    "điện tử",
+];
+
+/// Whether an incoming document's `received_channel` is an electronic one.
+pub fn is_electronic_channel(channel: Option<&str>) -> bool {
+    let c = channel.unwrap_or_default().trim().to_lowercase();
+    ELECTRONIC_CHANNELS.contains(&c.as_str())
+}
+
 /// Độ khẩn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -134,6 +165,9 @@ pub struct DocumentRow {
     pub return_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// What the signature check at registration found (incoming electronic documents).
+    pub signatures_check: Option<SignaturesCheck>,
+    pub signatures_checked_at: Option<NaiveDateTime>,
 }
 
 /// A registration row: the document's number in a register.
@@ -363,6 +397,11 @@ pub struct Document {
     #[serde(with = "crate::datetime::z_opt")]
     pub returned_at: Option<NaiveDateTime>,
     pub return_reason: Option<String>,
+    /// What the signature check found when the document was registered (incoming electronic
+    /// documents only; none: not checked).
+    pub signatures_check: Option<SignaturesCheck>,
+    #[serde(with = "crate::datetime::z_opt")]
+    pub signatures_checked_at: Option<NaiveDateTime>,
     /// Versions of the main PDF, oldest first.
     pub versions: Vec<Version>,
     pub attachments: Vec<Attachment>,

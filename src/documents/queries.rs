@@ -2,7 +2,7 @@
 
 use super::access::Viewer;
 use super::model::{
-    AttachmentRow, Confidentiality, DocumentRow, Kind, Status, Urgency, VersionRow,
+    AttachmentRow, Confidentiality, DocumentRow, Kind, SignaturesCheck, Status, Urgency, VersionRow,
 };
 use crate::accounts::Role;
 use crate::db::schema::{
@@ -350,13 +350,13 @@ pub fn issued_outgoing(
         .load(conn)
 }
 
-/// Incoming documents received in `[from, to)`, as `(unit_id, received_channel)`.
+/// Incoming documents received in `[from, to)`: unit, channel and the signature check.
 pub fn received_incoming(
     conn: &mut DbConn,
     unit_id: Option<&str>,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> Result<Vec<(String, Option<String>)>, DbError> {
+) -> Result<Vec<ReceivedIncoming>, DbError> {
     use super::model::Kind;
     let mut q = documents::table
         .filter(documents::kind.eq(Kind::Incoming))
@@ -366,6 +366,43 @@ pub fn received_incoming(
     if let Some(u) = unit_id {
         q = q.filter(documents::unit_id.eq(u.to_string()));
     }
-    q.select((documents::unit_id, documents::received_channel))
-        .load(conn)
+    q.select((
+        documents::unit_id,
+        documents::received_channel,
+        documents::signatures_check,
+    ))
+    .load::<(String, Option<String>, Option<SignaturesCheck>)>(conn)
+    .map(|rows| {
+        rows.into_iter()
+            .map(|(unit_id, channel, signatures)| ReceivedIncoming {
+                unit_id,
+                channel,
+                signatures,
+            })
+            .collect()
+    })
+}
+
+/// An incoming document as the digital report counts it.
+#[derive(Debug, Clone)]
+pub struct ReceivedIncoming {
+    pub unit_id: String,
+    pub channel: Option<String>,
+    /// The signature check at registration (none: not checked).
+    pub signatures: Option<SignaturesCheck>,
+}
+
+/// Records the signature check of a document at its registration.
+pub fn set_signatures_check(
+    conn: &mut DbConn,
+    id: &str,
+    check: SignaturesCheck,
+    at: NaiveDateTime,
+) -> Result<usize, DbError> {
+    diesel::update(documents::table.find(id))
+        .set((
+            documents::signatures_check.eq(Some(check)),
+            documents::signatures_checked_at.eq(Some(at)),
+        ))
+        .execute(conn)
 }

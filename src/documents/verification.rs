@@ -9,7 +9,7 @@
 
 use super::access::Viewer;
 use super::guarded::{self, Failure, Guard};
-use super::model::VersionRow;
+use super::model::{SignaturesCheck, VersionRow};
 use super::service;
 use crate::audit::{Action, AuditContext};
 use crate::error::{ApiError, ErrorCode};
@@ -67,28 +67,7 @@ pub async fn signatures(
             )
         })
         .await?;
-    let expected = u64::try_from(version.size).unwrap_or(0);
-    let mut read = state.blobs.get(&version.blob_sha256, None).await?;
-    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-    while let Some(chunk) = read.stream.next().await {
-        bytes.extend_from_slice(&chunk?);
-        if bytes.len() as u64 > expected {
-            // The store holds something else than the row says: a server fault, not the file's.
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "stored file {} is larger than its recorded {expected} bytes",
-                version.blob_sha256
-            )));
-        }
-    }
-    let roots = state.trust_roots.clone();
-    let timeout = Duration::from_secs(state.config.pdf_check_timeout_secs);
-    let outcome = web::block(move || {
-        guarded::run_in(slot, &VERIFY_GUARD, timeout, move || {
-            verify_pdf(&bytes, &roots)
-        })
-    })
-    .await?;
-    match outcome {
+    match verify_version(state, slot, &version).await? {
         Ok(Ok(report)) => Ok(report),
         Ok(Err(e @ (SigningError::Io(_) | SigningError::Internal(_)))) => {
             Err(ApiError::internal(e))
@@ -109,10 +88,76 @@ pub async fn signatures(
             code: ErrorCode::PdfUnreadable,
             message: format!(
                 "the stored file could not be verified within {} seconds; it is probably damaged",
-                timeout.as_secs()
+                state.config.pdf_check_timeout_secs
             ),
         }),
     }
+}
+
+/// The signature check of an incoming electronic document at its registration (Decree 30: the
+/// clerk checks authenticity): its latest version verified as `GET …/signatures` does, reduced
+/// to valid / invalid / unsigned. None when there is nothing to check (paper, not the viewer's
+/// to register) or the check could not run now (too many at once: the registration goes on,
+/// unchecked, and says so in the log). A file that cannot be read as a PDF is `invalid`.
+pub async fn check_at_registration(
+    state: &AppState,
+    viewer: Viewer,
+    id: String,
+) -> Result<Option<SignaturesCheck>, ApiError> {
+    let Some(version) = state
+        .db(move |conn| service::file_to_check(conn, &viewer, &id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(slot) = VERIFY_GUARD.slot() else {
+        tracing::warn!(sha256 = %version.blob_sha256, "registered without a signature check: too many checks running");
+        return Ok(None);
+    };
+    Ok(match verify_version(state, slot, &version).await? {
+        Ok(Ok(report)) if report.signatures.is_empty() => Some(SignaturesCheck::Unsigned),
+        Ok(Ok(report)) if report.all_valid => Some(SignaturesCheck::Valid),
+        Ok(Ok(_)) => Some(SignaturesCheck::Invalid),
+        Ok(Err(e @ (SigningError::Io(_) | SigningError::Internal(_)))) => {
+            return Err(ApiError::internal(e))
+        }
+        Ok(Err(_)) | Err(Failure::Panicked) | Err(Failure::TimedOut) => {
+            Some(SignaturesCheck::Invalid)
+        }
+        Err(Failure::Busy) | Err(Failure::Spawn) => {
+            tracing::warn!(sha256 = %version.blob_sha256, "registered without a signature check: no verification thread");
+            None
+        }
+    })
+}
+
+/// Reads a stored version whole and verifies it on a guarded thread (the slot taken).
+async fn verify_version(
+    state: &AppState,
+    slot: guarded::Slot,
+    version: &VersionRow,
+) -> Result<Result<Result<VerifyReport, SigningError>, Failure>, ApiError> {
+    let expected = u64::try_from(version.size).unwrap_or(0);
+    let mut read = state.blobs.get(&version.blob_sha256, None).await?;
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    while let Some(chunk) = read.stream.next().await {
+        bytes.extend_from_slice(&chunk?);
+        if bytes.len() as u64 > expected {
+            // The store holds something else than the row says: a server fault, not the file's.
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "stored file {} is larger than its recorded {expected} bytes",
+                version.blob_sha256
+            )));
+        }
+    }
+    let roots = state.trust_roots.clone();
+    let timeout = Duration::from_secs(state.config.pdf_check_timeout_secs);
+    Ok(web::block(move || {
+        guarded::run_in(slot, &VERIFY_GUARD, timeout, move || {
+            verify_pdf(&bytes, &roots)
+        })
+    })
+    .await?)
 }
 
 fn busy() -> ApiError {

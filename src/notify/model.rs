@@ -156,6 +156,25 @@ pub struct AttachmentRef {
     pub content_type: String,
 }
 
+/// The email address in one entry of a document's recipients list (nơi nhận): `Name <address>`
+/// or a bare `address`, as `(name, address)` (the name is the address when none is given);
+/// none for an entry without one ("UBND tỉnh"). The address must be one lettre can write to.
+pub fn recipient_address(entry: &str) -> Option<(String, String)> {
+    let entry = entry.trim();
+    let (name, address) = match entry.strip_suffix('>').and_then(|e| e.rsplit_once('<')) {
+        Some((name, address)) => (name.trim().trim_matches('"').trim(), address.trim()),
+        None => ("", entry),
+    };
+    let parsed: lettre::Address = address.parse().ok()?;
+    let address = parsed.to_string();
+    let name = if name.is_empty() {
+        address.clone()
+    } else {
+        name.to_string()
+    };
+    Some((name, address))
+}
+
 /// The variables of a digest: the held notifications it gathers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DigestVars {
@@ -179,7 +198,9 @@ pub const DIGEST_KIND: &str = "digest";
 pub struct NotificationRow {
     pub id: String,
     pub kind: String,
-    pub recipient_id: String,
+    /// The user written to; none for an address outside the office (a recipient of an issued
+    /// document's recipients list).
+    pub recipient_id: Option<String>,
     pub recipient_email: String,
     pub language: Language,
     pub document_id: Option<String>,
@@ -224,7 +245,8 @@ pub struct Notification {
     pub id: String,
     /// A notification kind, or `digest`.
     pub kind: String,
-    pub recipient_id: String,
+    /// The user written to; none for an address outside the office.
+    pub recipient_id: Option<String>,
     pub recipient_email: String,
     pub document_id: Option<String>,
     pub task_id: Option<String>,
@@ -295,4 +317,25 @@ pub struct ClockSetting {
     /// The time the clock shows (`2026-12-01T08:00:00Z`; without an offset, UTC).
     #[serde(with = "crate::datetime::z")]
     pub now: NaiveDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recipient_address;
+
+    #[test]
+    fn recipient_addresses() {
+        assert_eq!(
+            recipient_address("Sở Tài chính <stc@hanoi.gov.vn>"),
+            Some(("Sở Tài chính".into(), "stc@hanoi.gov.vn".into()))
+        );
+        assert_eq!(
+            recipient_address("  ubnd@tinh.gov.vn "),
+            Some(("ubnd@tinh.gov.vn".into(), "ubnd@tinh.gov.vn".into()))
+        );
+        assert_eq!(recipient_address("UBND tỉnh"), None);
+        assert_eq!(recipient_address("Lưu: VT"), None);
+        assert_eq!(recipient_address("Sở <not an address>"), None);
+        assert_eq!(recipient_address("a@b@c"), None);
+    }
 }

@@ -66,25 +66,7 @@ pub fn enqueue_keyed(
         ..Vars::default()
     };
     if let Some(doc_id) = &n.document_id {
-        let Some(doc) = queries::document_facts(conn, doc_id)? else {
-            return Err(ApiError::validation("document_id", "names no document"));
-        };
-        vars.document_type = doc.type_name;
-        vars.symbol = doc.symbol;
-        // Email leaves the office in clear: a classified document's subject and file stay in
-        // docflow, the message only says that one awaits the recipient.
-        vars.subject = if doc.classified {
-            confidential_subject(language).to_string()
-        } else {
-            doc.subject
-        };
-        vars.urgency = doc.urgency;
-        if let Some(d) = doc.handling_deadline {
-            vars.deadline = d.format("%d/%m/%Y").to_string();
-        }
-        if n.kind == NotificationKind::DocumentIssued && !doc.classified {
-            vars.attachment = queries::latest_version(conn, doc_id)?;
-        }
+        document_vars(conn, doc_id, n.kind, language, &mut vars)?;
     }
     if let Some(deadline) = n.deadline {
         vars.deadline = schedule::deadline_text(deadline);
@@ -107,7 +89,7 @@ pub fn enqueue_keyed(
     let row = NotificationRow {
         id: uuid::Uuid::new_v4().to_string(),
         kind: n.kind.as_str().to_string(),
-        recipient_id: n.recipient_id.clone(),
+        recipient_id: Some(n.recipient_id.clone()),
         recipient_email: recipient.email,
         language,
         document_id: n.document_id.clone(),
@@ -122,6 +104,99 @@ pub fn enqueue_keyed(
         claimed_until: None,
         last_error: None,
         dedupe_key: dedupe_key.map(str::to_string),
+        digest_id: None,
+        created_at: now,
+        sent_at: None,
+    };
+    queries::insert(conn, &row)?;
+    Ok(true)
+}
+
+/// The document's part of a message's variables (type, symbol, subject, urgency, deadline,
+/// the issued PDF); false for a classified document, whose subject and file stay in docflow.
+fn document_vars(
+    conn: &mut DbConn,
+    doc_id: &str,
+    kind: NotificationKind,
+    language: Language,
+    vars: &mut Vars,
+) -> Result<bool, ApiError> {
+    let Some(doc) = queries::document_facts(conn, doc_id)? else {
+        return Err(ApiError::validation("document_id", "names no document"));
+    };
+    vars.document_type = doc.type_name;
+    vars.symbol = doc.symbol;
+    // Email leaves the office in clear: a classified document's subject and file stay in
+    // docflow, the message only says that one awaits the recipient.
+    vars.subject = if doc.classified {
+        confidential_subject(language).to_string()
+    } else {
+        doc.subject
+    };
+    vars.urgency = doc.urgency;
+    if let Some(d) = doc.handling_deadline {
+        vars.deadline = d.format("%d/%m/%Y").to_string();
+    }
+    if kind == NotificationKind::DocumentIssued && !doc.classified {
+        vars.attachment = queries::latest_version(conn, doc_id)?;
+    }
+    Ok(!doc.classified)
+}
+
+/// An issued document for an address outside the office: one of the recipients (nơi nhận) of
+/// its recipients list, written as `Name <address>` or a bare address.
+#[derive(Debug, Clone)]
+pub struct ExternalIssued {
+    /// The address, as it will be written to.
+    pub email: String,
+    /// The name it is addressed to (the organisation's), or the address.
+    pub name: String,
+    pub document_id: String,
+    /// Who issued it.
+    pub actor_id: Option<String>,
+}
+
+/// Writes a `document_issued` message with the issued PDF to an address outside the office
+/// (no user, so no preferences: Vietnamese, at once), inside the caller's transaction. A
+/// classified document goes to nobody outside (false); its file never leaves by email.
+pub fn enqueue_external_issued(conn: &mut DbConn, n: &ExternalIssued) -> Result<bool, ApiError> {
+    let language = Language::Vi;
+    let mut vars = Vars {
+        recipient_name: n.name.clone(),
+        ..Vars::default()
+    };
+    if !document_vars(
+        conn,
+        &n.document_id,
+        NotificationKind::DocumentIssued,
+        language,
+        &mut vars,
+    )? {
+        return Ok(false);
+    }
+    if let Some(actor) = &n.actor_id {
+        vars.sender_name = queries::full_name(conn, actor)?.unwrap_or_default();
+    }
+    vars.path = format!("/documents/{}", n.document_id);
+    let now = db::now();
+    let row = NotificationRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind: NotificationKind::DocumentIssued.as_str().to_string(),
+        recipient_id: None,
+        recipient_email: n.email.clone(),
+        language,
+        document_id: Some(n.document_id.clone()),
+        task_id: None,
+        actor_id: n.actor_id.clone(),
+        urgent: is_urgent(&vars.urgency),
+        vars: serde_json::to_string(&vars).map_err(ApiError::internal)?,
+        state: State::Pending,
+        message_id: None,
+        attempts: 0,
+        due_at: now,
+        claimed_until: None,
+        last_error: None,
+        dedupe_key: None,
         digest_id: None,
         created_at: now,
         sent_at: None,
@@ -276,10 +351,11 @@ pub fn assemble_digests(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, 
     let held = queries::held_due(conn, now, 2000)?;
     let mut by_recipient: BTreeMap<String, Vec<NotificationRow>> = BTreeMap::new();
     for row in held {
-        by_recipient
-            .entry(row.recipient_id.clone())
-            .or_default()
-            .push(row);
+        // Only users' rows are held (an outside address is written pending).
+        let Some(recipient_id) = row.recipient_id.clone() else {
+            continue;
+        };
+        by_recipient.entry(recipient_id).or_default().push(row);
     }
     let mut written = 0;
     for (recipient_id, rows) in by_recipient {
@@ -314,7 +390,7 @@ pub fn assemble_digests(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, 
                 &NotificationRow {
                     id: digest_id,
                     kind: DIGEST_KIND.to_string(),
-                    recipient_id: recipient_id.clone(),
+                    recipient_id: Some(recipient_id.clone()),
                     recipient_email: first.recipient_email.clone(),
                     language: first.language,
                     document_id: None,

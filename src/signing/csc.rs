@@ -37,6 +37,8 @@ pub struct CscSigner {
     api: CscApi,
     credential_id: String,
     pin: Option<String>,
+    /// The bearer token of `auth/login`, sent with every call when the service wants one.
+    token: Option<String>,
     alg: KeyAlgorithm,
     /// The certificate, to check each signature the service returns.
     cert: X509,
@@ -53,12 +55,14 @@ fn remote(what: &str, e: String) -> SigningError {
 }
 
 impl CscSigner {
-    /// Asks the service for the credential's certificate chain (`credentials/info`).
+    /// Asks the service for the credential's certificate chain (`credentials/info`). `token`:
+    /// the bearer token of [`login`], when the service wants one.
     pub fn connect(
         base_url: &str,
         api: CscApi,
         credential_id: &str,
         pin: Option<String>,
+        token: Option<String>,
         timeout: Duration,
     ) -> Result<CscSigner, SigningError> {
         let base = base_url.trim_end_matches('/').to_string();
@@ -67,6 +71,7 @@ impl CscSigner {
             api,
             "credentials/info",
             &json!({"credentialID": credential_id, "certificates": "chain"}),
+            token.as_deref(),
             timeout,
         )?;
         let certs: Vec<X509> = info["cert"]["certificates"]
@@ -96,6 +101,7 @@ impl CscSigner {
             api,
             credential_id: credential_id.to_string(),
             pin,
+            token,
             alg,
             cert,
             chain,
@@ -104,12 +110,14 @@ impl CscSigner {
     }
 }
 
-/// POSTs a JSON request to `{base}/csc/v1|v2/{method}` and reads the JSON answer.
+/// POSTs a JSON request to `{base}/csc/v1|v2/{method}` (with the bearer `token`, if any) and
+/// reads the JSON answer.
 fn call(
     base: &str,
     api: CscApi,
     method: &str,
     body: &Value,
+    token: Option<&str>,
     timeout: Duration,
 ) -> Result<Value, SigningError> {
     let version = match api {
@@ -117,16 +125,51 @@ fn call(
         CscApi::V2 => "v2",
     };
     let url = format!("{base}/csc/{version}/{method}");
-    let raw = http::post_accepting(
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let raw = http::post_authorized(
         &url,
         "application/json",
         "application/json",
+        bearer.as_deref(),
         body.to_string().as_bytes(),
         timeout,
     )
     .map_err(|e| remote(method, e))?;
     serde_json::from_slice(&raw)
         .map_err(|_| SigningError::Remote(format!("{method}: the answer is not JSON")))
+}
+
+/// `auth/login` with HTTP Basic (`username`, `password`): the service's bearer token for the
+/// calls that follow (CSC v1 and v2 alike).
+pub fn login(
+    base_url: &str,
+    api: CscApi,
+    username: &str,
+    password: &str,
+    timeout: Duration,
+) -> Result<String, SigningError> {
+    let base = base_url.trim_end_matches('/');
+    let version = match api {
+        CscApi::V1 => "v1",
+        CscApi::V2 => "v2",
+    };
+    let basic = openssl::base64::encode_block(format!("{username}:{password}").as_bytes());
+    let raw = http::post_authorized(
+        &format!("{base}/csc/{version}/auth/login"),
+        "application/json",
+        "application/json",
+        Some(&format!("Basic {basic}")),
+        b"{}",
+        timeout,
+    )
+    .map_err(|e| remote("auth/login", e))?;
+    let answer: Value = serde_json::from_slice(&raw)
+        .map_err(|_| SigningError::Remote("auth/login: the answer is not JSON".into()))?;
+    answer["access_token"]
+        .as_str()
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .ok_or_else(|| SigningError::Remote("auth/login gave no usable access_token".into()))
 }
 
 impl RemoteSigner for CscSigner {
@@ -181,6 +224,7 @@ impl CscSigner {
             self.api,
             "credentials/authorize",
             &authorize,
+            self.token.as_deref(),
             self.timeout,
         )?;
         let sad = auth["SAD"]
@@ -193,6 +237,7 @@ impl CscSigner {
             self.api,
             "signatures/signHash",
             &sign,
+            self.token.as_deref(),
             self.timeout,
         )?;
         let signature = signed["signatures"]

@@ -1,5 +1,5 @@
-//! A minimal blocking HTTP/1.1 client for the timestamp authority, OCSP responders and CRL
-//! distribution points.
+//! A minimal blocking HTTP/1.1 client for the timestamp authority, OCSP responders, CRL
+//! distribution points and CSC signing services.
 //!
 //! std::net plus the openssl already linked for TLS: one request per signature needs no HTTP crate,
 //! no async runtime inside a blocking signing call, and adds no dependency.
@@ -65,6 +65,7 @@ pub fn post(
             content_type: Some(content_type),
             accept: "application/timestamp-reply",
             body,
+            authorization: None,
         },
         url,
         timeout,
@@ -85,6 +86,33 @@ pub fn post_accepting(
             content_type: Some(content_type),
             accept,
             body,
+            authorization: None,
+        },
+        url,
+        timeout,
+    )
+}
+
+/// POSTs `body` with an `Accept` and an `Authorization` header of the caller's (a CSC
+/// service: `Basic …` at `auth/login`, `Bearer …` after it).
+pub fn post_authorized(
+    url: &str,
+    content_type: &str,
+    accept: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    if authorization.is_some_and(|a| a.contains(['\r', '\n'])) {
+        return Err("an Authorization value holds a line break".into());
+    }
+    request(
+        Request {
+            method: "POST",
+            content_type: Some(content_type),
+            accept,
+            body,
+            authorization,
         },
         url,
         timeout,
@@ -99,6 +127,7 @@ pub fn get(url: &str, accept: &str, timeout: Duration) -> Result<Vec<u8>, String
             content_type: None,
             accept,
             body: &[],
+            authorization: None,
         },
         url,
         timeout,
@@ -110,6 +139,7 @@ struct Request<'a> {
     content_type: Option<&'a str>,
     accept: &'a str,
     body: &'a [u8],
+    authorization: Option<&'a str>,
 }
 
 fn request(r: Request, url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
@@ -129,8 +159,12 @@ fn request(r: Request, url: &str, timeout: Duration) -> Result<Vec<u8>, String> 
         .content_type
         .map(|c| format!("Content-Type: {c}\r\n"))
         .unwrap_or_default();
+    let authorization = r
+        .authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
     let head = format!(
-        "{} {} HTTP/1.1\r\nHost: {}\r\n{content_type}Content-Length: {}\r\nAccept: {}\r\nConnection: close\r\nUser-Agent: docflow\r\n\r\n",
+        "{} {} HTTP/1.1\r\nHost: {}\r\n{content_type}{authorization}Content-Length: {}\r\nAccept: {}\r\nConnection: close\r\nUser-Agent: docflow\r\n\r\n",
         r.method,
         u.path,
         u.host,

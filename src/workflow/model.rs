@@ -781,6 +781,12 @@ pub struct DigitalLine {
     pub incoming_electronic: i64,
     /// Received on paper (every other channel, or none given).
     pub incoming_paper: i64,
+    /// Of the electronic ones, those whose signatures verified at registration (signed, and
+    /// every signature valid and trusted: see docs/DOCUMENTS.md, "Registration").
+    pub incoming_signatures_verified: i64,
+    /// incoming_signatures_verified / incoming_electronic (none when nothing came
+    /// electronically).
+    pub signatures_verified_share: Option<f64>,
     /// The late rate of the lateness report for the same unit and period.
     pub late_rate: f64,
 }

@@ -85,6 +85,7 @@ pub fn send(
             }
             Notice::Issued { drafter } => {
                 notify::enqueue(conn, &base(NotificationKind::DocumentIssued, drafter))?;
+                issued_to_recipients(conn, document_id, actor, drafter)?;
             }
             Notice::Incoming {
                 task_id,
@@ -99,6 +100,44 @@ pub fn send(
                 notify::enqueue(conn, &note)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The issued PDF to every address of the document's recipients list (nơi nhận), once each and
+/// not again to the drafter's own address; entries without an address are the clerk's to
+/// dispatch by other means.
+fn issued_to_recipients(
+    conn: &mut DbConn,
+    document_id: &str,
+    actor: &str,
+    drafter: &str,
+) -> Result<(), ApiError> {
+    let Some(doc) = crate::documents::queries::find(conn, document_id)? else {
+        return Ok(());
+    };
+    let entries: Vec<String> = serde_json::from_str(&doc.recipients).map_err(ApiError::internal)?;
+    let mut sent: std::collections::HashSet<String> =
+        crate::accounts::queries::find_user(conn, drafter)?
+            .map(|u| u.email.to_lowercase())
+            .into_iter()
+            .collect();
+    for entry in &entries {
+        let Some((name, email)) = notify::model::recipient_address(entry) else {
+            continue;
+        };
+        if !sent.insert(email.to_lowercase()) {
+            continue;
+        }
+        notify::service::enqueue_external_issued(
+            conn,
+            &notify::service::ExternalIssued {
+                email,
+                name,
+                document_id: document_id.to_string(),
+                actor_id: Some(actor.to_string()),
+            },
+        )?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::queries;
 use crate::accounts::Role;
 use crate::db::DbConn;
 use crate::documents::access::Viewer;
+use crate::documents::model::{is_electronic_channel, SignaturesCheck};
 use crate::error::ApiError;
 use chrono::NaiveDate;
 use diesel::Connection;
@@ -128,18 +129,10 @@ fn may_see(
     }
 }
 
-/// Channels of incoming documents counted as electronic (compared in lower case, trimmed).
-const ELECTRONIC_CHANNELS: &[&str] = &[
-    "electronic",
-    "email",
-    "lgsp",
-    "national_platform",
-    "điện tử",
-];
-
 /// The digital-signature report (same access as [`lateness`]): per unit and period, outgoing
 /// documents issued and the share issued with digital signatures throughout, incoming
-/// documents received electronically or on paper, and the late rate.
+/// documents received electronically or on paper, the share of the electronic ones whose
+/// signatures verified at registration, and the late rate.
 pub fn digital(
     conn: &mut DbConn,
     viewer: &Viewer,
@@ -169,12 +162,14 @@ pub fn digital(
                 l.issued_digitally += 1;
             }
         }
-        for (unit_id, channel) in &received {
-            let l = unit_line(&mut per, &units, unit_id);
+        for r in &received {
+            let l = unit_line(&mut per, &units, &r.unit_id);
             l.incoming_received += 1;
-            let c = channel.as_deref().unwrap_or_default().trim().to_lowercase();
-            if ELECTRONIC_CHANNELS.contains(&c.as_str()) {
+            if is_electronic_channel(r.channel.as_deref()) {
                 l.incoming_electronic += 1;
+                if r.signatures == Some(SignaturesCheck::Valid) {
+                    l.incoming_signatures_verified += 1;
+                }
             } else {
                 l.incoming_paper += 1;
             }
@@ -190,6 +185,8 @@ pub fn digital(
             .map(|mut l| {
                 l.digital_share = (l.outgoing_issued > 0)
                     .then(|| l.issued_digitally as f64 / l.outgoing_issued as f64);
+                l.signatures_verified_share = (l.incoming_electronic > 0)
+                    .then(|| l.incoming_signatures_verified as f64 / l.incoming_electronic as f64);
                 l
             })
             .collect();
@@ -254,6 +251,8 @@ fn unit_line<'a>(
             incoming_received: 0,
             incoming_electronic: 0,
             incoming_paper: 0,
+            incoming_signatures_verified: 0,
+            signatures_verified_share: None,
             late_rate: 0.0,
         }
     })
@@ -290,11 +289,11 @@ fn digitally_issued(steps: Vec<queries::SigningStep>) -> std::collections::HashS
 pub fn digital_csv(r: &DigitalReport) -> String {
     use crate::registry::service::csv_field;
     let mut out = String::from(
-        "unit_code,unit_name,outgoing_issued,issued_digitally,digital_share,incoming_received,incoming_electronic,incoming_paper,late_rate\r\n",
+        "unit_code,unit_name,outgoing_issued,issued_digitally,digital_share,incoming_received,incoming_electronic,incoming_paper,incoming_signatures_verified,signatures_verified_share,late_rate\r\n",
     );
     for l in &r.units {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{:.4}\r\n",
+            "{},{},{},{},{},{},{},{},{},{},{:.4}\r\n",
             csv_field(&l.unit_code),
             csv_field(&l.unit_name),
             l.outgoing_issued,
@@ -305,6 +304,10 @@ pub fn digital_csv(r: &DigitalReport) -> String {
             l.incoming_received,
             l.incoming_electronic,
             l.incoming_paper,
+            l.incoming_signatures_verified,
+            l.signatures_verified_share
+                .map(|s| format!("{s:.4}"))
+                .unwrap_or_default(),
             l.late_rate,
         ));
     }

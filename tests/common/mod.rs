@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod certomancer;
+pub mod csc_v2;
 pub mod fake_smartca;
 pub mod moto;
 pub mod pki;

@@ -4,6 +4,8 @@
 //! shows the number, the date and the capacity line, page renders are kept for a look. The
 //! refusals (wrong PIN, foreign task, bare approve, TSA outage) change nothing.
 
+mod extras;
+
 use crate::common::pyhanko;
 use crate::common::testca::*;
 use crate::common::{Backend, Resp, TestServer};
@@ -45,6 +47,11 @@ fn office(b: Backend, tune: impl FnOnce(&mut docflow::config::Config)) -> Office
         c.trust_roots_path = roots;
         tune(c);
     });
+    office_on(srv, ca)
+}
+
+/// The office's units, people and register on a running server that trusts `ca`.
+fn office_on(srv: TestServer, ca: Ca) -> Office {
     let so = srv.create_unit("SLDTBXH", "Sở Lao động - Thương binh và Xã hội", None);
     let phong = srv.create_unit("PVL", "Phòng Việc làm", Some(&so));
     let x = srv.create_unit("X", "Sở khác", None);

@@ -204,6 +204,8 @@ fn document_row(
         return_reason: None,
         created_at: now,
         updated_at: now,
+        signatures_check: None,
+        signatures_checked_at: None,
     })
 }
 

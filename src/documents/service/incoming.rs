@@ -7,7 +7,8 @@ use crate::db::schema::documents;
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::{
-    Document, DocumentRow, Kind, RegisterRequest, Registration, ReturnRequest, Status,
+    is_electronic_channel, Document, DocumentRow, Kind, RegisterRequest, Registration,
+    ReturnRequest, SignaturesCheck, Status, VersionRow,
 };
 use crate::documents::queries;
 use crate::error::{ApiError, ErrorCode};
@@ -15,15 +16,37 @@ use crate::registry;
 use diesel::prelude::*;
 use serde_json::json;
 
+/// The file to check before an incoming electronic document is registered: its latest
+/// version, when the viewer may register it (a clerk of its unit, status `received`, an
+/// electronic `received_channel`); none for paper, other kinds and statuses. Not a recorded
+/// read: the registration's event names the check's outcome.
+pub fn file_to_check(
+    conn: &mut DbConn,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<Option<VersionRow>, ApiError> {
+    let (doc, _) = visible(conn, viewer, id)?;
+    let electronic = doc.kind == Kind::Incoming
+        && doc.status == Status::Received
+        && is_electronic_channel(doc.received_channel.as_deref());
+    if !electronic || !viewer.is_clerk_of(&doc.unit_id) {
+        return Ok(None);
+    }
+    Ok(queries::versions(conn, &doc.id)?.pop())
+}
+
 /// Registers an incoming (or internal) document in a register of its unit: gives it the next
 /// number. A probable duplicate (same issuer, symbol and issue date) is refused with 409
-/// `probable_duplicate` unless `confirm_duplicate` is set.
+/// `probable_duplicate` unless `confirm_duplicate` is set. `check` is what the signature check
+/// of an incoming electronic document found just before ([`file_to_check`]): kept on the
+/// document and named in the event.
 pub fn register(
     conn: &mut DbConn,
     ctx: &AuditContext,
     viewer: &Viewer,
     id: &str,
     req: RegisterRequest,
+    check: Option<SignaturesCheck>,
 ) -> Result<Registration, ApiError> {
     db::write_tx(conn, |conn| {
         let (doc, _) = visible(conn, viewer, id)?;
@@ -39,6 +62,12 @@ pub fn register(
         diesel::update(documents::table.find(&doc.id))
             .set(documents::status.eq(Status::Registered))
             .execute(conn)?;
+        let electronic =
+            doc.kind == Kind::Incoming && is_electronic_channel(doc.received_channel.as_deref());
+        let check = check.filter(|_| electronic);
+        if let Some(c) = check {
+            queries::set_signatures_check(conn, &doc.id, c, db::now())?;
+        }
         audit::record(
             conn,
             ctx,
@@ -49,6 +78,7 @@ pub fn register(
                 "register_id": reg.id, "series": registration.series, "year": registration.year,
                 "number": registration.number, "symbol": registration.symbol,
                 "confirmed_duplicate": req.confirm_duplicate,
+                "signatures_check": check,
             }),
         )?;
         Ok(registration)

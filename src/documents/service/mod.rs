@@ -22,7 +22,7 @@ pub use files::{
 };
 pub(in crate::documents) use files::{open_version_for, VersionRead};
 pub use grants::{add_grant, list_grants, remove_grant};
-pub use incoming::{acknowledge, register, return_document};
+pub use incoming::{acknowledge, file_to_check, register, return_document};
 pub use read::{decode_cursor, encode_cursor, get, list};
 pub use types::{create_type, list_types};
 
@@ -111,6 +111,8 @@ fn view(conn: &mut DbConn, d: DocumentRow) -> Result<Document, ApiError> {
         acknowledged_at: d.acknowledged_at,
         returned_at: d.returned_at,
         return_reason: d.return_reason,
+        signatures_check: d.signatures_check,
+        signatures_checked_at: d.signatures_checked_at,
         versions,
         attachments,
         created_at: d.created_at,
