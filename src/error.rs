@@ -66,6 +66,7 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     RecallRefused,
     Returned,
+    RevocationUnavailable,
     RouteActive,
     RouteCompleted,
     RouteFinished,
@@ -156,6 +157,7 @@ text_enum!(ErrorCode {
     RangeNotSatisfiable => "range_not_satisfiable",
     RecallRefused => "recall_refused",
     Returned => "returned",
+    RevocationUnavailable => "revocation_unavailable",
     RouteActive => "route_active",
     RouteCompleted => "route_completed",
     RouteFinished => "route_finished",
@@ -217,6 +219,8 @@ impl ErrorCode {
             S::BadSignature(_) => ErrorCode::SignatureInvalid,
             S::Remote(_) => ErrorCode::SigningServiceUnavailable,
             S::RemoteRefused(_) => ErrorCode::SigningServiceRefused,
+            S::RevocationUnavailable(_) => ErrorCode::RevocationUnavailable,
+            S::CertificateRevoked { .. } => ErrorCode::CertificateRevoked,
             S::Internal(_) | S::Io(_) => ErrorCode::InternalError,
         }
     }
@@ -238,6 +242,12 @@ impl ApiError {
                 code: ErrorCode::SigningServiceUnavailable,
                 message: format!(
                     "the remote signing service did not answer: {m}; nothing was signed"
+                ),
+            },
+            S::RevocationUnavailable(m) => ApiError::UpstreamUnavailable {
+                code: ErrorCode::RevocationUnavailable,
+                message: format!(
+                    "revocation information could not be had: {m}; nothing was written"
                 ),
             },
             S::Internal(_) | S::Io(_) => ApiError::internal(e),

@@ -21,6 +21,7 @@ mod notify_workflow;
 mod openapi;
 mod route_signing;
 mod schema;
+mod signing_ltv;
 mod signing_pades;
 mod signing_reject;
 mod signing_tsa;
