@@ -241,16 +241,17 @@ fn an_archive_renewed_twice_stays_valid_in_pyhanko_and_docflow() {
     let in_place = d.path().join("in-place.pdf");
     std::fs::copy(&twice, &in_place).unwrap();
     let before = std::fs::metadata(&in_place).unwrap().len();
-    let o = docflow(&[
-        "extend",
-        &in_place.display().to_string(),
-        "--level",
-        "b-lta",
-        "--renew",
-        "--tsa",
-        &tsa,
-    ]);
+    // The TSA from the tsa_url setting (here DOCFLOW_TSA_URL) when --tsa is not given.
+    let o = Command::new(TestServer::binary())
+        .args(["pdf", "extend"])
+        .arg(&in_place)
+        .args(["--level", "b-lta", "--renew"])
+        .env_remove("DOCFLOW_CONFIG")
+        .env("DOCFLOW_TSA_URL", &tsa)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("document timestamp"), "{}", text(&o));
     assert!(std::fs::metadata(&in_place).unwrap().len() > before);
     // --renew needs b-lta, and a document timestamp to renew.
     let o = extend(&lta, &d.path().join("x.pdf"), "b-lt", &["--renew"]);
@@ -400,4 +401,62 @@ fn a_revoked_signer_is_refused_with_the_reason_and_time() {
     assert!(!out.exists(), "no output file");
     // B-T signing does not ask the issuer, as before.
     sign_ok(&s, &input, &d.path().join("bt.pdf"), "b-t", &cm.tsa_url());
+}
+
+/// Adds a DSS holding only `certs` (no OCSP response, no CRL) with pyHanko, as an incremental
+/// update of a copy of `src`.
+const CERTS_ONLY_DSS: &str = r#"
+import shutil, sys
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.sign.validation import DocumentSecurityStore
+src, out, *certs = sys.argv[1:]
+shutil.copy(src, out)
+with open(out, "r+b") as f:
+    DocumentSecurityStore.add_dss(f, None, certs=[load_cert_from_pemder(c) for c in certs])
+"#;
+
+#[test]
+fn a_dss_without_revocation_answers_is_b_t_in_both_and_extending_it_completes_it() {
+    let cm = Certomancer::start();
+    let s = signer_files(&cm, "signer");
+    let tsa = cm.tsa_url();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in.pdf");
+    std::fs::write(&input, pdfgen::table(1)).unwrap();
+    let bt = d.path().join("bt.pdf");
+    sign_ok(&s, &input, &bt, "b-t", &tsa);
+    let certs_only = d.path().join("certs-only.pdf");
+    let pki = cm.dir.path().join("pki-out");
+    let mut args: Vec<String> = vec![bt.display().to_string(), certs_only.display().to_string()];
+    for c in ["signer", "interm", "root", "tsa"] {
+        args.push(pki.join(format!("{c}.cert.pem")).display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    pyhanko::python(CERTS_ONLY_DSS, &args);
+    // docflow extends the DSS pyHanko wrote: its four certificates stay, once each.
+    let merged = d.path().join("merged.pdf");
+    extend_ok(&certs_only, &merged, "b-lt", &[]);
+    let root = d.path().join("root.pem");
+    std::fs::copy(cm.root(), &root).unwrap();
+    drop(cm);
+
+    assert_level(&certs_only, &root, "B-T");
+    let trust = [openssl::x509::X509::from_pem(&std::fs::read(&root).unwrap()).unwrap()];
+    let r = verify_pdf_file(&certs_only, &trust).unwrap();
+    assert_eq!(r.dss.as_ref().map(|d| d.certs), Some(4), "{:?}", r.dss);
+    let gaps = &r.signatures[0].revocation.long_term_gaps;
+    assert!(
+        gaps.iter()
+            .any(|g| g.contains("no verified revocation data") && g.contains("Nguyen Van A")),
+        "{gaps:?}"
+    );
+    assert!(gaps.iter().any(|g| g.contains("Test TSA")), "{gaps:?}");
+
+    assert_level(&merged, &root, "B-LT");
+    let r = verify_pdf_file(&merged, &trust).unwrap();
+    let dss = r.dss.expect("a DSS");
+    // signer, intermediate, root, TSA (pyHanko's) + the OCSP responder's (docflow's)
+    assert_eq!(dss.certs, 5, "{dss:?}");
+    assert!(dss.ocsps >= 1 && dss.crls >= 1, "{dss:?}");
+    assert!(r.signatures[0].revocation.long_term_gaps.is_empty());
 }
