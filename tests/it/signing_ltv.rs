@@ -460,3 +460,31 @@ fn a_dss_without_revocation_answers_is_b_t_in_both_and_extending_it_completes_it
     assert!(dss.ocsps >= 1 && dss.crls >= 1, "{dss:?}");
     assert!(r.signatures[0].revocation.long_term_gaps.is_empty());
 }
+
+#[test]
+fn a_file_with_an_xref_stream_gets_its_dss_and_timestamp_in_xref_streams() {
+    let cm = Certomancer::start();
+    let s = signer_files(&cm, "signer");
+    let tsa = cm.tsa_url();
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("xref-stream.pdf");
+    std::fs::write(&input, pdfgen::xref_stream()).unwrap();
+    let lta = d.path().join("lta.pdf");
+    sign_ok(&s, &input, &lta, "b-lta", &tsa);
+    let renewed = d.path().join("renewed.pdf");
+    extend_ok(&lta, &renewed, "b-lta", &["--renew", "--tsa", &tsa]);
+    let root = d.path().join("root.pem");
+    std::fs::copy(cm.root(), &root).unwrap();
+    drop(cm);
+    // Every update (signature, DSS, document timestamps) ends in an xref stream, no table.
+    let data = std::fs::read(&renewed).unwrap();
+    let text = String::from_utf8_lossy(&data);
+    assert!(!text.contains("\nxref\n"), "an xref table was written");
+    assert_eq!(
+        text.matches("/Type /XRef").count(),
+        5,
+        "original + 4 updates"
+    );
+    assert_level(&lta, &root, "B-LTA");
+    assert_level(&renewed, &root, "B-LTA");
+}

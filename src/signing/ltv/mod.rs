@@ -180,7 +180,11 @@ fn extend_steps(doc: &mut Vec<u8>, opts: &ExtendOptions) -> Result<ExtendReport,
         }
         let gathered = gather::gather(&leaves, &pool, opts.timeout)?;
         let catalog = dss::catalog(&mut r)?;
-        let (update, added) = dss::write(&src, &r, &catalog, &existing, &gathered)?;
+        let (mut update, added) = dss::write(&src, &r, &catalog, &existing, &gathered)?;
+        if added == DssAdded::default() && existing.node.is_some() {
+            // Everything fetched is already in the DSS: no update that changes nothing.
+            update.clear();
+        }
         let covered: Vec<String> = targets.iter().map(|t| t.field.clone()).collect();
         (update, covered, added)
     };
