@@ -311,3 +311,63 @@ fn write_atomically(output: &Path, data: &[u8]) -> Result<(), SigningError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_parse_and_print() {
+        for (text, level) in [
+            ("b-b", Level::BB),
+            ("B-T", Level::BT),
+            ("b-lt", Level::BLT),
+            ("B-LTA", Level::BLTA),
+        ] {
+            assert_eq!(Level::parse(text), Some(level));
+            assert_eq!(Level::parse(level.as_str()), Some(level));
+        }
+        assert_eq!(Level::parse("lta"), None);
+        assert!(Level::BT < Level::BLT && Level::BLT < Level::BLTA);
+    }
+
+    #[test]
+    fn options_are_checked_before_anything_is_read_or_fetched() {
+        let tsa = || Some(TsaConfig::new("http://127.0.0.1:1/tsa"));
+        let code = |o: ExtendOptions| {
+            let mut doc = b"not even a PDF".to_vec();
+            let e = extend_vec(&mut doc, &o).unwrap_err();
+            assert_eq!(doc, b"not even a PDF");
+            e.code()
+        };
+        // Nothing to extend to; renewal without B-LTA; B-LTA without a TSA.
+        assert_eq!(
+            code(ExtendOptions::new(Level::BT, tsa())),
+            "signing_options_invalid"
+        );
+        let mut renew = ExtendOptions::new(Level::BLT, None);
+        renew.renew = true;
+        assert_eq!(code(renew), "signing_options_invalid");
+        assert_eq!(
+            code(ExtendOptions::new(Level::BLTA, None)),
+            "signing_options_invalid"
+        );
+        // Valid options reach the file, which is refused as such.
+        assert_eq!(code(ExtendOptions::new(Level::BLTA, tsa())), "pdf_not_pdf");
+    }
+
+    #[test]
+    fn signing_levels_and_the_tsa_go_together() {
+        let with = SignOptions {
+            tsa: Some(TsaConfig::new("http://127.0.0.1:1/tsa")),
+            ..SignOptions::default()
+        };
+        let without = SignOptions::default();
+        assert!(check_sign_level(&with, Level::BB).is_err());
+        assert!(check_sign_level(&without, Level::BB).is_ok());
+        for l in [Level::BT, Level::BLT, Level::BLTA] {
+            assert!(check_sign_level(&without, l).is_err(), "{l:?}");
+            assert!(check_sign_level(&with, l).is_ok(), "{l:?}");
+        }
+    }
+}
