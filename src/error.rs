@@ -67,6 +67,7 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     RecallRefused,
     Returned,
+    RevocationUnavailable,
     RouteActive,
     RouteCompleted,
     RouteFinished,
@@ -158,6 +159,7 @@ text_enum!(ErrorCode {
     RangeNotSatisfiable => "range_not_satisfiable",
     RecallRefused => "recall_refused",
     Returned => "returned",
+    RevocationUnavailable => "revocation_unavailable",
     RouteActive => "route_active",
     RouteCompleted => "route_completed",
     RouteFinished => "route_finished",
@@ -219,6 +221,8 @@ impl ErrorCode {
             S::BadSignature(_) => ErrorCode::SignatureInvalid,
             S::Remote(_) => ErrorCode::SigningServiceUnavailable,
             S::RemoteRefused(_) => ErrorCode::SigningServiceRefused,
+            S::RevocationUnavailable(_) => ErrorCode::RevocationUnavailable,
+            S::CertificateRevoked { .. } => ErrorCode::CertificateRevoked,
             S::Internal(_) | S::Io(_) => ErrorCode::InternalError,
         }
     }
@@ -240,6 +244,12 @@ impl ApiError {
                 code: ErrorCode::SigningServiceUnavailable,
                 message: format!(
                     "the remote signing service did not answer: {m}; nothing was signed"
+                ),
+            },
+            S::RevocationUnavailable(m) => ApiError::UpstreamUnavailable {
+                code: ErrorCode::RevocationUnavailable,
+                message: format!(
+                    "revocation information could not be had: {m}; nothing was written"
                 ),
             },
             S::Internal(_) | S::Io(_) => ApiError::internal(e),

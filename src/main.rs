@@ -47,6 +47,8 @@ enum Command {
 enum PdfCommand {
     /// Sign a PDF (PAdES, incremental): `docflow pdf sign IN.pdf OUT.pdf --key K --cert C`.
     Sign(docflow::signing::cli::SignArgs),
+    /// Extend a signed PDF to PAdES B-LT or B-LTA: `docflow pdf extend FILE --level b-lta`.
+    Extend(docflow::signing::cli::ExtendArgs),
     /// Verify every signature of a PDF; exit 0 only when all are intact, valid and trusted.
     Verify(docflow::signing::verify::cli::VerifyArgs),
     /// Run the upload check on a PDF (what the server does on arrival); JSON facts or a refusal.
@@ -124,6 +126,9 @@ fn main() -> ExitCode {
         Command::User(UserCommand::Add(args)) => user_add(&cfg, args),
         Command::Audit(AuditCommand::Verify) => audit_verify(&cfg),
         Command::Pdf(PdfCommand::Sign(args)) => Ok(docflow::signing::cli::run_sign(args)),
+        Command::Pdf(PdfCommand::Extend(args)) => {
+            Ok(docflow::signing::cli::run_extend(args, &cfg.tsa_url))
+        }
         Command::Pdf(PdfCommand::Verify(args)) => {
             Ok(docflow::signing::verify::cli::run_verify(args))
         }

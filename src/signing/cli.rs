@@ -1,11 +1,13 @@
-//! `docflow pdf sign`: the command-line face of [`super::sign_pdf`].
+//! `docflow pdf sign` and `docflow pdf extend`: the command-line faces of [`super::sign_pdf`]
+//! and [`super::ltv`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::ltv::{self, ExtendOptions, Level};
 use super::options::{SignOptions, Visible};
 use super::tsa::TsaConfig;
-use super::{sign_pdf, Signer, SigningError};
+use super::{Signer, SigningError};
 
 /// Arguments of `docflow pdf sign`.
 #[derive(clap::Args, Debug, Clone)]
@@ -29,9 +31,13 @@ pub struct SignArgs {
     /// Name of the environment variable holding the PKCS#12 or key password.
     #[arg(long)]
     pub pass_env: Option<String>,
-    /// RFC 3161 timestamp authority URL (PAdES B-T); signing fails if it fails.
+    /// RFC 3161 timestamp authority URL (PAdES B-T and up); signing fails if it fails.
     #[arg(long)]
     pub tsa: Option<String>,
+    /// PAdES level: b-b, b-t, b-lt (with the validation data, fetched now), b-lta (and a
+    /// document timestamp). Default: b-t with --tsa, else b-b.
+    #[arg(long, value_parser = parse_level)]
+    pub level: Option<Level>,
     /// Signature field: an existing empty one, or the name of a new one.
     #[arg(long)]
     pub field: Option<String>,
@@ -61,9 +67,64 @@ pub struct SignArgs {
     pub certify: bool,
 }
 
-/// Runs the command; prints one line, and on failure `error [code]: message` on stderr.
-pub fn run_sign(args: SignArgs) -> ExitCode {
-    match sign(args) {
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(s).ok_or_else(|| format!("`{s}` is not one of b-b, b-t, b-lt, b-lta"))
+}
+
+/// Arguments of `docflow pdf extend`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExtendArgs {
+    /// Signed PDF to extend (ours or anyone's).
+    pub input: PathBuf,
+    /// b-lt (validation data of every signature and timestamp) or b-lta (and a document
+    /// timestamp over it).
+    #[arg(long, value_parser = parse_level)]
+    pub level: Level,
+    /// RFC 3161 timestamp authority URL for b-lta; default: the `tsa_url` setting.
+    #[arg(long)]
+    pub tsa: Option<String>,
+    /// Where to write the extended PDF; default: INPUT itself.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Renew the archive timestamp: validation data of the last document timestamp, then a
+    /// new document timestamp (needs b-lta).
+    #[arg(long)]
+    pub renew: bool,
+}
+
+/// Runs `docflow pdf extend`; `tsa_url` is the configured TSA (empty: none).
+pub fn run_extend(args: ExtendArgs, tsa_url: &str) -> ExitCode {
+    report(extend(args, tsa_url))
+}
+
+fn extend(a: ExtendArgs, tsa_url: &str) -> Result<String, SigningError> {
+    let tsa = a
+        .tsa
+        .or_else(|| (!tsa_url.is_empty()).then(|| tsa_url.to_string()))
+        .map(TsaConfig::new);
+    let mut opts = ExtendOptions::new(a.level, tsa);
+    opts.renew = a.renew;
+    let output = a.output.unwrap_or_else(|| a.input.clone());
+    let r = ltv::extend_pdf(&a.input, &output, &opts)?;
+    Ok(format!(
+        "extended {} to PAdES {} ({} signature(s) and timestamp(s) covered; DSS +{} certificates, \
+         +{} OCSP responses, +{} CRLs{}; {} bytes)",
+        output.display(),
+        r.level.as_str(),
+        r.covered.len(),
+        r.added.certs,
+        r.added.ocsps,
+        r.added.crls,
+        r.doc_timestamp
+            .as_deref()
+            .map(|t| format!("; document timestamp {t}"))
+            .unwrap_or_default(),
+        r.output_len
+    ))
+}
+
+fn report(r: Result<String, SigningError>) -> ExitCode {
+    match r {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -73,6 +134,11 @@ pub fn run_sign(args: SignArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Runs the command; prints one line, and on failure `error [code]: message` on stderr.
+pub fn run_sign(args: SignArgs) -> ExitCode {
+    report(sign(args))
 }
 
 fn sign(a: SignArgs) -> Result<String, SigningError> {
@@ -122,6 +188,11 @@ fn sign(a: SignArgs) -> Result<String, SigningError> {
         }
         None => None,
     };
+    let level = match (a.level, &a.tsa) {
+        (Some(l), _) => l,
+        (None, Some(_)) => Level::BT,
+        (None, None) => Level::BB,
+    };
     let opts = SignOptions {
         field: a.field,
         visible,
@@ -134,17 +205,13 @@ fn sign(a: SignArgs) -> Result<String, SigningError> {
         tsa: a.tsa.map(TsaConfig::new),
         signing_time: None,
     };
-    let r = sign_pdf(&a.input, &a.output, &signer, &opts)?;
+    let (r, ext) = ltv::sign_pdf_at_level(&a.input, &a.output, &signer, &opts, level)?;
     Ok(format!(
-        "signed {} (field {}, {}{}, {} bytes)",
+        "signed {} (field {}, PAdES {}{}, {} bytes)",
         a.output.display(),
         r.field,
-        if r.timestamp.is_some() {
-            "PAdES B-T"
-        } else {
-            "PAdES B-B"
-        },
+        level.as_str(),
         if r.certified { ", certified" } else { "" },
-        r.output_len
+        ext.map_or(r.output_len, |e| e.output_len)
     ))
 }

@@ -41,6 +41,17 @@ pub enum SigningError {
     /// A remote signing service refused (4xx: a wrong PIN, an unknown credential).
     #[error("the remote signing service refused: {0}")]
     RemoteRefused(String),
+    /// Long-term validation: an OCSP responder or CRL that a certificate names could not be
+    /// reached or gave no answer that checks out; nothing was written.
+    #[error("revocation information unavailable: {0}")]
+    RevocationUnavailable(String),
+    /// Long-term validation: the issuer says a certificate the file relies on is revoked.
+    #[error("the certificate of {subject} is revoked (since {since}, reason: {reason})")]
+    CertificateRevoked {
+        subject: String,
+        since: String,
+        reason: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
     #[error("i/o: {0}")]
@@ -67,6 +78,8 @@ impl SigningError {
             SigningError::BadSignature(_) => "signature_invalid",
             SigningError::Remote(_) => "signing_service_unavailable",
             SigningError::RemoteRefused(_) => "signing_service_refused",
+            SigningError::RevocationUnavailable(_) => "revocation_unavailable",
+            SigningError::CertificateRevoked { .. } => "certificate_revoked",
             SigningError::Internal(_) => "internal_error",
             SigningError::Io(_) => "io_error",
         }

@@ -7,6 +7,7 @@ pub mod csc;
 pub mod error;
 mod http;
 pub mod keys;
+pub mod ltv;
 pub mod online;
 pub mod options;
 pub mod pdf;

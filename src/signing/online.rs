@@ -29,30 +29,77 @@ pub enum Online {
     Unknown(String),
 }
 
+/// A verified answer with the bytes it came in, for embedding (PAdES B-LT).
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// What the answer says (never `Unknown`).
+    pub status: Online,
+    /// The DER OCSPResponse, when the answer came from the OCSP responder.
+    pub ocsp: Option<Vec<u8>>,
+    /// The DER CRL, when it came from a CRL distribution point.
+    pub crl: Option<Vec<u8>>,
+    /// Where it came from.
+    pub url: String,
+}
+
 /// Largest CRL fetched.
 const MAX_CRL: usize = 1 << 20;
 
 /// Asks the OCSP responder, then the CRL distribution points, of `cert` (issued by one of
 /// `chain`, which also holds what the responder's certificate chains to).
 pub fn revocation_status(cert: &X509, chain: &[X509], timeout: Duration) -> Online {
+    match revocation_evidence(cert, chain, timeout, &mut CrlCache::default()) {
+        Ok(e) => e.status,
+        Err(why) => Online::Unknown(why),
+    }
+}
+
+/// CRLs already fetched in one run, by URL: a CA's CRL is fetched once for all it covers.
+#[derive(Default)]
+pub struct CrlCache {
+    by_url: Vec<(String, Vec<u8>)>,
+}
+
+/// As [`revocation_status`], keeping the verified answer's bytes; the error says why there is
+/// no verified answer (nothing named, nothing reachable, nothing that checks out).
+pub fn revocation_evidence(
+    cert: &X509,
+    chain: &[X509],
+    timeout: Duration,
+    cache: &mut CrlCache,
+) -> Result<Evidence, String> {
     let Some(issuer) = chain
         .iter()
         .find(|c| c.issued(cert) == X509VerifyResult::OK)
     else {
-        return Online::Unknown("the issuer's certificate is not in the chain".into());
+        return Err("the issuer's certificate is not in the chain".into());
     };
     let mut why = Vec::new();
     match ocsp(cert, issuer, chain, timeout) {
-        Ok(Some(answer)) => return answer,
+        Ok(Some((status, raw, url))) => {
+            return Ok(Evidence {
+                status,
+                ocsp: Some(raw),
+                crl: None,
+                url,
+            })
+        }
         Ok(None) => why.push("no OCSP responder named".to_string()),
         Err(e) => why.push(format!("OCSP: {e}")),
     }
-    match crl(cert, issuer, timeout) {
-        Ok(Some(answer)) => return answer,
+    match crl(cert, issuer, timeout, cache) {
+        Ok(Some((status, raw, url))) => {
+            return Ok(Evidence {
+                status,
+                ocsp: None,
+                crl: Some(raw),
+                url,
+            })
+        }
         Ok(None) => why.push("no CRL distribution point named".to_string()),
         Err(e) => why.push(format!("CRL: {e}")),
     }
-    Online::Unknown(why.join("; "))
+    Err(why.join("; "))
 }
 
 fn ocsp(
@@ -60,7 +107,7 @@ fn ocsp(
     issuer: &X509,
     chain: &[X509],
     timeout: Duration,
-) -> Result<Option<Online>, String> {
+) -> Result<Option<(Online, Vec<u8>, String)>, String> {
     let urls = cert.ocsp_responders().map_err(|e| e.to_string())?;
     let Some(url) = urls.iter().map(|u| u.to_string()).next() else {
         return Ok(None);
@@ -104,21 +151,27 @@ fn ocsp(
     status
         .check_validity(300, None)
         .map_err(|_| format!("the response of {url} is out of date"))?;
-    Ok(Some(match status.status {
+    let answer = match status.status {
         OcspCertStatus::GOOD => Online::Good,
         OcspCertStatus::REVOKED => Online::Revoked {
             since: status.revocation_time.map(|t| t.to_string()),
-            reason: Some(format!("{:?}", status.reason)),
+            reason: Some(crl_reason(Some(i64::from(status.reason.as_raw())))),
         },
         _ => {
             return Err(format!(
                 "the responder at {url} does not know the certificate"
             ))
         }
-    }))
+    };
+    Ok(Some((answer, raw, url)))
 }
 
-fn crl(cert: &X509, issuer: &X509, timeout: Duration) -> Result<Option<Online>, String> {
+fn crl(
+    cert: &X509,
+    issuer: &X509,
+    timeout: Duration,
+    cache: &mut CrlCache,
+) -> Result<Option<(Online, Vec<u8>, String)>, String> {
     let Some(points) = cert.crl_distribution_points() else {
         return Ok(None);
     };
@@ -132,22 +185,54 @@ fn crl(cert: &X509, issuer: &X509, timeout: Duration) -> Result<Option<Online>, 
     let Some(url) = urls.first() else {
         return Ok(None);
     };
-    let raw = http::get(url, "application/pkix-crl", timeout)?;
+    let raw = match cache.by_url.iter().find(|(u, _)| u == url) {
+        Some((_, raw)) => raw.clone(),
+        None => {
+            let raw = http::get(url, "application/pkix-crl", timeout)?;
+            cache.by_url.push((url.clone(), raw.clone()));
+            raw
+        }
+    };
     if raw.len() > MAX_CRL {
         return Err(format!("the CRL at {url} is larger than {MAX_CRL} bytes"));
     }
     let crl = X509Crl::from_der(&raw)
         .or_else(|_| X509Crl::from_pem(&raw))
         .map_err(|_| format!("the CRL at {url} cannot be read"))?;
+    // Embedded as DER whatever the server sent.
+    let der = crl.to_der().map_err(|e| e.to_string())?;
     let key = issuer.public_key().map_err(|e| e.to_string())?;
     if !crl.verify(&key).unwrap_or(false) {
         return Err(format!("the CRL at {url} is not signed by the issuer"));
     }
-    Ok(Some(match crl.get_by_cert(cert) {
+    let answer = match crl.get_by_cert(cert) {
         CrlStatus::Revoked(r) => Online::Revoked {
             since: Some(r.revocation_date().to_string()),
-            reason: None,
+            reason: r
+                .extension::<openssl::x509::ReasonCode>()
+                .ok()
+                .flatten()
+                .map(|(_, reason)| crl_reason(reason.get_i64().ok())),
         },
         CrlStatus::NotRevoked | CrlStatus::RemoveFromCrl(_) => Online::Good,
-    }))
+    };
+    Ok(Some((answer, der, url.clone())))
+}
+
+/// RFC 5280's name of a CRL reason code.
+fn crl_reason(code: Option<i64>) -> String {
+    let name = match code {
+        Some(0) => "unspecified",
+        Some(1) => "keyCompromise",
+        Some(2) => "cACompromise",
+        Some(3) => "affiliationChanged",
+        Some(4) => "superseded",
+        Some(5) => "cessationOfOperation",
+        Some(6) => "certificateHold",
+        Some(8) => "removeFromCRL",
+        Some(9) => "privilegeWithdrawn",
+        Some(10) => "aACompromise",
+        _ => "unknown",
+    };
+    name.to_string()
 }

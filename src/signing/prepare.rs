@@ -82,6 +82,16 @@ fn damaged(msg: impl Into<String>) -> SigningError {
     SigningError::Damaged(msg.into())
 }
 
+/// What the signature dictionary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SigKind {
+    /// A CAdES signature (`/Type /Sig`, `/SubFilter /ETSI.CAdES.detached`).
+    Signature,
+    /// A document timestamp (`/Type /DocTimeStamp`, `/SubFilter /ETSI.RFC3161`): an RFC 3161
+    /// token over the byte ranges, in a new invisible field.
+    DocTimeStamp,
+}
+
 /// Reads what is needed from `src` and writes the update with placeholders.
 pub fn prepare(
     src: &dyn Source,
@@ -89,15 +99,50 @@ pub fn prepare(
     contents_reserve: usize,
     build_appearance: AppearanceBuilder,
 ) -> Result<Prepared, SigningError> {
+    prepare_as(
+        src,
+        opts,
+        contents_reserve,
+        build_appearance,
+        SigKind::Signature,
+    )
+}
+
+/// The update of a document timestamp (PAdES B-LTA) in a new invisible field, with room for a
+/// token of `contents_reserve` bytes. PAdES allows it after any certification (even P=1), as
+/// it changes nothing but adds a timestamp.
+pub fn prepare_doc_timestamp(
+    src: &dyn Source,
+    contents_reserve: usize,
+) -> Result<Prepared, SigningError> {
+    prepare_as(
+        src,
+        &SignOptions::default(),
+        contents_reserve,
+        super::appearance::build,
+        SigKind::DocTimeStamp,
+    )
+}
+
+fn prepare_as(
+    src: &dyn Source,
+    opts: &SignOptions,
+    contents_reserve: usize,
+    build_appearance: AppearanceBuilder,
+    kind: SigKind,
+) -> Result<Prepared, SigningError> {
     opts.validate()?;
     let mut r = Reader::open(src)?;
     let doc = read_document(&mut r)?;
-    check_certification(opts, &doc)?;
+    if kind == SigKind::Signature {
+        check_certification(opts, &doc)?;
+    }
     // Under a certification (P=2 or 3) a new visible field breaks it in pyHanko's eyes: without
     // --field an empty field is filled; a new field may only be invisible (pyHanko accepts
-    // that, as the certify_then_sign test checks).
-    let picked = match (&opts.field, doc.docmdp) {
-        (None, Some(_)) => certified_field(opts, &doc)?,
+    // that, as the certify_then_sign test checks). A document timestamp never takes a field
+    // meant for a signer.
+    let picked = match (&opts.field, doc.docmdp, kind) {
+        (None, Some(_), SigKind::Signature) => certified_field(opts, &doc)?,
         _ => None,
     };
     let existing = match picked {
@@ -122,14 +167,18 @@ pub fn prepare(
                         .into(),
                 ));
             }
-            new_field_name(opts.field.as_deref(), &doc.fields)?
+            let prefix = match kind {
+                SigKind::Signature => "Signature",
+                SigKind::DocTimeStamp => "DocTimeStamp",
+            };
+            new_field_name(opts.field.as_deref(), &doc.fields, prefix)?
         }
     };
 
     let mut plan = Plan::new(r.xref.next_free);
     let mut update = Update::new(src.len(), last_byte(src)?);
     // The signature dictionary, first, so the placeholder positions are known.
-    let (sig_body, br_rel, cs_rel, ce_rel) = signature_dict(opts, contents_reserve);
+    let (sig_body, br_rel, cs_rel, ce_rel) = signature_dict(kind, opts, contents_reserve);
     let at = update.object(plan.sig_num, 0, &sig_body);
     let (byte_range_at, contents_start, contents_end) = (at + br_rel, at + cs_rel, at + ce_rel);
 
@@ -283,16 +332,20 @@ fn existing_field<'f>(
 }
 
 /// The name of a new field: `name` if it can name one, else the first free `SignatureN`.
-fn new_field_name(name: Option<&str>, fields: &[FieldInfo]) -> Result<String, SigningError> {
+fn new_field_name(
+    name: Option<&str>,
+    fields: &[FieldInfo],
+    prefix: &str,
+) -> Result<String, SigningError> {
     let Some(name) = name else {
         return Ok((1..)
-            .map(|i| format!("Signature{i}"))
+            .map(|i| format!("{prefix}{i}"))
             .find(|n| {
                 !fields
                     .iter()
                     .any(|f| f.name == *n || f.name.starts_with(&format!("{n}.")))
             })
-            .unwrap_or_else(|| "Signature".into()));
+            .unwrap_or_else(|| prefix.into()));
     };
     if name.is_empty() || name.contains('.') {
         return Err(SigningError::Field(format!(
@@ -326,9 +379,21 @@ fn last_byte(src: &dyn Source) -> Result<Option<u8>, SigningError> {
 
 /// The signature dictionary with placeholders; returns it and the positions of the /ByteRange
 /// `[`, and of the /Contents `<` and just past its `>`.
-fn signature_dict(opts: &SignOptions, reserve: usize) -> (Vec<u8>, usize, usize, usize) {
-    let mut d = b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange "
-        .to_vec();
+fn signature_dict(
+    kind: SigKind,
+    opts: &SignOptions,
+    reserve: usize,
+) -> (Vec<u8>, usize, usize, usize) {
+    let mut d = match kind {
+        SigKind::Signature => {
+            b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange "
+                .to_vec()
+        }
+        SigKind::DocTimeStamp => {
+            b"<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 /ByteRange "
+                .to_vec()
+        }
+    };
     let br = d.len();
     d.push(b'[');
     d.extend_from_slice(&[b' '; BYTE_RANGE_WIDTH]);
@@ -339,6 +404,11 @@ fn signature_dict(opts: &SignOptions, reserve: usize) -> (Vec<u8>, usize, usize,
     d.resize(d.len() + reserve * 2, b'0');
     d.push(b'>');
     let ce = d.len();
+    if kind == SigKind::DocTimeStamp {
+        // The token's genTime is the time; a document timestamp names no signer.
+        d.extend_from_slice(b" >>");
+        return (d, br, cs, ce);
+    }
     d.extend_from_slice(b" /M ");
     d.extend_from_slice(&text_string(&opts.pdf_date()));
     for (key, val) in [

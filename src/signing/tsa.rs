@@ -57,7 +57,13 @@ fn tsa_err(msg: impl Into<String>) -> SigningError {
 
 /// Asks the TSA to timestamp `message` (the signature value) and verifies the answer.
 pub fn timestamp(cfg: &TsaConfig, message: &[u8]) -> Result<Timestamp, SigningError> {
-    let imprint = openssl::sha::sha256(message);
+    timestamp_digest(cfg, &openssl::sha::sha256(message))
+}
+
+/// Asks the TSA to timestamp the SHA-256 digest `imprint` (a document timestamp's byte ranges)
+/// and verifies the answer.
+pub fn timestamp_digest(cfg: &TsaConfig, imprint: &[u8; 32]) -> Result<Timestamp, SigningError> {
+    let imprint = *imprint;
     let mut nonce = [0u8; 8];
     openssl::rand::rand_bytes(&mut nonce).map_err(|e| tsa_err(e.to_string()))?;
     nonce[0] = (nonce[0] & 0x7f) | 0x01; // positive, minimal DER encoding

@@ -26,6 +26,7 @@ mod outages;
 mod route_signing;
 mod schema;
 mod schemathesis;
+mod signing_ltv;
 mod signing_pades;
 mod signing_reject;
 mod signing_tsa;

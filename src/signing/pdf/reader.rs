@@ -126,6 +126,26 @@ impl<'s> Reader<'s> {
         Ok((ind, buf, base))
     }
 
+    /// The decoded data of stream object `num gen` (streams are never inside object streams);
+    /// None when the object is free or absent.
+    pub fn stream_data(&mut self, num: u32, gen: u16) -> Result<Option<Vec<u8>>, SigningError> {
+        let Some(XrefEntry::InFile { offset, gen: g }) = self.xref.entries.get(&num).copied()
+        else {
+            return Ok(None);
+        };
+        if g != gen {
+            return Ok(None);
+        }
+        let (ind, buf, base) = self.read_at(offset, num, gen)?;
+        let node = Node::new(buf, ind.value.clone(), Some((num, gen)));
+        let len = match self.get_key(&node, b"Length")? {
+            Some(l) => l.value.as_int(),
+            None => None,
+        }
+        .ok_or_else(|| damaged(format!("stream {num} has no /Length")))?;
+        read_stream(self.src, &ind, base, len).map(Some)
+    }
+
     /// Follows a reference (if any) and treats null as absent.
     pub fn resolve(&mut self, node: &Node) -> Result<Option<Node>, SigningError> {
         match node.value.kind {

@@ -135,6 +135,19 @@ fn one(s: &SignatureReport, n: usize) -> String {
     if let Some(l) = &s.pades_level {
         line("PAdES level", serde_name(l));
     }
+    if s.kind == super::SignatureKind::Signature {
+        line(
+            "long-term data",
+            if s.revocation.long_term {
+                "complete (validates without fetching)".into()
+            } else {
+                "incomplete".to_string()
+            },
+        );
+        for g in &s.revocation.long_term_gaps {
+            line("long-term gap", g.clone());
+        }
+    }
     for p in s.problems.iter().chain(s.change_details.iter()) {
         line("problem", p.clone());
     }

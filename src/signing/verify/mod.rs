@@ -106,6 +106,7 @@ fn verify_inner(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningErro
             offset: pos,
             baseline_attrs: false,
             sig_timestamp_ok: false,
+            validation_data: false,
         });
     }
     checked.sort_by_key(|c| (c.end.unwrap_or(c.offset), c.offset));
@@ -159,6 +160,8 @@ pub fn verify_pdf_file(path: &Path, trust: &[X509]) -> Result<VerifyReport, Sign
 /// The certificate checks a signing credential reuses (`credentials::certs`): the key usage
 /// rule and the one-line subject of verification reports.
 pub(crate) use chain::{key_usage_allows_signing, subject};
+/// What long-term validation data (`signing::ltv`) reads from OCSP responses and certificates.
+pub(crate) use revocation::{has_ocsp_nocheck, ocsp_response_certificates};
 
 /// Whether `cert` chains to one of `roots` at `at` (unix seconds), with `intermediates` as
 /// helpers; the error says why not, in openssl's words.
@@ -197,4 +200,50 @@ struct Context<'a> {
     trust: &'a [X509],
     dss: Option<&'a structure::Dss>,
     dss_certs: &'a [X509],
+}
+
+/// The certificates one signature or document timestamp relies on, read from its /Contents
+/// (for long-term validation data: `signing::ltv`).
+pub(crate) struct SignatureCerts {
+    /// The signer's certificate (the TSA's, for a document timestamp).
+    pub signer: X509,
+    /// Every certificate the CMS carries.
+    pub certificates: Vec<X509>,
+    /// The TSA certificate of the signature timestamp, if there is one.
+    pub timestamp_signer: Option<X509>,
+    /// The certificates the signature timestamp token carries.
+    pub timestamp_certificates: Vec<X509>,
+}
+
+/// Reads the signer and its helpers from a signature's /Contents; `doc_timestamp`: the
+/// contents are an RFC 3161 token.
+pub(crate) fn signature_certificates(
+    contents: &[u8],
+    doc_timestamp: bool,
+) -> Result<SignatureCerts, String> {
+    let sd = cms::parse(contents).map_err(|e| e.to_string())?;
+    let signer = cms::find_signer_cert(&sd)
+        .ok_or_else(|| "the signer's certificate is not in the signature".to_string())?;
+    let mut out = SignatureCerts {
+        signer,
+        certificates: sd.certificates.clone(),
+        timestamp_signer: None,
+        timestamp_certificates: Vec::new(),
+    };
+    if doc_timestamp {
+        return Ok(out);
+    }
+    if let Some(token) = sd
+        .signer
+        .unsigned_attr(cms::oids::SIGNATURE_TIMESTAMP)
+        .and_then(|a| a.values.first())
+    {
+        let tsd = cms::parse(token.raw).map_err(|e| format!("signature timestamp: {e}"))?;
+        out.timestamp_signer = Some(
+            cms::find_signer_cert(&tsd)
+                .ok_or_else(|| "the TSA certificate is not in the timestamp".to_string())?,
+        );
+        out.timestamp_certificates = tsd.certificates.clone();
+    }
+    Ok(out)
 }

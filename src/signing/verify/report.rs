@@ -187,6 +187,12 @@ pub struct RevocationReport {
     pub signer: SignerRevocation,
     /// When the signer's certificate was revoked, if it was (RFC 3339).
     pub revoked_at: Option<String>,
+    /// The file carries verified validation data for the signer's chain and the signature
+    /// timestamp's TSA chain (every certificate up to a trust root has an embedded OCSP
+    /// response or CRL saying it is good): what PAdES B-LT needs.
+    pub long_term: bool,
+    /// What is missing for that, in plain words (empty when `long_term`).
+    pub long_term_gaps: Vec<String>,
 }
 
 /// Everything checked about one signature.

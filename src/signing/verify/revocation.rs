@@ -162,6 +162,104 @@ pub(crate) fn check(
     out
 }
 
+/// What the embedded data lacks to validate `cert`'s chain later, without fetching anything:
+/// each certificate from `cert` up to a trust root or a self-signed certificate must have a
+/// verified answer saying it is good (OCSP responders marked no-check excepted). Empty: none.
+pub(crate) fn chain_gaps(
+    cert: &X509,
+    helpers: &[X509],
+    roots: &[X509],
+    ocsps: &[&[u8]],
+    crls: &[&[u8]],
+) -> Vec<String> {
+    use openssl::x509::X509VerifyResult;
+    let mut gaps = Vec::new();
+    let mut current = cert.clone();
+    // A chain longer than this is a loop or nonsense.
+    for _ in 0..16 {
+        let is_root = roots.iter().any(|r| r == &current);
+        if is_root || current.issued(&current) == X509VerifyResult::OK {
+            return gaps;
+        }
+        let subject = super::chain::subject(&current);
+        if !has_ocsp_nocheck(&current) {
+            match check(&current, helpers, roots, ocsps, crls).status {
+                SignerRevocation::Good => {}
+                SignerRevocation::Revoked => gaps.push(format!("{subject} is revoked")),
+                SignerRevocation::Unknown => {
+                    gaps.push(format!("no verified revocation data for {subject}"))
+                }
+            }
+        }
+        let Some(issuer) = helpers
+            .iter()
+            .chain(roots)
+            .find(|c| c.issued(&current) == X509VerifyResult::OK)
+        else {
+            gaps.push(format!("the issuer of {subject} is not in the file"));
+            return gaps;
+        };
+        current = issuer.clone();
+    }
+    gaps.push("the certificate chain is too long".into());
+    gaps
+}
+
+/// The certificates a DER OCSPResponse carries (normally the responder's): what its
+/// signature needs beside the issuer's chain. Unreadable parts give none.
+pub(crate) fn ocsp_response_certificates(raw: &[u8]) -> Vec<X509> {
+    let walk = || -> Option<Vec<X509>> {
+        let (resp, _) = der::expect(raw, 0x30, "OCSPResponse").ok()?;
+        let bytes = der::children(resp.value)
+            .ok()?
+            .into_iter()
+            .find(|t| t.tag == 0xa0)?;
+        let (rb, _) = der::expect(bytes.value, 0x30, "ResponseBytes").ok()?;
+        let octets = der::children(rb.value).ok()?.into_iter().nth(1)?;
+        let (basic, _) = der::expect(octets.value, 0x30, "BasicOCSPResponse").ok()?;
+        let certs = der::children(basic.value)
+            .ok()?
+            .into_iter()
+            .find(|t| t.tag == 0xa0)?;
+        let (list, _) = der::expect(certs.value, 0x30, "certs").ok()?;
+        Some(
+            der::children(list.value)
+                .ok()?
+                .iter()
+                .filter_map(|c| X509::from_der(c.raw).ok())
+                .collect(),
+        )
+    };
+    walk().unwrap_or_default()
+}
+
+/// Whether the certificate carries id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1): an OCSP
+/// responder's certificate that needs no revocation check of its own.
+pub(crate) fn has_ocsp_nocheck(cert: &X509) -> bool {
+    // 1.3.6.1.5.5.7.48.1.5
+    const OCSP_NOCHECK: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x05];
+    let Ok(bytes) = cert.to_der() else {
+        return false;
+    };
+    let walk = || -> Option<bool> {
+        let (c, _) = der::expect(&bytes, 0x30, "Certificate").ok()?;
+        let (tbs, _) = der::expect(c.value, 0x30, "TBSCertificate").ok()?;
+        let exts = der::children(tbs.value)
+            .ok()?
+            .into_iter()
+            .find(|t| t.tag == 0xa3)?;
+        let (list, _) = der::expect(exts.value, 0x30, "Extensions").ok()?;
+        let found = der::children(list.value).ok()?.iter().any(|ext| {
+            der::children(ext.value)
+                .ok()
+                .and_then(|parts| parts.first().map(|p| p.value == OCSP_NOCHECK))
+                .unwrap_or(false)
+        });
+        Some(found)
+    };
+    walk().unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::openssl_time;

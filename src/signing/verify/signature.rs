@@ -19,6 +19,9 @@ pub(super) struct Checked {
     pub(super) offset: usize,
     pub(super) baseline_attrs: bool,
     pub(super) sig_timestamp_ok: bool,
+    /// The file carries verified validation data (certificates and good revocation answers)
+    /// for the signer's chain and its signature timestamp's TSA chain: what B-LT adds.
+    pub(super) validation_data: bool,
 }
 
 pub(super) fn name(d: &Dictionary, key: &[u8]) -> Option<String> {
@@ -145,6 +148,8 @@ pub(super) fn blank(field: &str, sig: &Dictionary, kind: SignatureKind) -> Signa
             covers_signer: false,
             signer: SignerRevocation::Unknown,
             revoked_at: None,
+            long_term: false,
+            long_term_gaps: Vec::new(),
         },
         byte_range,
         coverage: Coverage::Invalid,
@@ -205,6 +210,7 @@ pub(super) fn check_one(ctx: &Context<'_>, field: &structure::SigField) -> Check
         offset: span_start.unwrap_or(usize::MAX),
         baseline_attrs: false,
         sig_timestamp_ok: false,
+        validation_data: false,
     };
     check_steps(ctx, sig, span_start, &mut out);
     out
@@ -247,8 +253,55 @@ fn check_steps(ctx: &Context<'_>, sig: &Dictionary, span_start: Option<usize>, o
     // 4. Trust and revocation of the signer's certificate.
     if let Some(cert) = &signer.cert {
         check_trust(ctx, &sd, cert, signer.validated_at, r);
+        // 5. Long-term validation data for the signer's and the timestamp's chains.
+        let gaps = long_term_gaps(ctx, &sd, cert, signer.tsa.as_ref());
+        out.validation_data = gaps.is_empty();
+        r.revocation.long_term = out.validation_data;
+        r.revocation.long_term_gaps = gaps;
     }
     r.status = status(r, &signer);
+}
+
+/// What the embedded validation data lacks for the signer's chain and the signature
+/// timestamp's TSA chain (empty: everything a later validation needs is in the file).
+fn long_term_gaps(
+    ctx: &Context<'_>,
+    sd: &cms::SignedData<'_>,
+    cert: &X509,
+    tsa: Option<&(X509, Vec<X509>)>,
+) -> Vec<String> {
+    let (ocsps, crls) = embedded_revinfo(ctx, sd);
+    let ocsps: Vec<&[u8]> = ocsps.iter().map(Vec::as_slice).collect();
+    let crls: Vec<&[u8]> = crls.iter().map(Vec::as_slice).collect();
+    let mut helpers: Vec<X509> = sd.certificates.clone();
+    helpers.extend(ctx.dss_certs.iter().cloned());
+    let mut gaps = revocation::chain_gaps(cert, &helpers, ctx.trust, &ocsps, &crls);
+    if let Some((tsa_cert, token_certs)) = tsa {
+        let mut helpers = token_certs.clone();
+        helpers.extend(ctx.dss_certs.iter().cloned());
+        gaps.extend(
+            revocation::chain_gaps(tsa_cert, &helpers, ctx.trust, &ocsps, &crls)
+                .into_iter()
+                .map(|g| format!("signature timestamp: {g}")),
+        );
+    }
+    gaps
+}
+
+/// The OCSP responses and CRLs the file carries for this signature: its
+/// adbe-revocationInfoArchival attribute and the DSS.
+fn embedded_revinfo(ctx: &Context<'_>, sd: &cms::SignedData<'_>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut ocsps, mut crls) = sd
+        .signer
+        .signed_attr(cms::oids::ADBE_REVOCATION_ARCHIVAL)
+        .and_then(|a| a.values.first())
+        .map(|v| revocation::adbe_archival(v.raw))
+        .unwrap_or_default();
+    if let Some(d) = ctx.dss {
+        ocsps.extend(d.ocsps.iter().cloned());
+        crls.extend(d.crls.iter().cloned());
+    }
+    (ocsps, crls)
 }
 
 /// The layout of /ByteRange and the revision it ends at; the report gets its coverage.
@@ -329,6 +382,8 @@ struct SignerFound {
     validated_at: Option<chrono::DateTime<chrono::Utc>>,
     baseline_attrs: bool,
     sig_timestamp_ok: bool,
+    /// The signature timestamp's TSA certificate and the token's certificates.
+    tsa: Option<(X509, Vec<X509>)>,
 }
 
 /// A document timestamp: the token is the signature, its TSA the signer.
@@ -360,6 +415,7 @@ fn check_doc_timestamp(
         validated_at: token.time,
         baseline_attrs: false,
         sig_timestamp_ok: false,
+        tsa: None,
     }
 }
 
@@ -384,6 +440,7 @@ fn check_cms_signer(
         && sd.signer.signed_attr(cms::oids::SIGNING_TIME).is_none();
     let mut validated_at = None;
     let mut sig_timestamp_ok = false;
+    let mut tsa = None;
     if let Some(attr) = sd.signer.unsigned_attr(cms::oids::SIGNATURE_TIMESTAMP) {
         let token = match attr.values.first() {
             Some(v) => tsp::check_token(v.raw, &[sd.signer.signature]),
@@ -395,6 +452,11 @@ fn check_cms_signer(
         if ts.valid() {
             validated_at = token.time;
         }
+        tsa = token
+            .signer
+            .as_ref()
+            .and_then(|s| s.cert.clone())
+            .map(|c| (c, token.certificates.clone()));
         r.timestamp = Some(ts);
     }
     SignerFound {
@@ -403,6 +465,7 @@ fn check_cms_signer(
         validated_at,
         baseline_attrs,
         sig_timestamp_ok,
+        tsa,
     }
 }
 
@@ -458,24 +521,9 @@ fn check_revocation(
     helpers: &[X509],
     r: &mut SignatureReport,
 ) -> revocation::Outcome {
-    let (adbe_ocsps, adbe_crls) = sd
-        .signer
-        .signed_attr(cms::oids::ADBE_REVOCATION_ARCHIVAL)
-        .and_then(|a| a.values.first())
-        .map(|v| revocation::adbe_archival(v.raw))
-        .unwrap_or_default();
-    let dss_ocsps = ctx.dss.map(|d| d.ocsps.as_slice()).unwrap_or_default();
-    let dss_crls = ctx.dss.map(|d| d.crls.as_slice()).unwrap_or_default();
-    let ocsps: Vec<&[u8]> = adbe_ocsps
-        .iter()
-        .chain(dss_ocsps)
-        .map(Vec::as_slice)
-        .collect();
-    let crls: Vec<&[u8]> = adbe_crls
-        .iter()
-        .chain(dss_crls)
-        .map(Vec::as_slice)
-        .collect();
+    let (ocsps, crls) = embedded_revinfo(ctx, sd);
+    let ocsps: Vec<&[u8]> = ocsps.iter().map(Vec::as_slice).collect();
+    let crls: Vec<&[u8]> = crls.iter().map(Vec::as_slice).collect();
     let rev = revocation::check(cert, helpers, ctx.trust, &ocsps, &crls);
     r.revocation.covers_signer = rev.covers_signer;
     r.revocation.signer = rev.status;

@@ -46,7 +46,7 @@ pub(super) fn finish(ctx: &Context<'_>, all: &mut [Checked]) {
             let later = Evidence {
                 sig_timestamp_ok: c.sig_timestamp_ok,
                 doc_timestamp: doc_ts_ends.iter().any(|e| *e > end),
-                dss_present,
+                validation_data: dss_present && c.validation_data,
             };
             r.pades_level = Some(pades_level(r, c.baseline_attrs, &later));
         }
@@ -64,8 +64,9 @@ struct Evidence {
     sig_timestamp_ok: bool,
     /// An intact document timestamp covers it.
     doc_timestamp: bool,
-    /// The file has a DSS with certificates or revocation data.
-    dss_present: bool,
+    /// The file has a DSS, and the embedded data validates the signer's and its timestamp's
+    /// chains without fetching anything.
+    validation_data: bool,
 }
 
 fn pades_level(r: &SignatureReport, baseline_attrs: bool, e: &Evidence) -> PadesLevel {
@@ -75,7 +76,7 @@ fn pades_level(r: &SignatureReport, baseline_attrs: bool, e: &Evidence) -> Pades
         PadesLevel::NotBaseline
     } else if !(e.sig_timestamp_ok || e.doc_timestamp) {
         PadesLevel::BB
-    } else if !e.dss_present {
+    } else if !e.validation_data {
         PadesLevel::BT
     } else if !e.doc_timestamp {
         PadesLevel::BLT
