@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::http;
 use super::keys::{DigestSigner, ExternalSignature, KeyAlgorithm};
-use super::remote::{Polled, RemoteSigner, Submitted};
+use super::remote::{call_error, Polled, RemoteSigner, Submitted};
 use super::SigningError;
 
 /// SHA-256.
@@ -44,14 +44,6 @@ pub struct CscSigner {
     cert: X509,
     chain: Vec<X509>,
     timeout: Duration,
-}
-
-fn remote(what: &str, e: String) -> SigningError {
-    if http::is_refusal(&e) {
-        SigningError::RemoteRefused(format!("{what}: {e}"))
-    } else {
-        SigningError::Remote(format!("{what}: {e}"))
-    }
 }
 
 impl CscSigner {
@@ -134,7 +126,7 @@ fn call(
         body.to_string().as_bytes(),
         timeout,
     )
-    .map_err(|e| remote(method, e))?;
+    .map_err(|e| call_error(method, e))?;
     serde_json::from_slice(&raw)
         .map_err(|_| SigningError::Remote(format!("{method}: the answer is not JSON")))
 }
@@ -162,7 +154,7 @@ pub fn login(
         b"{}",
         timeout,
     )
-    .map_err(|e| remote("auth/login", e))?;
+    .map_err(|e| call_error("auth/login", e))?;
     let answer: Value = serde_json::from_slice(&raw)
         .map_err(|_| SigningError::Remote("auth/login: the answer is not JSON".into()))?;
     answer["access_token"]

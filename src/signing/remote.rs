@@ -46,6 +46,16 @@ pub trait RemoteSigner: Send {
     fn poll(&self, transaction: &str) -> Result<Polled, SigningError>;
 }
 
+/// A failed call to a provider as a signing error: its 4xx answer is a refusal (wrong PIN,
+/// unknown credential), anything else (no answer, a 5xx, nonsense) the service being away.
+pub(super) fn call_error(what: &str, e: String) -> SigningError {
+    if super::http::is_refusal(&e) {
+        SigningError::RemoteRefused(format!("{what}: {e}"))
+    } else {
+        SigningError::Remote(format!("{what}: {e}"))
+    }
+}
+
 /// Whether `id` is a transaction id a provider may give: 1 to 200 characters of letters,
 /// digits and `-_.:`, so it can go into a URL path unescaped.
 pub fn is_transaction_id(id: &str) -> bool {

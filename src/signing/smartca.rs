@@ -22,7 +22,7 @@ use openssl::x509::X509;
 use serde_json::{json, Value};
 
 use super::http;
-use super::remote::{is_transaction_id, Polled, RemoteSigner, Submitted};
+use super::remote::{call_error, is_transaction_id, Polled, RemoteSigner, Submitted};
 use super::SigningError;
 
 /// How long a transaction waits for the holder when the service does not say.
@@ -52,14 +52,6 @@ pub struct SmartCa {
     cert: X509,
     chain: Vec<X509>,
     timeout: Duration,
-}
-
-fn remote(what: &str, e: String) -> SigningError {
-    if http::is_refusal(&e) {
-        SigningError::RemoteRefused(format!("{what}: {e}"))
-    } else {
-        SigningError::Remote(format!("{what}: {e}"))
-    }
 }
 
 fn der_of(b64: &str, what: &str) -> Result<X509, SigningError> {
@@ -135,7 +127,7 @@ fn call(base: &str, method: &str, body: &Value, timeout: Duration) -> Result<Val
         body.to_string().as_bytes(),
         timeout,
     )
-    .map_err(|e| remote(what, e))?;
+    .map_err(|e| call_error(what, e))?;
     let answer: Value = serde_json::from_slice(&raw)
         .map_err(|_| SigningError::Remote(format!("{what}: the answer is not JSON")))?;
     match answer["status_code"].as_i64() {

@@ -645,3 +645,15 @@ pub fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
 }
+
+/// Polls `ok` every 100 ms until it holds; fails the test naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -9,12 +9,12 @@
 
 use crate::common::moto::S3Server;
 use crate::common::smtp::SmtpSink;
-use crate::common::{fixture, Backend, TestDb, TestServer};
+use crate::common::{fixture, wait_until, Backend, TestDb, TestServer};
 use diesel::prelude::*;
 use docflow::db::schema::notifications;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BUCKET: &str = "docflow-nodes";
 
@@ -51,14 +51,6 @@ fn incoming(i: usize) -> Value {
         "issuer": "Ủy ban nhân dân tỉnh", "recipients": ["Văn phòng"],
         "urgency": "normal", "confidentiality": "normal"
     })
-}
-
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn act(srv: &TestServer, token: &str, task: &str, body: &Value, key: &str) -> crate::common::Resp {

@@ -4,13 +4,13 @@
 //! reminders and escalations, attachments, and the `.eml` fallback.
 
 use crate::common::smtp::{Received, SmtpSink};
-use crate::common::{fixture, Backend, TestDb, TestServer};
+use crate::common::{fixture, wait_until, Backend, TestDb, TestServer};
 use diesel::prelude::*;
 use docflow::db::schema::{audit_events, notifications};
 use docflow::notify::{NewNotification, NotificationKind};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PUBLIC_URL: &str = "https://docflow.so-ldtbxh.gov.vn";
 const FROM: &str = "Văn phòng Sở <docflow@so-ldtbxh.gov.vn>";
@@ -72,14 +72,6 @@ fn outbox(srv: &TestServer, query: &str) -> Vec<Value> {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     r.json.as_array().expect("array").clone()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Writes a notification the way the workflow will: inside a write transaction.

@@ -9,18 +9,10 @@
 
 use crate::common::smtp::SmtpSink;
 use crate::common::tcp_proxy::TcpProxy;
-use crate::common::{fixture, Backend, TestDb, TestServer};
+use crate::common::{fixture, wait_until, Backend, TestDb, TestServer};
 use docflow::notify::{NewNotification, NotificationKind};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Queues an email to `to` straight in the database (as an action's transaction would).
 fn enqueue(db: &TestDb, to: &str, comment: &str) {

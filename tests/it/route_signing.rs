@@ -1008,15 +1008,8 @@ fn issue_stamps_the_number_into_a_named_field(b: Backend) {
 }
 
 /// Waits up to 30 s for `cond`.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < end,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    crate::common::wait_until(what, std::time::Duration::from_secs(30), cond)
 }
 
 /// The task's remote signature as the inbox shows it (`task.signing`).
