@@ -30,6 +30,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What using a signing credential needs besides the database and the KEK.
+    pub fn use_context(&self) -> crate::credentials::unlock::UseContext {
+        crate::credentials::unlock::UseContext {
+            trust_roots: self.trust_roots.clone(),
+            smartca: self.config.smartca_account(),
+        }
+    }
+
     /// Runs blocking database work on the blocking thread pool, inside the request's span.
     pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
     where

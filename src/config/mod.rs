@@ -315,14 +315,12 @@ impl Config {
         })
     }
 
-    /// The office's accounts at remote signing providers.
-    pub fn remote_accounts(&self) -> crate::credentials::unlock::RemoteAccounts {
-        crate::credentials::unlock::RemoteAccounts {
-            smartca: (!self.smartca_sp_id.is_empty()).then(|| crate::signing::smartca::SpAccount {
-                sp_id: self.smartca_sp_id.clone(),
-                sp_password: self.smartca_sp_password.clone(),
-            }),
-        }
+    /// The office's account at VNPT SmartCA, when configured.
+    pub fn smartca_account(&self) -> Option<crate::signing::smartca::SpAccount> {
+        (!self.smartca_sp_id.is_empty()).then(|| crate::signing::smartca::SpAccount {
+            sp_id: self.smartca_sp_id.clone(),
+            sp_password: self.smartca_sp_password.clone(),
+        })
     }
 
     /// The folder of the file store.

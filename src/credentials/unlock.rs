@@ -60,7 +60,7 @@ pub fn unlock(
     now: NaiveDateTime,
 ) -> Result<Signer, ApiError> {
     let row = own_row(conn, credential_id, user_id)?;
-    open_row(conn, kek, &holder(user_id), row, pin, now)
+    open_row(conn, kek, &[], &holder(user_id), row, pin, now)
 }
 
 /// The caller's own credential row, 404 for anyone else's or an unknown id.
@@ -88,9 +88,12 @@ pub enum CredentialSigner {
     Remote(Box<dyn RemoteSigner>),
 }
 
-/// The office's accounts at remote signing providers (settings), for [`remote_signer`].
+/// What using a credential needs besides the database and the KEK: the roots its certificate
+/// must still chain to at each use (`trust_roots_path`; none: not checked), and the office's
+/// accounts at remote signing providers.
 #[derive(Debug, Clone, Default)]
-pub struct RemoteAccounts {
+pub struct UseContext {
+    pub trust_roots: std::sync::Arc<Vec<X509>>,
     /// VNPT SmartCA (`smartca_sp_id` / `smartca_sp_password`); none when not configured.
     pub smartca: Option<crate::signing::smartca::SpAccount>,
 }
@@ -104,7 +107,7 @@ pub struct RemoteAccounts {
 pub fn signer_for(
     conn: &mut DbConn,
     kek: &Kek,
-    accounts: &RemoteAccounts,
+    accounts: &UseContext,
     credential_id: &CredentialId,
     user_id: &UserId,
     pin: Option<&str>,
@@ -113,7 +116,9 @@ pub fn signer_for(
     let row = own_row(conn, credential_id, user_id)?;
     if row.kind != CredentialKind::Csc {
         let pin = pin.ok_or_else(|| ApiError::validation("pin", "is required to sign"))?;
-        return open_row(conn, kek, &holder(user_id), row, pin, now).map(CredentialSigner::Key);
+        let roots = accounts.trust_roots.as_slice();
+        return open_row(conn, kek, roots, &holder(user_id), row, pin, now)
+            .map(CredentialSigner::Key);
     }
     if pin.is_some_and(|p| p.len() > SECRET_MAX_BYTES) {
         return Err(ApiError::validation("pin", "is too long"));
@@ -125,7 +130,7 @@ pub fn signer_for(
 /// theirs (no PIN: the holder confirmed on the phone). 404 once the credential is deleted.
 pub fn remote_for(
     conn: &mut DbConn,
-    accounts: &RemoteAccounts,
+    accounts: &UseContext,
     credential_id: &CredentialId,
     user_id: &UserId,
     now: NaiveDateTime,
@@ -136,7 +141,7 @@ pub fn remote_for(
 
 fn remote_signer(
     row: &CredentialRow,
-    accounts: &RemoteAccounts,
+    accounts: &UseContext,
     pin: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<Box<dyn RemoteSigner>, ApiError> {
@@ -206,8 +211,9 @@ fn remote_signer(
             )
         }
     };
-    certs::check(remote.certificate(), remote.chain(), &[], now)?;
-    certs::check_revocation(remote.certificate(), remote.chain(), &[])?;
+    let roots = accounts.trust_roots.as_slice();
+    certs::check(remote.certificate(), remote.chain(), roots, now)?;
+    certs::check_revocation(remote.certificate(), remote.chain(), roots)?;
     Ok(remote)
 }
 
@@ -215,6 +221,7 @@ fn remote_signer(
 pub fn unlock_seal(
     conn: &mut DbConn,
     kek: &Kek,
+    roots: &[X509],
     unit_id: &UnitId,
     clerk_user: &UserId,
     pin: &str,
@@ -228,13 +235,23 @@ pub fn unlock_seal(
         return Err(ApiError::Forbidden);
     }
     let row = queries::active_seal(conn, &unit_id.0)?.ok_or(ApiError::NotFound("seal"))?;
-    open_row(conn, kek, &holder(&UserId(user.id.clone())), row, pin, now)
+    open_row(
+        conn,
+        kek,
+        roots,
+        &holder(&UserId(user.id.clone())),
+        row,
+        pin,
+        now,
+    )
 }
 
 /// The certificate and chain of the caller's own `token` credential, checked for a signature
-/// now (validity, key usage): the key itself is on the holder's USB token.
+/// now (validity, key usage, the trust roots, revocation): the key itself is on the holder's
+/// USB token.
 pub fn token_certificate(
     conn: &mut DbConn,
+    roots: &[X509],
     credential_id: &CredentialId,
     user_id: &UserId,
     now: NaiveDateTime,
@@ -250,14 +267,15 @@ pub fn token_certificate(
         ));
     }
     let (cert, chain) = stored_certificates(&row)?;
-    certs::check(&cert, &chain, &[], now)?;
-    certs::check_revocation(&cert, &chain, &[])?;
+    certs::check(&cert, &chain, roots, now)?;
+    certs::check_revocation(&cert, &chain, roots)?;
     Ok((cert, chain))
 }
 
 fn open_row(
     conn: &mut DbConn,
     kek: &Kek,
+    roots: &[X509],
     ctx: &AuditContext,
     row: CredentialRow,
     pin: &str,
@@ -279,8 +297,8 @@ fn open_row(
         return Err(ApiError::validation("pin", "is too long"));
     }
     let (cert, chain) = stored_certificates(&row)?;
-    certs::check(&cert, &chain, &[], now)?;
-    certs::check_revocation(&cert, &chain, &[])?;
+    certs::check(&cert, &chain, roots, now)?;
+    certs::check_revocation(&cert, &chain, roots)?;
     if row.kek_id.as_deref() != Some(kek.id().as_str()) {
         // Not the holder's fault and not a wrong PIN: the operator replaced the KEK file.
         return Err(ApiError::internal(anyhow::anyhow!(

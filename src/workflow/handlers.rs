@@ -175,7 +175,7 @@ async fn act(
                 return Ok(HttpResponse::Ok().json(r));
             }
             let kek = state.kek.clone();
-            let accounts = state.config.remote_accounts();
+            let accounts = state.use_context();
             let (v, t, b) = (viewer.clone(), id.clone(), body.clone());
             let unlock = state
                 .db(move |conn| {
@@ -249,6 +249,7 @@ fn token_env(state: &AppState) -> service::TokenEnv {
         runtime: tokio::runtime::Handle::current(),
         max_file: state.config.max_upload_bytes,
         ttl_secs: state.config.signing_handle_ttl_secs,
+        trust_roots: state.trust_roots.clone(),
     }
 }
 
@@ -335,8 +336,9 @@ async fn complete_sign(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::validation("signature", "is not a base64 signature"))?;
     let (v, t, h) = (viewer.clone(), id.clone(), body.handle.clone());
+    let roots = state.trust_roots.clone();
     let unlocked = state
-        .db(move |conn| service::unlock_handle(conn, &v, &t, &h, crate::db::now()))
+        .db(move |conn| service::unlock_handle(conn, &v, &t, &h, &roots, crate::db::now()))
         .await?;
     let env = remote_env(&state);
     Ok(web::Json(

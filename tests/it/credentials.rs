@@ -957,7 +957,7 @@ fn unit_seal_is_for_its_clerks(b: Backend) {
     let clerk = me(&clerk_token);
     let official = me(&official_token);
     let unit_id = UnitId(unit.clone());
-    let signer = service::unlock_seal(&mut conn, &kek, &unit_id, &clerk, PIN, now)
+    let signer = service::unlock_seal(&mut conn, &kek, &[], &unit_id, &clerk, PIN, now)
         .expect("clerk unlocks the seal");
     let mut pdf = pdf_fixture();
     docflow::signing::sign_vec(&mut pdf, &signer, &docflow::signing::SignOptions::default())
@@ -966,13 +966,14 @@ fn unit_seal_is_for_its_clerks(b: Backend) {
         docflow::signing::verify::verify_pdf(&pdf, std::slice::from_ref(&ca.cert)).unwrap();
     assert!(report.signatures[0].trusted && report.signatures[0].valid);
     // Not a clerk, or a clerk of another unit: 403; a wrong PIN: 403 signing_pin_wrong.
-    let e = service::unlock_seal(&mut conn, &kek, &unit_id, &official, PIN, now)
+    let e = service::unlock_seal(&mut conn, &kek, &[], &unit_id, &official, PIN, now)
         .err()
         .unwrap();
     assert_eq!(e.code(), "forbidden");
     let e = service::unlock_seal(
         &mut conn,
         &kek,
+        &[],
         &UnitId(other_unit.clone()),
         &clerk,
         PIN,
@@ -981,7 +982,7 @@ fn unit_seal_is_for_its_clerks(b: Backend) {
     .err()
     .unwrap();
     assert_eq!(e.code(), "forbidden");
-    let e = service::unlock_seal(&mut conn, &kek, &unit_id, &clerk, "999999", now)
+    let e = service::unlock_seal(&mut conn, &kek, &[], &unit_id, &clerk, "999999", now)
         .err()
         .unwrap();
     assert_eq!(e.code(), "signing_pin_wrong");
@@ -1014,7 +1015,7 @@ fn unit_seal_is_for_its_clerks(b: Backend) {
             "{rows:?}"
         );
     }
-    let signer = service::unlock_seal(&mut conn, &kek, &unit_id, &clerk, PIN, now).unwrap();
+    let signer = service::unlock_seal(&mut conn, &kek, &[], &unit_id, &clerk, PIN, now).unwrap();
     assert_eq!(
         signer.certificate().to_der().unwrap(),
         cert2.to_der().unwrap()

@@ -1007,6 +1007,47 @@ fn issue_stamps_the_number_into_a_named_field(b: Backend) {
     render(&path);
 }
 
+/// The certificate is checked against the trust roots at each use, not only when it was added:
+/// the office stops trusting the CA that issued the director's credential (a new root list,
+/// the same data, the server restarted), and signing with it is refused, nothing signed.
+fn trust_roots_are_checked_again_at_each_use(b: Backend) {
+    let o = office(b, |_| {});
+    let (cred, _) = credential(&o, "director", "Trần Văn Minh");
+    let doc = reviewed_draft(&o, "Quyết định sau khi đổi gốc tin cậy", &["director"]);
+    let t = task_id(&o, "director", &doc);
+    let other = ca("docflow Another Root");
+    let roots = other.pem.display().to_string();
+    let data = o.srv.data_dir();
+    let again = TestServer::start_on(o.srv.db.shared(), move |c| {
+        c.trust_roots_path = roots;
+        c.data_dir = data;
+    });
+    let token = again.login("director", PW);
+    again
+        .post(
+            &format!("/api/v1/tasks/{t}/actions"),
+            Some(&token),
+            &json!({"action": "sign", "credential_id": cred, "pin": PIN}),
+        )
+        .assert_problem(422, "certificate_untrusted");
+    let d = again.get(&format!("/api/v1/documents/{doc}"), Some(&token));
+    assert_eq!(
+        d.json["versions"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        d.text
+    );
+    // Under the roots it was added with, the same credential signs.
+    let r = act(
+        &o,
+        "director",
+        &t,
+        &json!({"action": "sign", "credential_id": cred, "pin": PIN}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 /// Waits up to 30 s for `cond`.
 fn wait_until(what: &str, cond: impl FnMut() -> bool) {
     crate::common::wait_until(what, std::time::Duration::from_secs(30), cond)
@@ -1516,6 +1557,7 @@ both_backends!(
     csc_credential_signs_remotely,
     smartca_signs_after_confirmation_on_the_phone,
     issue_stamps_the_number_into_a_named_field,
+    trust_roots_are_checked_again_at_each_use,
     revoked_certificates_refuse,
     token_signs_through_prepare_and_complete,
     deputy_signs_in_capacity_and_parallel_signers_chain,

@@ -20,7 +20,7 @@ use super::support::corrupt;
 use crate::accounts::model::UserId;
 use crate::audit::AuditContext;
 use crate::credentials::model::CredentialId;
-use crate::credentials::unlock::RemoteAccounts;
+use crate::credentials::unlock::UseContext;
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::error::{ApiError, ErrorCode};
@@ -307,7 +307,7 @@ const POLL_BATCH: i64 = 20;
 /// the next look (the provider out of reach). Answers how many were looked at.
 pub fn poll_due(
     conn: &mut DbConn,
-    accounts: &RemoteAccounts,
+    accounts: &UseContext,
     cal: &Calendar,
     env: &RemoteEnv,
 ) -> Result<usize, ApiError> {
@@ -335,7 +335,7 @@ pub fn poll_due(
 
 fn poll_one(
     conn: &mut DbConn,
-    accounts: &RemoteAccounts,
+    accounts: &UseContext,
     cal: &Calendar,
     env: &RemoteEnv,
     row: &HandleRow,
@@ -434,7 +434,7 @@ pub fn start(state: crate::state::AppState) {
     }
     actix_web::rt::spawn(async move {
         let runtime = tokio::runtime::Handle::current();
-        let accounts = state.config.remote_accounts();
+        let accounts = state.use_context();
         let cal = state.config.calendar();
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(poll_ms)).await;
@@ -444,6 +444,7 @@ pub fn start(state: crate::state::AppState) {
                     runtime: runtime.clone(),
                     max_file: state.config.max_upload_bytes,
                     ttl_secs: state.config.signing_handle_ttl_secs,
+                    trust_roots: state.trust_roots.clone(),
                 },
                 tsa: (!state.config.tsa_url.is_empty())
                     .then(|| TsaConfig::new(state.config.tsa_url.clone())),

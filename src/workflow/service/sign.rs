@@ -20,7 +20,7 @@ use crate::accounts::model::{UnitId, UserId};
 use crate::accounts::queries as accounts_q;
 use crate::credentials::crypto::Kek;
 use crate::credentials::model::{CredentialId, Owner};
-use crate::credentials::unlock::{CredentialSigner, RemoteAccounts};
+use crate::credentials::unlock::{CredentialSigner, UseContext};
 use crate::db::DbConn;
 use crate::documents::access::Viewer;
 use crate::documents::model::{Kind, VersionRow};
@@ -159,7 +159,7 @@ pub struct SignatureOutcome {
 pub fn unlock_for(
     conn: &mut DbConn,
     kek: &Kek,
-    accounts: &RemoteAccounts,
+    accounts: &UseContext,
     viewer: &Viewer,
     task_id: &str,
     req: &ActionRequest,
@@ -223,8 +223,15 @@ pub fn unlock_for(
             }
             let reg = issuing_register(conn, viewer, req)?;
             let unit = UnitId(reg.unit_id.clone());
-            let signer =
-                crate::credentials::unlock::unlock_seal(conn, kek, &unit, &user, pin?, now)?;
+            let signer = crate::credentials::unlock::unlock_seal(
+                conn,
+                kek,
+                &accounts.trust_roots,
+                &unit,
+                &user,
+                pin?,
+                now,
+            )?;
             let image = crate::credentials::queries::find_image(conn, &Owner::Unit(reg.unit_id))?;
             Ok(Unlock::Here(Unlocked {
                 signer,
@@ -636,6 +643,8 @@ pub struct TokenEnv {
     pub max_file: u64,
     /// How long the handle lives (`signing_handle_ttl_secs`).
     pub ttl_secs: u64,
+    /// What the token's certificate must still chain to (`trust_roots_path`).
+    pub trust_roots: std::sync::Arc<Vec<openssl::x509::X509>>,
 }
 
 /// `POST /tasks/{id}/sign/prepare`: the signed attributes a USB token must sign for the
@@ -656,6 +665,7 @@ pub fn prepare_token(
     open_task(conn, viewer, task_id, ActionKind::Sign, now)?;
     let (cert, chain) = crate::credentials::unlock::token_certificate(
         conn,
+        &env.trust_roots,
         &CredentialId(req.credential_id.clone()),
         &UserId(viewer.id.clone()),
         now,
@@ -790,6 +800,7 @@ pub fn unlock_handle(
     viewer: &Viewer,
     task_id: &str,
     handle: &str,
+    roots: &[openssl::x509::X509],
     now: NaiveDateTime,
 ) -> Result<TokenUnlocked, ApiError> {
     let (task, _, _) = open_task(conn, viewer, task_id, ActionKind::Sign, now)?;
@@ -810,6 +821,7 @@ pub fn unlock_handle(
     }
     let (cert, chain) = crate::credentials::unlock::token_certificate(
         conn,
+        roots,
         &CredentialId(row.credential_id.clone()),
         &UserId(viewer.id.clone()),
         now,
