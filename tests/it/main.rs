@@ -16,6 +16,7 @@ mod audit_chain;
 mod cli;
 mod config_docs;
 mod credentials;
+mod devseed;
 mod nodes;
 mod notify;
 mod notify_workflow;
