@@ -85,7 +85,13 @@ fn measure(oha: &PathBuf, url: &str, token: Option<&str>, clients: usize, secs: 
         .unwrap_or(0)
         + v["errorDistribution"]
             .as_object()
-            .map(|m| m.values().map(|n| n.as_u64().unwrap_or(0)).sum())
+            .map(|m| {
+                // `-z` cuts the requests in flight when the time is up: not the server's errors.
+                m.iter()
+                    .filter(|(e, _)| !e.contains("aborted due to deadline"))
+                    .map(|(_, n)| n.as_u64().unwrap_or(0))
+                    .sum()
+            })
             .unwrap_or(0);
     Figures {
         rps: v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0),
