@@ -12,7 +12,7 @@
 //! configuration's default). `oha` is installed with `cargo install --locked oha` if missing.
 //! Figures, not assertions: see docs/OPERATIONS.md, "Speed under load".
 
-#[allow(unused_macros, dead_code)]
+#[allow(unused_macros)]
 #[path = "../common/mod.rs"]
 mod common;
 
