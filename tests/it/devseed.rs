@@ -180,6 +180,18 @@ fn the_seeded_office_is_what_the_api_shows(b: Backend) {
         &db,
         &["--documents", "400", "--users", "30", "--seed", "3"],
     ));
+    // A pending review task and its assignee: the seeded route must be one the engine accepts.
+    let (review, reviewer): (String, String) = {
+        use docflow::db::schema::{users, workflow_stages as st, workflow_tasks as t};
+        t::table
+            .inner_join(st::table.on(st::id.nullable().eq(t::stage_id)))
+            .inner_join(users::table.on(users::id.eq(t::assignee_id)))
+            .filter(t::status.eq("pending"))
+            .filter(st::kind.eq("review"))
+            .select((t::id, users::username))
+            .first(&mut db.connect())
+            .unwrap()
+    };
     let data = db.dir.path().join("data");
     let srv = TestServer::spawn(db, data, &[]);
     let password = &facts["password"];
@@ -206,6 +218,14 @@ fn the_seeded_office_is_what_the_api_shows(b: Backend) {
         let s = h["subject"].as_str().unwrap();
         assert!(s.contains("người có công"), "{s}");
     }
+
+    let token = srv.login(&reviewer, password);
+    let r = srv.post(
+        &format!("/api/v1/tasks/{review}/actions"),
+        Some(&token),
+        &serde_json::json!({"action": "approve"}),
+    );
+    assert_eq!(r.status, 200, "approving a seeded review task: {}", r.text);
 
     // A seeded file is there to download.
     let id = hits[0]["id"].as_str().unwrap();
