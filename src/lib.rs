@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod datetime;
 pub mod db;
+pub mod devseed;
 pub mod documents;
 pub mod error;
 pub mod http;

@@ -40,6 +40,33 @@ enum Command {
     /// PDF signatures.
     #[command(subcommand)]
     Pdf(PdfCommand),
+    /// Development tools (test data).
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Seed a realistic office: units, users (password `docflow-seed`), documents, routes in
+    /// every state, tasks, registrations. Deterministic per seed; again with the same seed and
+    /// sizes: a no-op. Refuses a database with data it did not seed unless --force.
+    Seed(SeedArgs),
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// Number of documents (half incoming, half outgoing).
+    #[arg(long, default_value_t = 10_000)]
+    documents: u64,
+    /// Number of users (at least 8).
+    #[arg(long, default_value_t = 100)]
+    users: u64,
+    /// Seed of the random stream: the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Seed even though the database holds data the seeder did not write.
+    #[arg(long)]
+    force: bool,
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -133,6 +160,7 @@ fn main() -> ExitCode {
             Ok(docflow::signing::verify::cli::run_verify(args))
         }
         Command::Pdf(PdfCommand::Check(args)) => Ok(docflow::documents::inspect::run_check(args)),
+        Command::Dev(DevCommand::Seed(args)) => dev_seed(&cfg, args),
     };
     match result {
         Ok(code) => code,
@@ -193,6 +221,55 @@ fn user_add(cfg: &Config, args: UserAdd) -> anyhow::Result<ExitCode> {
     .map_err(|e| anyhow::anyhow!("{e} [{}]", e.code()))?;
     println!("created user {} ({})", user.username, user.id.0);
     Ok(ExitCode::SUCCESS)
+}
+
+fn dev_seed(cfg: &Config, args: SeedArgs) -> anyhow::Result<ExitCode> {
+    use docflow::devseed::{self, SeedError, SeedOptions, SeedOutcome};
+    let started = std::time::Instant::now();
+    let mut conn = db::connect(cfg)?;
+    db::migrate(&mut conn)?;
+    // The file first, then the rows that point to it (as every upload does).
+    let blobs = docflow::storage::BlobStore::from_config(cfg)?;
+    let (sha256, size) = actix_web::rt::System::new()
+        .block_on(blobs.put_bytes(devseed::sample_pdf()))
+        .map_err(|e| anyhow::anyhow!("storing the sample PDF: {e}"))?;
+    let opts = SeedOptions {
+        documents: args.documents,
+        users: args.users,
+        seed: args.seed,
+        force: args.force,
+    };
+    match devseed::run(&mut conn, &opts, (&sha256, size)) {
+        Ok(SeedOutcome::AlreadySeeded) => {
+            println!(
+                "already seeded with seed {} ({} documents, {} users): nothing to do",
+                args.seed, args.documents, args.users
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(SeedOutcome::Seeded(s)) => {
+            println!(
+                "seeded {} units, {} users, {} documents, {} routes, {} tasks, {} registrations in {:.1} s",
+                s.units,
+                s.users,
+                s.documents,
+                s.routes,
+                s.tasks,
+                s.registrations,
+                started.elapsed().as_secs_f64()
+            );
+            println!("password={}", devseed::PASSWORD);
+            println!("director={}", s.director);
+            println!("clerk={}", s.clerk);
+            println!("official={}", s.official);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ (SeedError::NotEmpty { .. } | SeedError::TooFewUsers)) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(3))
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
 }
 
 fn audit_verify(cfg: &Config) -> anyhow::Result<ExitCode> {

@@ -14,6 +14,16 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
 }
 
+/// Hashes a password with argon2id and the given salt: the development seeder's one hash,
+/// the same for the same seed (`docflow dev seed`). Real accounts use [`hash`].
+pub fn hash_with_salt(password: &str, salt: &[u8; 16]) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+}
+
 /// Checks a password against a stored hash; a malformed hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {

@@ -33,6 +33,8 @@ pub enum Action {
     UnitCreated,
     UnitUpdated,
     UserCreated,
+    /// `docflow dev seed` wrote a test office (one event for the whole seed).
+    DevSeeded,
     UserUpdated,
     UserPasswordChanged,
     DocumentTypeCreated,
@@ -96,6 +98,7 @@ impl Action {
             Action::UnitCreated => "unit.created",
             Action::UnitUpdated => "unit.updated",
             Action::UserCreated => "user.created",
+            Action::DevSeeded => "dev.seeded",
             Action::UserUpdated => "user.updated",
             Action::UserPasswordChanged => "user.password_changed",
             Action::DocumentTypeCreated => "document_type.created",

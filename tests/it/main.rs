@@ -18,6 +18,7 @@ mod cli;
 mod config_docs;
 mod crashes;
 mod credentials;
+mod devseed;
 mod nodes;
 mod notify;
 mod notify_workflow;

@@ -1,0 +1,337 @@
+//! Speed under load: a seeded office (`docflow dev seed`) served by the release binary, and
+//! the load generator `oha` on the same machine, side by side in one run with the same
+//! concurrency: `/healthz`, a typical official's inbox (`GET /api/v1/tasks`), a clerk's
+//! document listing (`GET /api/v1/documents`) and a search (`?q=nguoi co cong`), at 2, 8
+//! and 32 clients; then approvals (`POST /api/v1/tasks/{id}/actions`, each a different
+//! pending review task) by 32 clients. SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set
+//! (a fresh database, dropped at the end).
+//!
+//! `cargo bench --bench load`; `DOCFLOW_BENCH_DOCS` documents (default 10000),
+//! `DOCFLOW_BENCH_USERS` users (default 1000), `DOCFLOW_BENCH_SECS` seconds per measurement
+//! (default 4), `DOCFLOW_BENCH_POOL` database connections of the server (default 8, the
+//! configuration's default). `oha` is installed with `cargo install --locked oha` if missing.
+//! Figures, not assertions: see docs/OPERATIONS.md, "Speed under load".
+
+#[allow(unused_macros)]
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::{Backend, TestDb, TestServer};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `oha` from PATH or ~/.cargo/bin, installed from crates.io if neither has it.
+fn oha() -> PathBuf {
+    let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    let cargo_bin = home.join(".cargo/bin/oha");
+    for candidate in [PathBuf::from("oha"), cargo_bin.clone()] {
+        if Command::new(&candidate).arg("--version").output().is_ok() {
+            return candidate;
+        }
+    }
+    let status = Command::new("cargo")
+        .args(["install", "--locked", "oha"])
+        .status()
+        .expect("run cargo install --locked oha");
+    assert!(status.success(), "cargo install --locked oha failed");
+    cargo_bin
+}
+
+/// One measurement: requests per second, p50 and p99 in milliseconds, non-2xx answers.
+#[derive(Clone, Copy, Default)]
+struct Figures {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    errors: u64,
+}
+
+fn measure(oha: &PathBuf, url: &str, token: Option<&str>, clients: usize, secs: u64) -> Figures {
+    let mut cmd = Command::new(oha);
+    cmd.args(["--no-tui", "--output-format", "json", "-c"])
+        .arg(clients.to_string())
+        .arg("-z")
+        .arg(format!("{secs}s"));
+    if let Some(t) = token {
+        cmd.arg("-H").arg(format!("Authorization: Bearer {t}"));
+    }
+    let out = cmd.arg(url).output().expect("run oha");
+    assert!(
+        out.status.success(),
+        "oha: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("oha JSON");
+    let ms = |p: &str| v["latencyPercentiles"][p].as_f64().unwrap_or(f64::NAN) * 1000.0;
+    let errors = v["statusCodeDistribution"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(code, _)| !code.starts_with('2'))
+                .map(|(_, n)| n.as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+        + v["errorDistribution"]
+            .as_object()
+            .map(|m| {
+                // `-z` cuts the requests in flight when the time is up: not the server's errors.
+                m.iter()
+                    .filter(|(e, _)| !e.contains("aborted due to deadline"))
+                    .map(|(_, n)| n.as_u64().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0);
+    Figures {
+        rps: v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0),
+        p50: ms("p50"),
+        p99: ms("p99"),
+        errors,
+    }
+}
+
+/// Seeds `db` with the release binary; answers its `key=value` lines.
+fn seed(db: &TestDb, docs: u64, users: u64) -> HashMap<String, String> {
+    let started = Instant::now();
+    let out = Command::new(TestServer::binary())
+        .args(["dev", "seed", "--documents", &docs.to_string()])
+        .args(["--users", &users.to_string(), "--seed", "1"])
+        .env("DATABASE_URL", &db.url)
+        .env("DOCFLOW_DATA_DIR", db.dir.path().join("data"))
+        .env_remove("DOCFLOW_CONFIG")
+        .output()
+        .expect("run docflow dev seed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!(
+        "  {} (wall {:.1} s)",
+        stdout.lines().next().unwrap_or(""),
+        started.elapsed().as_secs_f64()
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Pending review tasks and their assignees' usernames, the busiest reviewers first.
+fn review_tasks(db: &TestDb, want: usize) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use docflow::db::schema::{users, workflow_stages, workflow_tasks};
+    let mut c = db.connect();
+    // Bench-side read, straight from the tables: which tasks exist is not what is measured.
+    let rows: Vec<(String, String)> = workflow_tasks::table
+        .inner_join(
+            workflow_stages::table.on(workflow_stages::id.nullable().eq(workflow_tasks::stage_id)),
+        )
+        .inner_join(users::table.on(users::id.eq(workflow_tasks::assignee_id)))
+        .filter(workflow_tasks::status.eq("pending"))
+        .filter(workflow_stages::kind.eq("review"))
+        .select((workflow_tasks::id, users::username))
+        .load(&mut c)
+        .expect("pending review tasks");
+    let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
+    for (t, u) in rows {
+        by_user.entry(u).or_default().push(t);
+    }
+    let mut users: Vec<(String, Vec<String>)> = by_user.into_iter().collect();
+    users.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    let mut out = Vec::new();
+    for (u, ts) in users {
+        if out.len() >= want {
+            break;
+        }
+        out.extend(ts.into_iter().map(|t| (t, u.clone())));
+    }
+    out.truncate(want);
+    out
+}
+
+/// Approvals by `clients` threads, each request a different task; stops when the tasks or
+/// the time run out.
+fn approvals(
+    srv: &TestServer,
+    db_tasks: Vec<(String, String)>,
+    password: &str,
+    clients: usize,
+    secs: u64,
+) -> (Figures, usize) {
+    let mut tokens: HashMap<String, String> = HashMap::new();
+    let mut work = Vec::with_capacity(db_tasks.len());
+    for (task, user) in db_tasks {
+        let token = tokens
+            .entry(user.clone())
+            .or_insert_with(|| srv.login(&user, password))
+            .clone();
+        work.push((task, token));
+    }
+    let n = work.len();
+    let queue = Arc::new(Mutex::new(work));
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let errors = Arc::new(Mutex::new(0u64));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..clients {
+            let (queue, lat, errors) = (queue.clone(), lat.clone(), errors.clone());
+            let base = srv.base.clone();
+            s.spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                loop {
+                    if Instant::now() > deadline {
+                        return;
+                    }
+                    let Some((task, token)) = queue.lock().unwrap().pop() else {
+                        return;
+                    };
+                    let t = Instant::now();
+                    let r = client
+                        .post(format!("{base}/api/v1/tasks/{task}/actions"))
+                        .bearer_auth(&token)
+                        .json(&json!({"action": "approve"}))
+                        .send();
+                    let good = matches!(&r, Ok(r) if r.status().is_success());
+                    if let Ok(r) = r {
+                        let _ = r.bytes();
+                    }
+                    lat.lock().unwrap().push(t.elapsed());
+                    if !good {
+                        *errors.lock().unwrap() += 1;
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut lat = lat.lock().unwrap().clone();
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
+    };
+    let done = lat.len();
+    let errors = *errors.lock().unwrap();
+    (
+        Figures {
+            rps: done as f64 / elapsed,
+            p50: pct(0.5),
+            p99: pct(0.99),
+            errors,
+        },
+        done,
+    )
+}
+
+fn run(backend: Backend, oha: &PathBuf, docs: u64, users: u64, secs: u64, pool: u32) {
+    let name = match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    println!("\n## {name}: {docs} documents, {users} users, {secs} s per cell, pool {pool}");
+    let db = TestDb::new(backend);
+    let facts = seed(&db, docs, users);
+    let password = facts["password"].clone();
+    let tasks = review_tasks(&db, 20_000);
+    let data = db.dir.path().join("data");
+    let srv = TestServer::spawn(db, data, &[("DOCFLOW_DB_POOL_SIZE", pool.to_string())]);
+    let official = srv.login(&facts["official"], &password);
+    let clerk = srv.login(&facts["clerk"], &password);
+    let inbox = srv.get("/api/v1/tasks", Some(&official));
+    let listing = srv.get("/api/v1/documents", Some(&clerk));
+    let search = srv.get("/api/v1/documents?q=nguoi%20co%20cong", Some(&clerk));
+    println!(
+        "  inbox of {}: {} tasks; listing page: {} items; search page: {} items",
+        facts["official"],
+        inbox.json.as_array().map(|a| a.len()).unwrap_or(0),
+        listing.json["items"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0),
+        search.json["items"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0),
+    );
+    let targets: [(&str, String, Option<&str>); 4] = [
+        ("/healthz", srv.url("/healthz"), None),
+        (
+            "GET /api/v1/tasks",
+            srv.url("/api/v1/tasks"),
+            Some(&official),
+        ),
+        (
+            "GET /api/v1/documents",
+            srv.url("/api/v1/documents"),
+            Some(&clerk),
+        ),
+        (
+            "GET /api/v1/documents?q=nguoi co cong",
+            srv.url("/api/v1/documents?q=nguoi%20co%20cong"),
+            Some(&clerk),
+        ),
+    ];
+    println!(
+        "\n| {name} {docs} docs | clients | req/s | p50 ms | p99 ms | ratio to /healthz | errors |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for clients in [2usize, 8, 32] {
+        let mut health = 0.0;
+        for (label, url, token) in &targets {
+            let f = measure(oha, url, *token, clients, secs);
+            if *label == "/healthz" {
+                health = f.rps;
+            }
+            println!(
+                "| {label} | {clients} | {:.0} | {:.2} | {:.2} | {:.0}% | {} |",
+                f.rps,
+                f.p50,
+                f.p99,
+                100.0 * f.rps / health.max(1e-9),
+                f.errors
+            );
+        }
+    }
+    let (f, done) = approvals(&srv, tasks, &password, 32, secs);
+    println!(
+        "| POST /api/v1/tasks/{{id}}/actions approve ({done} tasks) | 32 | {:.0} | {:.2} | {:.2} | | {} |",
+        f.rps, f.p50, f.p99, f.errors
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is read from the arguments.
+    let docs: u64 = env_or("DOCFLOW_BENCH_DOCS", 10_000);
+    let users: u64 = env_or("DOCFLOW_BENCH_USERS", 1_000);
+    let secs: u64 = env_or("DOCFLOW_BENCH_SECS", 4);
+    let pool: u32 = env_or("DOCFLOW_BENCH_POOL", 8);
+    let oha = oha();
+    let only = std::env::var("DOCFLOW_BENCH_BACKEND").unwrap_or_default();
+    if only != "postgres" {
+        run(Backend::Sqlite, &oha, docs, users, secs, pool);
+    }
+    if only == "sqlite" {
+        return;
+    }
+    if std::env::var_os("TEST_DATABASE_URL").is_some() {
+        run(Backend::Postgres, &oha, docs, users, secs, pool);
+    } else {
+        println!("PostgreSQL: not run (set TEST_DATABASE_URL=postgres://…)");
+    }
+}
