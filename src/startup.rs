@@ -101,6 +101,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         state.pool.clone(),
         state.config.clone(),
         state.clock.clone(),
+        state.blobs.clone(),
     )?;
     crate::workflow::service::start_remote_poller(state.clone());
     let server = crate::http::server(state, listener)?;

@@ -10,7 +10,6 @@ use super::model::{DigestVars, Language, NotificationKind, NotificationRow, Vars
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
-use std::path::Path;
 
 /// The three parts of a template.
 #[derive(Debug, Clone, Copy)]
@@ -243,8 +242,8 @@ pub struct RenderContext<'a> {
     pub from: &'a Mailbox,
     /// Start of links (`public_url`).
     pub public_url: &'a str,
-    /// Root of the blob store, for attachments.
-    pub blob_root: &'a Path,
+    /// Reads a file of the store by its key, for attachments.
+    pub read_blob: &'a dyn Fn(&str) -> Result<Vec<u8>, String>,
 }
 
 /// Builds the MIME message of a row: text and HTML alternatives, the attachment when the row
@@ -288,9 +287,8 @@ pub fn build(row: &NotificationRow, ctx: &RenderContext) -> Result<Message, Stri
             if !crate::storage::valid_key(&a.sha256) {
                 return Err(format!("attachment key {} is not a SHA-256", a.sha256));
             }
-            let path = crate::storage::local_path(ctx.blob_root, &a.sha256);
             let bytes =
-                std::fs::read(&path).map_err(|e| format!("attachment {}: {e}", path.display()))?;
+                (ctx.read_blob)(&a.sha256).map_err(|e| format!("attachment {}: {e}", a.sha256))?;
             let content_type = ContentType::parse(&a.content_type)
                 .or_else(|_| ContentType::parse("application/octet-stream"))
                 .map_err(|e| format!("attachment content type: {e}"))?;

@@ -79,10 +79,17 @@ struct Sender {
     from: Mailbox,
     domain: String,
     stop: Arc<Stop>,
+    /// The file store, for attachments (a local folder or S3, as the server's).
+    blobs: crate::storage::BlobStore,
 }
 
 /// Starts the senders and the scheduler (nothing when `notify_workers` is 0).
-pub fn start(pool: DbPool, config: Arc<Config>, clock: Arc<AppClock>) -> anyhow::Result<Notifier> {
+pub fn start(
+    pool: DbPool,
+    config: Arc<Config>,
+    clock: Arc<AppClock>,
+    blobs: crate::storage::BlobStore,
+) -> anyhow::Result<Notifier> {
     let stop = Arc::new(Stop::default());
     let mut threads = Vec::new();
     let workers = config.notify_workers;
@@ -104,6 +111,7 @@ pub fn start(pool: DbPool, config: Arc<Config>, clock: Arc<AppClock>) -> anyhow:
         from,
         domain,
         stop: stop.clone(),
+        blobs,
     });
     for n in 0..workers {
         let s = sender.clone();
@@ -196,8 +204,20 @@ impl Sender {
     fn run(&self) {
         let idle = Duration::from_millis(self.config.notify_poll_ms);
         let mut session = self.transport.session();
+        // The file store is async (object_store): a small runtime of this thread's own reads
+        // the attachments.
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "notification sender: no runtime for the file store");
+                return;
+            }
+        };
         while !self.stop.stopping() {
-            match self.batch(&mut session) {
+            match self.batch(&mut session, &rt) {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "notification sender"),
@@ -209,7 +229,7 @@ impl Sender {
     }
 
     /// Claims and sends one batch; returns how many rows were claimed.
-    fn batch(&self, session: &mut Session) -> anyhow::Result<usize> {
+    fn batch(&self, session: &mut Session, rt: &tokio::runtime::Runtime) -> anyhow::Result<usize> {
         let mut conn = self.pool.get()?;
         let now = db::now();
         let lease_until = now + chrono::Duration::seconds(self.config.notify_lease_secs as i64);
@@ -221,11 +241,15 @@ impl Sender {
             return Ok(0);
         }
         let rows = queries::load(&mut conn, &ids)?;
-        let blob_root = self.config.blob_path();
+        let limit = self.config.max_upload_bytes.saturating_mul(2);
+        let read_blob = |key: &str| {
+            rt.block_on(self.blobs.read_all(key, limit))
+                .map_err(|e| e.to_string())
+        };
         let ctx = RenderContext {
             from: &self.from,
             public_url: &self.config.public_url,
-            blob_root: &blob_root,
+            read_blob: &read_blob,
         };
         for (i, row) in rows.iter().enumerate() {
             if self.stop.stopping() {

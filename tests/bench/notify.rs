@@ -277,6 +277,7 @@ fn deliver_once(f: &Fixture, received: &AtomicUsize, batch: u64) -> Duration {
         f.pool.clone(),
         Arc::new(f.cfg.clone()),
         Arc::new(docflow::notify::AppClock::System),
+        docflow::storage::BlobStore::from_config(&f.cfg).expect("file store"),
     )
     .expect("start senders");
     loop {

@@ -80,7 +80,7 @@ fn two_nodes_share_database_and_store(b: Backend) {
     let nodes = [&a, &nb];
 
     let unit = a.create_unit("VP", "Văn phòng Sở", None);
-    a.create_user("van.thu", "clerk-password-1", Some(&unit), &["clerk"]);
+    let clerk_id = a.create_user("van.thu", "clerk-password-1", Some(&unit), &["clerk"]);
     a.create_user(
         "chuyen.vien",
         "official-password-1",
@@ -313,6 +313,20 @@ fn two_nodes_share_database_and_store(b: Backend) {
         .assert_problem(429, "too_many_requests");
     }
 
+    // An issued document's email carries its file, read from the bucket by whichever node
+    // sends it.
+    let issued = docflow::notify::NewNotification {
+        kind: docflow::notify::NotificationKind::DocumentIssued,
+        recipient_id: clerk_id.clone(),
+        document_id: Some(docs[1].clone()),
+        task_id: None,
+        actor_id: None,
+        comment: None,
+        deadline: None,
+    };
+    let mut conn = db.connect();
+    docflow::db::write_tx(&mut conn, |c| docflow::notify::enqueue(c, &issued)).expect("enqueue");
+
     // Every email the work caused is sent once, by one node or the other.
     let rows = || -> Vec<(String, Option<String>)> {
         let mut c = db.connect();
@@ -334,6 +348,20 @@ fn two_nodes_share_database_and_store(b: Backend) {
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(ids.len(), unique.len(), "an email was sent twice: {ids:?}");
     assert_eq!(unique, sent, "every notification delivered, nothing else");
+    let want = openssl::sha::sha256(&pdfs[1])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let attached: Vec<_> = received.iter().flat_map(|m| m.attachments.iter()).collect();
+    assert_eq!(
+        attached.len(),
+        1,
+        "the issued document's email, with its file"
+    );
+    assert_eq!(
+        attached[0].sha256, want,
+        "the file from the bucket, byte for byte"
+    );
 
     let chain = nb.get("/api/v1/audit/verify", Some(&nb.admin_token));
     assert_eq!(chain.json["intact"], true, "{}", chain.text);
