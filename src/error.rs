@@ -72,6 +72,7 @@ pub enum ErrorCode {
     RouteCompleted,
     RouteFinished,
     RouteNotFound,
+    MethodNotAllowed,
     ServiceUnavailable,
     SignatureRequired,
     SignatureAppearanceInvalid,
@@ -164,6 +165,7 @@ text_enum!(ErrorCode {
     RouteCompleted => "route_completed",
     RouteFinished => "route_finished",
     RouteNotFound => "route_not_found",
+    MethodNotAllowed => "method_not_allowed",
     ServiceUnavailable => "service_unavailable",
     SignatureRequired => "signature_required",
     SignatureAppearanceInvalid => "signature_appearance_invalid",
@@ -270,6 +272,9 @@ pub enum ApiError {
     /// No endpoint at this method and path.
     #[error("{0}")]
     NoRoute(String),
+    /// The path exists, not with this method; `allow` lists the methods it has.
+    #[error("{message}")]
+    MethodNotAllowed { allow: String, message: String },
     /// The request conflicts with the current state.
     #[error("{message}")]
     Conflict { code: ErrorCode, message: String },
@@ -392,6 +397,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::NoRoute(_) => ErrorCode::RouteNotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::Conflict { code, .. } => *code,
             ApiError::Stale { code, .. } => *code,
             ApiError::BadRequest { code, .. } => *code,
@@ -443,6 +449,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::Stale { .. } => StatusCode::CONFLICT,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation { .. } | ApiError::Unprocessable { .. } => {
@@ -477,6 +484,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized { .. } => {
                 resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                resp.insert_header((header::ALLOW, allow.clone()));
             }
             ApiError::RangeNotSatisfiable { size } => {
                 resp.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));

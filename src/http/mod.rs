@@ -91,11 +91,68 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed = methods_of(req.path());
+    if !allowed.is_empty() {
+        let allow = allowed.join(", ");
+        return Err(ApiError::MethodNotAllowed {
+            message: format!(
+                "{} is not a method of {}: {allow}",
+                req.method(),
+                req.path()
+            ),
+            allow,
+        });
+    }
     Err(ApiError::NoRoute(format!(
         "no endpoint {} {}",
         req.method(),
         req.path()
     )))
+}
+
+/// The methods the API document declares for `path` (its `{…}` segments match any one
+/// segment); empty when no path matches.
+fn methods_of(path: &str) -> Vec<&'static str> {
+    static PATHS: std::sync::OnceLock<Vec<(Vec<String>, Vec<&'static str>)>> =
+        std::sync::OnceLock::new();
+    let paths = PATHS.get_or_init(|| {
+        openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let segments = template.split('/').map(str::to_string).collect();
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, has)| has.then_some(m))
+                .collect();
+                (segments, methods)
+            })
+            .collect()
+    });
+    let asked: Vec<&str> = path.split('/').collect();
+    let mut out: Vec<&'static str> = Vec::new();
+    for (template, methods) in paths {
+        let matches = template.len() == asked.len()
+            && template
+                .iter()
+                .zip(&asked)
+                .all(|(t, a)| (t.starts_with('{') && t.ends_with('}') && !a.is_empty()) || t == a);
+        if matches {
+            for m in methods {
+                if !out.contains(m) {
+                    out.push(m);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The complete API document (also served at `/api/v1/openapi.json`).

@@ -349,6 +349,21 @@ fn bad_input_gets_clear_4xx(b: Backend) {
     // Unknown route, and a bad query parameter.
     srv.get("/api/v1/nothing-here", Some(&t))
         .assert_problem(404, "route_not_found");
+    // A path that exists with another method: 405, and Allow names the methods it has.
+    let r = srv.send("DELETE", "/api/v1/units", Some(&t), None);
+    r.assert_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), "GET, POST");
+    let r = srv.send(
+        "PUT",
+        &format!("/api/v1/users/{}", uuid::Uuid::new_v4()),
+        Some(&t),
+        None,
+    );
+    r.assert_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), "GET, PATCH");
+    let r = srv.send("POST", "/healthz", None, None);
+    r.assert_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), "GET");
     srv.get("/api/v1/users?unit=1", Some(&t))
         .assert_problem(400, "invalid_query");
     srv.get("/api/v1/audit/events?limit=abc", Some(&t))
