@@ -230,27 +230,11 @@ async fn act(
 
 /// What remote signing needs from the server: the file store, limits, the TSA, the poll pace.
 fn remote_env(state: &AppState) -> service::RemoteEnv {
-    service::RemoteEnv {
-        token: token_env(state),
-        tsa: tsa_of(state),
-        poll_ms: state.config.remote_signing_poll_ms,
-    }
-}
-
-/// PAdES B-T with the configured timestamp authority, else none (B-B).
-fn tsa_of(state: &AppState) -> Option<crate::signing::tsa::TsaConfig> {
-    (!state.config.tsa_url.is_empty())
-        .then(|| crate::signing::tsa::TsaConfig::new(state.config.tsa_url.clone()))
+    service::RemoteEnv::of(state, tokio::runtime::Handle::current())
 }
 
 fn token_env(state: &AppState) -> service::TokenEnv {
-    service::TokenEnv {
-        blobs: state.blobs.clone(),
-        runtime: tokio::runtime::Handle::current(),
-        max_file: state.config.max_upload_bytes,
-        ttl_secs: state.config.signing_handle_ttl_secs,
-        trust_roots: state.trust_roots.clone(),
-    }
+    remote_env(state).token
 }
 
 /// What the route's transaction signs with: `signer`, the stamp's image read from the store,
@@ -271,7 +255,7 @@ async fn kit_of(
         prepared: None,
         blobs: state.blobs.clone(),
         runtime: tokio::runtime::Handle::current(),
-        tsa: tsa_of(state),
+        tsa: remote_env(state).tsa,
         max_file: state.config.max_upload_bytes,
     })
 }

@@ -1125,10 +1125,20 @@ fn smartca_signs_after_confirmation_on_the_phone(b: Backend) {
     );
 
     // Refused on the phone: the task stays open with the reason; signing again works.
+    // The same sign twice at the same moment (a double click): one request reaches the
+    // provider, both answer the one pending signature.
     let doc = reviewed_draft(&o, "Công văn bị từ chối ký", &["director"]);
     let t = task_id(&o, "director", &doc);
-    let r = act(&o, "director", &t, &sign, None);
-    assert_eq!(r.status, 202, "{}", r.text);
+    let asked = fake.sign_requests();
+    let both = crate::common::race(2, |_| act(&o, "director", &t, &sign, None));
+    for r in &both {
+        assert_eq!(r.status, 202, "{}", r.text);
+    }
+    assert_eq!(
+        both[0].json["signing"]["handle"],
+        both[1].json["signing"]["handle"]
+    );
+    assert_eq!(fake.sign_requests(), asked + 1, "the phone asked twice");
     fake.refuse();
     wait_until("the refusal", || {
         inbox_signing(&o, "director", &doc)["state"] == "failed"

@@ -1,3 +1,4 @@
+DROP INDEX signing_handles_one_pending;
 DROP INDEX signing_handles_remote_due;
 ALTER TABLE signing_handles DROP COLUMN next_poll_at;
 ALTER TABLE signing_handles DROP COLUMN remote_reason;

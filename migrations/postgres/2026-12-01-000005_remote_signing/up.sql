@@ -14,3 +14,8 @@ ALTER TABLE signing_handles ADD COLUMN remote_state TEXT;
 ALTER TABLE signing_handles ADD COLUMN remote_reason TEXT;
 ALTER TABLE signing_handles ADD COLUMN next_poll_at TIMESTAMP;
 CREATE INDEX signing_handles_remote_due ON signing_handles(remote_state, next_poll_at);
+-- One pending remote signature per task and signer: two `sign` requests at the same moment (a
+-- double click) cannot both reach the provider and ask the phone twice; the second finds the
+-- first's row and answers it.
+CREATE UNIQUE INDEX signing_handles_one_pending ON signing_handles(task_id, user_id)
+    WHERE remote_state = 'pending';

@@ -38,6 +38,24 @@ pub struct RemoteEnv {
     pub poll_ms: u64,
 }
 
+impl RemoteEnv {
+    /// From the server's state; `runtime` reaches the file store from blocking threads.
+    pub fn of(state: &crate::state::AppState, runtime: tokio::runtime::Handle) -> RemoteEnv {
+        RemoteEnv {
+            token: TokenEnv {
+                blobs: state.blobs.clone(),
+                runtime,
+                max_file: state.config.max_upload_bytes,
+                ttl_secs: state.config.signing_handle_ttl_secs,
+                trust_roots: state.trust_roots.clone(),
+            },
+            tsa: (!state.config.tsa_url.is_empty())
+                .then(|| TsaConfig::new(state.config.tsa_url.clone())),
+            poll_ms: state.config.remote_signing_poll_ms,
+        }
+    }
+}
+
 /// What `sign` with a remote credential came to.
 pub enum RemoteAnswer {
     /// Signed at once: the task is approved.
@@ -45,6 +63,9 @@ pub enum RemoteAnswer {
     /// Waiting for the holder's confirmation (202).
     Pending(SignPending),
 }
+
+/// Why a pending remote signature ended when its time ran out.
+const NOT_IN_TIME: &str = "the holder did not confirm the signature in time";
 
 /// Attempts at preparing again when another signer of a parallel stage signed between the
 /// preparation and the service's answer.
@@ -87,6 +108,8 @@ pub fn sign_remote(
         if h.expires_at > now {
             return Ok(RemoteAnswer::Pending(pending_of(&h)?));
         }
+        // Its time is over (also one the server never got to send before a crash).
+        end(conn, &h.id, RemoteState::Failed, Some(NOT_IN_TIME))?;
     }
     let certs = (remote.certificate().clone(), remote.chain().to_vec());
     let certs_pem = pem_of(&certs.0, &certs.1)?;
@@ -102,7 +125,20 @@ pub fn sign_remote(
         )?;
         row.certs_pem = Some(certs_pem.clone());
         row.remote_state = Some(RemoteState::Pending);
-        db::write_tx(conn, |conn| queries::insert_handle(conn, &row))?;
+        match db::write_tx(conn, |conn| queries::insert_handle(conn, &row)) {
+            Ok(()) => {}
+            // The same `sign` at the same moment got there first (one pending per task and
+            // signer, a unique index): answer that one, ask the provider nothing.
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {
+                let h = queries::pending_remote(conn, task_id, &viewer.id)?
+                    .ok_or_else(|| corrupt("pending remote signature"))?;
+                return Ok(RemoteAnswer::Pending(pending_of(&h)?));
+            }
+            Err(e) => return Err(e.into()),
+        }
         let digest = openssl::sha::sha256(&attrs);
         let submitted = remote.submit(&digest, &description(conn, &row)?);
         match submitted {
@@ -346,7 +382,7 @@ fn poll_one(
         end(conn, &row.id, RemoteState::Failed, Some(reason))
     };
     if row.expires_at <= now {
-        return fail(conn, "the holder did not confirm the signature in time");
+        return fail(conn, NOT_IN_TIME);
     }
     let Some(transaction) = row.remote_transaction.as_deref() else {
         return fail(conn, "the signing service was not reached");
@@ -438,18 +474,7 @@ pub fn start(state: crate::state::AppState) {
         let cal = state.config.calendar();
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(poll_ms)).await;
-            let env = RemoteEnv {
-                token: TokenEnv {
-                    blobs: state.blobs.clone(),
-                    runtime: runtime.clone(),
-                    max_file: state.config.max_upload_bytes,
-                    ttl_secs: state.config.signing_handle_ttl_secs,
-                    trust_roots: state.trust_roots.clone(),
-                },
-                tsa: (!state.config.tsa_url.is_empty())
-                    .then(|| TsaConfig::new(state.config.tsa_url.clone())),
-                poll_ms,
-            };
+            let env = RemoteEnv::of(&state, runtime.clone());
             let (accounts, cal) = (accounts.clone(), cal.clone());
             if let Err(e) = state
                 .db(move |conn| poll_due(conn, &accounts, &cal, &env))
