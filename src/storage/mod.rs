@@ -15,7 +15,9 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart,
+};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -336,7 +338,31 @@ impl BlobStore {
     /// Reads a whole stored file into memory; a file over `limit` bytes is refused (an
     /// upload limit bounds every stored file, this guards the memory of the caller).
     pub async fn read_all(&self, key: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
-        let mut read = self.get(key, None).await?;
+        if !valid_key(key) {
+            return Err(StorageError::Missing(key.to_string()));
+        }
+        let result = self
+            .store
+            .get_opts(&store_path(key), GetOptions::default())
+            .await?;
+        if result.meta.size > limit {
+            return Err(StorageError::TooLarge { limit });
+        }
+        if matches!(result.payload, GetResultPayload::File(..)) {
+            // A local file of known size: one read on one blocking thread, instead of a
+            // stream of 8 KiB chunks that each take a trip through the blocking pool.
+            let bytes = result.bytes().await?;
+            if bytes.len() as u64 > limit {
+                return Err(StorageError::TooLarge { limit });
+            }
+            return Ok(Vec::from(bytes));
+        }
+        let mut read = BlobRead {
+            stream: result
+                .into_stream()
+                .map(|r| r.map_err(StorageError::from))
+                .boxed(),
+        };
         let mut out = Vec::new();
         while let Some(chunk) = read.stream.next().await {
             let chunk = chunk?;

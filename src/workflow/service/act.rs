@@ -10,7 +10,7 @@ use super::super::queries::{self, TaskAct};
 use super::persist::{load, notices_of, to_engine, Acting, Loaded, Write};
 use super::sign::{SignKit, SignatureOutcome};
 use super::support::{active_user, corrupt, engine_error, is_uuid, new_id, text};
-use super::view::{current_route, people_of, route_view, stage_index, task_view};
+use super::view::{people_of, route_view, route_view_with, stage_index, task_view};
 use crate::accounts::model::UserRow;
 use crate::accounts::queries as accounts_q;
 use crate::audit::{self, Action, AuditContext};
@@ -344,13 +344,23 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
         _ => {}
     }
     notices::send(conn, &step.doc.id, &step.viewer.id, &notices, step.now)?;
-    let route_now = current_route(conn, route_id)?;
-    let task_now = queries::task(conn, &task.id)?.ok_or(ApiError::NotFound("task"))?;
-    let users = people_of(conn, std::slice::from_ref(&task_now))?;
-    let stages = queries::stages(conn, route_id)?;
+    // The answer: the route and the task as they now stand, read once.
+    let row_now = queries::route(conn, route_id)?.ok_or(ApiError::NotFound("task"))?;
+    let loaded_now = load(conn, row_now)?;
+    let users = people_of(conn, &loaded_now.tasks)?;
+    let route_now = route_view_with(conn, &loaded_now, &users)?;
+    let task_now = match loaded_now.tasks.iter().find(|t| t.id == task.id) {
+        Some(t) => t.clone(),
+        None => queries::task(conn, &task.id)?.ok_or(ApiError::NotFound("task"))?,
+    };
     Ok(ActionResult {
         action: step.req.action,
-        task: task_view(&task_now, &users, &stage_index(&stages), step.now),
+        task: task_view(
+            &task_now,
+            &users,
+            &stage_index(&loaded_now.stages),
+            step.now,
+        ),
         route: Some(route_now),
         signature,
         replayed: false,

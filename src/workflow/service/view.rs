@@ -83,6 +83,15 @@ pub(super) fn stage_index(stages: &[StageRow]) -> HashMap<String, (StageKind, i3
 
 pub(super) fn route_view(conn: &mut DbConn, l: &Loaded) -> Result<Route, ApiError> {
     let users = people_of(conn, &l.tasks)?;
+    route_view_with(conn, l, &users)
+}
+
+/// [`route_view`] with the people of the route's tasks already read ([`people_of`]).
+pub(super) fn route_view_with(
+    conn: &mut DbConn,
+    l: &Loaded,
+    users: &HashMap<String, UserRow>,
+) -> Result<Route, ApiError> {
     let index = stage_index(&l.stages);
     let now = db::now();
     let stages = l
@@ -102,7 +111,7 @@ pub(super) fn route_view(conn: &mut DbConn, l: &Loaded) -> Result<Route, ApiErro
                     .tasks
                     .iter()
                     .filter(|t| t.stage_id.as_deref() == Some(s.id.as_str()))
-                    .map(|t| task_view(t, &users, &index, now))
+                    .map(|t| task_view(t, users, &index, now))
                     .collect(),
             })
         })
