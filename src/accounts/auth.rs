@@ -6,7 +6,7 @@ use crate::audit::AuditContext;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{client_ip, AppState};
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 /// The authenticated caller of a request.
@@ -73,7 +73,12 @@ impl FromRequest for CurrentUser {
             .map(|v| v.to_str().map(str::to_string));
         let ip = client_ip(req);
         let may_while_forced = allowed_during_forced_change(req.method().as_str(), req.path());
+        // Dropped when the check below is over, whatever its outcome: see `AuthInProgress`.
+        let (checked, in_progress) = tokio::sync::oneshot::channel::<()>();
+        req.extensions_mut()
+            .insert(crate::http::json::AuthInProgress(in_progress));
         Box::pin(async move {
+            let _checked = checked;
             let state =
                 state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
             let token = match header {

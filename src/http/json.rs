@@ -4,7 +4,7 @@
 use super::AppState;
 use crate::error::{ApiError, ErrorCode};
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -13,6 +13,13 @@ use std::time::Duration;
 /// A JSON request body of type `T`.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+/// Put in a request's extensions by the `CurrentUser` extractor while it checks the token;
+/// resolves when the check is over. actix polls a handler's extractors together and answers
+/// the first error, so a body that fails at once would answer 400 before an unknown token's
+/// 401 (which waits for the database): a failing `ApiJson` waits for this first, and the
+/// caller who is not signed in learns nothing about the body.
+pub struct AuthInProgress(pub tokio::sync::oneshot::Receiver<()>);
 
 impl<T> ApiJson<T> {
     /// The value.
@@ -54,7 +61,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let mut payload = payload.take();
-        Box::pin(async move {
+        let auth = req.extensions_mut().remove::<AuthInProgress>();
+        let read = async move {
             match content_type.as_deref() {
                 Some("application/json") => {}
                 Some(ct) if ct.starts_with("application/") && ct.ends_with("+json") => {}
@@ -90,6 +98,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 body.extend_from_slice(&chunk);
             }
             parse(&body).map(ApiJson)
+        };
+        Box::pin(async move {
+            let read = read.await;
+            if let (Err(_), Some(AuthInProgress(done))) = (&read, auth) {
+                // An error either way; the token's verdict, if also an error, is answered
+                // first (its extractor comes before the body in every handler).
+                let _ = done.await;
+            }
+            read
         })
     }
 }

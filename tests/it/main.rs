@@ -13,6 +13,7 @@ mod api_documents;
 mod api_registers;
 mod api_verify;
 mod audit_chain;
+mod authz_matrix;
 mod backup;
 mod cli;
 mod config_docs;
