@@ -142,12 +142,39 @@ pub fn probable_duplicate(
         .optional()
 }
 
+/// Which way a listing's plan should go: a clerk sees the whole unit's documents, so walking
+/// the date index until a page is full is cheap; anyone else sees a few, found through the
+/// indexes of the ways of seeing (author, grants, tasks). PostgreSQL chooses well by itself;
+/// SQLite's planner answers every OR of indexed terms through those indexes and sorts the
+/// result (a clerk's first page at 100,000 documents: 70 ms instead of 3 ms), so on SQLite
+/// the clerk's unit term is written so that no index answers it (`unit_id || ''`) and the
+/// planner walks `documents_created_idx` instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Portable,
+    SqliteWalkByDate,
+}
+
+impl Plan {
+    pub fn of(conn: &DbConn) -> Plan {
+        match conn {
+            DbConn::Sqlite(_) => Plan::SqliteWalkByDate,
+            DbConn::Pg(_) => Plan::Portable,
+        }
+    }
+}
+
 /// The rows a viewer may see (the SQL twin of [`Viewer::can_see`]).
-pub fn visible_to(viewer: &Viewer) -> Condition {
+pub fn visible_to(viewer: &Viewer, plan: Plan) -> Condition {
     let mut own: Condition = Box::new(documents::created_by.eq(viewer.id.clone()));
     if viewer.has(Role::Clerk) {
         if let Some(unit) = &viewer.unit_id {
-            own = Box::new(own.or(documents::unit_id.eq(unit.clone())));
+            own = match plan {
+                Plan::Portable => Box::new(own.or(documents::unit_id.eq(unit.clone()))),
+                Plan::SqliteWalkByDate => {
+                    Box::new(own.or(documents::unit_id.concat("").eq(unit.clone())))
+                }
+            };
         }
     }
     if viewer.has(Role::Archivist) {
@@ -228,7 +255,9 @@ pub fn list(
     viewer: &Viewer,
     f: &ListFilter,
 ) -> Result<Vec<DocumentRow>, DbError> {
-    let mut q = documents::table.filter(visible_to(viewer)).into_boxed();
+    let mut q = documents::table
+        .filter(visible_to(viewer, Plan::of(conn)))
+        .into_boxed();
     // Register filters select through the registrations (a boxed subquery cannot be used
     // with the multi-backend connection, hence one plain subquery per filter).
     use document_registrations as dr;
