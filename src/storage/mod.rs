@@ -220,8 +220,12 @@ impl BlobStore {
         })?;
         // Staging inside the store's folder: the final rename stays on one file system.
         let (staging, lock) = staging_folder(&folder.join(".staging"))?;
+        // Every write is made durable (the file, then its folder's entry) before it returns:
+        // a version or upload is acknowledged, and its row committed, only once its file would
+        // survive a power cut, as an S3 store's answer promises.
         let store = LocalFileSystem::new_with_prefix(folder)
-            .map_err(|e| anyhow::anyhow!("cannot open the file store: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot open the file store: {e}"))?
+            .with_fsync(true);
         Ok(BlobStore {
             store: Arc::new(store),
             staging,
@@ -266,8 +270,8 @@ impl BlobStore {
             hasher.update(&chunk);
             file.write_all(&chunk).await?;
         }
+        // No fsync here: the staging file is temporary; the store's own write of it is durable.
         file.flush().await?;
-        file.sync_all().await?;
         staged.sha256 = crate::audit::service::hex(&hasher.finish());
         Ok(staged)
     }
