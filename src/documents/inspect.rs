@@ -310,10 +310,7 @@ fn inspect_lenient(bytes: &[u8], strict: Strict) -> Result<PdfFacts, PdfRejectio
                 page_count,
                 signable: true,
                 signable_reason: None,
-                normalise_reason: Some(format!(
-                    "{}{REWRITTEN}",
-                    why.trim_end_matches(ASK_SENDER)
-                )),
+                normalise_reason: Some(format!("{}{REWRITTEN}", why.trim_end_matches(ASK_SENDER))),
             });
         }
     }

@@ -240,7 +240,9 @@ fn trailer_node(t: &lopdf::Dictionary) -> Result<Node, SigningError> {
     let mut text = b"<<".to_vec();
     for key in [&b"Root"[..], b"Info", b"Encrypt"] {
         if let Ok(Object::Reference((n, g))) = t.get(key) {
-            text.extend_from_slice(format!(" /{} {n} {g} R", String::from_utf8_lossy(key)).as_bytes());
+            text.extend_from_slice(
+                format!(" /{} {n} {g} R", String::from_utf8_lossy(key)).as_bytes(),
+            );
         }
     }
     if let Ok(Object::Array(ids)) = t.get(b"ID") {
@@ -313,7 +315,8 @@ impl<'r, 's> Rewrite<'r, 's> {
             .get(b"Info")
             .and_then(|r| r.value.as_ref())
             .and_then(|(n, g)| self.number(n, g));
-        self.out.extend_from_slice(format!("%PDF-{version}\n").as_bytes());
+        self.out
+            .extend_from_slice(format!("%PDF-{version}\n").as_bytes());
         // The binary comment: four bytes above 127 tell transfer programs the file is binary.
         self.out.extend_from_slice(b"%\xE2\xE3\xCF\xD3\n");
         while let Some((num, pending)) = self.queue.pop_front() {
@@ -388,7 +391,10 @@ impl<'r, 's> Rewrite<'r, 's> {
         };
         if let Some(d) = node.dict() {
             if d.get(b"ByteRange").is_some()
-                || matches!(d.get(b"Type").and_then(Value::as_name), Some(b"Sig" | b"DocTimeStamp"))
+                || matches!(
+                    d.get(b"Type").and_then(Value::as_name),
+                    Some(b"Sig" | b"DocTimeStamp")
+                )
             {
                 return Err(SigningError::AlreadySigned);
             }
@@ -462,7 +468,9 @@ impl<'r, 's> Rewrite<'r, 's> {
         length: Option<usize>,
     ) -> Result<(), SigningError> {
         let Some(d) = v.as_dict() else {
-            return Err(SigningError::Damaged("a stream without a dictionary".into()));
+            return Err(SigningError::Damaged(
+                "a stream without a dictionary".into(),
+            ));
         };
         let page_tree = d.get(b"Kids").is_some()
             && matches!(d.get(b"Type").and_then(Value::as_name), Some(b"Pages"));

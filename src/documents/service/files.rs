@@ -30,10 +30,7 @@ pub(super) fn version_row(
         page_count: file.facts.as_ref().map(|f| f.page_count as i32),
         signable: file.facts.as_ref().is_some_and(|f| f.signable),
         signable_reason: file.facts.as_ref().and_then(|f| f.signable_reason.clone()),
-        normalise_reason: file
-            .facts
-            .as_ref()
-            .and_then(|f| f.normalise_reason.clone()),
+        normalise_reason: file.facts.as_ref().and_then(|f| f.normalise_reason.clone()),
         created_at: now,
         created_by: by.to_string(),
     }

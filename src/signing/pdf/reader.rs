@@ -24,6 +24,9 @@ struct ObjStm {
     offsets: Vec<(u32, usize)>,
 }
 
+/// An object as written: its value, and a stream's still-encoded bytes.
+pub type RawObject = (Node, Option<Vec<u8>>);
+
 /// Object access for one input file.
 pub struct Reader<'s> {
     src: &'s dyn Source,
@@ -179,7 +182,7 @@ impl<'s> Reader<'s> {
         &mut self,
         num: u32,
         gen: u16,
-    ) -> Result<Option<(Node, Option<Vec<u8>>)>, SigningError> {
+    ) -> Result<Option<RawObject>, SigningError> {
         let Some(XrefEntry::InFile { offset, gen: g }) = self.xref.entries.get(&num).copied()
         else {
             return Ok(self.get(num, gen)?.map(|n| (n, None)));
