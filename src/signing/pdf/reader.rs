@@ -178,11 +178,7 @@ impl<'s> Reader<'s> {
     /// Object `num gen` as written, for copying: its value and, for a stream, the stream's
     /// bytes still encoded. A stream whose `/Length` is wrong (a damaged file) ends at the
     /// first `endstream` after its data starts, as lenient readers take it.
-    pub fn get_raw(
-        &mut self,
-        num: u32,
-        gen: u16,
-    ) -> Result<Option<RawObject>, SigningError> {
+    pub fn get_raw(&mut self, num: u32, gen: u16) -> Result<Option<RawObject>, SigningError> {
         let Some(XrefEntry::InFile { offset, gen: g }) = self.xref.entries.get(&num).copied()
         else {
             return Ok(self.get(num, gen)?.map(|n| (n, None)));
