@@ -183,6 +183,7 @@ diesel::table! {
         signable_reason -> Nullable<Text>,
         created_at -> Timestamp,
         created_by -> Text,
+        normalise_reason -> Nullable<Text>,
     }
 }
 

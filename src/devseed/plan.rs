@@ -294,6 +294,7 @@ impl Documents<'_> {
             signable_reason: None,
             created_at: created,
             created_by: doc.created_by.clone(),
+            normalise_reason: None,
         });
         if incoming {
             self.incoming(d, &mut doc, u, b);

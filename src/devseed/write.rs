@@ -84,7 +84,7 @@ pub fn blob(conn: &mut DbConn, f: &SharedFile, at: NaiveDateTime) -> Result<(), 
 /// One batch of documents and what hangs on them.
 pub fn batch(conn: &mut DbConn, b: &Batch) -> Result<(), DbError> {
     insert_all!(conn, documents::table, b.documents, 29);
-    insert_all!(conn, document_versions::table, b.versions, 12);
+    insert_all!(conn, document_versions::table, b.versions, 13);
     insert_all!(conn, document_registrations::table, b.registrations, 8);
     insert_all!(conn, workflow_routes::table, b.routes, 11);
     insert_all!(conn, workflow_stages::table, b.stages, 11);

@@ -17,6 +17,7 @@
 
 use super::guarded::{self, Failure, Guard};
 use crate::error::ErrorCode;
+use crate::signing::normalise;
 use crate::signing::pdf::cost;
 use crate::signing::pdf::document;
 use crate::signing::pdf::reader::Reader;
@@ -60,6 +61,10 @@ pub struct PdfFacts {
     pub signable: bool,
     /// Why not, in words a clerk understands.
     pub signable_reason: Option<String>,
+    /// Why the file is rewritten clean before its first signature (a hybrid cross-reference,
+    /// a structure that had to be repaired); `None` when it is signed as it is. Only an
+    /// unsigned file is ever rewritten: see `signing::normalise`.
+    pub normalise_reason: Option<String>,
 }
 
 /// Why a file is refused.
@@ -158,12 +163,22 @@ pub fn inspect_source(src: &dyn Source) -> Result<PdfFacts, PdfRejection> {
         ));
     }
     let strict = strict_read(src);
-    if let Strict::Readable { pages, no_changes } = strict {
+    if let Strict::Readable {
+        pages,
+        no_changes,
+        hybrid,
+    } = strict
+    {
+        // A hybrid file can be signed as it is, but strict validators refuse its signatures:
+        // unless it is signed already, its first signature goes on a clean rewrite.
+        let normalise = hybrid && !no_changes && !normalise::has_signature(src).unwrap_or(true);
         return Ok(PdfFacts {
             pdf_version: header_version(&window),
             page_count: pages,
             signable: !no_changes,
             signable_reason: no_changes.then(|| CERTIFIED_NO_CHANGES.to_string()),
+            normalise_reason: normalise
+                .then(|| format!("{}{REWRITTEN}", normalise::Need::Hybrid.describe())),
         });
     }
     let estimate = cost::estimate(src)
@@ -188,6 +203,11 @@ pub fn inspect_source(src: &dyn Source) -> Result<PdfFacts, PdfRejection> {
         .map_err(|e| PdfRejection::Unreadable(format!("the file cannot be read ({e})")))?;
     inspect_lenient(&bytes, strict)
 }
+
+/// What a normalise reason ends with.
+const REWRITTEN: &str = "; it is rewritten clean before its first signature";
+/// What a damage reason ends with when the file cannot be cured.
+const ASK_SENDER: &str = "; ask the sender for an intact copy";
 
 const CERTIFIED_NO_CHANGES: &str =
     "certified, no changes allowed: a new signature would break the certification";
@@ -229,6 +249,7 @@ fn inspect_lenient(bytes: &[u8], strict: Strict) -> Result<PdfFacts, PdfRejectio
     // Opened with the empty user password: readable, but protected against changes.
     let encrypted = encrypted || doc.encryption_state.is_some();
     let page_count = count_pages(&doc)?;
+    let version = doc.version.clone();
     if page_count == 0 {
         return Err(PdfRejection::Unreadable(
             "the PDF has no readable pages".into(),
@@ -278,12 +299,40 @@ fn inspect_lenient(bytes: &[u8], strict: Strict) -> Result<PdfFacts, PdfRejectio
             None => None,
         }
     };
+    // Damage alone (no encryption, no certification) is cured by the rewrite before the
+    // first signature when the rewrite is one the signer's strict reader reads.
+    let damaged_only = !encrypted && !certified_no_changes(&doc) && not_signable.is_some();
+    drop(doc);
+    if let (true, Some(why)) = (damaged_only, not_signable) {
+        if normalises_clean(bytes) {
+            return Ok(PdfFacts {
+                pdf_version: clean_version(&version),
+                page_count,
+                signable: true,
+                signable_reason: None,
+                normalise_reason: Some(format!("{}{REWRITTEN}", why.trim_end_matches(ASK_SENDER))),
+            });
+        }
+    }
     Ok(PdfFacts {
-        pdf_version: clean_version(&doc.version),
+        pdf_version: clean_version(&version),
         page_count,
         signable: not_signable.is_none(),
         signable_reason: not_signable.map(str::to_string),
+        normalise_reason: None,
     })
+}
+
+/// Whether an unsigned damaged file rewrites into one the signer's strict reader reads whole
+/// (catalog, page tree, certification), as the server will rewrite it before signing.
+fn normalises_clean(bytes: &[u8]) -> bool {
+    match normalise::normalise(bytes) {
+        Ok(out) => matches!(
+            strict_read(&MemSource(&out.bytes)),
+            Strict::Readable { hybrid: false, .. }
+        ),
+        Err(_) => false,
+    }
 }
 
 /// Arguments of `docflow pdf check`.
@@ -324,6 +373,8 @@ enum Strict {
         pages: u32,
         /// Certified with DocMDP P=1.
         no_changes: bool,
+        /// A classic table with an `/XRefStm`.
+        hybrid: bool,
     },
     /// The trailer names an encryption dictionary: only lopdf can tell whether it opens.
     Encrypted,
@@ -371,6 +422,7 @@ fn strict_read(src: &dyn Source) -> Strict {
         Ok(level) => Strict::Readable {
             pages,
             no_changes: level == Some(1),
+            hybrid: reader.xref.hybrid,
         },
         Err(e) => Strict::Damaged(strict_reason(&e)),
     }
@@ -581,16 +633,44 @@ mod tests {
     }
 
     #[test]
-    fn lesser_damage_is_accepted_as_not_signable() {
+    fn lesser_damage_is_signable_after_normalising_unless_signed() {
         let bytes = include_bytes!("../../tests/fixtures/pdf/malformed-page-tree-direct-kid.pdf");
         let facts = inspect_guarded(bytes.to_vec(), Duration::from_secs(10)).unwrap();
-        assert!(!facts.signable, "{facts:?}");
-        let reason = facts.signable_reason.unwrap_or_default();
+        assert!(facts.signable, "{facts:?}");
+        assert_eq!(facts.signable_reason, None);
+        let reason = facts.normalise_reason.unwrap_or_default();
         assert!(
-            reason.starts_with("damaged structure: a page tree /Kids entry is not an indirect"),
+            reason.starts_with("damaged structure: a page tree /Kids entry is not an indirect")
+                && reason.ends_with(REWRITTEN),
             "{reason}"
         );
         assert!(facts.page_count >= 1);
+        // With a signature somewhere in it, it is never rewritten: not signable.
+        let mut signed = bytes.to_vec();
+        let at = signed.windows(9).rposition(|w| w == b"startxref").unwrap();
+        signed.splice(at..at, b"% /ByteRange [0 0 0 0]\n".iter().copied());
+        let facts = inspect_guarded(signed, Duration::from_secs(10)).unwrap();
+        assert!(!facts.signable, "{facts:?}");
+        assert_eq!(facts.normalise_reason, None);
+        let reason = facts.signable_reason.unwrap_or_default();
+        assert!(reason.ends_with(ASK_SENDER), "{reason}");
+    }
+
+    #[test]
+    fn hybrid_files_are_signable_and_rewritten_first() {
+        let bytes = include_bytes!("../../tests/fixtures/pdf/valid-hybrid-xref-30-pages.pdf");
+        let facts = inspect_guarded(bytes.to_vec(), Duration::from_secs(10)).unwrap();
+        assert!(facts.signable, "{facts:?}");
+        assert_eq!(facts.page_count, 30);
+        assert!(
+            facts
+                .normalise_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("hybrid cross-reference")),
+            "{facts:?}"
+        );
+        let facts = inspect_guarded(MINIMAL.to_vec(), Duration::from_secs(10)).unwrap();
+        assert_eq!(facts.normalise_reason, None);
     }
 
     #[test]

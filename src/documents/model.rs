@@ -214,6 +214,8 @@ pub struct VersionRow {
     pub signable_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub created_by: String,
+    /// Why the file is rewritten clean before its first signature; None: signed as it is.
+    pub normalise_reason: Option<String>,
 }
 
 /// An attachment row.
@@ -299,6 +301,12 @@ pub struct Version {
     pub signable: bool,
     /// Why not, when not.
     pub signable_reason: Option<String>,
+    /// Whether the first signature is made over a clean rewrite of this file (it has no
+    /// signature yet and a hybrid cross-reference or a repaired structure): signable after
+    /// normalising. Later signatures are incremental updates, as always.
+    pub needs_normalising: bool,
+    /// Why it needs normalising, when it does.
+    pub normalise_reason: Option<String>,
     #[serde(with = "crate::datetime::z")]
     pub created_at: NaiveDateTime,
     pub created_by: String,
@@ -316,6 +324,8 @@ impl From<VersionRow> for Version {
             page_count: r.page_count,
             signable: r.signable,
             signable_reason: r.signable_reason,
+            needs_normalising: r.normalise_reason.is_some(),
+            normalise_reason: r.normalise_reason,
             created_at: r.created_at,
             created_by: r.created_by,
         }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::ltv::{self, ExtendOptions, Level};
+use super::normalise;
 use super::options::{SignOptions, Visible};
 use super::tsa::TsaConfig;
 use super::{Signer, SigningError};
@@ -65,6 +66,10 @@ pub struct SignArgs {
     /// Certify the document (DocMDP P=2); only as its first signature.
     #[arg(long)]
     pub certify: bool,
+    /// Rewrite the file clean first (one cross-reference table, no dangling references, no
+    /// earlier revisions); refused with `pdf_already_signed` when it has any signature.
+    #[arg(long)]
+    pub normalise: bool,
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -205,13 +210,31 @@ fn sign(a: SignArgs) -> Result<String, SigningError> {
         tsa: a.tsa.map(TsaConfig::new),
         signing_time: None,
     };
-    let (r, ext) = ltv::sign_pdf_at_level(&a.input, &a.output, &signer, &opts, level)?;
+    let (r, ext, normalised) = if a.normalise {
+        let input = std::fs::read(&a.input).map_err(|e| {
+            SigningError::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", a.input.display()),
+            ))
+        })?;
+        let mut doc = normalise::normalise(&input)?;
+        drop(input);
+        let (r, ext) = ltv::sign_vec_at_level(&mut doc.bytes, &signer, &opts, level)?;
+        ltv::write_atomically(&a.output, &doc.bytes)?;
+        (r, ext, Some(doc.objects))
+    } else {
+        let (r, ext) = ltv::sign_pdf_at_level(&a.input, &a.output, &signer, &opts, level)?;
+        (r, ext, None)
+    };
     Ok(format!(
-        "signed {} (field {}, PAdES {}{}, {} bytes)",
+        "signed {} (field {}, PAdES {}{}{}, {} bytes)",
         a.output.display(),
         r.field,
         level.as_str(),
         if r.certified { ", certified" } else { "" },
+        normalised
+            .map(|n| format!(", normalised first: {n} objects"))
+            .unwrap_or_default(),
         ext.map_or(r.output_len, |e| e.output_len)
     ))
 }

@@ -29,6 +29,10 @@ pub enum SigningError {
     Appearance(String),
     #[error("certification must be the first signature: the document is already signed")]
     CertifyNotFirst,
+    /// Normalising was asked of a file that has a signature (or a certification): a signed
+    /// file is never rewritten.
+    #[error("the PDF already has a signature: it is never rewritten, only signed incrementally")]
+    AlreadySigned,
     #[error("invalid signing options: {0}")]
     Options(String),
     /// A signature made elsewhere (a USB token) that is not the certificate key's signature of
@@ -74,6 +78,7 @@ impl SigningError {
             SigningError::Field(_) => "signature_field_invalid",
             SigningError::Appearance(_) => "signature_appearance_invalid",
             SigningError::CertifyNotFirst => "pdf_certify_not_first",
+            SigningError::AlreadySigned => "pdf_already_signed",
             SigningError::Options(_) => "signing_options_invalid",
             SigningError::BadSignature(_) => "signature_invalid",
             SigningError::Remote(_) => "signing_service_unavailable",

@@ -8,6 +8,7 @@ pub mod error;
 mod http;
 pub mod keys;
 pub mod ltv;
+pub mod normalise;
 pub mod online;
 pub mod options;
 pub mod pdf;

@@ -1099,7 +1099,66 @@ fn classified_reads_are_recorded(b: Backend) {
     );
 }
 
+/// Issue 12, part 3: the upload check reports an unsigned hybrid or damaged draft as signable
+/// after normalising (and says why), a clean one and a signed one as signable as they are,
+/// and a damaged signed one (which is never rewritten) as not signable.
+fn hybrid_and_damaged_drafts_are_signable_after_normalising(b: Backend) {
+    let srv = TestServer::start(b);
+    let (_unit, _clerk, official) = srv.office("VP");
+    let version_of = |name: &str, pdf: Vec<u8>| -> Value {
+        let doc = srv.create_document(
+            &official,
+            &json!({"kind": "outgoing", "type_code": "TTr", "subject": format!("Tờ trình {name}"),
+                    "recipients": ["UBND tỉnh"]}),
+            pdf,
+        );
+        doc["versions"][0].clone()
+    };
+    for (name, pdf, why) in [
+        (
+            "hybrid",
+            fixture("valid-hybrid-xref-30-pages.pdf"),
+            "hybrid cross-reference",
+        ),
+        (
+            "direct kid",
+            fixture("malformed-page-tree-direct-kid.pdf"),
+            "damaged structure",
+        ),
+    ] {
+        let v = version_of(name, pdf);
+        assert_eq!(v["signable"], true, "{name}: {v:#}");
+        assert!(v["signable_reason"].is_null(), "{name}: {v:#}");
+        assert_eq!(v["needs_normalising"], true, "{name}: {v:#}");
+        let reason = v["normalise_reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(why) && reason.ends_with("rewritten clean before its first signature"),
+            "{name}: {reason}"
+        );
+    }
+    for (name, pdf) in [
+        ("clean", fixture("valid-minimal.pdf")),
+        ("signed", fixture("signed-twice.pdf")),
+    ] {
+        let v = version_of(name, pdf);
+        assert_eq!(v["signable"], true, "{name}: {v:#}");
+        assert_eq!(v["needs_normalising"], false, "{name}: {v:#}");
+        assert!(v["normalise_reason"].is_null(), "{name}: {v:#}");
+    }
+    // The same damage in a signed file: not signable, and not offered a rewrite.
+    let mut signed_kid = fixture("malformed-page-tree-direct-kid.pdf");
+    let at = signed_kid
+        .windows(9)
+        .rposition(|w| w == b"startxref")
+        .unwrap();
+    signed_kid.splice(at..at, b"% /ByteRange [0 0 0 0]\n".iter().copied());
+    let v = version_of("signed direct kid", signed_kid);
+    assert_eq!(v["signable"], false, "{v:#}");
+    assert_eq!(v["needs_normalising"], false, "{v:#}");
+}
+
 both_backends!(
+    hybrid_and_damaged_drafts_are_signable_after_normalising,
     a_full_file_store_answers_507_and_reads_go_on,
     classified_reads_are_recorded,
     files_and_json_are_served_safely,
@@ -1212,8 +1271,10 @@ fn corpus_verdicts() {
         let must_refuse = category == "malformed-hopeless" || user_password || pubkey;
         let verdict = if r.status == 201 {
             format!(
-                "accepted signable={} ({})",
-                r.json["versions"][0]["signable"], r.json["versions"][0]["signable_reason"]
+                "accepted signable={} ({}) normalise={}",
+                r.json["versions"][0]["signable"],
+                r.json["versions"][0]["signable_reason"],
+                r.json["versions"][0]["normalise_reason"]
             )
         } else {
             format!("{} {}: {}", r.status, r.json["code"], r.json["detail"])
@@ -1227,6 +1288,8 @@ fn corpus_verdicts() {
         } else if r.status == 201 {
             let signable = r.json["versions"][0]["signable"] == true;
             let reason_given = r.json["versions"][0]["signable_reason"].is_string();
+            let normalising = r.json["versions"][0]["needs_normalising"] == true;
+            let hybrid = note.contains("/XRefStm") || note.starts_with("Hybrid");
             let certified_p1 = note.contains("P=1");
             (signable != reason_given)
                 && (!certified_p1 || !signable)
@@ -1234,6 +1297,10 @@ fn corpus_verdicts() {
                 // The signer signs every `sign` file of the corpus (.ci/corpus.sh), so the
                 // check on arrival must not call one unsignable.
                 && (expected != "sign" || signable)
+                // Signable after normalising is signable; every unsigned hybrid file is.
+                && (!normalising || signable)
+                && (normalising == r.json["versions"][0]["normalise_reason"].is_string())
+                && (!hybrid || normalising)
         } else {
             // Files the manifest allows a signer to refuse may be refused, with a clear reason.
             expected != "sign"

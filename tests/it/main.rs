@@ -29,6 +29,7 @@ mod route_signing;
 mod schema;
 mod schemathesis;
 mod signing_ltv;
+mod signing_normalise;
 mod signing_pades;
 mod signing_reject;
 mod signing_tsa;

@@ -30,6 +30,7 @@ pub(super) fn version_row(
         page_count: file.facts.as_ref().map(|f| f.page_count as i32),
         signable: file.facts.as_ref().is_some_and(|f| f.signable),
         signable_reason: file.facts.as_ref().and_then(|f| f.signable_reason.clone()),
+        normalise_reason: file.facts.as_ref().and_then(|f| f.normalise_reason.clone()),
         created_at: now,
         created_by: by.to_string(),
     }
@@ -91,6 +92,8 @@ pub fn add_signed_version(
         size: size as i64,
         created_at: now,
         created_by: by.to_string(),
+        // Signed now: every later signature is an incremental update over this file.
+        normalise_reason: None,
         ..parent.clone()
     };
     diesel::insert_into(document_versions::table)

@@ -298,7 +298,8 @@ pub fn sign_pdf_at_level(
     Ok(out)
 }
 
-fn write_atomically(output: &Path, data: &[u8]) -> Result<(), SigningError> {
+/// Writes `data` to `output` through a temporary file beside it and a rename.
+pub(crate) fn write_atomically(output: &Path, data: &[u8]) -> Result<(), SigningError> {
     let name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

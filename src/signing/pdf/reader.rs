@@ -24,6 +24,9 @@ struct ObjStm {
     offsets: Vec<(u32, usize)>,
 }
 
+/// An object as written: its value, and a stream's still-encoded bytes.
+pub type RawObject = (Node, Option<Vec<u8>>);
+
 /// Object access for one input file.
 pub struct Reader<'s> {
     src: &'s dyn Source,
@@ -32,6 +35,12 @@ pub struct Reader<'s> {
     /// Decoded bytes held by `objstms`.
     cached: usize,
     loading: HashSet<u32>,
+    /// Object-stream bytes decoded so far, cache misses included: lets a caller that reads
+    /// every object bound the work a file of decompression bombs can cause.
+    pub decoded: u64,
+    /// Finds an object stream's member by its number when the index is wrong (a repair);
+    /// off for signing, which refuses such files.
+    pub lenient: bool,
 }
 
 impl<'s> Reader<'s> {
@@ -49,13 +58,21 @@ impl<'s> Reader<'s> {
             ));
         }
         let xref = xref::load(src)?;
-        Ok(Reader {
+        Ok(Self::with_xref(src, xref))
+    }
+
+    /// Reads `src` through a cross-reference found some other way (a repair), without
+    /// checking the header.
+    pub fn with_xref(src: &'s dyn Source, xref: Xref) -> Self {
+        Reader {
             src,
             xref,
             objstms: HashMap::new(),
             cached: 0,
             loading: HashSet::new(),
-        })
+            decoded: 0,
+            lenient: false,
+        }
     }
 
     /// The source being read.
@@ -87,7 +104,19 @@ impl<'s> Reader<'s> {
                     return Ok(None);
                 }
                 let stm = self.objstm(stream)?;
-                let &(n, start) = stm.offsets.get(index as usize).ok_or_else(|| {
+                let at = stm.offsets.get(index as usize).copied();
+                // Lenient: an index the stream does not have, or that holds another object,
+                // is looked up by the object's number (as qpdf and poppler do).
+                let at = match at {
+                    Some((n, _)) if n != num && self.lenient => None,
+                    other => other,
+                }
+                .or_else(|| {
+                    self.lenient
+                        .then(|| stm.offsets.iter().find(|(n, _)| *n == num).copied())
+                        .flatten()
+                });
+                let (n, start) = at.ok_or_else(|| {
                     damaged(format!("object stream {stream} has no index {index}"))
                 })?;
                 if n != num {
@@ -144,6 +173,30 @@ impl<'s> Reader<'s> {
         }
         .ok_or_else(|| damaged(format!("stream {num} has no /Length")))?;
         read_stream(self.src, &ind, base, len).map(Some)
+    }
+
+    /// Object `num gen` as written, for copying: its value and, for a stream, the stream's
+    /// bytes still encoded. A stream whose `/Length` is wrong (a damaged file) ends at the
+    /// first `endstream` after its data starts, as lenient readers take it.
+    pub fn get_raw(&mut self, num: u32, gen: u16) -> Result<Option<RawObject>, SigningError> {
+        let Some(XrefEntry::InFile { offset, gen: g }) = self.xref.entries.get(&num).copied()
+        else {
+            return Ok(self.get(num, gen)?.map(|n| (n, None)));
+        };
+        if g != gen {
+            return Ok(None);
+        }
+        let (ind, buf, base) = self.read_at(offset, num, gen)?;
+        let node = Node::new(buf, ind.value.clone(), Some((num, gen)));
+        let Some(start) = ind.stream_start else {
+            return Ok(Some((node, None)));
+        };
+        let len = match node.get(b"Length") {
+            Some(l) => self.resolve(&l)?.and_then(|l| l.value.as_int()),
+            None => None,
+        };
+        let data = raw_stream(self.src, base + start as u64, len)?;
+        Ok(Some((node, Some(data))))
     }
 
     /// Follows a reference (if any) and treats null as absent.
@@ -206,6 +259,7 @@ impl<'s> Reader<'s> {
         }
         .ok_or_else(|| damaged(format!("object stream {num} has no /Length")))?;
         let mut data = read_stream(self.src, &ind, base, len)?;
+        self.decoded = self.decoded.saturating_add(data.len() as u64);
         // A trailing space ends a last token that touches the end of the data.
         data.push(b' ');
         let data: Rc<[u8]> = Rc::from(data);
@@ -242,4 +296,55 @@ impl<'s> Reader<'s> {
         }
         Ok(ObjStm { data, offsets })
     }
+}
+
+/// Most bytes one copied stream may hold: the reader's own decode cap times four, for
+/// images and fonts stored uncompressed.
+const MAX_RAW_STREAM: u64 = 4 * super::filters::MAX_DECODED;
+
+/// The encoded bytes of a stream starting at `data_at`: `len` of them when `endstream`
+/// follows there, else up to the next `endstream` (its end-of-line not counted).
+fn raw_stream(src: &dyn Source, data_at: u64, len: Option<i64>) -> Result<Vec<u8>, SigningError> {
+    if let Some(len) = len.and_then(|l| u64::try_from(l).ok()) {
+        if len <= MAX_RAW_STREAM && data_at.saturating_add(len) <= src.len() {
+            let after = src.window(data_at + len, 32)?;
+            let mut lx = Lexer::new(&after, 0);
+            lx.skip_ws();
+            if after[lx.pos..].starts_with(b"endstream") {
+                let mut data = vec![0u8; len as usize];
+                src.read_exact_at(data_at, &mut data)?;
+                return Ok(data);
+            }
+        }
+    }
+    const CHUNK: usize = 1 << 20;
+    let mut at = data_at;
+    let mut data = Vec::new();
+    loop {
+        let chunk = src.window(at, CHUNK + 9)?;
+        if let Some(i) = chunk.windows(9).position(|w| w == b"endstream") {
+            data.extend_from_slice(&chunk[..i]);
+            break;
+        }
+        if chunk.len() < CHUNK + 9 {
+            return Err(damaged(format!(
+                "the stream at offset {data_at} has no endstream"
+            )));
+        }
+        data.extend_from_slice(&chunk[..CHUNK]);
+        at += CHUNK as u64;
+        if data.len() as u64 > MAX_RAW_STREAM {
+            return Err(SigningError::TooComplex(format!(
+                "the stream at offset {data_at} is larger than {} MB",
+                MAX_RAW_STREAM >> 20
+            )));
+        }
+    }
+    // The end-of-line before `endstream` is not data (ISO 32000-1, 7.3.8.1).
+    if data.ends_with(b"\r\n") {
+        data.truncate(data.len() - 2);
+    } else if data.ends_with(b"\n") || data.ends_with(b"\r") {
+        data.truncate(data.len() - 1);
+    }
+    Ok(data)
 }

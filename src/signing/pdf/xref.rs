@@ -46,6 +46,11 @@ pub enum XrefKind {
 pub struct Entries(Vec<(u32, XrefEntry)>);
 
 impl Entries {
+    /// Entries already sorted by object number, one per object (a repair's table).
+    pub fn from_sorted(mut entries: Vec<(u32, XrefEntry)>) -> Self {
+        entries.dedup_by_key(|(n, _)| *n);
+        Entries(entries)
+    }
     /// The entry of object `num`, if any section lists it.
     pub fn get(&self, num: &u32) -> Option<&XrefEntry> {
         self.0
@@ -77,6 +82,8 @@ pub struct Xref {
     pub kind: XrefKind,
     /// One past the highest object number in use or declared by /Size.
     pub next_free: u32,
+    /// Some table section names an `/XRefStm` (a hybrid-reference file).
+    pub hybrid: bool,
 }
 
 /// Finds `startxref` in the last 1024 bytes and reads every section.
@@ -116,6 +123,7 @@ struct Walk {
     newest: Option<(Node, XrefKind)>,
     max_size: u64,
     newer_size: Option<u64>,
+    hybrid: bool,
 }
 
 impl Walk {
@@ -184,7 +192,7 @@ impl Walk {
 
     /// Hybrid file: the table's /XRefStm stream adds entries the table leaves out or marks free.
     fn add_xref_stm(
-        &self,
+        &mut self,
         src: &dyn Source,
         dict: &Dict,
         section: &mut Section,
@@ -192,6 +200,7 @@ impl Walk {
         let Some(v) = dict.get(b"XRefStm") else {
             return Ok(());
         };
+        self.hybrid = true;
         let stm = v
             .as_int()
             .and_then(|o| u64::try_from(o).ok())
@@ -233,6 +242,7 @@ impl Walk {
             startxref,
             kind,
             next_free: next_free as u32,
+            hybrid: self.hybrid,
         })
     }
 }

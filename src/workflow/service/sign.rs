@@ -593,6 +593,14 @@ fn latest_version(conn: &mut DbConn, document_id: &str) -> Result<VersionRow, Ap
     Ok(parent)
 }
 
+/// A draft nobody has signed yet that has a hybrid cross-reference or a repaired structure is
+/// rewritten clean before its first signature (`signing::normalise`), so that signature
+/// validates in strict validators too; a file with any signature is left as it is.
+fn first_signature_over(pdf: &mut Vec<u8>) -> Result<(), ApiError> {
+    crate::signing::normalise::before_first_signature(pdf).map_err(ApiError::of_signing)?;
+    Ok(())
+}
+
 /// Reads `parent`, signs it (each of `signatures` in turn, each over the one before), stores
 /// the result and records it as the next version. The outcome names the last signature.
 fn sign_and_store(
@@ -607,6 +615,7 @@ fn sign_and_store(
         kit.blobs
             .read_all(&parent.blob_sha256, kit.max_file.saturating_mul(2)),
     )?;
+    first_signature_over(&mut pdf)?;
     let mut last = None;
     for opts in signatures {
         last = Some(
@@ -716,10 +725,13 @@ pub(super) fn prepare_over(
         doc: &doc,
     };
     let plan = sign_plan(conn, &who, &settings, &parent, image)?;
-    let pdf = env.runtime.block_on(
+    let mut pdf = env.runtime.block_on(
         env.blobs
             .read_all(&parent.blob_sha256, env.max_file.saturating_mul(2)),
     )?;
+    // The same rewrite `sign_and_store` makes when the signature comes back: deterministic, so
+    // the signed attributes prepared now are over the very bytes completed later.
+    first_signature_over(&mut pdf)?;
     let image = match plan.image_sha256() {
         Some(k) => Some(
             env.runtime
