@@ -5,6 +5,7 @@
 //! refusals (wrong PIN, foreign task, bare approve, TSA outage) change nothing.
 
 mod extras;
+mod pin_and_capacity;
 
 use crate::common::pyhanko;
 use crate::common::testca::*;
