@@ -81,6 +81,7 @@ pub enum Action {
     SigningCredentialIssued,
     SigningCredentialDeleted,
     SigningCredentialLocked,
+    SigningCredentialPinChanged,
     SealSet,
     SignatureImageSet,
     TaskSigned,
@@ -147,6 +148,7 @@ impl Action {
             Action::SigningCredentialIssued => "signing_credential.issued",
             Action::SigningCredentialDeleted => "signing_credential.deleted",
             Action::SigningCredentialLocked => "signing_credential.locked",
+            Action::SigningCredentialPinChanged => "signing_credential.pin_changed",
             Action::SealSet => "unit.seal_set",
             Action::SignatureImageSet => "signature_image.set",
         }

@@ -4,7 +4,7 @@
 use super::form::{self, Form};
 use super::model::{
     Credential, CredentialId, CredentialKind, CscConfig, IssueRequest, NewCredentialJson, Owner,
-    Seal, SealMetadata, SignatureImage, UploadMetadata,
+    PinChangeRequest, Seal, SealMetadata, SignatureImage, UploadMetadata,
 };
 use super::service::{self, Keys, ServerUpload, StoredImage};
 use crate::accounts::{CurrentUser, Role, UnitId, UserId};
@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_credentials)
         .service(add_credential)
         .service(delete_credential)
+        .service(change_pin)
         .service(put_signature_image)
         .service(get_signature_image)
         .service(put_seal)
@@ -235,6 +236,48 @@ async fn delete_credential(
         .db(move |conn| service::delete_own(conn, &ctx, &id, &me, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Changes the PIN of one of the caller's `server` credentials: the key is sealed again under
+/// the new PIN (a new salt and nonce). The current PIN is checked as at signing: a wrong one
+/// is counted toward the lock.
+#[utoipa::path(tag = "credentials", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = PinChangeRequest,
+    responses(
+        (status = 200, description = "Changed: the credential now opens with `new_pin` only", body = Credential),
+        (status = 400, description = "Unreadable body (the field is named)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`signing_pin_wrong`: the current PIN is wrong (counted; the fifth in a row locks)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such credential of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`concurrent_update`: the PIN was changed meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`credential_has_no_pin` (a token or csc credential), `pin_too_weak`, `validation_failed` (a new PIN too long or equal to the current one)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`signing_pin_locked`: locked after five wrong PINs; see Retry-After", body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/me/signing-credentials/{id}/pin")]
+async fn change_pin(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: ApiJson<PinChangeRequest>,
+) -> Result<web::Json<Credential>, ApiError> {
+    let (ctx, me, id, now) = (
+        user.audit(),
+        me(&user),
+        CredentialId(path.into_inner()),
+        crate::db::now(),
+    );
+    let (kek, req) = (state.kek.clone(), body.into_inner());
+    let view = state
+        .db(move |conn| {
+            let change = service::PinChange {
+                credential_id: &id,
+                user_id: &me,
+                pin: &req.pin,
+                new_pin: &req.new_pin,
+            };
+            service::change_pin(conn, &ctx, &kek, &change, now)
+        })
+        .await?;
+    Ok(web::Json(view))
 }
 
 /// Checks a PNG and puts it in the file store (before the transaction that names it).

@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod images;
 pub mod issue;
 pub mod model;
+pub mod pin;
 pub mod queries;
 pub mod service;
 pub mod unlock;

@@ -262,6 +262,22 @@ impl std::fmt::Debug for SealMetadata {
     }
 }
 
+/// `PUT /me/signing-credentials/{id}/pin`: the PIN the key opens with now, and the new one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinChangeRequest {
+    /// The current signing PIN (checked and counted as at signing).
+    pub pin: String,
+    /// The new signing PIN (at least 6 characters, not the current one).
+    pub new_pin: String,
+}
+
+impl std::fmt::Debug for PinChangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinChangeRequest { .. }")
+    }
+}
+
 /// `POST /users/{id}/signing-credentials`: what the admin gives.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

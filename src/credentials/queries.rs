@@ -1,6 +1,7 @@
 //! Database queries of the signing-credentials domain. Each takes a connection; none opens a
 //! transaction.
 
+use super::crypto::Sealed;
 use super::model::{CredentialRow, CredentialStatus, ImageRow, Owner};
 use crate::db::schema::{signature_images, signing_credentials};
 use crate::db::DbConn;
@@ -65,6 +66,34 @@ pub fn mark_deleted(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> Result<us
         signing_credentials::key_ciphertext.eq(None::<Vec<u8>>),
         signing_credentials::key_nonce.eq(None::<Vec<u8>>),
         signing_credentials::key_salt.eq(None::<Vec<u8>>),
+    ))
+    .execute(conn)
+}
+
+/// Replaces an active credential's encrypted key (a PIN change), only while it is still
+/// encrypted under `old_salt`: a concurrent change or deletion leaves 0 rows changed.
+pub fn replace_key(
+    conn: &mut DbConn,
+    id: &str,
+    old_salt: &[u8],
+    sealed: &Sealed,
+    kdf: &str,
+    kek_id: &str,
+) -> Result<usize, DbError> {
+    diesel::update(
+        signing_credentials::table
+            .find(id)
+            .filter(signing_credentials::status.eq(CredentialStatus::Active))
+            .filter(signing_credentials::key_salt.eq(old_salt)),
+    )
+    .set((
+        signing_credentials::key_ciphertext.eq(Some(&sealed.ciphertext)),
+        signing_credentials::key_nonce.eq(Some(&sealed.nonce)),
+        signing_credentials::key_salt.eq(Some(&sealed.salt)),
+        signing_credentials::key_kdf.eq(Some(kdf)),
+        signing_credentials::kek_id.eq(Some(kek_id)),
+        signing_credentials::pin_failures.eq(0),
+        signing_credentials::locked_until.eq(None::<NaiveDateTime>),
     ))
     .execute(conn)
 }

@@ -26,6 +26,7 @@ use serde_json::json;
 pub use super::images::{
     check_png, get_image, set_signature_image, StoredImage, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE,
 };
+pub use super::pin::{change_pin, PinChange};
 pub use super::unlock::{unlock, unlock_seal, PIN_LOCK_MINUTES, PIN_MAX_FAILURES};
 
 /// Shortest accepted PIN, in characters.
@@ -59,9 +60,14 @@ pub fn check_label(label: &str) -> Result<String, ApiError> {
 
 /// A new signing PIN: at least 6 characters.
 pub fn check_new_pin(pin: &str) -> Result<(), ApiError> {
+    check_new_pin_in("pin", pin)
+}
+
+/// A new signing PIN given in `field`: at least 6 characters, at most 256 bytes.
+pub fn check_new_pin_in(field: &str, pin: &str) -> Result<(), ApiError> {
     if pin.len() > SECRET_MAX_BYTES {
         return Err(ApiError::validation(
-            "pin",
+            field,
             format!("must be at most {SECRET_MAX_BYTES} bytes"),
         ));
     }

@@ -39,7 +39,7 @@ enum Attempt {
     Broken(String),
 }
 
-fn locked(until: NaiveDateTime, now: NaiveDateTime) -> ApiError {
+pub(super) fn locked(until: NaiveDateTime, now: NaiveDateTime) -> ApiError {
     ApiError::Locked {
         code: ErrorCode::SigningPinLocked,
         message: format!("too many wrong PINs: the credential is locked until {until} (UTC)"),
@@ -64,7 +64,7 @@ pub fn unlock(
 }
 
 /// The caller's own credential row, 404 for anyone else's or an unknown id.
-fn own_row(
+pub(super) fn own_row(
     conn: &mut DbConn,
     credential_id: &CredentialId,
     user_id: &UserId,
@@ -74,7 +74,7 @@ fn own_row(
         .ok_or(ApiError::NotFound("signing credential"))
 }
 
-fn holder(user_id: &UserId) -> AuditContext {
+pub(super) fn holder(user_id: &UserId) -> AuditContext {
     AuditContext {
         actor_id: Some(user_id.0.clone()),
         ..AuditContext::default()
@@ -290,15 +290,45 @@ fn open_row(
             "only a server credential signs here; a token signs on the holder's computer, a csc credential at its service",
         ));
     }
+    check_not_locked(&row, pin, now)?;
+    let (cert, chain) = stored_certificates(&row)?;
+    certs::check(&cert, &chain, roots, now)?;
+    certs::check_revocation(&cert, &chain, roots)?;
+    let pkcs8 = open_key(conn, kek, ctx, &row, pin, now)?;
+    let key = PKey::private_key_from_pkcs8(pkcs8.expose()).map_err(ApiError::internal)?;
+    drop(pkcs8);
+    certs::check_key_matches(&cert, &key)?;
+    let local = LocalKey::new(key)
+        .map_err(|e| unprocessable(ErrorCode::SigningKeyInvalid, e.to_string()))?;
+    Ok(Signer::new(cert, chain, Box::new(local)))
+}
+
+/// Refuses a locked credential (429) and a PIN too long to derive, before any work.
+pub(super) fn check_not_locked(
+    row: &CredentialRow,
+    pin: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
     if let Some(until) = row.locked_until.filter(|u| *u > now) {
         return Err(locked(until, now));
     }
     if pin.len() > SECRET_MAX_BYTES {
         return Err(ApiError::validation("pin", "is too long"));
     }
-    let (cert, chain) = stored_certificates(&row)?;
-    certs::check(&cert, &chain, roots, now)?;
-    certs::check_revocation(&cert, &chain, roots)?;
+    Ok(())
+}
+
+/// Opens an active `server` row's key with `pin`, counting the attempt as every use does: a
+/// wrong PIN is 403 `signing_pin_wrong` (the fifth in a row locks), a lock 429. The plaintext
+/// (PKCS#8 DER) comes back in a buffer wiped on drop.
+pub(super) fn open_key(
+    conn: &mut DbConn,
+    kek: &Kek,
+    ctx: &AuditContext,
+    row: &CredentialRow,
+    pin: &str,
+    now: NaiveDateTime,
+) -> Result<crypto::Secret, ApiError> {
     if row.kek_id.as_deref() != Some(kek.id().as_str()) {
         // Not the holder's fault and not a wrong PIN: the operator replaced the KEK file.
         return Err(ApiError::internal(anyhow::anyhow!(
@@ -306,11 +336,7 @@ fn open_row(
             row.id
         )));
     }
-    let sealed = Sealed {
-        salt: row.key_salt.clone().unwrap_or_default(),
-        nonce: row.key_nonce.clone().unwrap_or_default(),
-        ciphertext: row.key_ciphertext.clone().unwrap_or_default(),
-    };
+    let sealed = sealed_of(row);
     let owner = row.owner()?;
     // The slow derivation happens here, outside the write transaction.
     let started = std::time::Instant::now();
@@ -328,7 +354,7 @@ fn open_row(
         Ok(_) if queries::lock_state(conn, &row.id)? == (0, None, CredentialStatus::Active) => {
             Attempt::Opened
         }
-        _ => db::write_tx(conn, |conn| record_attempt(conn, ctx, &row, &opened, now))?,
+        _ => db::write_tx(conn, |conn| record_attempt(conn, ctx, row, &opened, now))?,
     };
     match attempt {
         Attempt::Opened => {}
@@ -357,13 +383,16 @@ fn open_row(
             )))
         }
     }
-    let pkcs8 = opened.map_err(ApiError::internal)?;
-    let key = PKey::private_key_from_pkcs8(pkcs8.expose()).map_err(ApiError::internal)?;
-    drop(pkcs8);
-    certs::check_key_matches(&cert, &key)?;
-    let local = LocalKey::new(key)
-        .map_err(|e| unprocessable(ErrorCode::SigningKeyInvalid, e.to_string()))?;
-    Ok(Signer::new(cert, chain, Box::new(local)))
+    opened.map_err(ApiError::internal)
+}
+
+/// The stored encrypted key of a row (empty fields fail to open as malformed).
+pub(super) fn sealed_of(row: &CredentialRow) -> Sealed {
+    Sealed {
+        salt: row.key_salt.clone().unwrap_or_default(),
+        nonce: row.key_nonce.clone().unwrap_or_default(),
+        ciphertext: row.key_ciphertext.clone().unwrap_or_default(),
+    }
 }
 
 /// Counts the attempt against the row as it is now (another attempt may have locked it).

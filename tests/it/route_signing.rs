@@ -6,6 +6,7 @@
 
 mod extras;
 mod normalise;
+mod pin_and_capacity;
 
 use crate::common::pyhanko;
 use crate::common::testca::*;

@@ -176,6 +176,15 @@ pub fn operations() -> Vec<Op> {
         op("GET", "/api/v1/me/signing-credentials", SignedIn, none()),
         op("POST", "/api/v1/me/signing-credentials", SignedIn, none())
             .body(|_, _, _| json(json!({"kind": "token", "label": "USB", "certificate": "AAAA"}))),
+        // The world's credential is a remote one: its holder gets past authorization to 422
+        // `credential_has_no_pin`; nobody else learns it exists.
+        op(
+            "PUT",
+            "/api/v1/me/signing-credentials/{id}/pin",
+            CredentialOwner,
+            vec![Target::Credential, Guessed],
+        )
+        .body(|_, _, _| json(json!({"pin": "864213", "new_pin": "531246"}))),
         op("GET", "/api/v1/me/signature-image", OwnImage, none()),
         op("PUT", "/api/v1/me/signature-image", SignedIn, none())
             .body(|_, _, _| Body::Raw("image/png", b"\x89PNG\r\n\x1a\nnot really".to_vec())),
