@@ -57,12 +57,18 @@ impl SignOptions {
                 return Err(SigningError::Options("pages are numbered from 1".into()));
             }
             let [x1, y1, x2, y2] = v.rect;
-            if v.rect.iter().any(|c| !c.is_finite() || c.abs() > 14_400.0) {
+            // In an existing field the field's own rectangle is used, not this one.
+            if v.in_field {
+                if self.field.is_none() {
+                    return Err(SigningError::Options(
+                        "a stamp in an existing field needs the field's name".into(),
+                    ));
+                }
+            } else if v.rect.iter().any(|c| !c.is_finite() || c.abs() > 14_400.0) {
                 return Err(SigningError::Options(
                     "the rectangle must be finite and within the page".into(),
                 ));
-            }
-            if (x2 - x1).abs() < 1.0 || (y2 - y1).abs() < 1.0 {
+            } else if (x2 - x1).abs() < 1.0 || (y2 - y1).abs() < 1.0 {
                 return Err(SigningError::Options(
                     "the rectangle of a visible signature is empty".into(),
                 ));

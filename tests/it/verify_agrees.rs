@@ -1,5 +1,7 @@
 //! "docflow's verify agrees with pyHanko" as a property of every file docflow signs (issue 12):
-//! each input is signed twice over (invisible, then with a visible stamp on page 1), and after
+//! each input is signed twice over (invisible, then with a visible stamp on page 1), and, when
+//! it has an empty signature field, once more with the route's number stamp drawn in that field
+//! (`Visible::in_field`); after
 //! each signature docflow's verdict on every signature of the output, matched by /ByteRange, must
 //! be pyHanko's: cryptographically sound or not, trusted, changes after it accepted, judged
 //! valid. Inputs: the files of tests/fixtures/pdf, the generated ones of tests/fixtures/pdfgen.rs
@@ -40,6 +42,8 @@ struct Setup {
     roots: Vec<X509>,
     party: Party,
     signer: Signer,
+    /// How many outputs were stamped in an existing field (the `in-field` step).
+    in_field: std::cell::Cell<usize>,
 }
 
 fn setup() -> Setup {
@@ -68,6 +72,7 @@ fn setup() -> Setup {
         roots,
         party,
         signer,
+        in_field: std::cell::Cell::new(0),
     }
 }
 
@@ -253,7 +258,87 @@ fn visible() -> SignOptions {
     }
 }
 
-/// Signs `input` invisibly, then visibly, comparing after each; returns the disagreements and
+/// The names of the empty signature fields of `input` (`/FT /Sig`, no `/V`), read with lopdf
+/// (top-level fields and their kids, bounded): where the route stamps the number and date of
+/// an issued document (`Visible::in_field`, the stage's `number_field`).
+fn empty_signature_fields(input: &[u8]) -> Vec<String> {
+    use lopdf::Object;
+    let Ok(doc) = lopdf::Document::load_mem(input) else {
+        return Vec::new();
+    };
+    let resolve = |o: &Object| -> Option<Object> {
+        match o {
+            Object::Reference(id) => doc.get_object(*id).ok().cloned(),
+            other => Some(other.clone()),
+        }
+    };
+    let Some(Object::Dictionary(acro)) = doc
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(b"AcroForm").ok())
+        .and_then(resolve)
+    else {
+        return Vec::new();
+    };
+    let Some(Object::Array(fields)) = acro.get(b"Fields").ok().and_then(resolve) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut todo: Vec<(Object, String)> =
+        fields.iter().map(|f| (f.clone(), String::new())).collect();
+    let mut seen = 0;
+    while let Some((field, parent)) = todo.pop() {
+        seen += 1;
+        if seen > 10_000 {
+            break;
+        }
+        let Some(Object::Dictionary(d)) = resolve(&field) else {
+            continue;
+        };
+        let own = d
+            .get(b"T")
+            .ok()
+            .and_then(|t| t.as_str().ok())
+            .map(|t| String::from_utf8_lossy(t).into_owned());
+        let name = match (&own, parent.is_empty()) {
+            (Some(t), true) => t.clone(),
+            (Some(t), false) => format!("{parent}.{t}"),
+            (None, _) => parent.clone(),
+        };
+        let is_sig = d.get(b"FT").ok().and_then(|t| t.as_name().ok()) == Some(b"Sig".as_slice());
+        if is_sig && d.get(b"V").is_err() && own.is_some() {
+            names.push(name.clone());
+        }
+        if let Some(Object::Array(kids)) = d.get(b"Kids").ok().and_then(resolve) {
+            todo.extend(kids.iter().map(|k| (k.clone(), name.clone())));
+        }
+    }
+    names.sort();
+    names
+}
+
+/// The route's number stamp drawn into the empty signature field `field`.
+fn in_field(field: &str) -> SignOptions {
+    SignOptions {
+        field: Some(field.to_string()),
+        visible: Some(Visible {
+            page: 1,
+            rect: [0.0, 0.0, 0.0, 0.0],
+            image: None,
+            seal: None,
+            lines: Some(vec![
+                "Số: 01/QĐ-SLDTBXH".into(),
+                "Hà Nội, ngày 01 tháng 12 năm 2026".into(),
+            ]),
+            image_after_lines: None,
+            in_field: true,
+        }),
+        ..SignOptions::default()
+    }
+}
+
+/// Signs `input` invisibly, then visibly, then (when it has an empty signature field) with
+/// the number stamp drawn in that field, comparing after each; returns the disagreements and
 /// how many signed outputs were compared.
 fn sign_and_compare(
     s: &Setup,
@@ -267,11 +352,15 @@ fn sign_and_compare(
     let mut found = Vec::new();
     let mut compared = 0;
     // (step, signed from the previous step's output?, options)
-    let steps = [
+    let numbered = empty_signature_fields(input).first().map(|f| in_field(f));
+    let mut steps = vec![
         ("invisible", false, &invisible),
         ("then-visible", true, &visible),
         ("visible", false, &visible),
     ];
+    if let Some(opts) = &numbered {
+        steps.push(("in-field", false, opts));
+    }
     let mut previous: Option<Vec<u8>> = None;
     for (step, chained, opts) in steps {
         let from = if chained {
@@ -284,6 +373,9 @@ fn sign_and_compare(
         };
         match sign_bytes(&from, &s.signer, opts) {
             Ok((signed, _)) => {
+                if step == "in-field" {
+                    s.in_field.set(s.in_field.get() + 1);
+                }
                 let file = s.dir.join(format!("{stem}.{step}.pdf"));
                 let what = format!("{name} ({step})");
                 found.extend(disagreements(s, &what, &file, &signed, raised));
@@ -302,7 +394,7 @@ fn sign_and_compare(
     (found, compared)
 }
 
-fn run(s: &Setup, inputs: Vec<(String, Vec<u8>)>, at_least: usize) {
+fn run(s: &Setup, inputs: Vec<(String, Vec<u8>)>, at_least: usize, in_field_at_least: usize) {
     let mut all = Vec::new();
     let mut compared = 0;
     let mut raised = Vec::new();
@@ -329,6 +421,15 @@ fn run(s: &Setup, inputs: Vec<(String, Vec<u8>)>, at_least: usize) {
     assert!(
         compared >= at_least,
         "only {compared} signed outputs compared, expected at least {at_least}"
+    );
+    eprintln!(
+        "{compared} signed outputs compared, {} of them stamped in an existing empty field",
+        s.in_field.get()
+    );
+    assert!(
+        s.in_field.get() >= in_field_at_least,
+        "only {} outputs stamped in an existing empty field, expected at least {in_field_at_least}",
+        s.in_field.get()
     );
 }
 
@@ -387,7 +488,7 @@ fn verify_agrees_with_pyhanko_on_what_docflow_signs_from_the_fixtures() {
     inputs.extend(certified_inputs(&s));
     // 4 of the fixtures and the 4 generated files are signable three ways, and the 2 certified
     // files at least invisibly (a visible stamp is refused without an empty field).
-    run(&s, inputs, 26);
+    run(&s, inputs, 26, 1);
 }
 
 #[test]
@@ -400,7 +501,7 @@ fn verify_agrees_with_pyhanko_on_what_docflow_signs_from_the_corpus() {
             (name, std::fs::read(&e.file).unwrap())
         })
         .collect();
-    run(&setup(), inputs, 60);
+    run(&setup(), inputs, 60, 3);
 }
 
 /// Under a P=2 certification docflow signs into the existing empty field (invisible or with a
