@@ -7,8 +7,10 @@
 #   ints-kids      104 MB: the same array as the page tree's /Kids (a damaged file)
 #   objects-1m      48 MB: one million small objects, all in the xref table
 #   scan-50mb       50 MB: a valid 200-page file of incompressible images (the ordinary big file)
+#   scan-50mb-2sig  the same file signed twice (`BINARY pdf sign`, a throwaway key): verification
+#                   parses the final file and the first signature's revision
 # Prints one line per file and command: the outcome (exit code, first words) and the peak.
-# Writes its files in a temporary directory (about 320 MB).
+# Writes its files in a temporary directory (about 370 MB).
 set -euo pipefail
 bin=$(realpath "${1:?usage: check_memory.sh BINARY}")
 work=$(mktemp -d)
@@ -79,6 +81,11 @@ for p in range(200):
 objs[2] = b"<< /Type /Pages /Count 200 /Kids [%s] >>" % b" ".join(b"%d 0 R" % k for k in kids_refs)
 write("scan-50mb.pdf", objs)
 PY
+openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 30 \
+  -subj "/CN=Memory bench" 2>/dev/null
+"$bin" pdf sign scan-50mb.pdf signed1.pdf --key key.pem --cert cert.pem > /dev/null
+"$bin" pdf sign signed1.pdf scan-50mb-2sig.pdf --key key.pem --cert cert.pem > /dev/null
+rm signed1.pdf
 peak() { # command... → "exit peak_kib first_line"
   set +e
   /usr/bin/time -v "$@" > out.txt 2> err.txt
@@ -91,7 +98,7 @@ peak() { # command... → "exit peak_kib first_line"
 read -r _ idle_check _ < <(peak "$bin" pdf check tiny.pdf)
 read -r _ idle_verify _ < <(peak "$bin" pdf verify tiny.pdf)
 echo "idle (1-page PDF): check $idle_check KiB, verify $idle_verify KiB"
-for f in ints-intact ints-kids objects-1m scan-50mb; do
+for f in ints-intact ints-kids objects-1m scan-50mb scan-50mb-2sig; do
   size=$(stat -c %s "$f.pdf")
   for cmd in check verify; do
     read -r code rss first < <(peak "$bin" pdf "$cmd" "$f.pdf")

@@ -66,7 +66,7 @@ fn verify_inner(data: &[u8], trust: &[X509]) -> Result<VerifyReport, SigningErro
             fields.len()
         )));
     }
-    let dss = structure::dss(&doc);
+    let dss = structure::dss(&doc, data);
     let dss_certs: Vec<X509> = dss
         .iter()
         .flat_map(|d| d.certs.iter())

@@ -1,12 +1,31 @@
 //! The PDF object structure (via lopdf): loading a revision, finding signature fields and
 //! reading the DSS. Every walk is bounded and remembers what it visited, so cyclic or
 //! exponentially shared structures cannot make it hang.
+//!
+//! A revision is loaded *slim*: a stream longer than [`SLIM_ABOVE`] keeps its dictionary but
+//! holds, instead of its data, a digest of it ([`slim`]). The verifier never reads page
+//! content or images; it only compares streams between revisions, which the digest does as
+//! well. So a 50 MB scan costs its objects' dictionaries, not a second copy of its images for
+//! the final file and each signed revision. The one set of streams read for their data, the
+//! DSS's certificates, OCSP responses and CRLs, is read again from the file when it was
+//! slimmed ([`dss`]).
 
 use crate::signing::pdf::lexer::Lexer;
+use crate::signing::pdf::reader::Reader;
+use crate::signing::pdf::source::MemSource;
 use crate::signing::SigningError;
-use lopdf::xref::XrefEntry;
-use lopdf::{Dictionary, Document, Object, ObjectId};
+use lopdf::xref::{XrefEntry, XrefRecovery};
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 use std::collections::HashSet;
+
+/// Streams longer than this are kept as a digest of their data in a loaded revision.
+pub(crate) const SLIM_ABOVE: usize = 64 * 1024;
+/// How a slimmed stream's data begins: the mark, then the SHA-256 of the encoded data and
+/// its length (u64, big endian). No real stream of more than [`SLIM_ABOVE`] bytes is this short.
+const SLIM_MARK: &[u8] = b"\0docflow-slim-sha256\0";
+/// A stream whose `/Length` is an indirect object: lopdf reads its data only once every
+/// object is loaded; the mark and the stream's start keep it from doing so ([`fill_deferred`]).
+const DEFERRED_MARK: &[u8] = b"\0docflow-deferred\0";
 
 /// How deep the form field tree may nest before the file is called damaged.
 const MAX_FIELD_DEPTH: usize = 64;
@@ -79,9 +98,133 @@ fn stale_copies(data: &[u8], doc: &Document) -> Vec<usize> {
     out
 }
 
+/// The load filter: each stream longer than [`SLIM_ABOVE`] (but object and cross-reference
+/// streams, which lopdf reads for the objects inside) replaced by its digest as it is parsed,
+/// so at most one stream's data is held at a time.
+fn slim(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)> {
+    if let Object::Stream(s) = obj {
+        let inner = s.dict.has_type(b"ObjStm") || s.dict.has_type(b"XRef");
+        if !inner {
+            if !kept_whole(&s.content) {
+                s.content = slim_mark(&s.content);
+            } else if s.content.is_empty() {
+                if let (Some(start), Ok(Object::Reference(_))) =
+                    (s.start_position, s.dict.get(b"Length"))
+                {
+                    let mut mark = DEFERRED_MARK.to_vec();
+                    mark.extend_from_slice(&(start as u64).to_be_bytes());
+                    s.content = mark;
+                }
+            }
+        }
+    }
+    // lopdf keeps `obj` itself for an object of the file and the returned copy for one inside
+    // an object stream (never a stream): both must hold the object.
+    match obj {
+        Object::Stream(_) => Some((id, Object::Null)),
+        other => Some((id, other.clone())),
+    }
+}
+
+/// Whether a stream's data stays as it is in a loaded revision: short, and not mistakable
+/// for a mark (a short stream written to look like a big one's digest is slimmed too, so it
+/// cannot compare equal to the big one).
+fn kept_whole(data: &[u8]) -> bool {
+    data.len() <= SLIM_ABOVE && !data.starts_with(SLIM_MARK) && !data.starts_with(DEFERRED_MARK)
+}
+
+fn slim_mark(data: &[u8]) -> Vec<u8> {
+    let mut mark = SLIM_MARK.to_vec();
+    mark.extend_from_slice(&openssl::sha::sha256(data));
+    mark.extend_from_slice(&(data.len() as u64).to_be_bytes());
+    mark
+}
+
+/// Whether a loaded stream holds a digest instead of its data.
+pub(crate) fn is_slimmed(s: &Stream) -> bool {
+    s.content.starts_with(SLIM_MARK)
+}
+
+/// Gives each stream with an indirect `/Length` (held back by [`slim`]) its data, or its
+/// digest when longer than [`SLIM_ABOVE`], read from `buf` (what lopdf parsed, from `%PDF-`)
+/// without copying it; a length that cannot be resolved leaves it empty, as lopdf does.
+fn fill_deferred(doc: &mut Document, buf: &[u8]) {
+    let deferred: Vec<(ObjectId, usize, Option<i64>)> = doc
+        .objects
+        .iter()
+        .filter_map(|(id, o)| {
+            let Object::Stream(s) = o else { return None };
+            let start = s.content.strip_prefix(DEFERRED_MARK)?;
+            let start = usize::try_from(u64::from_be_bytes(start.try_into().ok()?)).ok()?;
+            let len = s
+                .dict
+                .get(b"Length")
+                .ok()
+                .and_then(|l| doc.dereference(l).ok())
+                .and_then(|(_, l)| l.as_i64().ok());
+            Some((*id, start, len))
+        })
+        .collect();
+    for (id, start, len) in deferred {
+        let data = len
+            .and_then(|l| usize::try_from(l).ok())
+            .and_then(|l| buf.get(start..start.checked_add(l)?));
+        if let Some(Object::Stream(s)) = doc.objects.get_mut(&id) {
+            s.content = match data {
+                Some(d) if kept_whole(d) => d.to_vec(),
+                Some(d) => slim_mark(d),
+                None => Vec::new(),
+            };
+        }
+    }
+}
+
+/// Whether the catalog leads to a page tree root with `/Kids` (lopdf's own test for
+/// rebuilding a damaged file).
+fn page_tree_loaded(doc: &Document) -> bool {
+    doc.catalog()
+        .and_then(|c| c.get(b"Pages"))
+        .and_then(Object::as_reference)
+        .and_then(|root| doc.get_dictionary(root))
+        .and_then(|root| root.get_deref(b"Kids", doc))
+        .and_then(Object::as_array)
+        .is_ok()
+}
+
+/// lopdf's load with the [`slim`] filter. A filtered load skips lopdf's own last repair (a
+/// damaged file whose page tree the cross-reference data does not reach is rebuilt by
+/// scanning for objects), so it is done here the same way.
+fn load_slim(data: &[u8]) -> lopdf::Result<Document> {
+    let buf = match super::raw::find(data, b"%PDF-") {
+        Some(at) => &data[at..],
+        None => data,
+    };
+    let mut doc = Document::load_mem_with_options(data, LoadOptions::with_filter(slim))?;
+    fill_deferred(&mut doc, buf);
+    let needs_password = doc.trailer.has(b"Encrypt");
+    if !needs_password
+        && doc.xref_recovery != Some(XrefRecovery::Reconstructed)
+        && !page_tree_loaded(&doc)
+    {
+        let options = LoadOptions {
+            force_reconstruct: true,
+            ..LoadOptions::with_filter(slim)
+        };
+        if let Ok(mut rebuilt) = Document::load_mem_with_options(data, options) {
+            if rebuilt.xref_recovery == Some(XrefRecovery::Reconstructed)
+                && page_tree_loaded(&rebuilt)
+            {
+                fill_deferred(&mut rebuilt, buf);
+                return Ok(rebuilt);
+            }
+        }
+    }
+    Ok(doc)
+}
+
 fn parse(data: &[u8]) -> Result<Document, SigningError> {
     // lopdf bounds its own recursion; this is defence in depth against a panic inside it.
-    let loaded = std::panic::catch_unwind(|| Document::load_mem(data));
+    let loaded = std::panic::catch_unwind(|| load_slim(data));
     match loaded {
         Ok(Ok(doc)) => {
             if catalog(&doc).is_none() {
@@ -264,33 +407,65 @@ pub(crate) struct Dss {
     pub vri: Vec<String>,
 }
 
-fn stream_list(doc: &Document, dict: &Dictionary, key: &[u8]) -> Vec<Vec<u8>> {
-    match get(doc, dict, key) {
-        Some(Object::Array(items)) => items
-            .iter()
-            .filter_map(|i| match resolve(doc, i)? {
-                Object::Stream(s) => Some(
-                    s.decompressed_content()
-                        .unwrap_or_else(|_| s.content.clone()),
-                ),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+fn stream_list<'s>(
+    doc: &Document,
+    src: &'s MemSource<'s>,
+    reader: &mut Option<Option<Reader<'s>>>,
+    dict: &Dictionary,
+    key: &[u8],
+) -> Vec<Vec<u8>> {
+    let Some(Object::Array(items)) = get(doc, dict, key) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| match resolve(doc, i)? {
+            Object::Stream(s) if is_slimmed(s) => {
+                let id = i.as_reference().ok()?;
+                reread(src, reader, id, s)
+            }
+            Object::Stream(s) => Some(
+                s.decompressed_content()
+                    .unwrap_or_else(|_| s.content.clone()),
+            ),
+            _ => None,
+        })
+        .collect()
 }
 
-/// Reads the catalog's /DSS, if any.
-pub(crate) fn dss(doc: &Document) -> Option<Dss> {
+/// A slimmed stream's data read again from the file (by the on-demand reader, opened once)
+/// and decoded as an unslimmed one is; None when it cannot be read there.
+fn reread<'s>(
+    src: &'s MemSource<'s>,
+    reader: &mut Option<Option<Reader<'s>>>,
+    id: ObjectId,
+    loaded: &Stream,
+) -> Option<Vec<u8>> {
+    let reader = reader
+        .get_or_insert_with(|| Reader::open(src).ok())
+        .as_mut()?;
+    let (_, raw) = reader.get_raw(id.0, id.1).ok()??;
+    let raw = raw?;
+    let s = Stream::new(loaded.dict.clone(), raw);
+    Some(
+        s.decompressed_content()
+            .unwrap_or_else(|_| s.content.clone()),
+    )
+}
+
+/// Reads the catalog's /DSS, if any; `data` is the file the document was loaded from.
+pub(crate) fn dss(doc: &Document, data: &[u8]) -> Option<Dss> {
     let cat = catalog(doc)?;
     let d = get_dict(doc, cat, b"DSS")?;
     let vri = get_dict(doc, d, b"VRI")
         .map(|v| v.iter().map(|(k, _)| text(k).to_uppercase()).collect())
         .unwrap_or_default();
+    let src = MemSource(data);
+    let mut reader = None;
     Some(Dss {
-        certs: stream_list(doc, d, b"Certs"),
-        ocsps: stream_list(doc, d, b"OCSPs"),
-        crls: stream_list(doc, d, b"CRLs"),
+        certs: stream_list(doc, &src, &mut reader, d, b"Certs"),
+        ocsps: stream_list(doc, &src, &mut reader, d, b"OCSPs"),
+        crls: stream_list(doc, &src, &mut reader, d, b"CRLs"),
         vri,
     })
 }
@@ -314,4 +489,220 @@ pub(crate) fn docmdp_permissions(doc: &Document, sig: &Dictionary) -> Option<i64
             .and_then(|p| p.as_i64().ok());
         Some(p.unwrap_or(2))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic-xref PDF of `objs` (number, body); object 1 is the catalog.
+    fn pdf(objs: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let mut out = b"%PDF-1.7\n".to_vec();
+        let mut offsets = Vec::new();
+        for (num, body) in objs {
+            offsets.push((*num, out.len()));
+            out.extend_from_slice(format!("{num} 0 obj\n").as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let size = objs.iter().map(|(n, _)| *n).max().unwrap_or(0) + 1;
+        let xref = out.len();
+        out.extend_from_slice(format!("xref\n0 {size}\n0000000000 65535 f \n").as_bytes());
+        for n in 1..size {
+            match offsets.iter().find(|(m, _)| *m == n) {
+                Some((_, at)) => out.extend_from_slice(format!("{at:010} 00000 n \n").as_bytes()),
+                None => out.extend_from_slice(b"0000000000 65535 f \n"),
+            }
+        }
+        out.extend_from_slice(
+            format!("trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n")
+                .as_bytes(),
+        );
+        out
+    }
+
+    fn stream(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = format!("<< {dict} >>\nstream\n").into_bytes();
+        b.extend_from_slice(data);
+        b.extend_from_slice(b"\nendstream");
+        b
+    }
+
+    fn base(extra: &[(u32, Vec<u8>)], catalog_extra: &str) -> Vec<u8> {
+        let mut objs = vec![
+            (
+                1,
+                format!("<< /Type /Catalog /Pages 2 0 R {catalog_extra} >>").into_bytes(),
+            ),
+            (2, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec()),
+            (
+                3,
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>".to_vec(),
+            ),
+        ];
+        objs.extend_from_slice(extra);
+        pdf(&objs)
+    }
+
+    fn content(doc: &Document, num: u32) -> &[u8] {
+        match doc.objects.get(&(num, 0)) {
+            Some(Object::Stream(s)) => &s.content,
+            other => panic!("object {num} is not a stream: {other:?}"),
+        }
+    }
+
+    /// Bytes no compressor shortens, so their length is what the parse would have held.
+    fn noise(len: usize, seed: u8) -> Vec<u8> {
+        let mut x = u32::from(seed) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_big_stream_is_held_as_its_digest_and_a_short_one_whole() {
+        let big = noise(SLIM_ABOVE + 1, 1);
+        let small = noise(SLIM_ABOVE, 2);
+        let data = base(
+            &[
+                (4, stream(&format!("/Length {}", big.len()), &big)),
+                (5, stream(&format!("/Length {}", small.len()), &small)),
+            ],
+            "",
+        );
+        let doc = load(&data).expect("loads");
+        let slimmed = content(&doc, 4);
+        assert!(slimmed.len() < 100, "{} bytes held", slimmed.len());
+        assert_eq!(slimmed, slim_mark(&big).as_slice());
+        assert_eq!(content(&doc, 5), small.as_slice());
+    }
+
+    #[test]
+    fn streams_compare_by_their_data_whether_slimmed_or_not() {
+        let big = noise(200_000, 3);
+        let mut other = big.clone();
+        other[100_000] ^= 1;
+        let one = load(&base(&[(4, stream("/Length 200000", &big))], "")).expect("loads");
+        let same = load(&base(&[(4, stream("/Length 200000", &big))], "")).expect("loads");
+        let changed = load(&base(&[(4, stream("/Length 200000", &other))], "")).expect("loads");
+        assert_eq!(content(&one, 4), content(&same, 4));
+        assert_ne!(content(&one, 4), content(&changed, 4));
+        // A short stream written to be the big one's mark is not taken for it.
+        let mark = slim_mark(&big);
+        let forged = load(&base(
+            &[(4, stream(&format!("/Length {}", mark.len()), &mark))],
+            "",
+        ))
+        .expect("loads");
+        assert_ne!(content(&forged, 4), content(&one, 4));
+    }
+
+    #[test]
+    fn a_stream_with_an_indirect_length_is_slimmed_like_a_direct_one() {
+        let big = noise(150_000, 4);
+        let small = b"short data".to_vec();
+        let data = base(
+            &[
+                (4, stream("/Length 6 0 R", &big)),
+                (5, stream("/Length 7 0 R", &small)),
+                (6, b"150000".to_vec()),
+                (7, format!("{}", small.len()).into_bytes()),
+            ],
+            "",
+        );
+        let doc = load(&data).expect("loads");
+        assert_eq!(content(&doc, 4), slim_mark(&big).as_slice());
+        assert_eq!(content(&doc, 5), small.as_slice());
+        same_as_lopdf(&data);
+        // A length pointing past the end: whatever lopdf makes of it (it recovers the data up
+        // to `endstream`), the slim load makes of it too.
+        let broken = base(
+            &[(4, stream("/Length 6 0 R", &big)), (6, b"9999999".to_vec())],
+            "",
+        );
+        same_as_lopdf(&broken);
+    }
+
+    /// The slim load holds the same objects as lopdf's plain load, each stream's data the same
+    /// or, when long, its digest.
+    fn same_as_lopdf(data: &[u8]) {
+        let (Ok(plain), Ok(slimmed)) = (Document::load_mem(data), load_slim(data)) else {
+            assert!(
+                Document::load_mem(data).is_err(),
+                "lopdf loads it, the slim load does not"
+            );
+            return;
+        };
+        let ids = |d: &Document| d.objects.keys().copied().collect::<Vec<_>>();
+        assert_eq!(ids(&plain), ids(&slimmed));
+        for (id, o) in &plain.objects {
+            let got = &slimmed.objects[id];
+            match (o, got) {
+                (Object::Stream(p), Object::Stream(s)) => {
+                    assert_eq!(p.dict, s.dict, "{id:?}");
+                    let inner = p.dict.has_type(b"ObjStm") || p.dict.has_type(b"XRef");
+                    if inner || kept_whole(&p.content) {
+                        assert_eq!(p.content, s.content, "{id:?}");
+                    } else {
+                        assert_eq!(slim_mark(&p.content), s.content, "{id:?}");
+                    }
+                }
+                _ => assert_eq!(o, got, "{id:?}"),
+            }
+        }
+        assert_eq!(plain.trailer, slimmed.trailer);
+    }
+
+    #[test]
+    fn the_slim_load_agrees_with_lopdf_on_every_fixture() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdf");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            if path.extension().and_then(|e| e.to_str()) == Some("pdf") {
+                same_as_lopdf(&std::fs::read(&path).expect("reads"));
+                n += 1;
+            }
+        }
+        assert!(n >= 9, "{n} fixtures");
+    }
+
+    #[test]
+    fn the_dss_gives_the_data_of_its_slimmed_streams() {
+        // A CRL of a big CA is easily more than the slim threshold; it must reach the checks
+        // whole, compressed or not.
+        let crl = noise(300_000, 5);
+        let cert = noise(1_000, 6);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut z, &crl).expect("compresses");
+        let zipped = z.finish().expect("compresses");
+        let data = base(
+            &[
+                (4, b"<< /Certs [5 0 R] /CRLs [6 0 R 7 0 R] >>".to_vec()),
+                (5, stream(&format!("/Length {}", cert.len()), &cert)),
+                (6, stream(&format!("/Length {}", crl.len()), &crl)),
+                (
+                    7,
+                    stream(
+                        &format!("/Length {} /Filter /FlateDecode", zipped.len()),
+                        &zipped,
+                    ),
+                ),
+            ],
+            "/DSS 4 0 R",
+        );
+        let doc = load(&data).expect("loads");
+        assert!(is_slimmed(match doc.objects.get(&(6, 0)) {
+            Some(Object::Stream(s)) => s,
+            _ => panic!("no stream 6"),
+        }));
+        let dss = dss(&doc, &data).expect("a DSS");
+        assert_eq!(dss.certs, vec![cert]);
+        assert_eq!(dss.crls, vec![crl.clone(), crl]);
+    }
 }
