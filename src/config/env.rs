@@ -130,6 +130,7 @@ impl Config {
         )?;
         set(&mut self.notify_clock, "notify_clock", env, text)?;
         set(&mut self.tsa_url, "tsa_url", env, text)?;
+        set(&mut self.signing_level, "signing_level", env, text)?;
         set(&mut self.signing_key_path, "signing_key_path", env, text)?;
         set(&mut self.signing_cert_path, "signing_cert_path", env, text)?;
         set(&mut self.signing_kek_path, "signing_kek_path", env, text)?;

@@ -101,6 +101,11 @@ pub struct Config {
     pub notify_clock: String,
     /// RFC 3161 timestamp authority URL for PAdES B-T signatures; empty: no timestamp.
     pub tsa_url: String,
+    /// PAdES level of the signatures a route makes (`sign`, `issue`): `b-b`, `b-t`, `b-lt` or
+    /// `b-lta`; empty: B-T when `tsa_url` is set, else B-B. B-LT and B-LTA add the validation
+    /// data (a DSS, fetched from the certificates' OCSP/CRL addresses) in the same version, and
+    /// B-LTA a document timestamp over it; they need `tsa_url`.
+    pub signing_level: String,
     /// PEM private key of the organisation's signing key; empty: none configured.
     pub signing_key_path: String,
     /// PEM certificate (and chain) matching `signing_key_path`.
@@ -171,6 +176,7 @@ impl Default for Config {
             reminder_lead_hours: 24,
             notify_clock: "system".into(),
             tsa_url: String::new(),
+            signing_level: String::new(),
             signing_key_path: String::new(),
             signing_cert_path: String::new(),
             signing_kek_path: String::new(),
@@ -246,6 +252,17 @@ impl Config {
         cfg.apply_env(&env)?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// The PAdES level a route signs at (`signing_level`; validated at start): B-T when
+    /// `tsa_url` is set and the level is not given, else B-B.
+    pub fn route_signing_level(&self) -> crate::signing::ltv::Level {
+        use crate::signing::ltv::Level;
+        match Level::parse(&self.signing_level) {
+            Some(level) => level,
+            None if self.tsa_url.is_empty() => Level::BB,
+            None => Level::BT,
+        }
     }
 
     /// The certificates of `trust_roots_path` (none when it is empty). Read at validation and

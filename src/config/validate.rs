@@ -247,6 +247,25 @@ impl Config {
                 "must start with http:// or https://",
             ));
         }
+        if !self.signing_level.is_empty() {
+            let level =
+                crate::signing::ltv::Level::parse(&self.signing_level).ok_or_else(|| {
+                    err(
+                        env_name("signing_level"),
+                        "must be b-b, b-t, b-lt or b-lta (or empty)",
+                    )
+                })?;
+            if level > crate::signing::ltv::Level::BB && self.tsa_url.is_empty() {
+                return Err(err(
+                    env_name("signing_level"),
+                    format!(
+                        "{} needs a timestamp authority: set {}",
+                        self.signing_level.to_ascii_lowercase(),
+                        env_name("tsa_url")
+                    ),
+                ));
+            }
+        }
         if self.signing_key_path.is_empty() != self.signing_cert_path.is_empty() {
             return Err(err(
                 env_name("signing_cert_path"),

@@ -256,6 +256,7 @@ async fn kit_of(
         blobs: state.blobs.clone(),
         runtime: tokio::runtime::Handle::current(),
         tsa: remote_env(state).tsa,
+        level: state.config.route_signing_level(),
         max_file: state.config.max_upload_bytes,
     })
 }

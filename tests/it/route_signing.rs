@@ -5,6 +5,7 @@
 //! refusals (wrong PIN, foreign task, bare approve, TSA outage) change nothing.
 
 mod extras;
+mod long_term;
 mod normalise;
 mod pin_and_capacity;
 
@@ -149,11 +150,16 @@ fn credential(o: &Office, who: &str, cn: &'static str) -> (String, openssl::x509
 
 /// The unit's seal: a PKCS#12 of the organisation and a red seal PNG.
 fn seal(o: &Office) {
-    use reqwest::blocking::multipart::{Form, Part};
     let (key, cert) = identity(
         &o.ca,
         &CertSpec::leaf("Sở Lao động - Thương binh và Xã hội"),
     );
+    seal_of(o, pkcs12_of(&key, &cert, &o.ca, P12_PASSWORD));
+}
+
+/// The unit's seal made of `p12` (protected by `P12_PASSWORD`) and a red seal PNG.
+fn seal_of(o: &Office, p12: Vec<u8>) {
+    use reqwest::blocking::multipart::{Form, Part};
     let form = Form::new()
         .part(
             "metadata",
@@ -161,10 +167,7 @@ fn seal(o: &Office) {
                 .mime_str("application/json")
                 .unwrap(),
         )
-        .part(
-            "file",
-            Part::bytes(pkcs12_of(&key, &cert, &o.ca, P12_PASSWORD)).file_name("seal.p12"),
-        )
+        .part("file", Part::bytes(p12).file_name("seal.p12"))
         .part(
             "image",
             Part::bytes(png(160, 160, [220, 20, 20, 255]))

@@ -122,7 +122,7 @@ fn level_name(l: PadesLevel) -> &'static str {
 
 /// pyHanko (nothing fetched) and docflow's verify both find `want` for every regular
 /// signature, which docflow also finds valid; document timestamps are valid too.
-fn assert_level(pdf: &Path, root: &Path, want: &str) {
+pub(crate) fn assert_level(pdf: &Path, root: &Path, want: &str) {
     let py = pyhanko_levels(pdf, root);
     let ours = verify_pdf_file(
         pdf,

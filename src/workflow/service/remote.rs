@@ -32,8 +32,10 @@ use openssl::x509::X509;
 /// What remote signing needs besides the database.
 pub struct RemoteEnv {
     pub token: TokenEnv,
-    /// PAdES B-T when set.
+    /// PAdES B-T and up when set.
     pub tsa: Option<TsaConfig>,
+    /// The level signatures are made at (`signing_level`).
+    pub level: crate::signing::ltv::Level,
     /// Milliseconds between two looks at a pending transaction.
     pub poll_ms: u64,
 }
@@ -49,8 +51,9 @@ impl RemoteEnv {
                 ttl_secs: state.config.signing_handle_ttl_secs,
                 trust_roots: state.trust_roots.clone(),
             },
-            tsa: (!state.config.tsa_url.is_empty())
+            tsa: (state.config.route_signing_level() > crate::signing::ltv::Level::BB)
                 .then(|| TsaConfig::new(state.config.tsa_url.clone())),
+            level: state.config.route_signing_level(),
             poll_ms: state.config.remote_signing_poll_ms,
         }
     }
@@ -310,6 +313,7 @@ pub fn complete_prepared(
         blobs: env.token.blobs.clone(),
         runtime: env.token.runtime.clone(),
         tsa: env.tsa.clone(),
+        level: env.level,
         max_file: env.token.max_file,
     };
     let req = ActionRequest {

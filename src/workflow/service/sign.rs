@@ -26,6 +26,7 @@ use crate::documents::access::Viewer;
 use crate::documents::model::{Kind, VersionRow};
 use crate::error::{ApiError, ErrorCode};
 use crate::signing::keys::Signer;
+use crate::signing::ltv::{ExtendOptions, Level};
 use crate::signing::options::{SignOptions, Visible};
 use crate::signing::tsa::TsaConfig;
 use crate::storage::BlobStore;
@@ -55,6 +56,9 @@ pub struct SignKit {
     pub runtime: tokio::runtime::Handle,
     /// PAdES B-T when set, else B-B.
     pub tsa: Option<TsaConfig>,
+    /// B-LT and B-LTA: the validation data (and a document timestamp) added after the
+    /// signatures, in the same version (`signing_level`).
+    pub level: Level,
     /// Largest file read into memory for signing.
     pub max_file: u64,
 }
@@ -623,6 +627,7 @@ fn sign_and_store(
         );
     }
     let report = last.ok_or_else(|| corrupt("a signing step without a signature"))?;
+    extend_to_level(&mut pdf, kit)?;
     let (sha256, size) = kit.runtime.block_on(kit.blobs.put_bytes(pdf))?;
     let version = crate::documents::service::add_signed_version(
         conn,
@@ -643,6 +648,27 @@ fn sign_and_store(
         timestamp: report.timestamp,
         number_symbol,
     })
+}
+
+/// How long one OCSP or CRL request of a route's B-LT extension may take: it runs inside the
+/// action's transaction, under the route lock.
+const REVOCATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// At B-LT and B-LTA, the signatures just made get their validation data (the signer's and
+/// the TSA's chains, fresh OCSP or CRL answers) in a DSS and, at B-LTA, a document timestamp,
+/// all in the same new version. A revocation source that does not answer fails the action
+/// (503 `revocation_unavailable`) and a revoked certificate refuses it (422
+/// `certificate_revoked`): nothing is stored, the task stays open.
+fn extend_to_level(pdf: &mut Vec<u8>, kit: &SignKit) -> Result<(), ApiError> {
+    if kit.level < Level::BLT {
+        return Ok(());
+    }
+    let opts = ExtendOptions {
+        timeout: REVOCATION_TIMEOUT,
+        ..ExtendOptions::new(kit.level, kit.tsa.clone())
+    };
+    crate::signing::ltv::extend_vec(pdf, &opts).map_err(ApiError::of_signing)?;
+    Ok(())
 }
 
 /// What preparing a token's signature needs besides the database.
