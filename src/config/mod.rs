@@ -87,6 +87,9 @@ pub struct Config {
     pub notify_batch_size: i64,
     /// Milliseconds a sender waits before looking at an empty outbox again.
     pub notify_poll_ms: u64,
+    /// Seconds between two scans of the open tasks for reminders, overdue notices and
+    /// escalations (at every poll with a manual clock).
+    pub deadline_scan_secs: u64,
     /// Attempts before a message is given up (dead letter).
     pub notify_max_attempts: i32,
     /// Delay before the first retry, in seconds; doubles each attempt, with jitter.
@@ -169,6 +172,7 @@ impl Default for Config {
             notify_workers: 2,
             notify_batch_size: 50,
             notify_poll_ms: 1000,
+            deadline_scan_secs: 60,
             notify_max_attempts: 10,
             notify_retry_base_secs: 30,
             notify_retry_max_secs: 3600,

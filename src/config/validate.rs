@@ -195,6 +195,12 @@ impl Config {
                 "must be between 10 and 60000",
             ));
         }
+        if !(1..=3600).contains(&self.deadline_scan_secs) {
+            return Err(err(
+                env_name("deadline_scan_secs"),
+                "must be between 1 and 3600",
+            ));
+        }
         if !(1..=100).contains(&self.notify_max_attempts) {
             return Err(err(
                 env_name("notify_max_attempts"),

@@ -12,6 +12,10 @@ use crate::vntime;
 pub trait Clock: Send + Sync {
     /// The current time, UTC.
     fn now(&self) -> NaiveDateTime;
+    /// A clock an admin sets (tests, drills): the deadline scan follows it at every poll.
+    fn is_manual(&self) -> bool {
+        false
+    }
 }
 
 /// The clock of the process: the system time, or a manual clock set through the admin API
@@ -54,6 +58,9 @@ impl Clock for AppClock {
             AppClock::System => crate::db::now(),
             AppClock::Manual(m) => *m.lock().unwrap_or_else(|p| p.into_inner()),
         }
+    }
+    fn is_manual(&self) -> bool {
+        matches!(self, AppClock::Manual(_))
     }
 }
 

@@ -12,7 +12,7 @@ use crate::db::{self, DbConn};
 use crate::error::{ApiError, ErrorCode};
 use chrono::NaiveDateTime;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Default hour of the daily digest, Vietnam time.
 pub const DEFAULT_DIGEST_HOUR: i32 = 8;
@@ -467,6 +467,25 @@ pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>
     Ok(out)
 }
 
+/// The keys of the due notices a process has already written, or found written (by itself
+/// or another node): a later scan skips them instead of trying each again. Without it every
+/// overdue task cost a write transaction per recipient at every scan, forever (at 100,000
+/// documents, thousands a second for nothing).
+#[derive(Debug, Default)]
+pub struct KnownNotices(HashSet<String>);
+
+impl KnownNotices {
+    /// How many keys are remembered (those of the last scan's due notices).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Writes the reminders, overdue notices and escalations due at `now` for these tasks, each
 /// at most once (keyed by task, deadline, step and recipient). Returns how many were written.
 pub fn scan_deadlines(
@@ -476,7 +495,40 @@ pub fn scan_deadlines(
     cal: &crate::workflow::calendar::Calendar,
     tasks: &[OpenTask],
 ) -> Result<usize, ApiError> {
+    scan_deadlines_with(
+        conn,
+        now,
+        lead_hours,
+        cal,
+        tasks,
+        &mut KnownNotices::default(),
+    )
+    .map(|s| s.written)
+}
+
+/// What one deadline scan did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scanned {
+    /// Notices written (newly due).
+    pub written: usize,
+    /// Write transactions tried (notices due and not known to be written already).
+    pub tried: usize,
+}
+
+/// As [`scan_deadlines`], skipping the notices in `known`; afterwards `known` holds exactly
+/// the keys of this scan's due notices (a task done, or yesterday's escalation, drops out, so
+/// it stays as small as the set of notices due).
+pub fn scan_deadlines_with(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lead_hours: i64,
+    cal: &crate::workflow::calendar::Calendar,
+    tasks: &[OpenTask],
+    known: &mut KnownNotices,
+) -> Result<Scanned, ApiError> {
     let mut written = 0;
+    let mut tried = 0;
+    let mut due = HashSet::new();
     for task in tasks {
         for notice in schedule::due_notices(task.deadline, now, lead_hours, cal) {
             let (kind, recipients): (NotificationKind, Vec<&String>) = match notice {
@@ -510,11 +562,16 @@ pub fn scan_deadlines(
                     comment: None,
                     deadline: Some(task.deadline),
                 };
-                if db::write_tx(conn, |conn| enqueue_keyed(conn, &n, Some(&key)))? {
-                    written += 1;
+                if !known.0.contains(&key) {
+                    tried += 1;
+                    if db::write_tx(conn, |conn| enqueue_keyed(conn, &n, Some(&key)))? {
+                        written += 1;
+                    }
                 }
+                due.insert(key);
             }
         }
     }
-    Ok(written)
+    known.0 = due;
+    Ok(Scanned { written, tried })
 }

@@ -170,12 +170,20 @@ fn describe(cfg: &Config) -> String {
     }
 }
 
+/// Every `notify_poll_ms`: hourly digests due, and every `deadline_scan_secs` (at every poll
+/// with a manual clock) the reminders, overdue notices and escalations of the open tasks. The
+/// scan reads every open task with a deadline; the notices it has already written are
+/// remembered ([`service::KnownNotices`]), so a scan writes only what newly fell due.
 fn scheduler(s: &Sender, clock: &dyn Clock) {
     let every = Duration::from_millis(s.config.notify_poll_ms);
+    let scan_every = Duration::from_secs(s.config.deadline_scan_secs);
+    let mut last_scan: Option<std::time::Instant> = None;
+    let mut known = service::KnownNotices::default();
     loop {
         if s.stop.wait(every) {
             break;
         }
+        let scan = clock.is_manual() || last_scan.is_none_or(|t| t.elapsed() >= scan_every);
         let result = s
             .pool
             .get()
@@ -183,15 +191,20 @@ fn scheduler(s: &Sender, clock: &dyn Clock) {
             .and_then(|mut conn| {
                 let now = clock.now();
                 service::assemble_digests(&mut conn, now).map_err(|e| e.to_string())?;
+                if !scan {
+                    return Ok(());
+                }
                 let tasks = service::open_tasks(&mut conn, now).map_err(|e| e.to_string())?;
-                service::scan_deadlines(
+                service::scan_deadlines_with(
                     &mut conn,
                     now,
                     s.config.reminder_lead_hours,
                     &s.config.calendar(),
                     &tasks,
+                    &mut known,
                 )
                 .map_err(|e| e.to_string())?;
+                last_scan = Some(std::time::Instant::now());
                 Ok(())
             });
         if let Err(e) = result {

@@ -447,6 +447,7 @@ fn dead_letters_are_listed_and_retried_by_admins(b: Backend) {
     wait_until("the retried row is sent", Duration::from_secs(10), || {
         outbox(&srv, "&state=sent").len() == 2
     });
+    docflow::audit::service::chain_all(&mut conn).unwrap();
     let actions: Vec<String> = audit_events::table
         .filter(audit_events::object_id.eq(dead_id))
         .select(audit_events::action)
@@ -663,6 +664,57 @@ fn reminders_and_escalations_follow_the_clock(b: Backend) {
         text.contains(&format!("{PUBLIC_URL}/tasks/{}", t.task_id)),
         "{text}"
     );
+
+    // The scheduler's scans remember what is written: a fresh process tries the notices due
+    // (they exist: nothing new is written), the next scan tries none, a new escalation day
+    // only that one; a task no longer open is forgotten.
+    use docflow::notify::service::{scan_deadlines_with, KnownNotices, Scanned};
+    let mut known = KnownNotices::default();
+    let cal = docflow::workflow::calendar::Calendar::vietnam();
+    let mut scan_with =
+        |h: i64, tasks: &[docflow::notify::schedule::OpenTask], known: &mut KnownNotices| {
+            scan_deadlines_with(
+                &mut conn,
+                deadline + chrono::Duration::hours(h),
+                24,
+                &cal,
+                tasks,
+                known,
+            )
+            .expect("scan")
+        };
+    let one = std::slice::from_ref(&t);
+    assert_eq!(
+        scan_with(27, one, &mut known),
+        Scanned {
+            written: 0,
+            tried: 2
+        }
+    );
+    assert_eq!(known.len(), 2);
+    assert_eq!(
+        scan_with(28, one, &mut known),
+        Scanned {
+            written: 0,
+            tried: 0
+        }
+    );
+    assert_eq!(
+        scan_with(49, one, &mut known),
+        Scanned {
+            written: 1,
+            tried: 1
+        },
+        "day 2's escalation"
+    );
+    assert_eq!(
+        scan_with(50, &[], &mut known),
+        Scanned {
+            written: 0,
+            tried: 0
+        }
+    );
+    assert!(known.is_empty());
 }
 
 fn issued_document_is_attached(b: Backend) {
