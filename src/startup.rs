@@ -86,6 +86,20 @@ fn load_kek(cfg: &Config) -> anyhow::Result<crate::credentials::crypto::Kek> {
     Ok(kek)
 }
 
+/// The loops that run beside the HTTP server on the current actix runtime: the poller of
+/// remote signatures and, on PostgreSQL, the audit chainer (`audit::service::start_chainer`).
+/// The notification senders are threads of their own (`notify::worker::start`).
+pub fn start_background(state: &AppState) {
+    crate::workflow::service::start_remote_poller(state.clone());
+    crate::audit::service::start_chainer(
+        state.pool.clone(),
+        matches!(
+            state.config.database(),
+            Ok(crate::config::DatabaseKind::Postgres(_))
+        ),
+    );
+}
+
 /// Runs the server until SIGTERM/SIGINT.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let bind = cfg.bind.clone();
@@ -103,7 +117,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         state.clock.clone(),
         state.blobs.clone(),
     )?;
-    crate::workflow::service::start_remote_poller(state.clone());
+    start_background(&state);
     let server = crate::http::server(state, listener)?;
     let handle = server.handle();
     tracing::info!(%address, "docflow is serving; API docs at /api/docs/");

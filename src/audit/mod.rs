@@ -2,6 +2,7 @@
 //!
 //! Each row carries the SHA-256 of the previous row's hash and its own canonical content,
 //! so `docflow audit verify` can name the first row that was altered, removed or reordered.
+//! On PostgreSQL events wait in `audit_pending` until a chainer places them (`service`).
 
 pub mod handlers;
 pub mod model;

@@ -1,6 +1,6 @@
 //! Audit rows and the context (who, for whom, from where) every change is recorded with.
 
-use crate::db::schema::audit_events;
+use crate::db::schema::{audit_events, audit_pending};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -182,4 +182,34 @@ pub struct AuditEvent {
     pub prev_hash: String,
     /// SHA-256 over `prev_hash` and this row's canonical content.
     pub hash: String,
+}
+
+/// An event written by a change on PostgreSQL, waiting for the chainer to give it its place
+/// (`seq`) and hash (`service::chain_pending`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_pending)]
+pub struct PendingEvent {
+    pub id: i64,
+    pub occurred_at: NaiveDateTime,
+    pub actor_id: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub details: String,
+}
+
+/// A new [`PendingEvent`] (its id comes from the database).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_pending)]
+pub struct NewPendingEvent {
+    pub occurred_at: NaiveDateTime,
+    pub actor_id: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub details: String,
 }

@@ -1,7 +1,15 @@
 //! Appending to the chain and checking it.
+//!
+//! On SQLite, which has one writer at a time, a change appends its event to the chain inside
+//! its own transaction. On PostgreSQL that append (the `audit_head` row locked until the
+//! commit, and the commit waiting for its WAL flush) made every change in the office wait for
+//! the one before it: approvals topped out at one per WAL flush (~300/s here). So there a
+//! change writes its event to `audit_pending`, taking no lock, and the chainer
+//! ([`chain_pending`], run by each node's background loop and before every read of the chain)
+//! moves the waiting events into the chain in batches: one lock and one flush per batch.
 
-use super::model::{Action, AuditContext, AuditEvent};
-use crate::db::schema::{audit_events, audit_head};
+use super::model::{Action, AuditContext, AuditEvent, NewPendingEvent, PendingEvent};
+use crate::db::schema::{audit_events, audit_head, audit_pending};
 use crate::db::{self, DbConn};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -16,11 +24,12 @@ pub struct EventQuery {
     pub object_id: Option<String>,
 }
 
-/// Events in chain order, filtered.
+/// Events in chain order, filtered (those still waiting to be chained are chained first).
 pub fn list_events(
     conn: &mut DbConn,
     q: &EventQuery,
 ) -> Result<Vec<AuditEvent>, diesel::result::Error> {
+    chain_all(conn)?;
     let mut sel = audit_events::table
         .filter(audit_events::seq.gt(q.after))
         .into_boxed();
@@ -36,7 +45,9 @@ pub fn list_events(
         .load(conn)
 }
 
-/// Appends one event. Call it inside the transaction that makes the change it records.
+/// Records one event. Call it inside the transaction that makes the change it records: the
+/// event is committed (or rolled back) with the change. On SQLite it is appended to the chain
+/// at once; on PostgreSQL it waits in `audit_pending` for the chainer (module docs).
 pub fn record(
     conn: &mut DbConn,
     ctx: &AuditContext,
@@ -44,14 +55,8 @@ pub fn record(
     object_type: &str,
     object_id: Option<&str>,
     details: serde_json::Value,
-) -> Result<i64, diesel::result::Error> {
-    db::lock_audit_head(conn)?;
-    let (last_seq, last_hash): (i64, String) = audit_head::table
-        .filter(audit_head::id.eq(1))
-        .select((audit_head::last_seq, audit_head::last_hash))
-        .first(conn)?;
-    let mut event = AuditEvent {
-        seq: last_seq + 1,
+) -> Result<(), diesel::result::Error> {
+    let event = NewPendingEvent {
         occurred_at: db::now(),
         actor_id: ctx.actor_id.clone(),
         on_behalf_of: ctx.on_behalf_of.clone(),
@@ -60,20 +65,191 @@ pub fn record(
         object_id: object_id.map(str::to_string),
         client_ip: ctx.client_ip.clone(),
         details: details.to_string(),
-        prev_hash: last_hash,
-        hash: String::new(),
     };
-    event.hash = chain_hash(&event);
-    diesel::insert_into(audit_events::table)
-        .values(&event)
-        .execute(conn)?;
+    match conn {
+        DbConn::Pg(_) => {
+            diesel::insert_into(audit_pending::table)
+                .values(&event)
+                .execute(conn)?;
+        }
+        DbConn::Sqlite(_) => {
+            db::lock_audit_head(conn)?;
+            let (seq, hash) = head(conn)?;
+            let event = chained(event_of(event), seq + 1, hash);
+            diesel::insert_into(audit_events::table)
+                .values(&event)
+                .execute(conn)?;
+            set_head(conn, &event)?;
+        }
+    }
+    Ok(())
+}
+
+/// The chain's head: the last event's seq and hash.
+fn head(conn: &mut DbConn) -> Result<(i64, String), diesel::result::Error> {
+    audit_head::table
+        .filter(audit_head::id.eq(1))
+        .select((audit_head::last_seq, audit_head::last_hash))
+        .first(conn)
+}
+
+fn set_head(conn: &mut DbConn, last: &AuditEvent) -> Result<(), diesel::result::Error> {
     diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
         .set((
-            audit_head::last_seq.eq(event.seq),
-            audit_head::last_hash.eq(&event.hash),
+            audit_head::last_seq.eq(last.seq),
+            audit_head::last_hash.eq(&last.hash),
         ))
         .execute(conn)?;
-    Ok(event.seq)
+    Ok(())
+}
+
+/// An unchained event's fields, before its place in the chain is known.
+fn event_of(e: NewPendingEvent) -> AuditEvent {
+    AuditEvent {
+        seq: 0,
+        occurred_at: e.occurred_at,
+        actor_id: e.actor_id,
+        on_behalf_of: e.on_behalf_of,
+        action: e.action,
+        object_type: e.object_type,
+        object_id: e.object_id,
+        client_ip: e.client_ip,
+        details: e.details,
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// `event` placed at `seq` after the event whose hash is `prev_hash`.
+fn chained(mut event: AuditEvent, seq: i64, prev_hash: String) -> AuditEvent {
+    event.seq = seq;
+    event.prev_hash = prev_hash;
+    event.hash = chain_hash(&event);
+    event
+}
+
+/// How many waiting events one chaining transaction takes (each row has 11 bound values; a
+/// statement may bind 65,535 on PostgreSQL).
+const CHAIN_BATCH: i64 = 500;
+
+/// Moves up to [`CHAIN_BATCH`] events waiting in `audit_pending` into the chain, oldest id
+/// first, in one transaction under the head's lock; returns how many. Several nodes may run it
+/// at once: the lock serialises them, and each reads the waiting rows after taking it.
+pub fn chain_pending(conn: &mut DbConn) -> Result<usize, diesel::result::Error> {
+    db::write_tx(conn, |conn| {
+        db::lock_audit_head(conn)?;
+        let waiting: Vec<PendingEvent> = audit_pending::table
+            .order(audit_pending::id.asc())
+            .limit(CHAIN_BATCH)
+            .select(PendingEvent::as_select())
+            .load(conn)?;
+        let Some(last_id) = waiting.last().map(|p| p.id) else {
+            return Ok(0);
+        };
+        let ids: Vec<i64> = waiting.iter().map(|p| p.id).collect();
+        let (mut seq, mut hash) = head(conn)?;
+        let mut events = Vec::with_capacity(waiting.len());
+        for p in waiting {
+            seq += 1;
+            let event = chained(
+                event_of(NewPendingEvent {
+                    occurred_at: p.occurred_at,
+                    actor_id: p.actor_id,
+                    on_behalf_of: p.on_behalf_of,
+                    action: p.action,
+                    object_type: p.object_type,
+                    object_id: p.object_id,
+                    client_ip: p.client_ip,
+                    details: p.details,
+                }),
+                seq,
+                hash,
+            );
+            hash = event.hash.clone();
+            events.push(event);
+        }
+        match conn {
+            // One statement for the batch (a multi-row insert is PostgreSQL's alone here).
+            DbConn::Pg(pg) => {
+                diesel::insert_into(audit_events::table)
+                    .values(&events)
+                    .execute(pg)?;
+            }
+            DbConn::Sqlite(_) => {
+                for e in &events {
+                    diesel::insert_into(audit_events::table)
+                        .values(e)
+                        .execute(conn)?;
+                }
+            }
+        }
+        let removed = diesel::delete(audit_pending::table.filter(audit_pending::id.eq_any(&ids)))
+            .execute(conn)?;
+        if removed != ids.len() {
+            // Another chainer cannot have taken them (the lock); refuse to chain twice.
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        if let Some(last) = events.last() {
+            set_head(conn, last)?;
+        }
+        tracing::debug!(events = events.len(), last_id, "audit events chained");
+        Ok(events.len())
+    })
+}
+
+/// Chains every waiting event (see [`chain_pending`]).
+pub fn chain_all(conn: &mut DbConn) -> Result<usize, diesel::result::Error> {
+    let mut total = 0;
+    loop {
+        let n = chain_pending(conn)?;
+        total += n;
+        if n < CHAIN_BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// How long the chainer rests when nothing was waiting.
+const CHAINER_REST: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Starts this node's chainer on the current actix runtime (PostgreSQL only; on SQLite events
+/// are chained as they are recorded): it chains what waits, and rests [`CHAINER_REST`] when
+/// nothing does. Each batch is its own transaction, so stopping between two loses nothing;
+/// what a stopped node leaves waiting, any node (or the next read of the chain) chains.
+pub fn start_chainer(pool: crate::db::DbPool, postgres: bool) {
+    if !postgres {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        let mut failing = false;
+        loop {
+            let pool = pool.clone();
+            let done = actix_web::web::block(move || -> Result<usize, String> {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                chain_pending(&mut conn).map_err(|e| e.to_string())
+            })
+            .await;
+            match done {
+                Ok(Ok(n)) => {
+                    if failing {
+                        tracing::info!("audit chainer: chaining again");
+                        failing = false;
+                    }
+                    if n == CHAIN_BATCH as usize {
+                        continue;
+                    }
+                }
+                Ok(Err(e)) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "audit chainer: events cannot be chained now; they wait, nothing is lost");
+                        failing = true;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "audit chainer: the step did not run"),
+            }
+            tokio::time::sleep(CHAINER_REST).await;
+        }
+    });
 }
 
 /// A read worth an audit event: a download (a file leaves the system) or any read of a
@@ -194,8 +370,13 @@ pub struct ChainReport {
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Recomputes the chain from the first row, reading in pages.
+/// Recomputes the chain from the first row, reading in pages, after chaining the events that
+/// wait (should that fail — a row forged at the head's next place blocks it — the chain is
+/// checked as it is, and the forged row is what the report names).
 pub fn verify_chain(conn: &mut DbConn) -> Result<ChainReport, diesel::result::Error> {
+    if let Err(e) = chain_all(conn) {
+        tracing::warn!(error = %e, "audit verify: the waiting events could not be chained first");
+    }
     let mut expected_seq = 1i64;
     let mut prev_hash = GENESIS.to_string();
     let bad = |seq: i64, events: i64, problem: String| ChainReport {
@@ -249,10 +430,7 @@ pub fn verify_chain(conn: &mut DbConn) -> Result<ChainReport, diesel::result::Er
         }
     }
     let events = expected_seq - 1;
-    let (head_seq, head_hash): (i64, String) = audit_head::table
-        .filter(audit_head::id.eq(1))
-        .select((audit_head::last_seq, audit_head::last_hash))
-        .first(conn)?;
+    let (head_seq, head_hash) = head(conn)?;
     if head_seq > events {
         return Ok(bad(
             events + 1,

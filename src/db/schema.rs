@@ -75,6 +75,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_pending (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        on_behalf_of -> Nullable<Text>,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
     audit_head (id) {
         id -> Integer,
         last_seq -> BigInt,
@@ -433,6 +447,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     login_throttle,
     audit_events,
+    audit_pending,
     audit_head,
     document_types,
     blobs,

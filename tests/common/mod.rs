@@ -205,8 +205,8 @@ impl TestServer {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                // As `docflow serve` does: the poller of remote signatures beside the server.
-                docflow::workflow::service::start_remote_poller(state.clone());
+                // As `docflow serve` does: the remote-signature poller and the audit chainer.
+                docflow::startup::start_background(&state);
                 let server = docflow::http::server(state, listener).expect("server");
                 tx.send(server.handle()).expect("send handle");
                 let _ = server.await;
