@@ -190,18 +190,13 @@ pub struct AuditEvent {
 #[diesel(table_name = audit_pending)]
 pub struct PendingEvent {
     pub id: i64,
-    pub occurred_at: NaiveDateTime,
-    pub actor_id: Option<String>,
-    pub on_behalf_of: Option<String>,
-    pub action: String,
-    pub object_type: String,
-    pub object_id: Option<String>,
-    pub client_ip: Option<String>,
-    pub details: String,
+    #[diesel(embed)]
+    pub event: NewPendingEvent,
 }
 
-/// A new [`PendingEvent`] (its id comes from the database).
-#[derive(Debug, Clone, Insertable)]
+/// What an event says before its place in the chain is known: a new [`PendingEvent`] (its id
+/// comes from the database), or on SQLite the fields of the event appended at once.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_pending)]
 pub struct NewPendingEvent {
     pub occurred_at: NaiveDateTime,
