@@ -830,19 +830,35 @@ fn certomancer_p12(cm: &crate::common::certomancer::Certomancer, name: &str) -> 
         .unwrap()
 }
 
+/// `who` uploads `p12` (protected by `P12_PASSWORD`) as a `server` credential with `PIN`.
+fn upload_p12(o: &Office, who: &str, p12: Vec<u8>) -> Resp {
+    o.srv.upload(
+        "/api/v1/me/signing-credentials",
+        Some(o.tok(who)),
+        Some(
+            &json!({"kind": "server", "label": "Chữ ký số", "pin": PIN, "password": P12_PASSWORD}),
+        ),
+        Some(("chu-ky.p12", "application/x-pkcs12", p12)),
+    )
+}
+
+/// The clerk's `issue` of task `t` with the office's register and the seal's PIN.
+fn issue_task(o: &Office, t: &str) -> Resp {
+    act(
+        o,
+        "clerk",
+        t,
+        &json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN}),
+        None,
+    )
+}
+
 fn revoked_certificates_refuse(b: Backend) {
     // The PKI exists, its OCSP responder and CRLs do not answer yet.
     let mut cm = crate::common::certomancer::Certomancer::summon();
     let root = cm.root().display().to_string();
     let o = office(b, move |c| c.trust_roots_path = root);
-    let add = |file: Vec<u8>| {
-        o.srv.upload(
-            "/api/v1/me/signing-credentials",
-            Some(o.tok("director")),
-            Some(&json!({"kind": "server", "label": "Chữ ký số", "pin": PIN, "password": P12_PASSWORD})),
-            Some(("chu-ky.p12", "application/x-pkcs12", file)),
-        )
-    };
+    let add = |file: Vec<u8>| upload_p12(&o, "director", file);
     // Unreachable revocation sources do not block (logged): both are accepted now.
     let revoked = add(certomancer_p12(&cm, "revoked"));
     assert_eq!(revoked.status, 201, "{}", revoked.text);

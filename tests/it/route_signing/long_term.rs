@@ -19,14 +19,7 @@ fn roots_with(c: &mut docflow::config::Config, extra: &Path, dir: &Path) {
 }
 
 fn add_p12(o: &Office, who: &str, p12: Vec<u8>) -> String {
-    let r = o.srv.upload(
-        "/api/v1/me/signing-credentials",
-        Some(o.tok(who)),
-        Some(
-            &json!({"kind": "server", "label": "Chữ ký số", "pin": PIN, "password": P12_PASSWORD}),
-        ),
-        Some(("chu-ky.p12", "application/x-pkcs12", p12)),
-    );
+    let r = upload_p12(o, who, p12);
     assert_eq!(r.status, 201, "{}", r.text);
     r.json["id"].as_str().unwrap().to_string()
 }
@@ -77,13 +70,7 @@ fn route_signs_and_issues_at_b_lt(b: Backend) {
 
     // The clerk issues: the number's and the seal's signatures, with their data, one version.
     let t = task_id(&o, "clerk", &doc);
-    let r = act(
-        &o,
-        "clerk",
-        &t,
-        &json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN}),
-        None,
-    );
+    let r = issue_task(&o, &t);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(versions(&o, &doc), 3);
     let issued = dir.path().join(format!("b-lt-issued-{b:?}.pdf"));

@@ -100,13 +100,7 @@ fn hybrid_and_damaged_drafts_are_signed_over_a_clean_rewrite(b: Backend) {
         assert!(v2["normalise_reason"].is_null(), "{name}: {}", r.text);
         // The clerk issues it with the seal: an incremental update over the signed file.
         let t = task_id(&o, "clerk", &doc);
-        let r = act(
-            &o,
-            "clerk",
-            &t,
-            &json!({"action": "issue", "register_id": o.register, "pin": SEAL_PIN}),
-            None,
-        );
+        let r = issue_task(&o, &t);
         assert_eq!(r.status, 200, "{name}: {}", r.text);
         let issued = latest_pdf(&o, &doc);
         assert!(
