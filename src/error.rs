@@ -397,6 +397,12 @@ impl ApiError {
         ApiError::Internal(e.into())
     }
 
+    /// Whether the database connection this error came from may be unusable now (the
+    /// server's faults): the pool then drops it rather than hand it out again.
+    pub fn may_mean_connection_lost(&self) -> bool {
+        matches!(self, ApiError::Internal(_) | ApiError::Unavailable(_))
+    }
+
     /// The stable code clients see.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -626,6 +632,13 @@ impl From<diesel::result::Error> for ApiError {
                 database_full()
             }
             Error::RollbackErrorOnCommit { commit_error, .. } => ApiError::from(*commit_error),
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => {
+                tracing::warn!(cause = info.message(), "database connection lost");
+                ApiError::Unavailable("the connection to the database was lost; try again".into())
+            }
             other => ApiError::internal(other),
         }
     }

@@ -49,7 +49,11 @@ impl AppState {
         web::block(move || {
             let _entered = span.enter();
             let mut conn = pool.get()?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            if matches!(&result, Err(e) if e.may_mean_connection_lost()) {
+                conn.discard();
+            }
+            result
         })
         .await?
     }

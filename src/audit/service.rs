@@ -225,7 +225,10 @@ pub fn start_chainer(pool: crate::db::DbPool, postgres: bool) {
             let pool = pool.clone();
             let done = actix_web::web::block(move || -> Result<usize, String> {
                 let mut conn = pool.get().map_err(|e| e.to_string())?;
-                chain_pending(&mut conn).map_err(|e| e.to_string())
+                chain_pending(&mut conn).map_err(|e| {
+                    conn.discard();
+                    e.to_string()
+                })
             })
             .await;
             match done {

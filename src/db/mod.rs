@@ -1,11 +1,12 @@
 //! Database access: one connection type over PostgreSQL and SQLite, the pool, migrations,
 //! and the few places where the two backends need different SQL.
 
+mod pool;
 pub mod schema;
 
 use crate::config::{Config, DatabaseKind};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
@@ -19,24 +20,17 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
-/// Pool of [`DbConn`].
-pub type DbPool = Pool<ConnectionManager<DbConn>>;
-/// A connection checked out of the pool.
-pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+pub use pool::{Manager, Pooled};
+
+/// Pool of [`DbConn`] (see [`pool`] for its checkout check).
+pub type DbPool = Pool<Manager>;
+/// A connection checked out of the pool; derefs to [`DbConn`].
+pub type PooledConn = PooledConnection<Manager>;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
-/// Sets the SQLite pragmas every connection needs (PostgreSQL needs nothing).
-#[derive(Debug)]
-struct ConnectionSetup;
-
-impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
-    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
-        setup_connection(conn).map_err(diesel::r2d2::Error::QueryError)
-    }
-}
-
+/// Sets what every connection needs: SQLite's pragmas, PostgreSQL's time zone.
 fn setup_connection(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
     match conn {
         DbConn::Sqlite(c) => c.batch_execute(
@@ -78,12 +72,10 @@ pub fn connect(cfg: &Config) -> anyhow::Result<DbConn> {
 /// Builds the pool; fails fast when the database cannot be reached.
 pub fn pool(cfg: &Config) -> anyhow::Result<DbPool> {
     let url = connection_url(cfg)?;
-    let manager = ConnectionManager::<DbConn>::new(url);
     let pool = Pool::builder()
         .max_size(cfg.db_pool_size)
         .connection_timeout(Duration::from_secs(cfg.db_timeout_secs))
-        .connection_customizer(Box::new(ConnectionSetup))
-        .build(manager)
+        .build(Manager::new(url))
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     Ok(pool)
 }

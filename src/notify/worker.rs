@@ -189,28 +189,46 @@ fn scheduler(s: &Sender, clock: &dyn Clock) {
             .get()
             .map_err(|e| e.to_string())
             .and_then(|mut conn| {
-                let now = clock.now();
-                service::assemble_digests(&mut conn, now).map_err(|e| e.to_string())?;
-                if !scan {
-                    return Ok(());
+                let result = scheduler_step(s, &mut conn, clock, scan, &mut known);
+                if result.is_err() {
+                    // The database may have gone away: not put back in the pool.
+                    conn.discard();
                 }
-                let tasks = service::open_tasks(&mut conn, now).map_err(|e| e.to_string())?;
-                service::scan_deadlines_with(
-                    &mut conn,
-                    now,
-                    s.config.reminder_lead_hours,
-                    &s.config.calendar(),
-                    &tasks,
-                    &mut known,
-                )
-                .map_err(|e| e.to_string())?;
-                last_scan = Some(std::time::Instant::now());
-                Ok(())
+                result
             });
+        if result.is_ok() && scan {
+            last_scan = Some(std::time::Instant::now());
+        }
         if let Err(e) = result {
             tracing::warn!(error = %e, "notification scheduler");
         }
     }
+}
+
+/// One round of the scheduler: the digests due, and the deadline scan when `scan`.
+fn scheduler_step(
+    s: &Sender,
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    scan: bool,
+    known: &mut service::KnownNotices,
+) -> Result<(), String> {
+    let now = clock.now();
+    service::assemble_digests(conn, now).map_err(|e| e.to_string())?;
+    if !scan {
+        return Ok(());
+    }
+    let tasks = service::open_tasks(conn, now).map_err(|e| e.to_string())?;
+    service::scan_deadlines_with(
+        conn,
+        now,
+        s.config.reminder_lead_hours,
+        &s.config.calendar(),
+        &tasks,
+        known,
+    )
+    .map(drop)
+    .map_err(|e| e.to_string())
 }
 
 impl Sender {
@@ -241,19 +259,33 @@ impl Sender {
         }
     }
 
-    /// Claims and sends one batch; returns how many rows were claimed.
+    /// Claims and sends one batch; returns how many rows were claimed. A connection whose use
+    /// failed is not put back in the pool (the database may have gone away).
     fn batch(&self, session: &mut Session, rt: &tokio::runtime::Runtime) -> anyhow::Result<usize> {
         let mut conn = self.pool.get()?;
+        let result = self.batch_on(&mut conn, session, rt);
+        if result.is_err() {
+            conn.discard();
+        }
+        result
+    }
+
+    fn batch_on(
+        &self,
+        conn: &mut DbConn,
+        session: &mut Session,
+        rt: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<usize> {
         let now = db::now();
         let lease_until = now + chrono::Duration::seconds(self.config.notify_lease_secs as i64);
         let limit = self.config.notify_batch_size;
-        let ids = db::write_tx(&mut conn, |c| {
+        let ids = db::write_tx(conn, |c| {
             db::claim_notifications(c, now, lease_until, limit, &self.domain)
         })?;
         if ids.is_empty() {
             return Ok(0);
         }
-        let rows = queries::load(&mut conn, &ids)?;
+        let rows = queries::load(conn, &ids)?;
         let limit = self.config.max_upload_bytes.saturating_mul(2);
         let read_blob = |key: &str| {
             rt.block_on(self.blobs.read_all(key, limit))
@@ -267,10 +299,10 @@ impl Sender {
         for (i, row) in rows.iter().enumerate() {
             if self.stop.stopping() {
                 let rest: Vec<String> = rows[i..].iter().map(|r| r.id.clone()).collect();
-                queries::release(&mut conn, &rest)?;
+                queries::release(conn, &rest)?;
                 break;
             }
-            self.send_one(&mut conn, session, row, &ctx)?;
+            self.send_one(conn, session, row, &ctx)?;
         }
         Ok(rows.len())
     }

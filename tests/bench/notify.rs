@@ -162,7 +162,7 @@ fn fixture(pg: bool, smtp_port: u16) -> Fixture {
             units::created_at.eq(now),
             units::updated_at.eq(now),
         ))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("unit");
     diesel::insert_into(users::table)
         .values((
@@ -177,7 +177,7 @@ fn fixture(pg: bool, smtp_port: u16) -> Fixture {
             users::created_at.eq(now),
             users::updated_at.eq(now),
         ))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("user");
     diesel::insert_into(documents::table)
         .values((
@@ -196,7 +196,7 @@ fn fixture(pg: bool, smtp_port: u16) -> Fixture {
             documents::created_at.eq(now),
             documents::updated_at.eq(now),
         ))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("document");
     Fixture {
         _dir: dir,
@@ -284,7 +284,7 @@ fn deliver_once(f: &Fixture, received: &AtomicUsize, batch: u64) -> Duration {
         let pending: i64 = notifications::table
             .filter(notifications::state.ne("sent"))
             .count()
-            .get_result(&mut *conn)
+            .get_result(&mut **conn)
             .expect("count");
         if pending == 0 {
             break;

@@ -138,6 +138,42 @@ fn outages_are_survived(b: Backend) {
         || sink.count() >= 5,
     );
     assert_eq!(sink.count(), 5);
+
+    // The server ends every connection (a restart, an administrator, a failover): the pool
+    // checks a connection only after a rest or a loss, so at most the first request after the
+    // cut meets a dead one, and it answers 503 (retry), never 500; the next are served.
+    let kill_connections = || {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Killed {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = db.connect();
+        let k: Killed = diesel::sql_query(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .get_result(&mut c)
+        .expect("terminate the server's connections");
+        assert!(k.n > 0, "the server holds connections");
+    };
+    assert_eq!(srv.get("/api/v1/documents", Some(&clerk)).status, 200);
+    kill_connections();
+    let first = srv.get("/api/v1/documents", Some(&clerk));
+    if first.status != 200 {
+        first.assert_problem(503, "service_unavailable");
+    }
+    for _ in 0..5 {
+        let r = srv.get("/api/v1/documents", Some(&clerk));
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // After a rest the pool pings before it hands a connection out: not even one failure.
+    kill_connections();
+    std::thread::sleep(Duration::from_millis(1200));
+    let rested = srv.get("/api/v1/documents", Some(&clerk));
+    assert_eq!(rested.status, 200, "{}", rested.text);
+
     let logs = srv.logs.lock().unwrap().join("\n");
     assert!(!logs.contains("panicked"), "{logs}");
 }
