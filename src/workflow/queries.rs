@@ -1,6 +1,6 @@
 //! Database queries of the workflow domain. Each takes a connection; none opens a transaction.
 
-use super::engine::{RouteStatus, StageStatus, TaskStatus};
+use super::engine::{RouteStatus, StageKind, StageStatus, TaskStatus};
 use super::model::{
     ActionRow, HandleRow, RemoteState, RouteRow, StageRow, SubstitutionRow, TaskRow, TemplateRow,
 };
@@ -156,12 +156,26 @@ pub fn substitution(conn: &mut DbConn, id: &str) -> Result<Option<SubstitutionRo
         .optional()
 }
 
-/// Open tasks assigned to any of `assignees`.
-pub fn open_tasks_of(conn: &mut DbConn, assignees: &[String]) -> Result<Vec<TaskRow>, DbError> {
+/// A stage's kind and position.
+pub type StagePlace = (StageKind, i32);
+
+/// Open tasks assigned to any of `assignees`, each with its stage's kind and position (none
+/// for an incoming paper's task).
+pub fn open_tasks_of(
+    conn: &mut DbConn,
+    assignees: &[String],
+) -> Result<Vec<(TaskRow, Option<StagePlace>)>, DbError> {
+    // One read for the inbox: the stage (same domain) comes with its task.
     workflow_tasks::table
+        .left_join(
+            workflow_stages::table.on(workflow_stages::id.nullable().eq(workflow_tasks::stage_id)),
+        )
         .filter(workflow_tasks::assignee_id.eq_any(assignees))
         .filter(workflow_tasks::status.eq(TaskStatus::Pending))
-        .select(TaskRow::as_select())
+        .select((
+            TaskRow::as_select(),
+            (workflow_stages::kind, workflow_stages::position).nullable(),
+        ))
         .load(conn)
 }
 

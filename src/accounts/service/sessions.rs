@@ -5,7 +5,7 @@ use crate::accounts::model::{LoginResponse, Role, UserRow};
 use crate::accounts::{password, queries, throttle};
 use crate::audit::{self, Action, AuditContext};
 use crate::config::Config;
-use crate::db::schema::{sessions, users};
+use crate::db::schema::{sessions, user_roles, users};
 use crate::db::{self, DbConn};
 use crate::error::ApiError;
 use chrono::{Duration, NaiveDateTime};
@@ -138,29 +138,49 @@ fn start_session(
     Ok(LoginResponse { token, expires_at })
 }
 
+/// A row of [`authenticate`]'s read: the session and its user, with one of the user's roles.
+#[derive(Clone, Queryable)]
+struct SessionUserRole {
+    session_id: String,
+    user_id: String,
+    username: String,
+    unit_id: Option<String>,
+    must_change_password: bool,
+    role: Option<Role>,
+}
+
 /// Resolves a bearer token to its user, if the token is valid now.
 pub fn authenticate(conn: &mut DbConn, token: &str) -> Result<Option<Authenticated>, ApiError> {
     let now: NaiveDateTime = db::now();
-    let found: Option<(String, UserRow)> = sessions::table
-        .inner_join(users::table)
+    // One read: the session, its user and the user's roles (a row per role).
+    let rows: Vec<SessionUserRole> = sessions::table
+        .inner_join(users::table.left_join(user_roles::table))
         .filter(sessions::token_hash.eq(token_hash(token)))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now))
         .filter(users::active.eq(true))
-        .select((sessions::id, UserRow::as_select()))
-        .first(conn)
-        .optional()?;
-    let Some((session_id, user)) = found else {
+        .select((
+            sessions::id,
+            users::id,
+            users::username,
+            users::unit_id,
+            users::must_change_password,
+            user_roles::role.nullable(),
+        ))
+        .load(conn)?;
+    let Some(first) = rows.first().cloned() else {
         return Ok(None);
     };
-    let roles = queries::roles_of(conn, &user.id)?;
+    let mut roles: Vec<Role> = rows.into_iter().filter_map(|r| r.role).collect();
+    roles.sort_by_key(|r| r.as_str());
+    roles.dedup();
     Ok(Some(Authenticated {
-        user_id: user.id,
-        username: user.username,
-        unit_id: user.unit_id,
+        user_id: first.user_id,
+        username: first.username,
+        unit_id: first.unit_id,
         roles,
-        session_id,
-        must_change_password: user.must_change_password,
+        session_id: first.session_id,
+        must_change_password: first.must_change_password,
     }))
 }
 

@@ -1,13 +1,15 @@
 //! The inbox: a user's open tasks and those they hold as a deputy, most urgent first.
 
+use super::super::engine::StageKind;
 use super::super::model::*;
 use super::super::queries;
-use super::view::{people_of, person, stage_index, task_view};
+use super::view::{people_of, person, task_view};
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::Urgency;
 use crate::error::ApiError;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 /// The viewer's open tasks and those they hold as a deputy: most urgent first, then by
 /// deadline (none last), then oldest.
@@ -16,13 +18,17 @@ pub fn inbox(conn: &mut DbConn, viewer: &Viewer) -> Result<Vec<InboxItem>, ApiEr
     let subs = queries::substitutions_for_deputy(conn, &viewer.id, now)?;
     let mut holders = vec![viewer.id.clone()];
     holders.extend(subs.iter().map(|s| s.user_id.clone()));
-    let tasks = queries::open_tasks_of(conn, &holders)?;
+    let (tasks, stages): (Vec<TaskRow>, Vec<_>) =
+        queries::open_tasks_of(conn, &holders)?.into_iter().unzip();
+    let index: HashMap<String, (StageKind, i32)> = tasks
+        .iter()
+        .zip(stages)
+        .filter_map(|(t, s)| Some((t.stage_id.clone()?, s?)))
+        .map(|(id, (kind, position))| (id, (kind, position + 1)))
+        .collect();
     let users = people_of(conn, &tasks)?;
     let doc_ids: Vec<String> = tasks.iter().map(|t| t.document_id.clone()).collect();
     let docs = crate::documents::queries::by_ids(conn, &doc_ids)?;
-    let mut stage_ids: Vec<String> = tasks.iter().filter_map(|t| t.stage_id.clone()).collect();
-    stage_ids.dedup();
-    let index = stage_index(&queries::stages_by_id(conn, &stage_ids)?);
     let mut items: Vec<InboxItem> = tasks
         .iter()
         .map(|t| {

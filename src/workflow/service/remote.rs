@@ -451,6 +451,17 @@ pub(super) fn attach(conn: &mut DbConn, tasks: &mut [&mut Task]) -> Result<(), A
     let ids: Vec<String> = tasks
         .iter()
         .filter(|t| t.status == crate::workflow::engine::TaskStatus::Pending)
+        // A signature is prepared only on a task of a sign or issue stage (`open_task`), and a
+        // task never changes stage: the others need no look (most of an inbox).
+        .filter(|t| {
+            matches!(
+                t.stage_kind,
+                Some(
+                    crate::workflow::engine::StageKind::Sign
+                        | crate::workflow::engine::StageKind::Issue
+                )
+            )
+        })
         .map(|t| t.id.0.clone())
         .collect();
     let rows = queries::remote_of_tasks(conn, &ids)?;
