@@ -335,7 +335,7 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
         }),
         new_stages: &no_stages,
     };
-    write.diff(conn, &loaded, &route)?;
+    let loaded_now = write.diff(conn, &loaded, &route)?;
     let mut notices = notices_of(&events, &route, step.comment);
     let drafter = loaded.row.drafter_id.clone();
     match step.req.action {
@@ -344,9 +344,7 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
         _ => {}
     }
     notices::send(conn, &step.doc.id, &step.viewer.id, &notices, step.now)?;
-    // The answer: the route and the task as they now stand, read once.
-    let row_now = queries::route(conn, route_id)?.ok_or(ApiError::NotFound("task"))?;
-    let loaded_now = load(conn, row_now)?;
+    // The answer: the route and the task as they now stand (as written, not read again).
     let users = people_of(conn, &loaded_now.tasks)?;
     let route_now = route_view_with(conn, &loaded_now, &users)?;
     let task_now = match loaded_now.tasks.iter().find(|t| t.id == task.id) {

@@ -99,13 +99,15 @@ pub(super) struct Acting<'a> {
 }
 
 impl Write<'_> {
-    /// Writes what changed between the stored route and the engine's route.
+    /// Writes what changed between the stored route and the engine's route; answers the route
+    /// as it now stands, as [`load`] would read it back (stages by position, tasks oldest
+    /// first), so the caller need not read it again.
     pub(super) fn diff(
         &self,
         conn: &mut DbConn,
         before: &Loaded,
         after: &engine::Route,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Loaded, ApiError> {
         let old_stages: HashMap<&str, &StageRow> =
             before.stages.iter().map(|s| (s.id.as_str(), s)).collect();
         let old_tasks: HashMap<&str, &TaskRow> =
@@ -118,24 +120,47 @@ impl Write<'_> {
             .map(|t| t.assignee.clone())
             .collect();
         let people = crate::accounts::queries::users_by_id(conn, &new_assignees)?;
+        let mut stages = Vec::with_capacity(after.stages.len());
+        let mut tasks = before.tasks.clone();
         for (pos, st) in after.stages.iter().enumerate() {
             let old = old_stages.get(st.id.as_str()).copied();
-            let days = self.write_stage(conn, before, pos as i32, st, old)?;
+            let (days, row) = self.write_stage(conn, before, pos as i32, st, old)?;
+            stages.push(row);
             for t in &st.tasks {
                 match old_tasks.get(t.id.as_str()) {
-                    Some(old) if old.status != t.status => self.update_task(conn, old, t)?,
+                    Some(old) if old.status != t.status => {
+                        let row = self.update_task(conn, old, t)?;
+                        if let Some(slot) = tasks.iter_mut().find(|x| x.id == row.id) {
+                            *slot = row;
+                        }
+                    }
                     Some(_) => {}
-                    None => self.insert_task(conn, before, st, t, days, &people)?,
+                    None => tasks.push(self.insert_task(conn, before, st, t, days, &people)?),
                 }
             }
         }
-        if !before.stages.is_empty() {
-            self.bump_route(conn, before, after)?;
-        }
-        Ok(())
+        // A stage the engine no longer lists (none does today) stays as it was stored.
+        let listed: std::collections::HashSet<&str> =
+            after.stages.iter().map(|s| s.id.as_str()).collect();
+        stages.extend(
+            before
+                .stages
+                .iter()
+                .filter(|s| !listed.contains(s.id.as_str()))
+                .cloned(),
+        );
+        let row = if before.stages.is_empty() {
+            before.row.clone()
+        } else {
+            self.bump_route(conn, before, after)?
+        };
+        stages.sort_by_key(|s| s.position);
+        tasks.sort_by(|a, b| (a.assigned_at, &a.id).cmp(&(b.assigned_at, &b.id)));
+        Ok(Loaded { row, stages, tasks })
     }
 
-    /// Inserts a new stage or updates a moved one; answers the stage's working days.
+    /// Inserts a new stage or updates a moved one; answers the stage's working days and its row
+    /// as now stored.
     fn write_stage(
         &self,
         conn: &mut DbConn,
@@ -143,12 +168,16 @@ impl Write<'_> {
         pos: i32,
         st: &engine::Stage,
         old: Option<&StageRow>,
-    ) -> Result<Option<u32>, ApiError> {
+    ) -> Result<(Option<u32>, StageRow), ApiError> {
         if let Some(old) = old {
+            let mut row = old.clone();
             if old.position != pos || old.status != st.status || old.round != st.round as i32 {
                 queries::update_stage(conn, &st.id, pos, st.status, st.round as i32)?;
+                row.position = pos;
+                row.status = st.status;
+                row.round = st.round as i32;
             }
-            return Ok(old.deadline_days.map(|d| d.max(0) as u32));
+            return Ok((old.deadline_days.map(|d| d.max(0) as u32), row));
         }
         let (policy, quorum) = match st.policy {
             Policy::All => (PolicyName::All, None),
@@ -171,16 +200,19 @@ impl Write<'_> {
             signing: serde_json::to_string(&spec.signing).map_err(ApiError::internal)?,
         };
         queries::insert_stage(conn, &row)?;
-        Ok(days)
+        Ok((days, row))
     }
 
     /// A task whose status the step changed: the acted-on one records who, how and when.
+    /// Answers the row as now stored.
     fn update_task(
         &self,
         conn: &mut DbConn,
         old: &TaskRow,
         t: &engine::Task,
-    ) -> Result<(), ApiError> {
+    ) -> Result<TaskRow, ApiError> {
+        let mut row = old.clone();
+        row.status = t.status;
         match self.acting.as_ref().filter(|a| a.task.id == t.id) {
             Some(a) => {
                 let acting_user = (a.user != old.assignee_id).then(|| a.user.to_string());
@@ -192,10 +224,14 @@ impl Write<'_> {
                     result: a.comment.map(str::to_string),
                 };
                 queries::record_task_act(conn, &t.id, &act)?;
+                row.acted_at = Some(act.at);
+                row.acting_user_id = act.acting_user;
+                row.capacity = act.capacity;
+                row.result = act.result;
             }
             None => queries::set_task_status(conn, &t.id, t.status)?,
         }
-        Ok(())
+        Ok(row)
     }
 
     /// A task the step created, with its deadline and unit.
@@ -207,7 +243,7 @@ impl Write<'_> {
         t: &engine::Task,
         days: Option<u32>,
         people: &HashMap<String, UserRow>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<TaskRow, ApiError> {
         let delegated = self.acting.as_ref().filter(|a| a.delegation);
         let deadline = match delegated {
             Some(a) => a.task.deadline,
@@ -241,16 +277,17 @@ impl Write<'_> {
             delegated_from: delegated.map(|a| a.task.id.clone()),
         };
         queries::insert_task(conn, &row)?;
-        Ok(())
+        Ok(row)
     }
 
-    /// The optimistic check: nobody moved the route since it was read.
+    /// The optimistic check: nobody moved the route since it was read. Answers the route's row
+    /// as now stored.
     fn bump_route(
         &self,
         conn: &mut DbConn,
         before: &Loaded,
         after: &engine::Route,
-    ) -> Result<(), ApiError> {
+    ) -> Result<RouteRow, ApiError> {
         let finished = after.status.is_finished().then_some(self.now);
         let n = queries::advance_route(
             conn,
@@ -266,7 +303,14 @@ impl Write<'_> {
                 "the route changed at the same time; reload it",
             ));
         }
-        Ok(())
+        Ok(RouteRow {
+            status: after.status,
+            current_stage: after.current as i32,
+            version: before.row.version + 1,
+            updated_at: self.now,
+            finished_at: finished,
+            ..before.row.clone()
+        })
     }
 }
 
