@@ -9,7 +9,9 @@
 //! `cargo bench --bench load`; `DOCFLOW_BENCH_DOCS` documents (default 10000),
 //! `DOCFLOW_BENCH_USERS` users (default 1000), `DOCFLOW_BENCH_SECS` seconds per measurement
 //! (default 4), `DOCFLOW_BENCH_POOL` database connections of the server (default 8, the
-//! configuration's default). `oha` is installed with `cargo install --locked oha` if missing.
+//! configuration's default), `DOCFLOW_BENCH_BASELINE` another `docflow` binary (an older build)
+//! served from the same seeded database and measured cell by cell beside this one.
+//! `oha` is installed with `cargo install --locked oha` if missing.
 //! Figures, not assertions: see docs/OPERATIONS.md, "Speed under load".
 
 #[allow(unused_macros)]
@@ -239,18 +241,50 @@ fn approvals(
     )
 }
 
-fn run(backend: Backend, oha: &PathBuf, docs: u64, users: u64, secs: u64, pool: u32) {
+/// What one run measures besides the figures' own settings.
+struct Run {
+    docs: u64,
+    users: u64,
+    secs: u64,
+    pool: u32,
+    /// Another build of `docflow` measured side by side with this one (`DOCFLOW_BENCH_BASELINE`).
+    baseline: Option<PathBuf>,
+}
+
+fn run(backend: Backend, oha: &PathBuf, r: &Run) {
     let name = match backend {
         Backend::Sqlite => "SQLite",
         Backend::Postgres => "PostgreSQL",
     };
-    println!("\n## {name}: {docs} documents, {users} users, {secs} s per cell, pool {pool}");
+    let (docs, secs) = (r.docs, r.secs);
+    println!(
+        "\n## {name}: {docs} documents, {} users, {secs} s per cell, pool {}",
+        r.users, r.pool
+    );
     let db = TestDb::new(backend);
-    let facts = seed(&db, docs, users);
+    let facts = seed(&db, docs, r.users);
     let password = facts["password"].clone();
     let tasks = review_tasks(&db, 20_000);
     let data = db.dir.path().join("data");
-    let srv = TestServer::spawn(db, data, &[("DOCFLOW_DB_POOL_SIZE", pool.to_string())]);
+    let env = [("DOCFLOW_DB_POOL_SIZE", r.pool.to_string())];
+    // With a baseline, both servers run on the one seeded database at once and are measured
+    // one after the other, cell by cell: the idle one only polls its background queues.
+    let base_srv = r
+        .baseline
+        .as_ref()
+        .map(|b| TestServer::spawn_binary(b, db.shared(), data.clone(), &env));
+    let srv = TestServer::spawn(db, data, &env);
+    let mut servers: Vec<(&str, &TestServer)> = vec![("new", &srv)];
+    if let Some(b) = &base_srv {
+        servers.push(("baseline", b));
+        println!(
+            "  baseline: {}",
+            r.baseline
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
     let official = srv.login(&facts["official"], &password);
     let clerk = srv.login(&facts["clerk"], &password);
     let inbox = srv.get("/api/v1/tasks", Some(&official));
@@ -269,68 +303,79 @@ fn run(backend: Backend, oha: &PathBuf, docs: u64, users: u64, secs: u64, pool: 
             .map(|a| a.len())
             .unwrap_or(0),
     );
-    let targets: [(&str, String, Option<&str>); 4] = [
-        ("/healthz", srv.url("/healthz"), None),
-        (
-            "GET /api/v1/tasks",
-            srv.url("/api/v1/tasks"),
-            Some(&official),
-        ),
-        (
-            "GET /api/v1/documents",
-            srv.url("/api/v1/documents"),
-            Some(&clerk),
-        ),
+    let targets: [(&str, &str, Option<&str>); 4] = [
+        ("/healthz", "/healthz", None),
+        ("GET /api/v1/tasks", "/api/v1/tasks", Some(&official)),
+        ("GET /api/v1/documents", "/api/v1/documents", Some(&clerk)),
         (
             "GET /api/v1/documents?q=nguoi co cong",
-            srv.url("/api/v1/documents?q=nguoi%20co%20cong"),
+            "/api/v1/documents?q=nguoi%20co%20cong",
             Some(&clerk),
         ),
     ];
     println!(
-        "\n| {name} {docs} docs | clients | req/s | p50 ms | p99 ms | ratio to /healthz | errors |"
+        "\n| {name} {docs} docs | build | clients | req/s | p50 ms | p99 ms | ratio to /healthz | errors |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for clients in [2usize, 8, 32] {
-        let mut health = 0.0;
-        for (label, url, token) in &targets {
-            let f = measure(oha, url, *token, clients, secs);
-            if *label == "/healthz" {
-                health = f.rps;
+        let mut health: HashMap<&str, f64> = HashMap::new();
+        for (label, path, token) in &targets {
+            for (build, s) in &servers {
+                let f = measure(oha, &s.url(path), *token, clients, secs);
+                if *label == "/healthz" {
+                    health.insert(build, f.rps);
+                }
+                let h = health.get(build).copied().unwrap_or(f64::NAN);
+                println!(
+                    "| {label} | {build} | {clients} | {:.0} | {:.2} | {:.2} | {:.0}% | {} |",
+                    f.rps,
+                    f.p50,
+                    f.p99,
+                    100.0 * f.rps / h.max(1e-9),
+                    f.errors
+                );
             }
-            println!(
-                "| {label} | {clients} | {:.0} | {:.2} | {:.2} | {:.0}% | {} |",
-                f.rps,
-                f.p50,
-                f.p99,
-                100.0 * f.rps / health.max(1e-9),
-                f.errors
-            );
         }
     }
-    let (f, done) = approvals(&srv, tasks, &password, 32, secs);
-    println!(
-        "| POST /api/v1/tasks/{{id}}/actions approve ({done} tasks) | 32 | {:.0} | {:.2} | {:.2} | | {} |",
-        f.rps, f.p50, f.p99, f.errors
-    );
+    // Each build approves its own half of the tasks (alternate ones, so both halves hold the
+    // same mix of busy and quiet reviewers).
+    let mut halves: Vec<Vec<(String, String)>> = vec![Vec::new(); servers.len()];
+    for (i, t) in tasks.into_iter().enumerate() {
+        halves[i % servers.len()].push(t);
+    }
+    for ((build, s), work) in servers.iter().zip(halves) {
+        let (f, done) = approvals(s, work, &password, 32, secs);
+        println!(
+            "| POST /api/v1/tasks/{{id}}/actions approve ({done} tasks) | {build} | 32 | {:.0} | {:.2} | {:.2} | | {} |",
+            f.rps, f.p50, f.p99, f.errors
+        );
+    }
+    // The baseline first: the other server's drop also drops the database.
+    drop(servers);
+    drop(base_srv);
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the arguments.
-    let docs: u64 = env_or("DOCFLOW_BENCH_DOCS", 10_000);
-    let users: u64 = env_or("DOCFLOW_BENCH_USERS", 1_000);
-    let secs: u64 = env_or("DOCFLOW_BENCH_SECS", 4);
-    let pool: u32 = env_or("DOCFLOW_BENCH_POOL", 8);
+    let r = Run {
+        docs: env_or("DOCFLOW_BENCH_DOCS", 10_000),
+        users: env_or("DOCFLOW_BENCH_USERS", 1_000),
+        secs: env_or("DOCFLOW_BENCH_SECS", 4),
+        pool: env_or("DOCFLOW_BENCH_POOL", 8),
+        baseline: std::env::var_os("DOCFLOW_BENCH_BASELINE")
+            .filter(|b| !b.is_empty())
+            .map(PathBuf::from),
+    };
     let oha = oha();
     let only = std::env::var("DOCFLOW_BENCH_BACKEND").unwrap_or_default();
     if only != "postgres" {
-        run(Backend::Sqlite, &oha, docs, users, secs, pool);
+        run(Backend::Sqlite, &oha, &r);
     }
     if only == "sqlite" {
         return;
     }
     if std::env::var_os("TEST_DATABASE_URL").is_some() {
-        run(Backend::Postgres, &oha, docs, users, secs, pool);
+        run(Backend::Postgres, &oha, &r);
     } else {
         println!("PostgreSQL: not run (set TEST_DATABASE_URL=postgres://…)");
     }

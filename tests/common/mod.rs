@@ -245,8 +245,18 @@ impl TestServer {
     /// Starts the real `docflow` binary (`serve`, with its notification senders) on `db`, with
     /// the data folder `data_dir` and extra `DOCFLOW_*` settings; signs in as admin.
     pub fn spawn(db: TestDb, data_dir: PathBuf, env: &[(&str, String)]) -> TestServer {
+        Self::spawn_binary(&Self::binary(), db, data_dir, env)
+    }
+
+    /// [`TestServer::spawn`] with another build of `docflow` (the load bench's baseline).
+    pub fn spawn_binary(
+        binary: &std::path::Path,
+        db: TestDb,
+        data_dir: PathBuf,
+        env: &[(&str, String)],
+    ) -> TestServer {
         use std::io::{BufRead, BufReader};
-        let mut cmd = std::process::Command::new(Self::binary());
+        let mut cmd = std::process::Command::new(binary);
         cmd.arg("serve")
             .env_remove("DOCFLOW_CONFIG")
             .env("DATABASE_URL", &db.url)
