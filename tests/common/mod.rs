@@ -370,6 +370,24 @@ impl TestServer {
         Resp::read(r)
     }
 
+    /// The route an action answers is built from what it wrote, not read back: for a first
+    /// (not replayed) 200 it must be what reading the route now gives.
+    pub fn assert_action_route_is_stored(&self, token: &str, resp: &Resp) {
+        let fresh = resp.json["replayed"] == serde_json::json!(false);
+        if resp.status != 200 || !fresh || !resp.json["route"].is_object() {
+            return;
+        }
+        let doc = resp.json["route"]["document_id"]
+            .as_str()
+            .expect("document_id");
+        let now = self.get(&format!("/api/v1/documents/{doc}/route"), Some(token));
+        assert_eq!(now.status, 200, "{}", now.text);
+        assert_eq!(
+            resp.json["route"], now.json,
+            "the action's route differs from the stored one"
+        );
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

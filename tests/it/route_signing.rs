@@ -258,7 +258,9 @@ fn act(o: &Office, who: &str, task: &str, body: &Value, key: Option<&str>) -> Re
     if let Some(k) = key {
         req = req.header("Idempotency-Key", k);
     }
-    Resp::read(req.send().expect("request"))
+    let resp = Resp::read(req.send().expect("request"));
+    o.srv.assert_action_route_is_stored(o.tok(who), &resp);
+    resp
 }
 
 fn versions(o: &Office, doc: &str) -> usize {

@@ -160,20 +160,7 @@ fn act_with_key(
         bytes: text.clone().into_bytes(),
         text,
     };
-    // The route an action answers is built from what it wrote, not read back: it must be what
-    // reading the route now gives.
-    if resp.status == 200 && resp.json["replayed"] == json!(false) && resp.json["route"].is_object()
-    {
-        let doc = resp.json["route"]["document_id"]
-            .as_str()
-            .expect("document_id");
-        let now = srv.get(&format!("/api/v1/documents/{doc}/route"), Some(token));
-        assert_eq!(now.status, 200, "{}", now.text);
-        assert_eq!(
-            resp.json["route"], now.json,
-            "the action's route differs from the stored one"
-        );
-    }
+    srv.assert_action_route_is_stored(token, &resp);
     resp
 }
 
