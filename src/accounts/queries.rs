@@ -76,12 +76,18 @@ pub fn find_user_by_username(
 
 /// Roles of a user, sorted.
 pub fn roles_of(conn: &mut DbConn, user_id: &str) -> Result<Vec<Role>, DbError> {
-    let mut roles: Vec<Role> = user_roles::table
+    let roles: Vec<Role> = user_roles::table
         .filter(user_roles::user_id.eq(user_id))
         .select(user_roles::role)
         .load(conn)?;
+    Ok(in_order(roles))
+}
+
+/// A user's roles in the one order every answer gives them (by name, each once).
+pub fn in_order(mut roles: Vec<Role>) -> Vec<Role> {
     roles.sort_by_key(|r| r.as_str());
-    Ok(roles)
+    roles.dedup();
+    roles
 }
 
 /// Replaces a user's roles.

@@ -171,9 +171,7 @@ pub fn authenticate(conn: &mut DbConn, token: &str) -> Result<Option<Authenticat
     let Some(first) = rows.first().cloned() else {
         return Ok(None);
     };
-    let mut roles: Vec<Role> = rows.into_iter().filter_map(|r| r.role).collect();
-    roles.sort_by_key(|r| r.as_str());
-    roles.dedup();
+    let roles = queries::in_order(rows.into_iter().filter_map(|r| r.role).collect());
     Ok(Some(Authenticated {
         user_id: first.user_id,
         username: first.username,

@@ -3,7 +3,7 @@
 use super::super::engine::StageKind;
 use super::super::model::*;
 use super::super::queries;
-use super::view::{people_of, person, task_view};
+use super::view::{people_of, person, shown_place, task_view};
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::Urgency;
@@ -23,8 +23,7 @@ pub fn inbox(conn: &mut DbConn, viewer: &Viewer) -> Result<Vec<InboxItem>, ApiEr
     let index: HashMap<String, (StageKind, i32)> = tasks
         .iter()
         .zip(stages)
-        .filter_map(|(t, s)| Some((t.stage_id.clone()?, s?)))
-        .map(|(id, (kind, position))| (id, (kind, position + 1)))
+        .filter_map(|(t, s)| Some((t.stage_id.clone()?, shown_place(s?))))
         .collect();
     let users = people_of(conn, &tasks)?;
     let doc_ids: Vec<String> = tasks.iter().map(|t| t.document_id.clone()).collect();

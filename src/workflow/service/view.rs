@@ -77,8 +77,13 @@ pub(in crate::workflow) fn task_view(
 pub(super) fn stage_index(stages: &[StageRow]) -> HashMap<String, (StageKind, i32)> {
     stages
         .iter()
-        .map(|s| (s.id.clone(), (s.kind, s.position + 1)))
+        .map(|s| (s.id.clone(), shown_place((s.kind, s.position))))
         .collect()
+}
+
+/// A stage's kind and its position as the API shows it (from 1; stored from 0).
+pub(super) fn shown_place((kind, position): queries::StagePlace) -> (StageKind, i32) {
+    (kind, position + 1)
 }
 
 pub(super) fn route_view(conn: &mut DbConn, l: &Loaded) -> Result<Route, ApiError> {
