@@ -1,9 +1,12 @@
 //! The senders: `notify_workers` threads that claim due outbox rows, send them and record the
 //! outcome, and one scheduler thread that assembles digests and writes deadline reminders.
 //!
-//! A row is marked `sent` only after the SMTP server accepted it. A sender that dies between
-//! the acceptance and the mark leaves the row leased; when the lease ends another sender sends
-//! it again with the same Message-ID, so the duplicate is recognisable.
+//! A row is marked `sent` only after the SMTP server accepted it. When the database goes away
+//! between the acceptance and the mark, the sender keeps the mark in memory and writes it as
+//! soon as the database is back, before it claims anything else, so the message is not sent
+//! again when its lease ends. Only a sender that dies in that window leaves the row leased; when
+//! the lease ends another sender sends it again with the same Message-ID, so the duplicate is
+//! recognisable.
 
 use super::model::NotificationRow;
 use super::queries;
@@ -57,6 +60,7 @@ impl Stop {
 pub struct Notifier {
     stop: Arc<Stop>,
     threads: Vec<JoinHandle<()>>,
+    sender: Option<Arc<Sender>>,
 }
 
 impl Notifier {
@@ -66,6 +70,18 @@ impl Notifier {
         self.stop.stop();
         for t in self.threads {
             let _ = t.join();
+        }
+        // A last try at the marks the database was away for; left unwritten, their rows are
+        // sent again (same Message-ID) when their leases end.
+        if let Some(s) = self.sender {
+            let result = s
+                .pool
+                .get()
+                .map_err(anyhow::Error::from)
+                .and_then(|mut conn| s.record_unrecorded(&mut conn));
+            if let Err(e) = result {
+                tracing::error!(error = %e, "notifications sent but not recorded: they will be sent again");
+            }
         }
         tracing::info!("notification senders stopped");
     }
@@ -81,6 +97,9 @@ struct Sender {
     stop: Arc<Stop>,
     /// The file store, for attachments (a local folder or S3, as the server's).
     blobs: crate::storage::BlobStore,
+    /// Rows the SMTP server accepted whose `sent` mark could not be written (the database went
+    /// away in between), with the time of acceptance: written before anything is claimed again.
+    unrecorded: Mutex<Vec<(String, chrono::NaiveDateTime)>>,
 }
 
 /// Starts the senders and the scheduler (nothing when `notify_workers` is 0).
@@ -95,7 +114,11 @@ pub fn start(
     let workers = config.notify_workers;
     if workers == 0 {
         tracing::info!("notify_workers is 0: this process sends no notifications");
-        return Ok(Notifier { stop, threads });
+        return Ok(Notifier {
+            stop,
+            threads,
+            sender: None,
+        });
     }
     let mail = config.mail().map_err(anyhow::Error::msg)?;
     let transport = Transport::new(&mail)?;
@@ -112,6 +135,7 @@ pub fn start(
         domain,
         stop: stop.clone(),
         blobs,
+        unrecorded: Mutex::new(Vec::new()),
     });
     for n in 0..workers {
         let s = sender.clone();
@@ -128,7 +152,11 @@ pub fn start(
             .spawn(move || supervised(&s.stop, || scheduler(&s, clock.as_ref())))?,
     );
     tracing::info!(workers, smtp = %describe(&config), "notification senders started");
-    Ok(Notifier { stop, threads })
+    Ok(Notifier {
+        stop,
+        threads,
+        sender: Some(sender),
+    })
 }
 
 /// Runs `body` until it returns; a panic is logged and `body` starts again (after a second,
@@ -276,6 +304,7 @@ impl Sender {
         session: &mut Session,
         rt: &tokio::runtime::Runtime,
     ) -> anyhow::Result<usize> {
+        self.record_unrecorded(conn)?;
         let now = db::now();
         let lease_until = now + chrono::Duration::seconds(self.config.notify_lease_secs as i64);
         let limit = self.config.notify_batch_size;
@@ -307,6 +336,25 @@ impl Sender {
         Ok(rows.len())
     }
 
+    /// Writes the `sent` marks that could not be written when their messages were accepted.
+    fn record_unrecorded(&self, conn: &mut DbConn) -> anyhow::Result<()> {
+        let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|p| p.into_inner());
+        if unrecorded.is_empty() {
+            return Ok(());
+        }
+        db::write_tx(conn, |c| {
+            unrecorded
+                .iter()
+                .try_for_each(|(id, at)| queries::mark_sent(c, id, *at).map(drop))
+        })?;
+        tracing::info!(
+            count = unrecorded.len(),
+            "notifications accepted while the database was away are recorded as sent"
+        );
+        unrecorded.clear();
+        Ok(())
+    }
+
     fn send_one(
         &self,
         conn: &mut DbConn,
@@ -333,10 +381,19 @@ impl Sender {
             Ok(()) => {
                 // Not waiting for the WAL flush: if PostgreSQL itself crashed right now, the row
                 // would be pending again and resent with the same Message-ID, never lost.
-                db::write_tx(conn, |c| {
+                let at = db::now();
+                let marked = db::write_tx(conn, |c| {
                     db::relaxed_commit(c)?;
-                    queries::mark_sent(c, &row.id, db::now())
-                })?;
+                    queries::mark_sent(c, &row.id, at)
+                });
+                if let Err(e) = marked {
+                    tracing::warn!(id = %row.id, error = %e, "notification sent but not recorded; recorded when the database is back");
+                    self.unrecorded
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((row.id.clone(), at));
+                    return Err(e.into());
+                }
                 tracing::debug!(id = %row.id, kind = %row.kind, to = %row.recipient_email, "notification sent");
             }
             Err(e) => {

@@ -174,6 +174,37 @@ fn outages_are_survived(b: Backend) {
     let rested = srv.get("/api/v1/documents", Some(&clerk));
     assert_eq!(rested.status, 200, "{}", rested.text);
 
+    // The database goes away after the SMTP server took a message and before the sender wrote
+    // it down (the sink answers 250 1.5 s after it stored the message): the sender keeps the
+    // mark and writes it when the database is back, before it claims anything, so the message
+    // is not sent again when its 4 s lease has ended.
+    sink.down();
+    sink.options = vec!["--after-ms".into(), "1500".into()];
+    sink.up();
+    let before = sink.count();
+    enqueue(&db, &clerk_id, "chấp nhận rồi mất cơ sở dữ liệu");
+    wait_until("the SMTP server stores it", Duration::from_secs(30), || {
+        sink.count() > before
+    });
+    proxy.cut();
+    std::thread::sleep(Duration::from_millis(5500));
+    proxy.restore();
+    enqueue(&db, &clerk_id, "sau khi có lại cơ sở dữ liệu");
+    wait_until("the next email", Duration::from_secs(30), || {
+        sink.count() > before + 1
+    });
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(
+        sink.count(),
+        before + 2,
+        "the email accepted before the cut is not sent again"
+    );
+    let logs = srv.logs.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("notification sent but not recorded"),
+        "the cut fell between acceptance and record"
+    );
+
     let logs = srv.logs.lock().unwrap().join("\n");
     assert!(!logs.contains("panicked"), "{logs}");
 }
