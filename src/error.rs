@@ -337,9 +337,14 @@ pub enum ApiError {
         message: String,
         retry_after: u64,
     },
-    /// A dependency (the database) is not reachable now.
+    /// A dependency (the database, the file store) is not reachable now.
     #[error("{0}")]
     Unavailable(String),
+    /// The database connection a request was using broke (the server restarted, an
+    /// administrator ended it, a failover): 503 like [`ApiError::Unavailable`], and the pool
+    /// drops that connection rather than hand it out again.
+    #[error("the connection to the database was lost; try again")]
+    ConnectionLost,
     /// Another service a request needs (the timestamp authority) is not reachable now; the
     /// code says which. Nothing was changed.
     #[error("{message}")]
@@ -397,10 +402,11 @@ impl ApiError {
         ApiError::Internal(e.into())
     }
 
-    /// Whether the database connection this error came from may be unusable now (the
-    /// server's faults): the pool then drops it rather than hand it out again.
+    /// Whether the database connection this error came from may be unusable now: lost, or an
+    /// unexpected failure (which may be the connection's). The pool then drops it rather than
+    /// hand it out again. A file store out of reach (`Unavailable`) says nothing about it.
     pub fn may_mean_connection_lost(&self) -> bool {
-        matches!(self, ApiError::Internal(_) | ApiError::Unavailable(_))
+        matches!(self, ApiError::Internal(_) | ApiError::ConnectionLost)
     }
 
     /// The stable code clients see.
@@ -423,7 +429,7 @@ impl ApiError {
             ApiError::BodyTimeout { .. } => ErrorCode::BodyTimeout,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
-            ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::Unavailable(_) | ApiError::ConnectionLost => ErrorCode::ServiceUnavailable,
             ApiError::UpstreamUnavailable { code, .. } => *code,
             ApiError::InsufficientStorage(_) => ErrorCode::InsufficientStorage,
             ApiError::Internal(_) => ErrorCode::InternalError,
@@ -475,9 +481,9 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } | ApiError::Locked { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ApiError::Unavailable(_) | ApiError::UpstreamUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable(_)
+            | ApiError::ConnectionLost
+            | ApiError::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -507,7 +513,9 @@ impl ResponseError for ApiError {
                 resp.insert_header((header::CONNECTION, "close"));
             }
             // Every 503 is a passing state (database unreachable, checks saturated).
-            ApiError::Unavailable(_) | ApiError::UpstreamUnavailable { .. } => {
+            ApiError::Unavailable(_)
+            | ApiError::ConnectionLost
+            | ApiError::UpstreamUnavailable { .. } => {
                 resp.insert_header((header::RETRY_AFTER, "30"));
             }
             _ => {}
@@ -637,7 +645,7 @@ impl From<diesel::result::Error> for ApiError {
                 info,
             ) => {
                 tracing::warn!(cause = info.message(), "database connection lost");
-                ApiError::Unavailable("the connection to the database was lost; try again".into())
+                ApiError::ConnectionLost
             }
             other => ApiError::internal(other),
         }
@@ -766,6 +774,42 @@ mod tests {
             },
         );
         assert_eq!(other.code(), "internal_error");
+    }
+
+    #[test]
+    fn only_a_database_fault_drops_the_connection() {
+        for kind in [
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            let lost = db_error(
+                kind,
+                Info {
+                    message: "server closed the connection unexpectedly",
+                    hint: None,
+                    constraint: None,
+                },
+            );
+            assert_eq!(lost.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(lost.code(), "service_unavailable");
+            assert!(lost.may_mean_connection_lost());
+        }
+        let unexpected = db_error(
+            DatabaseErrorKind::Unknown,
+            Info {
+                message: "syntax error",
+                hint: None,
+                constraint: None,
+            },
+        );
+        assert!(unexpected.may_mean_connection_lost());
+        // A file store out of reach is a 503 too, but the database connection is fine.
+        let store = ApiError::from(crate::storage::StorageError::from(
+            std::io::Error::from_raw_os_error(2),
+        ));
+        assert_eq!(store.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!store.may_mean_connection_lost());
+        assert!(!ApiError::Forbidden.may_mean_connection_lost());
     }
 
     #[test]

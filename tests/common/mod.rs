@@ -377,14 +377,17 @@ impl TestServer {
         if resp.status != 200 || !fresh || !resp.json["route"].is_object() {
             return;
         }
-        let doc = resp.json["route"]["document_id"]
-            .as_str()
-            .expect("document_id");
+        self.assert_route_is_stored(token, &resp.json["route"]);
+    }
+
+    /// A route answered by a write (start, recall, an action) equals a fresh read of it.
+    pub fn assert_route_is_stored(&self, token: &str, route: &serde_json::Value) {
+        let doc = route["document_id"].as_str().expect("document_id");
         let now = self.get(&format!("/api/v1/documents/{doc}/route"), Some(token));
         assert_eq!(now.status, 200, "{}", now.text);
         assert_eq!(
-            resp.json["route"], now.json,
-            "the action's route differs from the stored one"
+            route, &now.json,
+            "the answered route differs from the stored one"
         );
     }
 

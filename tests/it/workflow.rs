@@ -107,11 +107,15 @@ fn user_stage(kind: &str, policy: &str, users: &[&str], o: &Office) -> Value {
 }
 
 fn start(srv: &TestServer, o: &Office, doc: &str, stages: Value) -> Resp {
-    srv.post(
+    let r = srv.post(
         &format!("/api/v1/documents/{doc}/route"),
         Some(o.tok("drafter")),
         &json!({"stages": stages}),
-    )
+    );
+    if r.status == 201 {
+        srv.assert_route_is_stored(o.tok("drafter"), &r.json);
+    }
+    r
 }
 
 /// The open task of `who` on `doc`, from their inbox.
@@ -607,6 +611,7 @@ fn recall_opinion_and_insert(b: Backend) {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["status"], "recalled");
+    srv.assert_route_is_stored(o.tok("drafter"), &r.json);
     assert!(task_of(&srv, o.tok("head"), &doc2).is_none());
     assert_eq!(audit(&srv, "route.recalled").len(), 1);
 }

@@ -437,6 +437,7 @@ fn poll_one(
                 Err(
                     e @ (ApiError::UpstreamUnavailable { .. }
                     | ApiError::Unavailable(_)
+                    | ApiError::ConnectionLost
                     | ApiError::InsufficientStorage(_)
                     | ApiError::Internal(_)),
                 ) => Err(e),

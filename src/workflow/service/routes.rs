@@ -8,7 +8,7 @@ use super::super::queries;
 use super::act::{record_action, ActionRecord};
 use super::persist::{load, notices_of, to_engine, Loaded, NewStage, Write};
 use super::support::{check_specs, corrupt, engine_error, new_id, policy_of, resolve};
-use super::view::{current_route, route_view};
+use super::view::route_view;
 use crate::audit::{self, Action, AuditContext};
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
@@ -72,7 +72,7 @@ pub fn start_route(
             acting: None,
             new_stages: &new_stages,
         };
-        write.diff(conn, &empty, &route)?;
+        let stored = write.diff(conn, &empty, &route)?;
         audit::record(
             conn,
             ctx,
@@ -83,7 +83,8 @@ pub fn start_route(
         )?;
         let notices = notices_of(&events, &route, None);
         notices::send(conn, &doc.id, viewer.id.as_str(), &notices, now)?;
-        current_route(conn, &route_id)
+        // The answer is the route as written, not read again.
+        route_view(conn, &stored)
     })
 }
 
@@ -214,7 +215,7 @@ pub fn recall(
             acting: None,
             new_stages: &no_stages,
         };
-        write.diff(conn, &loaded, &route)?;
+        let stored = write.diff(conn, &loaded, &route)?;
         let record = ActionRecord {
             route_id: Some(&loaded.row.id),
             user: &viewer.id,
@@ -230,6 +231,6 @@ pub fn recall(
             Some(&loaded.row.id),
             json!({"document_id": doc.id}),
         )?;
-        current_route(conn, &loaded.row.id)
+        route_view(conn, &stored)
     })
 }

@@ -141,12 +141,6 @@ pub(super) fn route_view_with(
     })
 }
 
-pub(super) fn current_route(conn: &mut DbConn, route_id: &str) -> Result<Route, ApiError> {
-    let row = queries::route(conn, route_id)?.ok_or(ApiError::NotFound("route"))?;
-    let l = load(conn, row)?;
-    route_view(conn, &l)
-}
-
 /// The document's latest route; recorded only for a classified document (as documents do,
 /// see `audit::service::Read`).
 pub fn get_route(
