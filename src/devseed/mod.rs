@@ -146,7 +146,7 @@ pub fn run(
         sha256: file.0.to_string(),
         size: file.1 as i64,
     };
-    db::write_tx(conn, |conn| {
+    let outcome = db::write_tx(conn, |conn| -> Result<SeedOutcome, SeedError> {
         write::office(conn, &office)?;
         write::blob(conn, &shared, plan::epoch())?;
         let mut counters = Counters::new();
@@ -209,7 +209,15 @@ pub fn run(
             }),
         )?;
         Ok(SeedOutcome::Seeded(summary))
-    })
+    })?;
+    // A bulk load leaves PostgreSQL's planner statistics stale until autovacuum's next round
+    // (minutes): gathered now, as after any bulk load, so what is measured next is the
+    // database as it will run. (SQLite gathers none unless asked, and docflow never asks.)
+    if let DbConn::Pg(c) = conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("ANALYZE").execute(c)?;
+    }
+    Ok(outcome)
 }
 
 /// The official ("Chuyên viên") with the median number of open tasks among those with any.
