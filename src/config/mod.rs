@@ -90,6 +90,10 @@ pub struct Config {
     /// Seconds between two scans of the open tasks for reminders, overdue notices and
     /// escalations (at every poll with a manual clock).
     pub deadline_scan_secs: u64,
+    /// A search (`q`, `issuer`) on PostgreSQL first reads at most this many of the newest
+    /// documents (in the listing's order) row by row, then asks the trigram index for the rest
+    /// of the page; 0 leaves the choice to the planner.
+    pub search_walk_rows: i64,
     /// Attempts before a message is given up (dead letter).
     pub notify_max_attempts: i32,
     /// Delay before the first retry, in seconds; doubles each attempt, with jitter.
@@ -173,6 +177,7 @@ impl Default for Config {
             notify_batch_size: 50,
             notify_poll_ms: 1000,
             deadline_scan_secs: 60,
+            search_walk_rows: 10_000,
             notify_max_attempts: 10,
             notify_retry_base_secs: 30,
             notify_retry_max_secs: 3600,

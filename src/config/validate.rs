@@ -195,6 +195,12 @@ impl Config {
                 "must be between 10 and 60000",
             ));
         }
+        if !(0..=1_000_000).contains(&self.search_walk_rows) {
+            return Err(err(
+                env_name("search_walk_rows"),
+                "must be between 0 and 1000000",
+            ));
+        }
         if !(1..=3600).contains(&self.deadline_scan_secs) {
             return Err(err(
                 env_name("deadline_scan_secs"),

@@ -210,12 +210,13 @@ pub fn run(
         )?;
         Ok(SeedOutcome::Seeded(summary))
     })?;
-    // A bulk load leaves PostgreSQL's planner statistics stale until autovacuum's next round
-    // (minutes): gathered now, as after any bulk load, so what is measured next is the
-    // database as it will run. (SQLite gathers none unless asked, and docflow never asks.)
+    // A bulk load leaves PostgreSQL's planner statistics stale and the trigram indexes' new
+    // entries in their pending lists until autovacuum's next round (minutes): done now, as
+    // after any bulk load, so what is measured next is the database as it will run. (SQLite
+    // gathers no statistics unless asked, and docflow never asks.)
     if let DbConn::Pg(c) = conn {
         use diesel::RunQueryDsl;
-        diesel::sql_query("ANALYZE").execute(c)?;
+        diesel::sql_query("VACUUM ANALYZE").execute(c)?;
     }
     Ok(outcome)
 }

@@ -238,6 +238,9 @@ pub struct ListFilter {
     /// Keyset position: (time, id) of the last row of the previous page.
     pub after: Option<(NaiveDateTime, String)>,
     pub limit: i64,
+    /// A search on PostgreSQL reads at most this many rows in order before it asks the trigram
+    /// indexes (`search_walk_rows`; 0: one query, the planner chooses).
+    pub walk_rows: i64,
 }
 
 /// `%text%` for LIKE, with the wildcards in `text` escaped.
@@ -249,12 +252,176 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// Which part of the listing's order a query reads (see [`list`]).
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    /// All of it, one query.
+    Whole,
+    /// The rows up to and including the boundary key, the search matched row by row.
+    Walk(NaiveDateTime),
+    /// The rows past the boundary key, the search answered by the trigram indexes.
+    Indexed(NaiveDateTime),
+}
+
 /// One page of the documents a viewer may see, matching `f`.
+///
+/// A search (`text`, `issuer`: `LIKE '%…%'` on folded text) has two good plans with opposite
+/// costs: walking the date index until a page of matches is found (fast for a common word,
+/// a read of every visible document for a rare one) and PostgreSQL's trigram indexes (fast for
+/// a rare word, a read of every matching document — growing with the office — for a common
+/// one). Left to itself the planner often takes the wrong one. So on PostgreSQL a search walks
+/// at most `walk_rows` rows of the listing's order (a boundary found on the date index alone),
+/// matching row by row, and only when that did not fill the page asks the trigram indexes for
+/// the rows past the boundary. The page is the same rows in the same order either way.
 pub fn list(
     conn: &mut DbConn,
     viewer: &Viewer,
     f: &ListFilter,
 ) -> Result<Vec<DocumentRow>, DbError> {
+    let searching = f.text.is_some() || f.issuer.is_some();
+    if Plan::of(conn) == Plan::Portable && searching && f.walk_rows > 0 {
+        if let Some(boundary) = walk_boundary(conn, f)? {
+            let mut rows = page(conn, viewer, f, Part::Walk(boundary))
+                .limit(f.limit)
+                .select(DocumentRow::as_select())
+                .load(conn)?;
+            let left = f.limit - rows.len() as i64;
+            if left > 0 {
+                rows.extend(
+                    page(conn, viewer, f, Part::Indexed(boundary))
+                        .limit(left)
+                        .select(DocumentRow::as_select())
+                        .load::<DocumentRow>(conn)?,
+                );
+            }
+            return Ok(rows);
+        }
+    }
+    page(conn, viewer, f, Part::Whole)
+        .limit(f.limit)
+        .select(DocumentRow::as_select())
+        .load(conn)
+}
+
+/// The sort key of the `walk_rows`-th document in the listing's order after the cursor (of
+/// every document, visible or not: read from the date index alone), or none when fewer are
+/// left.
+fn walk_boundary(conn: &mut DbConn, f: &ListFilter) -> Result<Option<NaiveDateTime>, DbError> {
+    let mut q = documents::table.into_boxed();
+    if let Some(after) = after_cursor(f) {
+        q = q.filter(after);
+    }
+    let skip = f.walk_rows - 1;
+    match (f.by_updated, f.ascending) {
+        (false, false) => q
+            .order(documents::created_at.desc())
+            .select(documents::created_at)
+            .offset(skip)
+            .first(conn),
+        (false, true) => q
+            .order(documents::created_at.asc())
+            .select(documents::created_at)
+            .offset(skip)
+            .first(conn),
+        (true, false) => q
+            .order(documents::updated_at.desc())
+            .select(documents::updated_at)
+            .offset(skip)
+            .first(conn),
+        (true, true) => q
+            .order(documents::updated_at.asc())
+            .select(documents::updated_at)
+            .offset(skip)
+            .first(conn),
+    }
+    .optional()
+}
+
+/// The rows up to the boundary (`within`) or past it, in the listing's order.
+fn by_boundary(f: &ListFilter, boundary: NaiveDateTime, within: bool) -> Condition {
+    match (f.by_updated, f.ascending, within) {
+        (false, false, true) => Box::new(documents::created_at.ge(boundary)),
+        (false, false, false) => Box::new(documents::created_at.lt(boundary)),
+        (false, true, true) => Box::new(documents::created_at.le(boundary)),
+        (false, true, false) => Box::new(documents::created_at.gt(boundary)),
+        (true, false, true) => Box::new(documents::updated_at.ge(boundary)),
+        (true, false, false) => Box::new(documents::updated_at.lt(boundary)),
+        (true, true, true) => Box::new(documents::updated_at.le(boundary)),
+        (true, true, false) => Box::new(documents::updated_at.gt(boundary)),
+    }
+}
+
+/// The rows after the cursor's (time, id) in the listing's order.
+fn after_cursor(f: &ListFilter) -> Option<Condition> {
+    let (t, id) = f.after.clone()?;
+    Some(match (f.by_updated, f.ascending) {
+        (false, false) => Box::new(
+            documents::created_at
+                .lt(t)
+                .or(documents::created_at.eq(t).and(documents::id.lt(id))),
+        ),
+        (false, true) => Box::new(
+            documents::created_at
+                .gt(t)
+                .or(documents::created_at.eq(t).and(documents::id.gt(id))),
+        ),
+        (true, false) => Box::new(
+            documents::updated_at
+                .lt(t)
+                .or(documents::updated_at.eq(t).and(documents::id.lt(id))),
+        ),
+        (true, true) => Box::new(
+            documents::updated_at
+                .gt(t)
+                .or(documents::updated_at.eq(t).and(documents::id.gt(id))),
+        ),
+    })
+}
+
+/// The folded `column` contains `text`: `LIKE '%text%'`, the wildcards escaped. `indexed`
+/// false writes the column as `column || ''`, which no index answers, so the planner matches
+/// row by row on its walk.
+fn contains(column: Searched, text: &str, indexed: bool) -> Condition {
+    let pattern = contains_pattern(text);
+    match (column, indexed) {
+        (Searched::Subject, true) => Box::new(documents::subject_search.like(pattern).escape('\\')),
+        (Searched::Subject, false) => Box::new(
+            documents::subject_search
+                .concat("")
+                .like(pattern)
+                .escape('\\'),
+        ),
+        // A null issuer matches no LIKE (NULL is not true).
+        (Searched::Issuer, true) => Box::new(
+            documents::issuer_search
+                .assume_not_null()
+                .like(pattern)
+                .escape('\\'),
+        ),
+        (Searched::Issuer, false) => Box::new(
+            documents::issuer_search
+                .assume_not_null()
+                .concat("")
+                .like(pattern)
+                .escape('\\'),
+        ),
+    }
+}
+
+/// The folded columns a listing searches.
+#[derive(Debug, Clone, Copy)]
+enum Searched {
+    Subject,
+    Issuer,
+}
+
+/// The listing's query for one [`Part`] of its order, without its limit.
+fn page(
+    conn: &DbConn,
+    viewer: &Viewer,
+    f: &ListFilter,
+    part: Part,
+) -> documents::BoxedQuery<'static, Backend> {
     let mut q = documents::table
         .filter(visible_to(viewer, Plan::of(conn)))
         .into_boxed();
@@ -313,58 +480,27 @@ pub fn list(
     if let Some(v) = f.issue_date_to {
         q = q.filter(documents::issue_date.le(v));
     }
+    let indexed = !matches!(part, Part::Walk(_));
     if let Some(v) = &f.issuer {
-        q = q.filter(
-            documents::issuer_search
-                .like(contains_pattern(v))
-                .escape('\\'),
-        );
+        q = q.filter(contains(Searched::Issuer, v, indexed));
     }
     if let Some(v) = &f.text {
-        q = q.filter(
-            documents::subject_search
-                .like(contains_pattern(v))
-                .escape('\\'),
-        );
+        q = q.filter(contains(Searched::Subject, v, indexed));
     }
-    match (f.by_updated, f.ascending, &f.after) {
-        (false, false, Some((t, id))) => {
-            q = q.filter(
-                documents::created_at.lt(*t).or(documents::created_at
-                    .eq(*t)
-                    .and(documents::id.lt(id.clone()))),
-            )
-        }
-        (false, true, Some((t, id))) => {
-            q = q.filter(
-                documents::created_at.gt(*t).or(documents::created_at
-                    .eq(*t)
-                    .and(documents::id.gt(id.clone()))),
-            )
-        }
-        (true, false, Some((t, id))) => {
-            q = q.filter(
-                documents::updated_at.lt(*t).or(documents::updated_at
-                    .eq(*t)
-                    .and(documents::id.lt(id.clone()))),
-            )
-        }
-        (true, true, Some((t, id))) => {
-            q = q.filter(
-                documents::updated_at.gt(*t).or(documents::updated_at
-                    .eq(*t)
-                    .and(documents::id.gt(id.clone()))),
-            )
-        }
-        (_, _, None) => {}
+    if let Some(after) = after_cursor(f) {
+        q = q.filter(after);
     }
-    q = match (f.by_updated, f.ascending) {
+    match part {
+        Part::Whole => {}
+        Part::Walk(b) => q = q.filter(by_boundary(f, b, true)),
+        Part::Indexed(b) => q = q.filter(by_boundary(f, b, false)),
+    }
+    match (f.by_updated, f.ascending) {
         (false, false) => q.order((documents::created_at.desc(), documents::id.desc())),
         (false, true) => q.order((documents::created_at.asc(), documents::id.asc())),
         (true, false) => q.order((documents::updated_at.desc(), documents::id.desc())),
         (true, true) => q.order((documents::updated_at.asc(), documents::id.asc())),
-    };
-    q.limit(f.limit).select(DocumentRow::as_select()).load(conn)
+    }
 }
 
 /// Documents by id (the inbox's subjects and type codes).

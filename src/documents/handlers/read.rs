@@ -132,6 +132,7 @@ pub(super) async fn list_documents(
         ascending,
         after,
         limit,
+        walk_rows: state.config.search_walk_rows,
     };
     let viewer = Viewer::from(&user);
     Ok(web::Json(
