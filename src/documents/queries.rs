@@ -312,27 +312,20 @@ fn walk_boundary(conn: &mut DbConn, f: &ListFilter) -> Result<Option<NaiveDateTi
         q = q.filter(after);
     }
     let skip = f.walk_rows - 1;
+    // The `skip`-th key of `column` in the direction `dir`.
+    macro_rules! nth_key {
+        ($column:expr, $dir:ident) => {
+            q.order($column.$dir())
+                .select($column)
+                .offset(skip)
+                .first(conn)
+        };
+    }
     match (f.by_updated, f.ascending) {
-        (false, false) => q
-            .order(documents::created_at.desc())
-            .select(documents::created_at)
-            .offset(skip)
-            .first(conn),
-        (false, true) => q
-            .order(documents::created_at.asc())
-            .select(documents::created_at)
-            .offset(skip)
-            .first(conn),
-        (true, false) => q
-            .order(documents::updated_at.desc())
-            .select(documents::updated_at)
-            .offset(skip)
-            .first(conn),
-        (true, true) => q
-            .order(documents::updated_at.asc())
-            .select(documents::updated_at)
-            .offset(skip)
-            .first(conn),
+        (false, false) => nth_key!(documents::created_at, desc),
+        (false, true) => nth_key!(documents::created_at, asc),
+        (true, false) => nth_key!(documents::updated_at, desc),
+        (true, true) => nth_key!(documents::updated_at, asc),
     }
     .optional()
 }
