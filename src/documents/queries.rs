@@ -347,27 +347,21 @@ fn by_boundary(f: &ListFilter, boundary: NaiveDateTime, within: bool) -> Conditi
 /// The rows after the cursor's (time, id) in the listing's order.
 fn after_cursor(f: &ListFilter) -> Option<Condition> {
     let (t, id) = f.after.clone()?;
+    // Past (t, id) on `column` then id, `cmp` being `lt` (newest first) or `gt`.
+    macro_rules! past {
+        ($column:expr, $cmp:ident) => {
+            Box::new(
+                $column
+                    .$cmp(t)
+                    .or($column.eq(t).and(documents::id.$cmp(id))),
+            )
+        };
+    }
     Some(match (f.by_updated, f.ascending) {
-        (false, false) => Box::new(
-            documents::created_at
-                .lt(t)
-                .or(documents::created_at.eq(t).and(documents::id.lt(id))),
-        ),
-        (false, true) => Box::new(
-            documents::created_at
-                .gt(t)
-                .or(documents::created_at.eq(t).and(documents::id.gt(id))),
-        ),
-        (true, false) => Box::new(
-            documents::updated_at
-                .lt(t)
-                .or(documents::updated_at.eq(t).and(documents::id.lt(id))),
-        ),
-        (true, true) => Box::new(
-            documents::updated_at
-                .gt(t)
-                .or(documents::updated_at.eq(t).and(documents::id.gt(id))),
-        ),
+        (false, false) => past!(documents::created_at, lt),
+        (false, true) => past!(documents::created_at, gt),
+        (true, false) => past!(documents::updated_at, lt),
+        (true, true) => past!(documents::updated_at, gt),
     })
 }
 

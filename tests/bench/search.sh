@@ -31,6 +31,8 @@ serve() { # walk_rows
     http://127.0.0.1:18181/api/v1/auth/login | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 }
 stop() { kill $srv; wait $srv 2>/dev/null || true; }
+# A failed step must not leave a server running on the port and the database.
+trap '[ -n "${srv:-}" ] && kill "$srv" 2>/dev/null; true' EXIT
 cell() { # label query
   for c in 2 8 32; do
     $OHA -z 3s -c $c --no-tui --output-format json -H "authorization: Bearer $tok" "http://127.0.0.1:18181/api/v1/documents?$2" \
