@@ -92,7 +92,7 @@ pub fn assign_incoming(
                 comment: note.clone(),
             })
             .collect();
-        notices::send(conn, &doc.id, &viewer.id, &notices, now)?;
+        notices::send(conn, &doc.id, &viewer.id, &notices, &rows, now)?;
         assignment_view(conn, &doc.id)
     })
 }

@@ -2,6 +2,7 @@
 //! becomes `NewNotification`s, written through `crate::notify::enqueue` inside the
 //! transaction of the action that caused them (so a rolled-back action tells nobody).
 
+use super::model::TaskRow;
 use super::queries;
 use crate::db::DbConn;
 use crate::error::ApiError;
@@ -32,12 +33,15 @@ pub enum Notice {
     },
 }
 
-/// Writes the notifications of `notices` about `document_id`, caused by `actor`.
+/// Writes the notifications of `notices` about `document_id`, caused by `actor`. `written`
+/// holds tasks as the caller just wrote them (an assigned task's deadline is taken from there
+/// rather than read again).
 pub fn send(
     conn: &mut DbConn,
     document_id: &str,
     actor: &str,
     notices: &[Notice],
+    written: &[TaskRow],
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     for n in notices {
@@ -52,7 +56,10 @@ pub fn send(
         };
         match n {
             Notice::Assigned { task_id, assignee } => {
-                let deadline = queries::task(conn, task_id)?.and_then(|t| t.deadline);
+                let deadline = match written.iter().find(|t| &t.id == task_id) {
+                    Some(t) => t.deadline,
+                    None => queries::task(conn, task_id)?.and_then(|t| t.deadline),
+                };
                 let mut recipients = vec![assignee.clone()];
                 recipients.extend(
                     queries::deputies_of(conn, assignee, now)?

@@ -14,6 +14,29 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::Error as DbError;
 
+/// The route of a task, taken for the rest of the transaction: `SELECT … FOR UPDATE` on
+/// PostgreSQL (one statement finds, locks and reads it); on SQLite the immediate write
+/// transaction already serialises writers. None when the task does not exist or is not on a
+/// route (an incoming paper's). Call inside [`crate::db::write_tx`].
+pub fn lock_route_of_task(conn: &mut DbConn, task_id: &str) -> Result<Option<RouteRow>, DbError> {
+    // The same query on each backend's own connection (its row type is chosen per backend).
+    let query = || {
+        let route_of_task = workflow_tasks::table
+            .filter(workflow_tasks::id.eq(task_id))
+            .select(workflow_tasks::route_id)
+            .single_value();
+        workflow_routes::table.filter(workflow_routes::id.nullable().eq(route_of_task))
+    };
+    match conn {
+        DbConn::Pg(c) => query()
+            .select(RouteRow::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+        DbConn::Sqlite(c) => query().select(RouteRow::as_select()).first(c).optional(),
+    }
+}
+
 /// A route by id.
 pub fn route(conn: &mut DbConn, id: &str) -> Result<Option<RouteRow>, DbError> {
     workflow_routes::table

@@ -67,16 +67,19 @@ pub fn act(
     let hash = request_hash(task_id, &req);
     db::write_tx(conn, |conn| {
         let now = db::now();
-        let first = queries::task(conn, task_id)?.ok_or(ApiError::NotFound("task"))?;
-        if let Some(route_id) = &first.route_id {
-            db::lock_route(conn, route_id)?;
+        // A route's task is read with its route, after the route is taken: another request
+        // may have changed it until then.
+        let route = queries::lock_route_of_task(conn, task_id)?;
+        let loaded = route.map(|row| load(conn, row)).transpose()?;
+        let task = match &loaded {
+            Some(l) => l.tasks.iter().find(|t| t.id == task_id).cloned(),
+            None => queries::task(conn, task_id)?,
         }
+        .ok_or(ApiError::NotFound("task"))?;
         // Replays are answered before anything else: the task may be closed by now.
         if let Some(r) = replay(conn, &viewer.id, key.as_deref(), &hash)? {
             return Ok(r);
         }
-        // Read again under the lock: another request may have changed it meanwhile.
-        let task = queries::task(conn, task_id)?.ok_or(ApiError::NotFound("task"))?;
         let capacity = holder(conn, viewer, &task, now)?;
         let target = action_target(conn, &req, &task)?;
         let doc = crate::documents::queries::find(conn, &task.document_id)?
@@ -93,9 +96,11 @@ pub fn act(
             kit,
             now,
         };
-        let result = match &task.route_id {
-            Some(route_id) => act_on_route(conn, &step, route_id)?,
-            None => act_on_incoming(conn, &step)?,
+        let result = match loaded {
+            Some(loaded) => act_on_route(conn, &step, loaded)?,
+            None if task.route_id.is_none() => act_on_incoming(conn, &step)?,
+            // The route was not found by the task's own route id: no such route.
+            None => return Err(ApiError::NotFound("task")),
         };
         let on_behalf_of = capacity.map(|_| task.assignee_id.as_str());
         let record = ActionRecord {
@@ -290,9 +295,7 @@ fn audit_action(kind: ActionKind) -> Action {
 }
 
 /// A route's task: the engine decides, the difference is written, notices go out.
-fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<ActionResult, ApiError> {
-    let row = queries::route(conn, route_id)?.ok_or(ApiError::NotFound("task"))?;
-    let loaded = load(conn, row)?;
+fn act_on_route(conn: &mut DbConn, step: &Step, loaded: Loaded) -> Result<ActionResult, ApiError> {
     let mut route = to_engine(&loaded)?;
     let task = step.task;
     if task.status != TaskStatus::Pending {
@@ -335,7 +338,8 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
         }),
         new_stages: &no_stages,
     };
-    let loaded_now = write.diff(conn, &loaded, &route)?;
+    let written = write.diff(conn, &loaded, &route)?;
+    let (loaded_now, users) = (&written.route, &written.people);
     let mut notices = notices_of(&events, &route, step.comment);
     let drafter = loaded.row.drafter_id.clone();
     match step.req.action {
@@ -343,22 +347,23 @@ fn act_on_route(conn: &mut DbConn, step: &Step, route_id: &str) -> Result<Action
         ActionKind::Issue => notices.push(notices::Notice::Issued { drafter }),
         _ => {}
     }
-    notices::send(conn, &step.doc.id, &step.viewer.id, &notices, step.now)?;
+    notices::send(
+        conn,
+        &step.doc.id,
+        &step.viewer.id,
+        &notices,
+        &loaded_now.tasks,
+        step.now,
+    )?;
     // The answer: the route and the task as they now stand (as written, not read again).
-    let users = people_of(conn, &loaded_now.tasks)?;
-    let route_now = route_view_with(conn, &loaded_now, &users)?;
+    let route_now = route_view_with(conn, loaded_now, users)?;
     let task_now = match loaded_now.tasks.iter().find(|t| t.id == task.id) {
         Some(t) => t.clone(),
         None => queries::task(conn, &task.id)?.ok_or(ApiError::NotFound("task"))?,
     };
     Ok(ActionResult {
         action: step.req.action,
-        task: task_view(
-            &task_now,
-            &users,
-            &stage_index(&loaded_now.stages),
-            step.now,
-        ),
+        task: task_view(&task_now, users, &stage_index(&loaded_now.stages), step.now),
         route: Some(route_now),
         signature,
         replayed: false,

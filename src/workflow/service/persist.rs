@@ -98,28 +98,42 @@ pub(super) struct Acting<'a> {
     pub(super) delegation: bool,
 }
 
+/// A route as an engine step left it: what [`load`] would read back, and the people of its
+/// tasks (assignees and acting users) as [`super::view::people_of`] would read them.
+pub(super) struct Written {
+    pub(super) route: Loaded,
+    pub(super) people: HashMap<String, UserRow>,
+}
+
 impl Write<'_> {
     /// Writes what changed between the stored route and the engine's route; answers the route
     /// as it now stands, as [`load`] would read it back (stages by position, tasks oldest
-    /// first), so the caller need not read it again.
+    /// first), with the people of its tasks, so the caller need not read either again.
     pub(super) fn diff(
         &self,
         conn: &mut DbConn,
         before: &Loaded,
         after: &engine::Route,
-    ) -> Result<Loaded, ApiError> {
+    ) -> Result<Written, ApiError> {
         let old_stages: HashMap<&str, &StageRow> =
             before.stages.iter().map(|s| (s.id.as_str(), s)).collect();
         let old_tasks: HashMap<&str, &TaskRow> =
             before.tasks.iter().map(|t| (t.id.as_str(), t)).collect();
-        let new_assignees: Vec<String> = after
+        // Everyone the route's tasks name once written, in one read: the new tasks' assignees
+        // (for their units), the stored tasks' people and whoever acts now (for the answer).
+        let mut ids: Vec<String> = after
             .stages
             .iter()
             .flat_map(|st| st.tasks.iter())
-            .filter(|t| !old_tasks.contains_key(t.id.as_str()))
             .map(|t| t.assignee.clone())
+            .chain(before.tasks.iter().flat_map(|t| {
+                std::iter::once(t.assignee_id.clone()).chain(t.acting_user_id.clone())
+            }))
+            .chain(self.acting.as_ref().map(|a| a.user.to_string()))
             .collect();
-        let people = crate::accounts::queries::users_by_id(conn, &new_assignees)?;
+        ids.sort();
+        ids.dedup();
+        let people = crate::accounts::queries::users_by_id(conn, &ids)?;
         let mut stages = Vec::with_capacity(after.stages.len());
         let mut tasks = before.tasks.clone();
         for (pos, st) in after.stages.iter().enumerate() {
@@ -156,7 +170,10 @@ impl Write<'_> {
         };
         stages.sort_by_key(|s| s.position);
         tasks.sort_by(|a, b| (a.assigned_at, &a.id).cmp(&(b.assigned_at, &b.id)));
-        Ok(Loaded { row, stages, tasks })
+        Ok(Written {
+            route: Loaded { row, stages, tasks },
+            people,
+        })
     }
 
     /// Inserts a new stage or updates a moved one; answers the stage's working days and its row

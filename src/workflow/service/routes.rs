@@ -8,7 +8,7 @@ use super::super::queries;
 use super::act::{record_action, ActionRecord};
 use super::persist::{load, notices_of, to_engine, Loaded, NewStage, Write};
 use super::support::{check_specs, corrupt, engine_error, new_id, policy_of, resolve};
-use super::view::route_view;
+use super::view::{route_view, route_view_with};
 use crate::audit::{self, Action, AuditContext};
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
@@ -72,7 +72,7 @@ pub fn start_route(
             acting: None,
             new_stages: &new_stages,
         };
-        let stored = write.diff(conn, &empty, &route)?;
+        let written = write.diff(conn, &empty, &route)?;
         audit::record(
             conn,
             ctx,
@@ -82,9 +82,16 @@ pub fn start_route(
             json!({"document_id": doc.id, "template_id": row.template_id, "stages": specs}),
         )?;
         let notices = notices_of(&events, &route, None);
-        notices::send(conn, &doc.id, viewer.id.as_str(), &notices, now)?;
+        notices::send(
+            conn,
+            &doc.id,
+            viewer.id.as_str(),
+            &notices,
+            &written.route.tasks,
+            now,
+        )?;
         // The answer is the route as written, not read again.
-        route_view(conn, &stored)
+        route_view_with(conn, &written.route, &written.people)
     })
 }
 
@@ -215,7 +222,7 @@ pub fn recall(
             acting: None,
             new_stages: &no_stages,
         };
-        let stored = write.diff(conn, &loaded, &route)?;
+        let written = write.diff(conn, &loaded, &route)?;
         let record = ActionRecord {
             route_id: Some(&loaded.row.id),
             user: &viewer.id,
@@ -231,6 +238,6 @@ pub fn recall(
             Some(&loaded.row.id),
             json!({"document_id": doc.id}),
         )?;
-        route_view(conn, &stored)
+        route_view_with(conn, &written.route, &written.people)
     })
 }
