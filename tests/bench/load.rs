@@ -11,6 +11,7 @@
 //! (default 4), `DOCFLOW_BENCH_POOL` database connections of the server (default 8, the
 //! configuration's default), `DOCFLOW_BENCH_BASELINE` another `docflow` binary (an older build)
 //! served from the same seeded database and measured cell by cell beside this one.
+//! `DOCFLOW_BENCH_ONLY=approvals` measures the approvals alone (no read cells, no `oha`).
 //! `oha` is installed with `cargo install --locked oha` if missing.
 //! Figures, not assertions: see docs/OPERATIONS.md, "Speed under load".
 
@@ -249,9 +250,11 @@ struct Run {
     pool: u32,
     /// Another build of `docflow` measured side by side with this one (`DOCFLOW_BENCH_BASELINE`).
     baseline: Option<PathBuf>,
+    /// The load generator of the read cells; none: approvals only (`DOCFLOW_BENCH_ONLY`).
+    oha: Option<PathBuf>,
 }
 
-fn run(backend: Backend, oha: &PathBuf, r: &Run) {
+fn run(backend: Backend, r: &Run) {
     let name = match backend {
         Backend::Sqlite => "SQLite",
         Backend::Postgres => "PostgreSQL",
@@ -317,7 +320,11 @@ fn run(backend: Backend, oha: &PathBuf, r: &Run) {
         "\n| {name} {docs} docs | build | clients | req/s | p50 ms | p99 ms | ratio to /healthz | errors |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
-    for clients in [2usize, 8, 32] {
+    let read_cells = r
+        .oha
+        .iter()
+        .flat_map(|oha| [2usize, 8, 32].map(|c| (oha, c)));
+    for (oha, clients) in read_cells {
         let mut health: HashMap<&str, f64> = HashMap::new();
         for (label, path, token) in &targets {
             for (build, s) in &servers {
@@ -365,17 +372,21 @@ fn main() {
         baseline: std::env::var_os("DOCFLOW_BENCH_BASELINE")
             .filter(|b| !b.is_empty())
             .map(PathBuf::from),
+        oha: match std::env::var("DOCFLOW_BENCH_ONLY").as_deref() {
+            Ok("approvals") => None,
+            Ok("") | Err(_) => Some(oha()),
+            Ok(other) => panic!("DOCFLOW_BENCH_ONLY={other}: only 'approvals' is known"),
+        },
     };
-    let oha = oha();
     let only = std::env::var("DOCFLOW_BENCH_BACKEND").unwrap_or_default();
     if only != "postgres" {
-        run(Backend::Sqlite, &oha, &r);
+        run(Backend::Sqlite, &r);
     }
     if only == "sqlite" {
         return;
     }
     if std::env::var_os("TEST_DATABASE_URL").is_some() {
-        run(Backend::Postgres, &oha, &r);
+        run(Backend::Postgres, &r);
     } else {
         println!("PostgreSQL: not run (set TEST_DATABASE_URL=postgres://…)");
     }
