@@ -345,6 +345,10 @@ pub enum ApiError {
     /// drops that connection rather than hand it out again.
     #[error("the connection to the database was lost; try again")]
     ConnectionLost,
+    /// The database could not serialise this change with another one (SQLSTATE 40001) even
+    /// after [`crate::db::write_tx`] ran it again: 409 `concurrent_update`, retry.
+    #[error("another change happened at the same time; retry")]
+    Contention,
     /// Another service a request needs (the timestamp authority) is not reachable now; the
     /// code says which. Nothing was changed.
     #[error("{message}")]
@@ -416,6 +420,7 @@ impl ApiError {
             ApiError::NoRoute(_) => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::Conflict { code, .. } => *code,
+            ApiError::Contention => ErrorCode::ConcurrentUpdate,
             ApiError::Stale { code, .. } => *code,
             ApiError::BadRequest { code, .. } => *code,
             ApiError::Validation { .. } => ErrorCode::ValidationFailed,
@@ -467,7 +472,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } | ApiError::Stale { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Contention | ApiError::Stale { .. } => {
+                StatusCode::CONFLICT
+            }
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation { .. } | ApiError::Unprocessable { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -631,10 +638,9 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 ApiError::validation("reference", "refers to a record that does not exist")
             }
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => ApiError::conflict(
-                ErrorCode::ConcurrentUpdate,
-                "another change happened at the same time; retry",
-            ),
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                ApiError::Contention
+            }
             Error::DatabaseError(_, info) if disk_full(info.as_ref()) => {
                 tracing::error!(cause = info.message(), "database disk full");
                 database_full()

@@ -100,16 +100,84 @@ pub fn revert_all(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
     Ok(reverted.iter().map(|v| v.to_string()).collect())
 }
 
+/// How many times a PostgreSQL write transaction is run when it keeps failing with a
+/// serialization failure (SQLSTATE 40001) before the caller gets the error (409
+/// `concurrent_update`).
+pub const WRITE_ATTEMPTS: u32 = 5;
+
+/// An error that says the transaction lost a race the database would not serialise
+/// (SQLSTATE 40001: a `SERIALIZABLE` conflict, CockroachDB's "restart transaction"): running
+/// the same transaction again is the documented answer.
+pub trait Contention {
+    fn is_serialization_failure(&self) -> bool;
+}
+
+impl Contention for diesel::result::Error {
+    fn is_serialization_failure(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+            Error::RollbackErrorOnCommit { commit_error, .. } => {
+                commit_error.is_serialization_failure()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Contention for crate::error::ApiError {
+    fn is_serialization_failure(&self) -> bool {
+        matches!(self, crate::error::ApiError::Contention)
+    }
+}
+
+impl Contention for anyhow::Error {
+    fn is_serialization_failure(&self) -> bool {
+        self.downcast_ref::<diesel::result::Error>()
+            .is_some_and(Contention::is_serialization_failure)
+            || self
+                .downcast_ref::<crate::error::ApiError>()
+                .is_some_and(Contention::is_serialization_failure)
+    }
+}
+
+/// The pause before attempt `attempt + 1` of a transaction that hit a serialization failure:
+/// 2, 4, 8, 16 ms and a random part as large, so the transactions that collided do not
+/// collide again in step.
+fn contention_pause(attempt: u32) -> Duration {
+    let base = 1u64 << attempt.min(6);
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * base / 255;
+    Duration::from_millis(base + jitter)
+}
+
 /// Runs `f` in a write transaction. On SQLite the transaction takes the write lock at BEGIN
 /// (`BEGIN IMMEDIATE`), so concurrent writers wait on the busy timeout instead of failing
-/// with SQLITE_BUSY when a read lock would have to be upgraded.
-pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+/// with SQLITE_BUSY when a read lock would have to be upgraded. On PostgreSQL a transaction
+/// that fails with a serialization failure (SQLSTATE 40001, in its statements or at COMMIT) is
+/// rolled back and run again, up to [`WRITE_ATTEMPTS`] times in all: `f` must do nothing
+/// outside the transaction that a second run would repeat wrongly.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, mut f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, E>,
-    E: From<diesel::result::Error>,
+    F: FnMut(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error> + Contention,
 {
     match conn {
-        DbConn::Pg(_) => conn.transaction(f),
+        DbConn::Pg(_) => {
+            let mut attempt = 1;
+            loop {
+                match conn.transaction(&mut f) {
+                    Err(e) if e.is_serialization_failure() && attempt < WRITE_ATTEMPTS => {
+                        tracing::info!(
+                            attempt,
+                            "serialization failure (SQLSTATE 40001): the transaction runs again"
+                        );
+                        std::thread::sleep(contention_pause(attempt));
+                        attempt += 1;
+                    }
+                    done => return done,
+                }
+            }
+        }
         DbConn::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
             let result = f(conn);

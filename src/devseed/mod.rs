@@ -78,6 +78,14 @@ pub enum SeedError {
     Other(#[from] anyhow::Error),
 }
 
+/// The seed is not run again after a serialization failure: its random draw has moved on, so
+/// a second run would write another office. The failure is reported; seed again.
+impl db::Contention for SeedError {
+    fn is_serialization_failure(&self) -> bool {
+        false
+    }
+}
+
 /// Documents drawn and inserted per batch (memory stays flat at a million).
 const BATCH: u64 = 2_000;
 

@@ -89,8 +89,8 @@ pub fn create(
             id: uuid::Uuid::new_v4().to_string(),
             unit_id: unit_id.clone(),
             kind: input.kind,
-            name,
-            symbol_template: template,
+            name: name.clone(),
+            symbol_template: template.clone(),
             active: true,
             created_at: now,
             updated_at: now,
@@ -124,7 +124,7 @@ pub fn update(
     }
     db::write_tx(conn, |conn| {
         let mut row = managed(conn, viewer, id)?;
-        if let Some(n) = name {
+        if let Some(n) = name.clone() {
             row.name = n;
         }
         if let Some(t) = &changes.symbol_template {

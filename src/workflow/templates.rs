@@ -104,7 +104,7 @@ pub fn create_template(
         let now = db::now();
         let row = TemplateRow {
             id: new_id(),
-            name,
+            name: name.clone(),
             type_code: input.type_code.clone(),
             unit_id: input.unit_id.clone(),
             stages: serde_json::to_string(&input.stages).map_err(ApiError::internal)?,
@@ -164,7 +164,7 @@ pub fn update_template(
             check_template_assignees(conn, s)?;
             row.stages = serde_json::to_string(s).map_err(ApiError::internal)?;
         }
-        if let Some(n) = name {
+        if let Some(n) = name.clone() {
             row.name = n;
         }
         if let Some(a) = changes.active {

@@ -17,6 +17,7 @@ mod authz_matrix;
 mod backup;
 mod cli;
 mod config_docs;
+mod contention;
 mod crashes;
 mod credentials;
 mod devseed;

@@ -33,8 +33,8 @@ pub fn create_unit(
         let row = UnitRow {
             id: new_id(),
             parent_id: input.parent_id.clone(),
-            code,
-            name,
+            code: code.clone(),
+            name: name.clone(),
             active: true,
             created_at: now,
             updated_at: now,
@@ -70,7 +70,7 @@ pub fn update_unit(
         .transpose()?;
     db::write_tx(conn, |conn| {
         let mut row = queries::find_unit(conn, id)?.ok_or(ApiError::NotFound("unit"))?;
-        if let Some(code) = code {
+        if let Some(code) = code.clone() {
             if queries::unit_code_taken(conn, &code, Some(id))? {
                 return Err(ApiError::conflict(
                     ErrorCode::UnitCodeTaken,
@@ -79,7 +79,7 @@ pub fn update_unit(
             }
             row.code = code;
         }
-        if let Some(name) = name {
+        if let Some(name) = name.clone() {
             row.name = name;
         }
         if let Some(parent) = &changes.parent_id {

@@ -39,11 +39,11 @@ pub fn create_user(
         let now = db::now();
         let row = UserRow {
             id: new_id(),
-            username,
-            password_hash: hash,
-            full_name,
-            position_title,
-            email,
+            username: username.clone(),
+            password_hash: hash.clone(),
+            full_name: full_name.clone(),
+            position_title: position_title.clone(),
+            email: email.clone(),
             unit_id: input.unit_id.clone(),
             active: true,
             created_at: now,
@@ -83,15 +83,15 @@ pub fn update_user(
     db::write_tx(conn, |conn| {
         let mut row = queries::find_user(conn, id)?.ok_or(ApiError::NotFound("user"))?;
         let mut changed: Vec<&str> = Vec::new();
-        if let Some(v) = full_name {
+        if let Some(v) = full_name.clone() {
             row.full_name = v;
             changed.push("full_name");
         }
-        if let Some(v) = position_title {
+        if let Some(v) = position_title.clone() {
             row.position_title = v;
             changed.push("position_title");
         }
-        if let Some(v) = email {
+        if let Some(v) = email.clone() {
             row.email = v;
             changed.push("email");
         }
@@ -107,7 +107,7 @@ pub fn update_user(
             changed.push("active");
         }
         let now = db::now();
-        if let Some(h) = new_hash {
+        if let Some(h) = new_hash.clone() {
             row.password_hash = h;
             changed.push("password");
         }

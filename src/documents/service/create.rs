@@ -65,7 +65,7 @@ pub fn create(
     db::write_tx(conn, |conn| {
         check_type(conn, &checked.rest.type_code)?;
         let now = db::now();
-        let row = document_row(checked, unit_id, &viewer.id, now)?;
+        let row = document_row(checked.clone(), unit_id.clone(), &viewer.id, now)?;
         diesel::insert_into(documents::table)
             .values(&row)
             .execute(conn)?;
@@ -102,6 +102,7 @@ pub fn create(
 }
 
 /// A new document's metadata, its free-text fields trimmed and checked.
+#[derive(Clone)]
 struct CheckedMeta {
     number_symbol: Option<String>,
     issue_place: Option<String>,

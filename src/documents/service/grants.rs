@@ -110,7 +110,7 @@ pub fn add_grant(
             json!({"user_id": req.user_id}),
         )?;
         Ok(Grant {
-            user_id: req.user_id,
+            user_id: req.user_id.clone(),
             granted_by: Some(viewer.id.clone()),
             granted_at: now,
         })

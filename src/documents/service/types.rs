@@ -68,8 +68,8 @@ pub fn create_type(
             json!({"name": name}),
         )?;
         Ok(DocumentType {
-            code,
-            name,
+            code: code.clone(),
+            name: name.clone(),
             active: t.active,
         })
     })

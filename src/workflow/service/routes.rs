@@ -39,7 +39,8 @@ pub fn start_route(
     db::write_tx(conn, |conn| {
         let doc = visible_document(conn, viewer, document_id)?;
         check_startable(conn, viewer, &doc)?;
-        let (specs, template_id) = route_specs(conn, &doc, req.template_id.as_deref(), req.stages)?;
+        let (specs, template_id) =
+            route_specs(conn, &doc, req.template_id.as_deref(), req.stages.clone())?;
         let now = db::now();
         let route_id = new_id();
         let (stages, new_stages) = engine_stages(conn, &doc, &specs)?;
