@@ -90,9 +90,9 @@ pub struct Config {
     /// Seconds between two scans of the open tasks for reminders, overdue notices and
     /// escalations (at every poll with a manual clock).
     pub deadline_scan_secs: u64,
-    /// A search (`q`, `issuer`) on PostgreSQL first reads at most this many of the newest
-    /// documents (in the listing's order) row by row, then asks the trigram index for the rest
-    /// of the page; 0 leaves the choice to the planner.
+    /// A search (`q`, `issuer`) first reads at most this many of the newest documents (in the
+    /// listing's order) row by row, then asks the trigram index (PostgreSQL's `pg_trgm`,
+    /// SQLite's `documents_fts`) for the rest of the page; 0 leaves the choice to the planner.
     pub search_walk_rows: i64,
     /// Attempts before a message is given up (dead letter).
     pub notify_max_attempts: i32,

@@ -238,8 +238,8 @@ pub struct ListFilter {
     /// Keyset position: (time, id) of the last row of the previous page.
     pub after: Option<(NaiveDateTime, String)>,
     pub limit: i64,
-    /// A search on PostgreSQL reads at most this many rows in order before it asks the trigram
-    /// indexes (`search_walk_rows`; 0: one query, the planner chooses).
+    /// A search reads at most this many rows in order before it asks the trigram indexes
+    /// (`search_walk_rows`; 0: one query, the planner chooses).
     pub walk_rows: i64,
 }
 
@@ -259,7 +259,8 @@ enum Part {
     Whole,
     /// The rows up to and including the boundary key, the search matched row by row.
     Walk(NaiveDateTime),
-    /// The rows past the boundary key, the search answered by the trigram indexes.
+    /// The rows past the boundary key, the search answered by the trigram indexes
+    /// (PostgreSQL's `pg_trgm` indexes; SQLite's `documents_fts`).
     Indexed(NaiveDateTime),
 }
 
@@ -269,17 +270,18 @@ enum Part {
 /// costs: walking the date index until a page of matches is found (fast for a common word,
 /// a read of every visible document for a rare one) and PostgreSQL's trigram indexes (fast for
 /// a rare word, a read of every matching document — growing with the office — for a common
-/// one). Left to itself the planner often takes the wrong one. So on PostgreSQL a search walks
-/// at most `walk_rows` rows of the listing's order (a boundary found on the date index alone),
+/// one). Left to itself the planner often takes the wrong one. So a search walks at most
+/// `walk_rows` rows of the listing's order (a boundary found on the date index alone),
 /// matching row by row, and only when that did not fill the page asks the trigram indexes for
-/// the rows past the boundary. The page is the same rows in the same order either way.
+/// the rows past the boundary (on SQLite an FTS5 trigram table, [`trigram_candidates`]). The
+/// page is the same rows in the same order either way.
 pub fn list(
     conn: &mut DbConn,
     viewer: &Viewer,
     f: &ListFilter,
 ) -> Result<Vec<DocumentRow>, DbError> {
     let searching = f.text.is_some() || f.issuer.is_some();
-    if Plan::of(conn) == Plan::Portable && searching && f.walk_rows > 0 {
+    if searching && f.walk_rows > 0 {
         if let Some(boundary) = walk_boundary(conn, f)? {
             let mut rows = page(conn, viewer, f, Part::Walk(boundary))
                 .limit(f.limit)
@@ -395,6 +397,32 @@ fn contains(column: Searched, text: &str, indexed: bool) -> Condition {
     }
 }
 
+/// SQLite: the documents whose folded subject (and issuer) the trigram table `documents_fts`
+/// finds the searched text in, as an `id IN (…)` condition; none when no searched text has the
+/// three characters a trigram needs (SQLite then matches row by row). The table ignores case
+/// where LIKE ignores only ASCII case, so it finds at least what LIKE finds; the LIKE stays
+/// beside it and decides.
+fn trigram_candidates(f: &ListFilter) -> Option<Condition> {
+    let terms: Vec<String> = [("subject_search", &f.text), ("issuer_search", &f.issuer)]
+        .into_iter()
+        .filter_map(|(column, text)| {
+            let text = text.as_deref().filter(|t| t.chars().count() >= 3)?;
+            // An FTS5 string: everything literal but the quote, which is doubled.
+            Some(format!("{column} : \"{}\"", text.replace('"', "\"\"")))
+        })
+        .collect();
+    if terms.is_empty() {
+        return None;
+    }
+    Some(Box::new(
+        diesel::dsl::sql::<Bool>(
+            "\"documents\".\"id\" IN (SELECT id FROM documents_fts WHERE documents_fts MATCH ",
+        )
+        .bind::<diesel::sql_types::Text, _>(terms.join(" AND "))
+        .sql(")"),
+    ))
+}
+
 /// The folded columns a listing searches.
 #[derive(Debug, Clone, Copy)]
 enum Searched {
@@ -480,7 +508,14 @@ fn page(
     match part {
         Part::Whole => {}
         Part::Walk(b) => q = q.filter(by_boundary(f, b, true)),
-        Part::Indexed(b) => q = q.filter(by_boundary(f, b, false)),
+        Part::Indexed(b) => {
+            q = q.filter(by_boundary(f, b, false));
+            if Plan::of(conn) == Plan::SqliteWalkByDate {
+                if let Some(candidates) = trigram_candidates(f) {
+                    q = q.filter(candidates);
+                }
+            }
+        }
     }
     match (f.by_updated, f.ascending) {
         (false, false) => q.order((documents::created_at.desc(), documents::id.desc())),

@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# Search on PostgreSQL, side by side in one run (docs/OPERATIONS.md, "Run of 2026-12-05
-# (later)"): one database seeded with N documents (`docflow dev seed`), served by one release
-# build, the listing and three searches measured with oha in four rounds: the default (walk
-# `search_walk_rows` rows, then the trigram indexes), the indexes with one query
-# (`DOCFLOW_SEARCH_WALK_ROWS=0`), no trigram index and one query (as before), the default again.
-#   cargo build --release && bash tests/bench/search.sh      (N=…, BIN=…, OHA=… to change)
-# Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and oha (cargo install --locked oha).
+# Search side by side in one run (docs/OPERATIONS.md, "Run of 2026-12-05 (later)" and
+# "(evening)"): one database seeded with N documents (`docflow dev seed`), served by one
+# release build, the listing and three searches measured with oha in rounds on that database.
+# PostgreSQL (the default): the default (walk `search_walk_rows` rows, then the trigram
+# indexes), the indexes with one query (`DOCFLOW_SEARCH_WALK_ROWS=0`), no trigram index and one
+# query (as before), the default again. BACKEND=sqlite: the default (walk, then the
+# `documents_fts` table), one query row by row (`DOCFLOW_SEARCH_WALK_ROWS=0`, as before), the
+# default again.
+#   cargo build --release && bash tests/bench/search.sh      (BACKEND=…, N=…, BIN=…, OHA=…)
+# Needs oha (cargo install --locked oha); PostgreSQL on 127.0.0.1:5432 (user postgres, trust).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 N=${N:-100000}
+BACKEND=${BACKEND:-postgres}
 DB=docflow_search_bench
 BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/docflow}
 OHA=${OHA:-$HOME/.cargo/bin/oha}
-psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-URL=postgres://postgres@127.0.0.1:5432/$DB
 DATA=$(mktemp -d)
+if [ "$BACKEND" = sqlite ]; then
+  URL=sqlite://$DATA/docflow.db
+else
+  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+  URL=postgres://postgres@127.0.0.1:5432/$DB
+fi
 start=$(date +%s)
 DATABASE_URL=$URL DOCFLOW_DATA_DIR=$DATA $BIN dev seed --documents $N --users 1000 --seed 1 > $DATA/seed.out
 echo "seeded $N in $(( $(date +%s) - start )) s"; cat $DATA/seed.out
@@ -51,6 +59,15 @@ round() {
 }
 serve 10000
 echo "items on a page (limit 200): 7% $(items 'q=nguoi%20co%20cong') / 1% $(items 'q=nguoi%20co%20cong%20voi%20cach%20mang%20tai%20huyen%20dong%20anh') / none $(items 'q=khong%20co%20tu%20nay')"
+if [ "$BACKEND" = sqlite ]; then
+  round "new: walk 10,000 rows first, then the documents_fts table (default)"
+  stop; serve 0
+  round "old: one query, row by row (search_walk_rows = 0, as before this change)"
+  stop; serve 10000
+  round "new again"
+  stop
+  exit 0
+fi
 round "new: trigram indexes, walk 10,000 rows first (default)"
 stop; serve 0
 round "trigram indexes, one query, the planner chooses (search_walk_rows = 0)"

@@ -831,13 +831,42 @@ fn search_finds_what_contains_finds(b: Backend) {
     use rand::{rngs::StdRng, Rng, SeedableRng};
     let seed: u64 = rand::thread_rng().gen();
     let mut rng = StdRng::seed_from_u64(seed);
-    // PostgreSQL walks five rows, then asks the trigram indexes for the rest of the page: both
-    // parts of a search and the boundary between them are used by almost every search here.
+    // Five rows are walked, then the trigram indexes (PostgreSQL's `pg_trgm`, SQLite's
+    // `documents_fts`) are asked for the rest of the page: both parts of a search and the
+    // boundary between them are used by almost every search here.
     let srv = TestServer::start_with(b, |c| c.search_walk_rows = 5);
     let (_unit, clerk, _official) = srv.office("VP");
     let words = [
-        "Quyết", "định", "KẾ", "hoạch", "kế", "100%", "a_b", "c\\d", "Đào", "tạo", "người", "có",
-        "công", "ưu", "đãi", "x", "Ơn", "năm", "2027", "%_", "Sở", "Nội", "vụ",
+        "Quyết",
+        "định",
+        "KẾ",
+        "hoạch",
+        "kế",
+        "100%",
+        "a_b",
+        "c\\d",
+        "Đào",
+        "tạo",
+        "người",
+        "có",
+        "công",
+        "ưu",
+        "đãi",
+        "x",
+        "Ơn",
+        "năm",
+        "2027",
+        "%_",
+        "Sở",
+        "Nội",
+        "vụ",
+        // FTS5 query syntax, which must stay literal text: quotes, operators, column filters.
+        "\"trích\"",
+        "a*b:",
+        "NEAR(",
+        "{x}",
+        "AND",
+        "'y'",
     ];
     let phrase = |rng: &mut StdRng| -> String {
         let n = rng.gen_range(1..=5);
@@ -917,7 +946,24 @@ fn search_finds_what_contains_finds(b: Backend) {
     for _ in 0..10 {
         terms.push(phrase(&mut rng));
     }
-    terms.extend(["zzz", "quyet dinh", "%", "_", "\\", "a_b", "100%", "ke"].map(String::from));
+    terms.extend(
+        [
+            "zzz",
+            "quyet dinh",
+            "%",
+            "_",
+            "\\",
+            "a_b",
+            "100%",
+            "ke",
+            "\"",
+            "\"trich\"",
+            "a*b:",
+            "near(",
+            "{x} and",
+        ]
+        .map(String::from),
+    );
     let mut indexed = 0;
     for term in &terms {
         let folded = fold(term.trim());

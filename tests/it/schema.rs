@@ -97,9 +97,12 @@ fn actual(db: &TestDb, tables: &[String]) -> BTreeMap<String, BTreeMap<String, b
                 #[diesel(sql_type = Text)]
                 name: String,
             }
+            // `documents_fts*`: SQLite's trigram search table and its shadow tables, an index
+            // in all but name (PostgreSQL's are indexes), checked by `search_table`.
             let names: Vec<Name> = diesel::sql_query(
                 "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'",
+                 AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' \
+                 AND name NOT LIKE 'documents_fts%'",
             )
             .load(&mut conn)
             .unwrap();
@@ -111,6 +114,26 @@ fn actual(db: &TestDb, tables: &[String]) -> BTreeMap<String, BTreeMap<String, b
     out
 }
 
+/// Whether SQLite's trigram search table is there (always false on PostgreSQL).
+fn search_table(db: &TestDb) -> bool {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = Integer)]
+        n: i32,
+    }
+    match db.backend {
+        Backend::Postgres => false,
+        Backend::Sqlite => {
+            let found: N = diesel::sql_query(
+                "SELECT count(*) AS n FROM sqlite_master WHERE name = 'documents_fts'",
+            )
+            .get_result(&mut db.connect())
+            .unwrap();
+            found.n == 1
+        }
+    }
+}
+
 fn migrations_match_schema_and_revert(b: Backend) {
     let db = TestDb::new(b);
     let want = declared();
@@ -119,6 +142,11 @@ fn migrations_match_schema_and_revert(b: Backend) {
     let applied = docflow::db::migrate(&mut conn).unwrap();
     assert!(!applied.is_empty());
     assert_eq!(actual(&db, &tables), want, "after up");
+    assert_eq!(
+        search_table(&db),
+        b == Backend::Sqlite,
+        "the search table after up"
+    );
 
     let reverted = docflow::db::revert_all(&mut conn).unwrap();
     assert_eq!(reverted.len(), applied.len());
@@ -127,6 +155,7 @@ fn migrations_match_schema_and_revert(b: Backend) {
         empty.values().all(|c| c.is_empty()),
         "after down: {empty:?}"
     );
+    assert!(!search_table(&db), "the search table after down");
 
     docflow::db::migrate(&mut conn).unwrap();
     assert_eq!(actual(&db, &tables), want, "after up again");
