@@ -131,16 +131,6 @@ impl Contention for crate::error::ApiError {
     }
 }
 
-impl Contention for anyhow::Error {
-    fn is_serialization_failure(&self) -> bool {
-        self.downcast_ref::<diesel::result::Error>()
-            .is_some_and(Contention::is_serialization_failure)
-            || self
-                .downcast_ref::<crate::error::ApiError>()
-                .is_some_and(Contention::is_serialization_failure)
-    }
-}
-
 /// The pause before attempt `attempt + 1` of a transaction that hit a serialization failure:
 /// 2, 4, 8, 16 ms and a random part as large, so the transactions that collided do not
 /// collide again in step.
