@@ -29,8 +29,9 @@ DATABASE_URL=$URL DOCFLOW_DATA_DIR=$DATA $BIN dev seed --documents $N --users 10
 echo "seeded $N in $(( $(date +%s) - start )) s"; cat $DATA/seed.out
 pw=$(grep '^password=' $DATA/seed.out | cut -d= -f2)
 clerk=$(grep '^clerk=' $DATA/seed.out | cut -d= -f2)
-# No notification senders (DOCFLOW_NOTIFY_WORKERS=0): the seed leaves ~47,000 emails queued,
-# and sending them during the rounds (SQLite's one writer busy all along) is not what is measured.
+# No notification senders (DOCFLOW_NOTIFY_WORKERS=0): the seeded office's first deadline scan
+# queues ~47,000 notices, and sending them during the rounds (SQLite's one writer busy all
+# along) is not what is measured.
 serve() { # walk_rows
   DOCFLOW_NOTIFY_WORKERS=0 DATABASE_URL=$URL DOCFLOW_DATA_DIR=$DATA DOCFLOW_BIND=127.0.0.1:18181 DOCFLOW_LOGIN_SLOWDOWN_MS=0 \
     DOCFLOW_DB_POOL_SIZE=16 DOCFLOW_LOG_FORMAT=text NO_COLOR=1 DOCFLOW_ADMIN_PASSWORD=admin-password-1 \
