@@ -163,4 +163,47 @@ fn migrations_match_schema_and_revert(b: Backend) {
     assert!(docflow::db::migrate(&mut conn).unwrap().is_empty());
 }
 
-both_backends!(migrations_match_schema_and_revert);
+/// What every connection is set up with (`db::setup_connection`): on SQLite the WAL, foreign
+/// keys and reads through a memory map of the first GiB; on PostgreSQL UTC.
+fn connections_are_set_up(b: Backend) {
+    #[derive(QueryableByName)]
+    struct V {
+        #[diesel(sql_type = Text)]
+        v: String,
+    }
+    let db = TestDb::new(b);
+    let mut conn = db.connect();
+    let mut one = |sql: &str| -> String {
+        diesel::sql_query(sql)
+            .get_result::<V>(&mut conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .v
+    };
+    match b {
+        Backend::Sqlite => {
+            assert_eq!(
+                one("SELECT journal_mode AS v FROM pragma_journal_mode"),
+                "wal"
+            );
+            assert_eq!(
+                one("SELECT CAST(foreign_keys AS TEXT) AS v FROM pragma_foreign_keys"),
+                "1"
+            );
+            // No table-valued form of this pragma: asked as itself.
+            #[derive(QueryableByName)]
+            struct Mmap {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                mmap_size: i64,
+            }
+            let m: Mmap = diesel::sql_query("PRAGMA mmap_size")
+                .get_result(&mut db.connect())
+                .expect("PRAGMA mmap_size");
+            assert_eq!(m.mmap_size, 1 << 30);
+        }
+        Backend::Postgres => {
+            assert_eq!(one("SELECT current_setting('TimeZone') AS v"), "UTC");
+        }
+    }
+}
+
+both_backends!(migrations_match_schema_and_revert, connections_are_set_up);
