@@ -867,6 +867,9 @@ fn search_finds_what_contains_finds(b: Backend) {
         "{x}",
         "AND",
         "'y'",
+        // A zero-width joiner: not a control or bidirectional character, so stored and searched
+        // like any other letter (a right-to-left override is refused at creation).
+        "c\u{200D}d",
     ];
     let phrase = |rng: &mut StdRng| -> String {
         let n = rng.gen_range(1..=5);
@@ -961,6 +964,8 @@ fn search_finds_what_contains_finds(b: Backend) {
             "a*b:",
             "near(",
             "{x} and",
+            "a\u{202E}b",
+            "\u{202E}b",
         ]
         .map(String::from),
     );
