@@ -142,9 +142,9 @@ impl Contention for crate::error::ApiError {
 /// 2, 4, 8, 16 ms and a random part as large, so the transactions that collided do not
 /// collide again in step.
 fn contention_pause(attempt: u32) -> Duration {
+    use rand::Rng;
     let base = 1u64 << attempt.min(6);
-    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * base / 255;
-    Duration::from_millis(base + jitter)
+    Duration::from_millis(base + rand::thread_rng().gen_range(0..=base))
 }
 
 /// Runs `f` in a write transaction. On SQLite the transaction takes the write lock at BEGIN
