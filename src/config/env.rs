@@ -103,6 +103,7 @@ impl Config {
         set(&mut self.notify_workers, "notify_workers", env, int)?;
         set(&mut self.notify_batch_size, "notify_batch_size", env, int)?;
         set(&mut self.notify_poll_ms, "notify_poll_ms", env, int)?;
+        set(&mut self.notify_rate, "notify_rate", env, int)?;
         set(&mut self.deadline_scan_secs, "deadline_scan_secs", env, int)?;
         set(&mut self.search_walk_rows, "search_walk_rows", env, int)?;
         set(

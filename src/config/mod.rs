@@ -87,6 +87,8 @@ pub struct Config {
     pub notify_batch_size: i64,
     /// Milliseconds a sender waits before looking at an empty outbox again.
     pub notify_poll_ms: u64,
+    /// Messages a second this process's senders send at most, together; 0: no limit.
+    pub notify_rate: u32,
     /// Seconds between two scans of the open tasks for reminders, overdue notices and
     /// escalations (at every poll with a manual clock).
     pub deadline_scan_secs: u64,
@@ -176,6 +178,7 @@ impl Default for Config {
             notify_workers: 2,
             notify_batch_size: 50,
             notify_poll_ms: 1000,
+            notify_rate: 50,
             deadline_scan_secs: 60,
             search_walk_rows: 10_000,
             notify_max_attempts: 10,

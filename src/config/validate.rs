@@ -189,6 +189,12 @@ impl Config {
                 "must be between 1 and 1000",
             ));
         }
+        if self.notify_rate > 100_000 {
+            return Err(err(
+                env_name("notify_rate"),
+                "must be between 0 (no limit) and 100000",
+            ));
+        }
         if !(10..=60_000).contains(&self.notify_poll_ms) {
             return Err(err(
                 env_name("notify_poll_ms"),

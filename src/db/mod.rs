@@ -371,11 +371,21 @@ struct ClaimedId {
     id: String,
 }
 
+/// The notifications that tell of something a person did, as an SQL condition: every kind but
+/// those the clock writes (the deadline scan's reminders, overdue notices and escalations, and
+/// the daily digests). They are claimed first. The same text is the predicate of the partial index
+/// `notifications_people_due_idx` (migration `notification_priority`): change both together.
+pub const PEOPLE_KINDS_SQL: &str =
+    "kind NOT IN ('task_reminder', 'task_overdue', 'task_escalated', 'digest')";
+
 /// Claims up to `limit` due notifications for one sender: each gets a lease until
 /// `lease_until` (after which, if the sender died, it is due again), one more attempt, and its
-/// Message-ID if it has none (`<id@domain>`, kept for every resend). On PostgreSQL the rows are
-/// picked with `FOR UPDATE SKIP LOCKED`, so senders in several processes never take the same row;
-/// on SQLite the immediate write transaction serialises them. Call inside [`write_tx`].
+/// Message-ID if it has none (`<id@domain>`, kept for every resend). What a person did goes
+/// first: the due rows [`PEOPLE_KINDS_SQL`] takes, oldest first, then the rest (the clock's
+/// reminders and digests), oldest first, so a backlog of reminders never holds back the notice
+/// of a task assigned a moment ago. On PostgreSQL the rows are picked with
+/// `FOR UPDATE SKIP LOCKED`, so senders in several processes never take the same row; on SQLite
+/// the immediate write transaction serialises them. Call inside [`write_tx`].
 pub fn claim_notifications(
     conn: &mut DbConn,
     now: chrono::NaiveDateTime,
@@ -383,32 +393,63 @@ pub fn claim_notifications(
     limit: i64,
     domain: &str,
 ) -> Result<Vec<String>, diesel::result::Error> {
+    let mut ids = claim_due(conn, now, lease_until, limit, domain, true)?;
+    let rest = limit - ids.len() as i64;
+    if rest > 0 {
+        // The rows just claimed have a lease past `now`: the second pass does not see them.
+        ids.extend(claim_due(conn, now, lease_until, rest, domain, false)?);
+    }
+    Ok(ids)
+}
+
+/// One pass of [`claim_notifications`]: people's notices only (`people_only`), or every kind.
+fn claim_due(
+    conn: &mut DbConn,
+    now: chrono::NaiveDateTime,
+    lease_until: chrono::NaiveDateTime,
+    limit: i64,
+    domain: &str,
+    people_only: bool,
+) -> Result<Vec<String>, diesel::result::Error> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
     use diesel::RunQueryDsl;
+    let kinds = if people_only {
+        format!("AND {PEOPLE_KINDS_SQL} ")
+    } else {
+        String::new()
+    };
+    // SQLite's planner prefers `notifications_due_idx` even after ANALYZE, walking the backlog;
+    // `INDEXED BY` names the partial index (and fails the statement if its predicate stopped
+    // matching, rather than silently walking).
+    let sqlite_index = if people_only {
+        "INDEXED BY notifications_people_due_idx "
+    } else {
+        ""
+    };
     let rows = match conn {
-        DbConn::Pg(c) => diesel::sql_query(
+        DbConn::Pg(c) => diesel::sql_query(format!(
             "UPDATE notifications SET claimed_until = $1, attempts = attempts + 1, \
                message_id = COALESCE(message_id, '<' || id || '@' || $2 || '>') \
              WHERE id IN (SELECT id FROM notifications \
-               WHERE state = 'pending' AND due_at <= $3 \
+               WHERE state = 'pending' {kinds}AND due_at <= $3 \
                  AND (claimed_until IS NULL OR claimed_until <= $3) \
                ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING id",
-        )
+             RETURNING id"
+        ))
         .bind::<Timestamp, _>(lease_until)
         .bind::<Text, _>(domain)
         .bind::<Timestamp, _>(now)
         .bind::<BigInt, _>(limit)
         .load::<ClaimedId>(c)?,
-        DbConn::Sqlite(c) => diesel::sql_query(
+        DbConn::Sqlite(c) => diesel::sql_query(format!(
             "UPDATE notifications SET claimed_until = ?, attempts = attempts + 1, \
                message_id = COALESCE(message_id, '<' || id || '@' || ? || '>') \
-             WHERE id IN (SELECT id FROM notifications \
-               WHERE state = 'pending' AND due_at <= ? \
+             WHERE id IN (SELECT id FROM notifications {sqlite_index}\
+               WHERE state = 'pending' {kinds}AND due_at <= ? \
                  AND (claimed_until IS NULL OR claimed_until <= ?) \
                ORDER BY due_at LIMIT ?) \
-             RETURNING id",
-        )
+             RETURNING id"
+        ))
         .bind::<Timestamp, _>(lease_until)
         .bind::<Text, _>(domain)
         .bind::<Timestamp, _>(now)

@@ -338,4 +338,34 @@ mod tests {
         assert_eq!(recipient_address("Sở <not an address>"), None);
         assert_eq!(recipient_address("a@b@c"), None);
     }
+
+    #[test]
+    fn people_first_names_exactly_the_clocks_kinds_as_its_index_does() {
+        use super::{NotificationKind as K, DIGEST_KIND};
+        let sql = crate::db::PEOPLE_KINDS_SQL;
+        let clocks = [K::TaskReminder, K::TaskOverdue, K::TaskEscalated];
+        let quoted: Vec<String> = clocks
+            .iter()
+            .map(|k| k.as_str())
+            .chain([DIGEST_KIND])
+            .map(|k| format!("'{k}'"))
+            .collect();
+        assert_eq!(sql, format!("kind NOT IN ({})", quoted.join(", ")));
+        // Every other kind is a person's: none of them appears in the list.
+        for k in K::ALL.iter().filter(|k| !clocks.contains(k)) {
+            assert!(!sql.contains(&format!("'{}'", k.as_str())), "{k:?}");
+        }
+        // The planners use the partial index only when the query's text implies its predicate.
+        for up in [
+            include_str!(
+                "../../migrations/postgres/2026-12-05-000011_notification_priority/up.sql"
+            ),
+            include_str!("../../migrations/sqlite/2026-12-05-000011_notification_priority/up.sql"),
+        ] {
+            assert!(
+                up.contains(&format!("WHERE state = 'pending' AND {sql};")),
+                "{up}"
+            );
+        }
+    }
 }

@@ -75,6 +75,56 @@ pub fn backoff(attempts: i32, base_secs: u64, max_secs: u64, jitter: f64) -> Dur
     Duration::milliseconds((secs * 1000.0).round() as i64)
 }
 
+/// A process's sending rate (`notify_rate` messages a second, shared by its senders): a token
+/// bucket that holds at most one second of messages. An idle outbox keeps it full, so a fresh
+/// message goes out at once; a backlog drains at the rate, in batches, instead of taking the
+/// database and the cores from the people working.
+#[derive(Debug)]
+pub struct SendRate {
+    per_sec: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl SendRate {
+    /// A full bucket of `per_sec` (at least 1) messages.
+    pub fn new(per_sec: u32, now: std::time::Instant) -> SendRate {
+        let per_sec = f64::from(per_sec.max(1));
+        SendRate {
+            per_sec,
+            tokens: per_sec,
+            at: now,
+        }
+    }
+
+    /// The most one [`SendRate::take`] can ever get: one second of messages.
+    pub fn capacity(&self) -> u32 {
+        self.per_sec as u32
+    }
+
+    /// Takes `want` messages (at most [`SendRate::capacity`]) when the bucket holds them;
+    /// otherwise takes nothing and answers how long until it will.
+    pub fn take(&mut self, want: u32, now: std::time::Instant) -> Result<(), std::time::Duration> {
+        let want = f64::from(want.min(self.capacity()));
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.per_sec);
+        self.at = self.at.max(now);
+        if self.tokens >= want {
+            self.tokens -= want;
+            Ok(())
+        } else {
+            Err(std::time::Duration::from_secs_f64(
+                (want - self.tokens) / self.per_sec,
+            ))
+        }
+    }
+
+    /// Gives back messages taken but not sent (the outbox held fewer).
+    pub fn give_back(&mut self, n: u32) {
+        self.tokens = (self.tokens + f64::from(n)).min(self.per_sec);
+    }
+}
+
 /// The next digest time after `now` (UTC) at `hour` o'clock Vietnam time, as UTC.
 pub fn next_digest_at(now: NaiveDateTime, hour: i32) -> NaiveDateTime {
     let local = vntime::local(now);
@@ -190,6 +240,41 @@ mod tests {
             .unwrap()
             .and_hms_opt(h, m, 0)
             .unwrap()
+    }
+
+    #[test]
+    fn the_send_rate_lets_a_second_of_messages_through_then_paces_the_rest() {
+        use std::time::{Duration as D, Instant};
+        let t0 = Instant::now();
+        let mut r = SendRate::new(50, t0);
+        assert_eq!(r.capacity(), 50);
+        // Full at the start: a first batch of 50 goes at once, the next waits a second.
+        assert_eq!(r.take(50, t0), Ok(()));
+        let wait = r.take(50, t0).expect_err("empty");
+        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-9, "{wait:?}");
+        // After 0.2 s, 10 messages are back: 10 go, 11 do not.
+        let t1 = t0 + D::from_millis(200);
+        assert!(r.take(11, t1).is_err());
+        assert_eq!(r.take(10, t1), Ok(()));
+        // Unused messages come back, but never beyond one second's worth.
+        r.give_back(1000);
+        assert_eq!(r.take(50, t1), Ok(()));
+        assert!(r.take(1, t1).is_err());
+        // A long idle time refills to one second, not more.
+        let t2 = t1 + D::from_secs(3600);
+        assert_eq!(r.take(50, t2), Ok(()));
+        assert!(r.take(1, t2).is_err());
+        // Asking for more than a second's worth asks for a second's worth.
+        let t3 = t2 + D::from_secs(1);
+        assert_eq!(r.take(10_000, t3), Ok(()));
+        // A clock read out of order between threads never adds messages.
+        assert!(r.take(1, t2).is_err());
+        // Under one message a second is one a second.
+        let mut slow = SendRate::new(0, t0);
+        assert_eq!(slow.capacity(), 1);
+        assert_eq!(slow.take(5, t0), Ok(()));
+        assert!(slow.take(1, t0 + D::from_millis(999)).is_err());
+        assert_eq!(slow.take(1, t0 + D::from_millis(1000)), Ok(()));
     }
 
     #[test]

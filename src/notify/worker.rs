@@ -10,7 +10,7 @@
 
 use super::model::NotificationRow;
 use super::queries;
-use super::schedule::{self, AppClock, Clock};
+use super::schedule::{self, AppClock, Clock, SendRate};
 use super::service;
 use super::templates::{self, RenderContext};
 use super::transport::{self, Session, Transport};
@@ -100,6 +100,8 @@ struct Sender {
     /// Rows the SMTP server accepted whose `sent` mark could not be written (the database went
     /// away in between), with the time of acceptance: written before anything is claimed again.
     unrecorded: Mutex<Vec<(String, chrono::NaiveDateTime)>>,
+    /// `notify_rate`, shared by this process's senders; `None`: no limit.
+    rate: Option<Mutex<SendRate>>,
 }
 
 /// Starts the senders and the scheduler (nothing when `notify_workers` is 0).
@@ -136,6 +138,8 @@ pub fn start(
         stop: stop.clone(),
         blobs,
         unrecorded: Mutex::new(Vec::new()),
+        rate: (config.notify_rate > 0)
+            .then(|| Mutex::new(SendRate::new(config.notify_rate, std::time::Instant::now()))),
     });
     for n in 0..workers {
         let s = sender.clone();
@@ -290,12 +294,51 @@ impl Sender {
     /// Claims and sends one batch; returns how many rows were claimed. A connection whose use
     /// failed is not put back in the pool (the database may have gone away).
     fn batch(&self, session: &mut Session, rt: &tokio::runtime::Runtime) -> anyhow::Result<usize> {
-        let mut conn = self.pool.get()?;
-        let result = self.batch_on(&mut conn, session, rt);
+        // The rate is waited for before a connection is taken from the pool.
+        let Some(limit) = self.reserve() else {
+            return Ok(0);
+        };
+        let mut conn = self.pool.get().inspect_err(|_| self.give_back(limit, 0))?;
+        let result = self.batch_on(&mut conn, session, rt, limit);
         if result.is_err() {
             conn.discard();
         }
         result
+    }
+
+    /// How many rows the next claim may take: `notify_batch_size`, or under `notify_rate` what
+    /// the rate allows, waiting until it allows a whole batch (at most one second's worth).
+    /// `None` when asked to stop while waiting.
+    fn reserve(&self) -> Option<i64> {
+        let batch = self.config.notify_batch_size.max(1);
+        let Some(rate) = &self.rate else {
+            return Some(batch);
+        };
+        loop {
+            let taken = {
+                let mut r = rate.lock().unwrap_or_else(|p| p.into_inner());
+                let want = u32::try_from(batch).unwrap_or(u32::MAX).min(r.capacity());
+                r.take(want, std::time::Instant::now()).map(|()| want)
+            };
+            match taken {
+                Ok(want) => return Some(i64::from(want)),
+                Err(wait) => {
+                    if self.stop.wait(wait) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives back to the rate what was reserved but not claimed.
+    fn give_back(&self, reserved: i64, claimed: usize) {
+        if let Some(rate) = &self.rate {
+            let unused = u32::try_from(reserved.saturating_sub(claimed as i64)).unwrap_or(0);
+            rate.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .give_back(unused);
+        }
     }
 
     fn batch_on(
@@ -303,14 +346,18 @@ impl Sender {
         conn: &mut DbConn,
         session: &mut Session,
         rt: &tokio::runtime::Runtime,
+        limit: i64,
     ) -> anyhow::Result<usize> {
-        self.record_unrecorded(conn)?;
-        let now = db::now();
-        let lease_until = now + chrono::Duration::seconds(self.config.notify_lease_secs as i64);
-        let limit = self.config.notify_batch_size;
-        let ids = db::write_tx(conn, |c| {
-            db::claim_notifications(c, now, lease_until, limit, &self.domain)
-        })?;
+        let claimed = self.record_unrecorded(conn).and_then(|()| {
+            let now = db::now();
+            let lease_until = now + chrono::Duration::seconds(self.config.notify_lease_secs as i64);
+            db::write_tx(conn, |c| {
+                db::claim_notifications(c, now, lease_until, limit, &self.domain)
+            })
+            .map_err(anyhow::Error::from)
+        });
+        self.give_back(limit, claimed.as_ref().map_or(0, Vec::len));
+        let ids = claimed?;
         if ids.is_empty() {
             return Ok(0);
         }

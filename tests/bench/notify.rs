@@ -141,6 +141,7 @@ fn fixture(pg: bool, smtp_port: u16) -> Fixture {
         smtp_from: "docflow@so-ldtbxh.gov.vn".into(),
         notify_workers: 2,
         notify_batch_size: 100,
+        notify_rate: 0,
         notify_poll_ms: 10,
         ..Config::default()
     };

@@ -1068,3 +1068,220 @@ fn starttls_with_auth_and_implicit_tls(b: Backend) {
 }
 
 both_backends!(starttls_with_auth_and_implicit_tls);
+
+/// A unit and a user written straight into the tables, for tests below the API.
+fn plain_user(conn: &mut docflow::db::DbConn) -> String {
+    use docflow::db::schema::{units, users};
+    let now = docflow::db::now();
+    let unit = uuid::Uuid::new_v4().to_string();
+    let user = uuid::Uuid::new_v4().to_string();
+    diesel::insert_into(units::table)
+        .values((
+            units::id.eq(&unit),
+            units::code.eq("VP"),
+            units::name.eq("Văn phòng Sở"),
+            units::active.eq(true),
+            units::created_at.eq(now),
+            units::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .expect("unit");
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(&user),
+            users::username.eq("chuyen.vien"),
+            users::password_hash.eq("x"),
+            users::full_name.eq("Nguyễn Thị Hồng Nhung"),
+            users::position_title.eq("Chuyên viên"),
+            users::email.eq("nhung@so-ldtbxh.gov.vn"),
+            users::unit_id.eq(&unit),
+            users::active.eq(true),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .expect("user");
+    user
+}
+
+/// One outbox row of `kind` in `state`, due at `due_at`; returns its id.
+fn outbox_row(
+    conn: &mut docflow::db::DbConn,
+    user: &str,
+    kind: &str,
+    state: &str,
+    due_at: chrono::NaiveDateTime,
+) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    diesel::insert_into(notifications::table)
+        .values((
+            notifications::id.eq(&id),
+            notifications::kind.eq(kind),
+            notifications::recipient_id.eq(user),
+            notifications::recipient_email.eq("nhung@so-ldtbxh.gov.vn"),
+            notifications::language.eq("vi"),
+            notifications::vars.eq("{}"),
+            notifications::urgent.eq(false),
+            notifications::state.eq(state),
+            notifications::attempts.eq(0),
+            notifications::due_at.eq(due_at),
+            notifications::created_at.eq(due_at),
+        ))
+        .execute(conn)
+        .expect("outbox row");
+    id
+}
+
+/// The plan of the senders' first pass (people's notices only), as text.
+fn people_claim_plan(conn: &mut docflow::db::DbConn, pg: bool) -> String {
+    #[derive(QueryableByName)]
+    struct PgLine {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    #[derive(QueryableByName)]
+    struct SqliteLine {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    // As `db::claim_notifications` asks it (SQLite: naming the index, as it does).
+    let select = format!(
+        "SELECT id FROM notifications {} WHERE state = 'pending' AND {} \
+         AND due_at <= '2100-01-01 00:00:00' ORDER BY due_at LIMIT 50",
+        if pg {
+            ""
+        } else {
+            "INDEXED BY notifications_people_due_idx"
+        },
+        docflow::db::PEOPLE_KINDS_SQL
+    );
+    if pg {
+        diesel::sql_query(format!("EXPLAIN {select}"))
+            .load::<PgLine>(conn)
+            .expect("explain")
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        diesel::sql_query(format!("EXPLAIN QUERY PLAN {select}"))
+            .load::<SqliteLine>(conn)
+            .expect("explain")
+            .into_iter()
+            .map(|l| l.detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// The senders claim what a person did before what the clock wrote: behind 3,000 reminders,
+/// overdue notices, escalations and digests that fell due hours earlier, the notices of a
+/// document signed and a task assigned a moment ago are claimed first, through an index that
+/// holds people's pending notices only (not by walking the backlog); then the backlog, oldest
+/// first, every row once; rows not yet due, sent or dead never.
+fn people_are_claimed_before_a_backlog_of_reminders(b: Backend) {
+    let db = TestDb::new(b);
+    let mut conn = db.connect();
+    docflow::db::migrate(&mut conn).expect("migrate");
+    let user = plain_user(&mut conn);
+    let now = docflow::db::now();
+    let clock_kinds = ["task_reminder", "task_overdue", "task_escalated", "digest"];
+    let mut backlog = Vec::new();
+    for i in 0..3000i64 {
+        let due = now - chrono::Duration::hours(3) + chrono::Duration::seconds(i);
+        backlog.push(outbox_row(
+            &mut conn,
+            &user,
+            clock_kinds[i as usize % 4],
+            "pending",
+            due,
+        ));
+    }
+    let signed = outbox_row(
+        &mut conn,
+        &user,
+        "document_signed",
+        "pending",
+        now - chrono::Duration::seconds(2),
+    );
+    let assigned = outbox_row(
+        &mut conn,
+        &user,
+        "task_assigned",
+        "pending",
+        now - chrono::Duration::seconds(1),
+    );
+    // Never claimed: not yet due (a retry's next attempt), already sent, given up.
+    let later = outbox_row(
+        &mut conn,
+        &user,
+        "returned",
+        "pending",
+        now + chrono::Duration::hours(1),
+    );
+    let sent = outbox_row(
+        &mut conn,
+        &user,
+        "task_assigned",
+        "sent",
+        now - chrono::Duration::hours(5),
+    );
+    let dead = outbox_row(
+        &mut conn,
+        &user,
+        "rejected",
+        "dead",
+        now - chrono::Duration::hours(5),
+    );
+    let pg = b == Backend::Postgres;
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(if pg {
+        "ANALYZE notifications"
+    } else {
+        "ANALYZE"
+    })
+    .expect("analyze");
+    let plan = people_claim_plan(&mut conn, pg);
+    assert!(
+        plan.contains("notifications_people_due_idx"),
+        "people's notices are found through their own index, not by walking the backlog:\n{plan}"
+    );
+
+    let lease = now + chrono::Duration::minutes(5);
+    let mut claim = |limit: i64| -> Vec<String> {
+        docflow::db::write_tx(&mut conn, |c| {
+            docflow::db::claim_notifications(c, now, lease, limit, "so-ldtbxh.gov.vn")
+        })
+        .expect("claim")
+    };
+    // Within one claim the rows come back in no particular order (UPDATE … RETURNING).
+    let set = |v: Vec<String>| v.into_iter().collect::<BTreeSet<String>>();
+    let of = |v: &[&String]| {
+        v.iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<String>>()
+    };
+    assert_eq!(
+        claim(1),
+        vec![signed.clone()],
+        "the older of the two people's notices first"
+    );
+    assert_eq!(
+        set(claim(3)),
+        of(&[&assigned, &backlog[0], &backlog[1]]),
+        "the other person's notice, then the backlog's oldest"
+    );
+    let rest = claim(10_000);
+    assert_eq!(rest.len(), backlog.len() - 2, "each row once");
+    assert_eq!(
+        set(rest.clone()),
+        set(backlog[2..].to_vec()),
+        "the rest of the backlog"
+    );
+    assert!(claim(10_000).is_empty(), "everything due is leased");
+    for never in [&later, &sent, &dead] {
+        assert!(!rest.contains(never));
+    }
+}
+
+both_backends!(people_are_claimed_before_a_backlog_of_reminders);

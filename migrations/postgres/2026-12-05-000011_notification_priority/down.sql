@@ -1,0 +1,1 @@
+DROP INDEX notifications_people_due_idx;
