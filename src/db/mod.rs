@@ -471,6 +471,24 @@ pub fn relaxed_commit(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
     }
 }
 
+/// When the database server started: PostgreSQL's `pg_postmaster_start_time()`, which changes
+/// with a crash, a restart or a failover to a replica, when commits made with
+/// [`relaxed_commit`] may have been lost. `None` on SQLite, whose commits are never relaxed.
+pub fn server_started(conn: &mut DbConn) -> Result<Option<String>, diesel::result::Error> {
+    #[derive(diesel::QueryableByName)]
+    struct Started {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        at: String,
+    }
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Pg(c) => diesel::sql_query("SELECT pg_postmaster_start_time()::text AS at")
+            .get_result::<Started>(c)
+            .map(|s| Some(s.at)),
+        DbConn::Sqlite(_) => Ok(None),
+    }
+}
+
 /// Whether the database answers and holds docflow's schema: the audit chain's head row, which
 /// migrations and the first start create (an empty database, or one whose tables are gone,
 /// is not ready). On PostgreSQL the query gives up after `timeout` (`statement_timeout`), so a

@@ -471,10 +471,24 @@ pub fn open_tasks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<OpenTask>
 /// or another node): a later scan skips them instead of trying each again. Without it every
 /// overdue task cost a write transaction per recipient at every scan, forever (at 100,000
 /// documents, thousands a second for nothing).
+///
+/// The notices are committed without waiting for PostgreSQL's WAL flush, so a database crash,
+/// restart or failover may lose the last ones after this process saw them committed: the keys
+/// are kept only while the database server is the one that was running when they were written
+/// ([`KnownNotices::on_server`]), and the next scan after a change tries every due notice again.
 #[derive(Debug, Default)]
-pub struct KnownNotices(HashSet<String>);
+pub struct KnownNotices(HashSet<String>, Option<String>);
 
 impl KnownNotices {
+    /// Forgets every key when the database server is not the one the keys were written on
+    /// (`db::server_started`: PostgreSQL's start time), then remembers this one.
+    pub fn on_server(&mut self, started: Option<String>) {
+        if self.1 != started {
+            self.0.clear();
+            self.1 = started;
+        }
+    }
+
     /// How many keys are remembered (those of the last scan's due notices).
     pub fn len(&self) -> usize {
         self.0.len()
@@ -564,7 +578,14 @@ pub fn scan_deadlines_with(
                 };
                 if !known.0.contains(&key) {
                     tried += 1;
-                    if db::write_tx(conn, |conn| enqueue_keyed(conn, &n, Some(&key)))? {
+                    // Not waiting for the WAL flush: a notice lost in a database crash is
+                    // written again by the next scan (`known` is forgotten when the database
+                    // server changes), and its key keeps it from being written twice.
+                    let wrote = db::write_tx(conn, |conn| {
+                        db::relaxed_commit(conn)?;
+                        enqueue_keyed(conn, &n, Some(&key))
+                    })?;
+                    if wrote {
                         written += 1;
                     }
                 }
@@ -574,4 +595,23 @@ pub fn scan_deadlines_with(
     }
     known.0 = due;
     Ok(Scanned { written, tried })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KnownNotices;
+
+    #[test]
+    fn known_notices_are_forgotten_when_the_database_server_changes() {
+        let mut known = KnownNotices::default();
+        known.on_server(Some("2026-12-05 19:00:00+00".into()));
+        known.0.insert("task:1:20261205T000000:overdue:u1".into());
+        known.on_server(Some("2026-12-05 19:00:00+00".into()));
+        assert_eq!(known.len(), 1, "the same server: kept");
+        known.on_server(Some("2026-12-05 21:17:03+00".into()));
+        assert!(known.is_empty(), "restarted or failed over: forgotten");
+        known.0.insert("task:2:20261205T000000:overdue:u1".into());
+        known.on_server(None);
+        assert!(known.is_empty(), "another backend altogether: forgotten");
+    }
 }

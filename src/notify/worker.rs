@@ -250,6 +250,7 @@ fn scheduler_step(
     if !scan {
         return Ok(());
     }
+    known.on_server(db::server_started(conn).map_err(|e| e.to_string())?);
     let tasks = service::open_tasks(conn, now).map_err(|e| e.to_string())?;
     service::scan_deadlines_with(
         conn,

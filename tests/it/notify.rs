@@ -1285,3 +1285,94 @@ fn people_are_claimed_before_a_backlog_of_reminders(b: Backend) {
 }
 
 both_backends!(people_are_claimed_before_a_backlog_of_reminders);
+
+/// The deadline scan asks, for every due notice, whether its key is already in the outbox. A
+/// fresh office's outbox is empty, and its first scan may then write tens of thousands of
+/// notices: the question must stay an index lookup as the table grows, not a plan that the
+/// connection cached while the table was empty (PostgreSQL's generic plan, a walk of every
+/// row: seen reading 180 million rows in a 40 s scan). Counted by PostgreSQL's own statistics
+/// of rows read by sequential scans.
+fn the_outbox_key_check_stays_an_index_lookup_as_the_outbox_grows(b: Backend) {
+    let db = TestDb::new(b);
+    let mut conn = db.connect();
+    docflow::db::migrate(&mut conn).expect("migrate");
+    use diesel::connection::SimpleConnection;
+    if b == Backend::Postgres {
+        // As `docflow dev seed` and a restored backup leave it: analysed while empty.
+        conn.batch_execute("ANALYZE notifications")
+            .expect("analyze");
+    }
+    let user = plain_user(&mut conn);
+    // The connection asks while the outbox is empty (long enough for a generic plan)…
+    for i in 0..20 {
+        assert!(!docflow::notify::queries::dedupe_key_exists(&mut conn, &format!("k{i}")).unwrap());
+    }
+    // …the outbox grows…
+    let now = docflow::db::now();
+    docflow::db::write_tx(&mut conn, |c| {
+        for i in 0..20_000 {
+            diesel::insert_into(notifications::table)
+                .values((
+                    notifications::id.eq(uuid::Uuid::new_v4().to_string()),
+                    notifications::kind.eq("task_reminder"),
+                    notifications::recipient_id.eq(&user),
+                    notifications::recipient_email.eq("nhung@so-ldtbxh.gov.vn"),
+                    notifications::language.eq("vi"),
+                    notifications::vars.eq("{}"),
+                    notifications::urgent.eq(false),
+                    notifications::state.eq("sent"),
+                    notifications::attempts.eq(1),
+                    notifications::due_at.eq(now),
+                    notifications::created_at.eq(now),
+                    notifications::dedupe_key.eq(format!("task:{i}")),
+                ))
+                .execute(c)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })
+    .expect("rows");
+    let seq_rows_read = |c: &mut docflow::db::DbConn| -> i64 {
+        #[derive(QueryableByName)]
+        struct Read {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(
+            "SELECT COALESCE(seq_tup_read, 0) AS n FROM pg_stat_user_tables \
+             WHERE relname = 'notifications'",
+        )
+        .get_result::<Read>(c)
+        .expect("statistics")
+        .n
+    };
+    let flush = |c: &mut docflow::db::DbConn| {
+        c.batch_execute("SELECT pg_stat_force_next_flush()")
+            .expect("flush");
+        c.batch_execute("SELECT 1").expect("flush");
+    };
+    let pg = b == Backend::Postgres;
+    let before = if pg {
+        flush(&mut conn);
+        seq_rows_read(&mut db.connect())
+    } else {
+        0
+    };
+    // …and the same connection asks again, for keys present and absent.
+    for i in 0..20 {
+        let present =
+            docflow::notify::queries::dedupe_key_exists(&mut conn, &format!("task:{i}")).unwrap();
+        let absent =
+            docflow::notify::queries::dedupe_key_exists(&mut conn, &format!("nope:{i}")).unwrap();
+        assert!(present && !absent, "{i}");
+    }
+    if pg {
+        flush(&mut conn);
+        let read = seq_rows_read(&mut db.connect()) - before;
+        assert!(
+            read < 1_000,
+            "40 key checks read {read} rows by sequential scans: the check walks the outbox"
+        );
+    }
+}
+
+both_backends!(the_outbox_key_check_stays_an_index_lookup_as_the_outbox_grows);

@@ -204,6 +204,20 @@ fn connections_are_set_up(b: Backend) {
             assert_eq!(one("SELECT current_setting('TimeZone') AS v"), "UTC");
         }
     }
+    // The deadline scan keeps its notices' keys while the database server is the same one.
+    let started = docflow::db::server_started(&mut db.connect()).expect("server start");
+    match b {
+        Backend::Sqlite => assert_eq!(started, None),
+        Backend::Postgres => {
+            let at = started.expect("PostgreSQL names its start");
+            assert!(at.starts_with("20"), "{at}");
+            assert_eq!(
+                docflow::db::server_started(&mut db.connect()).expect("again"),
+                Some(at),
+                "the same from every connection"
+            );
+        }
+    }
 }
 
 both_backends!(migrations_match_schema_and_revert, connections_are_set_up);
