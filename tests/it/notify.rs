@@ -1186,53 +1186,31 @@ fn people_are_claimed_before_a_backlog_of_reminders(b: Backend) {
     let user = plain_user(&mut conn);
     let now = docflow::db::now();
     let clock_kinds = ["task_reminder", "task_overdue", "task_escalated", "digest"];
-    let mut backlog = Vec::new();
-    for i in 0..3000i64 {
-        let due = now - chrono::Duration::hours(3) + chrono::Duration::seconds(i);
-        backlog.push(outbox_row(
-            &mut conn,
-            &user,
-            clock_kinds[i as usize % 4],
-            "pending",
-            due,
-        ));
-    }
-    let signed = outbox_row(
-        &mut conn,
-        &user,
-        "document_signed",
-        "pending",
-        now - chrono::Duration::seconds(2),
-    );
-    let assigned = outbox_row(
-        &mut conn,
-        &user,
-        "task_assigned",
-        "pending",
-        now - chrono::Duration::seconds(1),
-    );
-    // Never claimed: not yet due (a retry's next attempt), already sent, given up.
-    let later = outbox_row(
-        &mut conn,
-        &user,
-        "returned",
-        "pending",
-        now + chrono::Duration::hours(1),
-    );
-    let sent = outbox_row(
-        &mut conn,
-        &user,
-        "task_assigned",
-        "sent",
-        now - chrono::Duration::hours(5),
-    );
-    let dead = outbox_row(
-        &mut conn,
-        &user,
-        "rejected",
-        "dead",
-        now - chrono::Duration::hours(5),
-    );
+    let ago = |secs: i64| now - chrono::Duration::seconds(secs);
+    let (backlog, [signed, assigned, later, sent, dead]) = docflow::db::write_tx(&mut conn, |c| {
+        let backlog: Vec<String> = (0..3000i64)
+            .map(|i| {
+                outbox_row(
+                    c,
+                    &user,
+                    clock_kinds[i as usize % 4],
+                    "pending",
+                    ago(3 * 3600 - i),
+                )
+            })
+            .collect();
+        let others = [
+            ("document_signed", "pending", ago(2)),
+            ("task_assigned", "pending", ago(1)),
+            // Never claimed: not yet due (a retry's next attempt), already sent, given up.
+            ("returned", "pending", ago(-3600)),
+            ("task_assigned", "sent", ago(5 * 3600)),
+            ("rejected", "dead", ago(5 * 3600)),
+        ]
+        .map(|(kind, state, due)| outbox_row(c, &user, kind, state, due));
+        Ok::<_, diesel::result::Error>((backlog, others))
+    })
+    .expect("outbox rows");
     let pg = b == Backend::Postgres;
     use diesel::connection::SimpleConnection;
     conn.batch_execute(if pg {
