@@ -136,7 +136,6 @@ fn seed(db: &TestDb, docs: u64, users: u64) -> HashMap<String, String> {
         .collect()
 }
 
-/// Pending review tasks and their assignees' usernames, the busiest reviewers first.
 /// Waits for the servers' first deadline scan to finish writing the notices a freshly
 /// seeded office has due (its open tasks are past their deadlines: ~47,000 at 100,000
 /// documents), so that no cell measures that one-time burst of writes. The senders then send
@@ -168,6 +167,7 @@ fn settle(db: &TestDb) {
     }
 }
 
+/// Pending review tasks and their assignees' usernames, the busiest reviewers first.
 fn review_tasks(db: &TestDb, want: usize) -> Vec<(String, String)> {
     use diesel::prelude::*;
     use docflow::db::schema::{users, workflow_stages, workflow_tasks};
