@@ -1069,39 +1069,16 @@ fn starttls_with_auth_and_implicit_tls(b: Backend) {
 
 both_backends!(starttls_with_auth_and_implicit_tls);
 
-/// A unit and a user written straight into the tables, for tests below the API.
-fn plain_user(conn: &mut docflow::db::DbConn) -> String {
-    use docflow::db::schema::{units, users};
-    let now = docflow::db::now();
-    let unit = uuid::Uuid::new_v4().to_string();
-    let user = uuid::Uuid::new_v4().to_string();
-    diesel::insert_into(units::table)
-        .values((
-            units::id.eq(&unit),
-            units::code.eq("VP"),
-            units::name.eq("Văn phòng Sở"),
-            units::active.eq(true),
-            units::created_at.eq(now),
-            units::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .expect("unit");
-    diesel::insert_into(users::table)
-        .values((
-            users::id.eq(&user),
-            users::username.eq("chuyen.vien"),
-            users::password_hash.eq("x"),
-            users::full_name.eq("Nguyễn Thị Hồng Nhung"),
-            users::position_title.eq("Chuyên viên"),
-            users::email.eq("nhung@so-ldtbxh.gov.vn"),
-            users::unit_id.eq(&unit),
-            users::active.eq(true),
-            users::created_at.eq(now),
-            users::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .expect("user");
-    user
+/// The admin account the first start creates (`accounts::service::bootstrap_admin`), as the
+/// recipient of outbox rows in tests below the API.
+fn first_start_admin(db: &TestDb, conn: &mut docflow::db::DbConn) -> String {
+    use docflow::db::schema::users;
+    docflow::accounts::service::bootstrap_admin(conn, &db.config()).expect("admin account");
+    users::table
+        .filter(users::username.eq("admin"))
+        .select(users::id)
+        .first(conn)
+        .expect("admin id")
 }
 
 /// One outbox row of `kind` in `state`, due at `due_at`; returns its id.
@@ -1183,7 +1160,7 @@ fn people_are_claimed_before_a_backlog_of_reminders(b: Backend) {
     let db = TestDb::new(b);
     let mut conn = db.connect();
     docflow::db::migrate(&mut conn).expect("migrate");
-    let user = plain_user(&mut conn);
+    let user = first_start_admin(&db, &mut conn);
     let now = docflow::db::now();
     let clock_kinds = ["task_reminder", "task_overdue", "task_escalated", "digest"];
     let ago = |secs: i64| now - chrono::Duration::seconds(secs);
@@ -1280,7 +1257,7 @@ fn the_outbox_key_check_stays_an_index_lookup_as_the_outbox_grows(b: Backend) {
         conn.batch_execute("ANALYZE notifications")
             .expect("analyze");
     }
-    let user = plain_user(&mut conn);
+    let user = first_start_admin(&db, &mut conn);
     // The connection asks while the outbox is empty (long enough for a generic plan)…
     for i in 0..20 {
         assert!(!docflow::notify::queries::dedupe_key_exists(&mut conn, &format!("k{i}")).unwrap());
