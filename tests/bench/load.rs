@@ -1,7 +1,8 @@
 //! Speed under load: a seeded office (`docflow dev seed`) served by the release binary, and
 //! the load generator `oha` on the same machine, side by side in one run with the same
 //! concurrency: `/healthz`, a typical official's inbox (`GET /api/v1/tasks`), a clerk's
-//! document listing (`GET /api/v1/documents`) and a search (`?q=nguoi co cong`), at 2, 8
+//! document listing (`GET /api/v1/documents`), the same official's listing (the documents
+//! routed to them or granted) and a clerk's search (`?q=nguoi co cong`), at 2, 8
 //! and 32 clients; then approvals (`POST /api/v1/tasks/{id}/actions`, each a different
 //! pending review task) by 32 clients. SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set
 //! (a fresh database, dropped at the end).
@@ -327,12 +328,17 @@ fn run(backend: Backend, r: &Run) {
     let clerk = srv.login(&facts["clerk"], &password);
     let inbox = srv.get("/api/v1/tasks", Some(&official));
     let listing = srv.get("/api/v1/documents", Some(&clerk));
+    let own_listing = srv.get("/api/v1/documents", Some(&official));
     let search = srv.get("/api/v1/documents?q=nguoi%20co%20cong", Some(&clerk));
     println!(
-        "  inbox of {}: {} tasks; listing page: {} items; search page: {} items",
+        "  inbox of {}: {} tasks; listing page: {} items (the official's: {}); search page: {} items",
         facts["official"],
         inbox.json.as_array().map(|a| a.len()).unwrap_or(0),
         listing.json["items"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0),
+        own_listing.json["items"]
             .as_array()
             .map(|a| a.len())
             .unwrap_or(0),
@@ -341,10 +347,15 @@ fn run(backend: Backend, r: &Run) {
             .map(|a| a.len())
             .unwrap_or(0),
     );
-    let targets: [(&str, &str, Option<&str>); 4] = [
+    let targets: [(&str, &str, Option<&str>); 5] = [
         ("/healthz", "/healthz", None),
         ("GET /api/v1/tasks", "/api/v1/tasks", Some(&official)),
         ("GET /api/v1/documents", "/api/v1/documents", Some(&clerk)),
+        (
+            "GET /api/v1/documents (an official)",
+            "/api/v1/documents",
+            Some(&official),
+        ),
         (
             "GET /api/v1/documents?q=nguoi co cong",
             "/api/v1/documents?q=nguoi%20co%20cong",

@@ -312,3 +312,209 @@ fn matrix(b: Backend) {
 }
 
 both_backends!(matrix);
+
+/// Every user of a seeded office, clerks and archivists (whose listing asks each row it meets)
+/// and officials (whose listing reads their grants and tasks as sets) alike: the listing holds
+/// exactly the documents the single-document rule (`documents::service::visible_document`,
+/// which the document endpoints use) lets them open, newest first. Beside the seeder's
+/// authors, units and tasks, every other way of seeing is added by hand: grants, a deputy's
+/// acting, substitutions in force, revoked, ended and not yet begun.
+fn the_listing_is_what_the_single_document_rule_shows_every_user(b: Backend) {
+    use crate::common::TestDb;
+    use diesel::prelude::*;
+    use docflow::accounts::Role;
+    use docflow::db::schema::{document_grants, documents, substitutions, users, workflow_tasks};
+    use docflow::documents::{access::Viewer, queries, service};
+    let db = TestDb::new(b);
+    let mut conn = db.connect();
+    docflow::db::migrate(&mut conn).expect("migrate");
+    let opts = docflow::devseed::SeedOptions {
+        documents: 300,
+        users: 16,
+        seed: 11,
+        force: false,
+    };
+    docflow::devseed::run(&mut conn, &opts, (&"ab".repeat(32), 1000)).expect("seed");
+    let people: Vec<(String, Option<String>)> = users::table
+        .order(users::username)
+        .select((users::id, users::unit_id))
+        .load(&mut conn)
+        .unwrap();
+    let viewer = |conn: &mut docflow::db::DbConn, (id, unit): &(String, Option<String>)| Viewer {
+        id: id.clone(),
+        unit_id: unit.clone(),
+        roles: docflow::accounts::queries::roles_of(conn, id).unwrap(),
+    };
+    let with_role = |conn: &mut docflow::db::DbConn, role: Role| -> Vec<Viewer> {
+        people
+            .iter()
+            .map(|p| viewer(conn, p))
+            .filter(|v| v.has(role))
+            .collect()
+    };
+    let clerk = with_role(&mut conn, Role::Clerk).remove(0);
+    let archivist = with_role(&mut conn, Role::Archivist).remove(0);
+    let official = with_role(&mut conn, Role::Official)
+        .into_iter()
+        .find(|v| !v.has(Role::Clerk) && !v.has(Role::Archivist))
+        .expect("an official");
+    // Documents of other units than `unit`, newest first: classified ones first.
+    let foreign = |conn: &mut docflow::db::DbConn, unit: &Option<String>| -> Vec<String> {
+        documents::table
+            .filter(documents::unit_id.nullable().ne(unit.clone()))
+            .order((documents::confidentiality.desc(), documents::id))
+            .select(documents::id)
+            .load(conn)
+            .unwrap()
+    };
+    let now = docflow::db::now();
+    let hour = chrono::Duration::hours(1);
+    let sees = |conn: &mut docflow::db::DbConn, v: &Viewer, doc: &str| {
+        service::visible_document(conn, v, doc).is_ok()
+    };
+    // Grants, on classified documents of other units the grantee did not see.
+    let mut added: Vec<(&Viewer, String)> = Vec::new();
+    for v in [&clerk, &official, &archivist] {
+        let doc = foreign(&mut conn, &v.unit_id)
+            .into_iter()
+            .find(|d| !sees(&mut conn, v, d) && !added.iter().any(|(_, a)| a == d))
+            .expect("a hidden document");
+        diesel::insert_into(document_grants::table)
+            .values((
+                document_grants::document_id.eq(&doc),
+                document_grants::user_id.eq(&v.id),
+                document_grants::granted_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        added.push((v, doc));
+    }
+    // A deputy acted on someone's task, of a document they did not see: the clerk and the
+    // official.
+    let tasks: Vec<(String, String, String)> = workflow_tasks::table
+        .order(workflow_tasks::id)
+        .select((
+            workflow_tasks::id,
+            workflow_tasks::assignee_id,
+            workflow_tasks::document_id,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    for v in [&clerk, &official] {
+        let (task, _, doc) = tasks
+            .iter()
+            .find(|(_, _, doc)| !sees(&mut conn, v, doc) && !added.iter().any(|(_, a)| a == doc))
+            .expect("a task on a hidden document");
+        diesel::update(workflow_tasks::table.find(task))
+            .set(workflow_tasks::acting_user_id.eq(&v.id))
+            .execute(&mut conn)
+            .unwrap();
+        added.push((v, doc.clone()));
+    }
+    // Substitutions, each of someone with an open task on a document the deputy does not
+    // see: the clerk and the official stand in for one now each; the archivist's are revoked,
+    // ended and not yet begun.
+    let open_of = |conn: &mut docflow::db::DbConn, user: &str| -> Vec<String> {
+        workflow_tasks::table
+            .filter(workflow_tasks::assignee_id.eq(user))
+            .filter(workflow_tasks::status.eq("pending"))
+            .select(workflow_tasks::document_id)
+            .load(conn)
+            .unwrap()
+    };
+    let in_force = (now - hour, now + hour);
+    let ended = (now - hour * 48, now - hour);
+    let not_begun = (now + hour, now + hour * 48);
+    let mut stood_in: Vec<(&Viewer, String, bool)> = Vec::new();
+    let mut used: Vec<String> = Vec::new();
+    for (deputy, (from, to), revoked) in [
+        (&clerk, in_force, false),
+        (&official, in_force, false),
+        (&archivist, in_force, true),
+        (&archivist, ended, false),
+        (&archivist, not_begun, false),
+    ] {
+        let user = people
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|id| ![&clerk.id, &official.id, &archivist.id].contains(id))
+            .filter(|id| !used.contains(id))
+            .find(|id| {
+                open_of(&mut conn, id)
+                    .iter()
+                    .any(|d| !sees(&mut conn, deputy, d))
+            })
+            .expect("someone with an open task the deputy does not see")
+            .clone();
+        let hidden: Vec<String> = open_of(&mut conn, &user)
+            .into_iter()
+            .filter(|d| !sees(&mut conn, deputy, d))
+            .collect();
+        diesel::insert_into(substitutions::table)
+            .values((
+                substitutions::id.eq(uuid::Uuid::new_v4().to_string()),
+                substitutions::user_id.eq(&user),
+                substitutions::deputy_id.eq(&deputy.id),
+                substitutions::capacity.eq("kt"),
+                substitutions::starts_at.eq(from),
+                substitutions::ends_at.eq(to),
+                substitutions::created_at.eq(now),
+                substitutions::revoked_at.eq(revoked.then_some(now)),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        let counts = (from, to) == in_force && !revoked;
+        for d in hidden {
+            stood_in.push((deputy, d, counts));
+        }
+        used.push(user);
+    }
+
+    let all: Vec<(chrono::NaiveDateTime, String)> = documents::table
+        .order((documents::created_at.desc(), documents::id.desc()))
+        .select((documents::created_at, documents::id))
+        .load(&mut conn)
+        .unwrap();
+    let mut listings = BTreeMap::new();
+    for p in &people {
+        let v = viewer(&mut conn, p);
+        let want: Vec<String> = all
+            .iter()
+            .filter(|(_, id)| service::visible_document(&mut conn, &v, id).is_ok())
+            .map(|(_, id)| id.clone())
+            .collect();
+        let f = queries::ListFilter {
+            limit: 10_000,
+            ..Default::default()
+        };
+        let got: Vec<String> = queries::list(&mut conn, &v, &f)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(got, want, "the listing of {} ({:?})", v.id, v.roles);
+        listings.insert(v.id.clone(), got);
+    }
+    // What was added by hand (hidden before) is seen by those it was added for.
+    let seen = |v: &Viewer, doc: &str| listings[&v.id].iter().any(|d| d == doc);
+    assert_eq!(added.len(), 5);
+    for (v, doc) in &added {
+        assert!(seen(v, doc), "{} was granted or acted on {doc}", v.id);
+    }
+    // A substitution in force shows the deputy the open tasks' documents; one revoked,
+    // ended or not yet begun shows nothing.
+    for (deputy, doc, counts) in &stood_in {
+        assert_eq!(
+            seen(deputy, doc),
+            *counts,
+            "{} standing in: {doc}",
+            deputy.id
+        );
+    }
+    assert!(stood_in.iter().any(|(_, _, counts)| *counts));
+    assert!(stood_in
+        .iter()
+        .any(|(v, _, counts)| !*counts && v.id == archivist.id));
+}
+
+both_backends!(the_listing_is_what_the_single_document_rule_shows_every_user);
