@@ -30,7 +30,7 @@ pub type PooledConn = PooledConnection<Manager>;
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
-/// Sets what every connection needs: SQLite's pragmas, PostgreSQL's time zone.
+/// Sets what every connection needs: SQLite's pragmas, PostgreSQL's time zone and no JIT.
 ///
 /// SQLite reads the first GiB of the database file through a memory map (`mmap_size`)
 /// instead of copying every page into each connection's own 2 MB cache with a system call: a
@@ -46,7 +46,11 @@ fn setup_connection(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
              PRAGMA mmap_size = 1073741824;",
         ),
-        DbConn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC'"),
+        // No JIT: it compiles a query whose estimated cost passes `jit_above_cost` to machine
+        // code first, some 30 ms, where docflow's queries take a few. A correlated subquery's
+        // estimate (a listing's row-by-row terms) passes it with no more real work to do: a
+        // clerk's search page took 80 ms instead of 23 (docs/OPERATIONS.md).
+        DbConn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC'; SET jit = off"),
     }
 }
 

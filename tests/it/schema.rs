@@ -202,6 +202,7 @@ fn connections_are_set_up(b: Backend) {
         }
         Backend::Postgres => {
             assert_eq!(one("SELECT current_setting('TimeZone') AS v"), "UTC");
+            assert_eq!(one("SELECT current_setting('jit') AS v"), "off");
         }
     }
     // The deadline scan keeps its notices' keys while the database server is the same one.
