@@ -470,29 +470,59 @@ fn the_listing_is_what_the_single_document_rule_shows_every_user(b: Backend) {
         used.push(user);
     }
 
-    let all: Vec<(chrono::NaiveDateTime, String)> = documents::table
+    let all: Vec<(String, String)> = documents::table
         .order((documents::created_at.desc(), documents::id.desc()))
-        .select((documents::created_at, documents::id))
+        .select((documents::id, documents::subject_search))
         .load(&mut conn)
         .unwrap();
+    // A search too (its plans differ): one query, and a walk of 100 rows then the trigram
+    // indexes.
+    let word = "ong";
     let mut listings = BTreeMap::new();
     for p in &people {
         let v = viewer(&mut conn, p);
-        let want: Vec<String> = all
+        let want: Vec<&(String, String)> = all
             .iter()
-            .filter(|(_, id)| service::visible_document(&mut conn, &v, id).is_ok())
-            .map(|(_, id)| id.clone())
+            .filter(|(id, _)| service::visible_document(&mut conn, &v, id).is_ok())
             .collect();
-        let f = queries::ListFilter {
-            limit: 10_000,
-            ..Default::default()
+        let listed = |conn: &mut docflow::db::DbConn, text: Option<&str>, walk_rows: i64| {
+            let f = queries::ListFilter {
+                limit: 10_000,
+                text: text.map(str::to_string),
+                walk_rows,
+                ..Default::default()
+            };
+            queries::list(conn, &v, &f)
+                .unwrap()
+                .into_iter()
+                .map(|d| d.id)
+                .collect::<Vec<String>>()
         };
-        let got: Vec<String> = queries::list(&mut conn, &v, &f)
-            .unwrap()
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
-        assert_eq!(got, want, "the listing of {} ({:?})", v.id, v.roles);
+        let got = listed(&mut conn, None, 0);
+        let ids = |rows: Vec<&&(String, String)>| -> Vec<String> {
+            rows.into_iter().map(|(id, _)| id.clone()).collect()
+        };
+        assert_eq!(
+            got,
+            ids(want.iter().collect()),
+            "the listing of {} ({:?})",
+            v.id,
+            v.roles
+        );
+        let found = ids(want.iter().filter(|(_, s)| s.contains(word)).collect());
+        assert!(
+            found.len() < got.len() || got.is_empty(),
+            "the search filters"
+        );
+        for walk_rows in [0, 100] {
+            assert_eq!(
+                listed(&mut conn, Some(word), walk_rows),
+                found,
+                "the search of {} ({:?}), walk {walk_rows}",
+                v.id,
+                v.roles
+            );
+        }
         listings.insert(v.id.clone(), got);
     }
     // What was added by hand (hidden before) is seen by those it was added for.
