@@ -313,51 +313,67 @@ fn matrix(b: Backend) {
 
 both_backends!(matrix);
 
+/// A seeded office (`docflow dev seed`'s own code) and its users as viewers, ordered by
+/// username.
+fn seeded_office(
+    b: Backend,
+    documents: u64,
+    users: u64,
+    seed: u64,
+) -> (
+    crate::common::TestDb,
+    docflow::db::DbConn,
+    Vec<docflow::documents::access::Viewer>,
+) {
+    use diesel::prelude::*;
+    use docflow::db::schema::users as u;
+    let db = crate::common::TestDb::new(b);
+    let mut conn = db.connect();
+    docflow::db::migrate(&mut conn).expect("migrate");
+    let opts = docflow::devseed::SeedOptions {
+        documents,
+        users,
+        seed,
+        force: false,
+    };
+    docflow::devseed::run(&mut conn, &opts, (&"ab".repeat(32), 1000)).expect("seed");
+    let people = u::table
+        .order(u::username)
+        .select((u::id, u::unit_id))
+        .load::<(String, Option<String>)>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|(id, unit_id)| docflow::documents::access::Viewer {
+            roles: docflow::accounts::queries::roles_of(&mut conn, &id).unwrap(),
+            id,
+            unit_id,
+        })
+        .collect();
+    (db, conn, people)
+}
+
 /// Every user of a seeded office, clerks and archivists (whose listing asks each row it meets)
-/// and officials (whose listing reads their grants and tasks as sets) alike: the listing holds
+/// and officials (whose listing is one set on PostgreSQL) alike: the listing holds
 /// exactly the documents the single-document rule (`documents::service::visible_document`,
 /// which the document endpoints use) lets them open, newest first. Beside the seeder's
 /// authors, units and tasks, every other way of seeing is added by hand: grants, a deputy's
 /// acting, substitutions in force, revoked, ended and not yet begun.
 fn the_listing_is_what_the_single_document_rule_shows_every_user(b: Backend) {
-    use crate::common::TestDb;
     use diesel::prelude::*;
     use docflow::accounts::Role;
-    use docflow::db::schema::{document_grants, documents, substitutions, users, workflow_tasks};
+    use docflow::db::schema::{document_grants, documents, substitutions, workflow_tasks};
     use docflow::documents::{access::Viewer, queries, service};
-    let db = TestDb::new(b);
-    let mut conn = db.connect();
-    docflow::db::migrate(&mut conn).expect("migrate");
-    let opts = docflow::devseed::SeedOptions {
-        documents: 300,
-        users: 16,
-        seed: 11,
-        force: false,
-    };
-    docflow::devseed::run(&mut conn, &opts, (&"ab".repeat(32), 1000)).expect("seed");
-    let people: Vec<(String, Option<String>)> = users::table
-        .order(users::username)
-        .select((users::id, users::unit_id))
-        .load(&mut conn)
-        .unwrap();
-    let viewer = |conn: &mut docflow::db::DbConn, (id, unit): &(String, Option<String>)| Viewer {
-        id: id.clone(),
-        unit_id: unit.clone(),
-        roles: docflow::accounts::queries::roles_of(conn, id).unwrap(),
-    };
-    let with_role = |conn: &mut docflow::db::DbConn, role: Role| -> Vec<Viewer> {
-        people
-            .iter()
-            .map(|p| viewer(conn, p))
-            .filter(|v| v.has(role))
-            .collect()
-    };
-    let clerk = with_role(&mut conn, Role::Clerk).remove(0);
-    let archivist = with_role(&mut conn, Role::Archivist).remove(0);
-    let official = with_role(&mut conn, Role::Official)
-        .into_iter()
+    let (_db, mut conn, people) = seeded_office(b, 300, 16, 11);
+    let with_role = |role: Role| people.iter().filter(move |v| v.has(role));
+    let clerk = with_role(Role::Clerk).next().expect("a clerk").clone();
+    let archivist = with_role(Role::Archivist)
+        .next()
+        .expect("an archivist")
+        .clone();
+    let official = with_role(Role::Official)
         .find(|v| !v.has(Role::Clerk) && !v.has(Role::Archivist))
-        .expect("an official");
+        .expect("an official")
+        .clone();
     // Documents of other units than `unit`, newest first: classified ones first.
     let foreign = |conn: &mut docflow::db::DbConn, unit: &Option<String>| -> Vec<String> {
         documents::table
@@ -436,7 +452,7 @@ fn the_listing_is_what_the_single_document_rule_shows_every_user(b: Backend) {
     ] {
         let user = people
             .iter()
-            .map(|(id, _)| id)
+            .map(|v| &v.id)
             .filter(|id| ![&clerk.id, &official.id, &archivist.id].contains(id))
             .filter(|id| !used.contains(id))
             .find(|id| {
@@ -479,8 +495,7 @@ fn the_listing_is_what_the_single_document_rule_shows_every_user(b: Backend) {
     // indexes.
     let word = "ong";
     let mut listings = BTreeMap::new();
-    for p in &people {
-        let v = viewer(&mut conn, p);
+    for v in &people {
         let want: Vec<&(String, String)> = all
             .iter()
             .filter(|(id, _)| service::visible_document(&mut conn, &v, id).is_ok())
@@ -556,33 +571,12 @@ both_backends!(the_listing_is_what_the_single_document_rule_shows_every_user);
 /// the many they do not (40,000 rows for a page at 100,000). On PostgreSQL the rows each page
 /// reads are counted from its statistics; on both, each page is the first of the full listing.
 fn a_first_page_reads_what_the_page_needs(b: Backend) {
-    use crate::common::TestDb;
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
     use docflow::accounts::Role;
-    use docflow::db::schema::{documents, users, workflow_tasks};
+    use docflow::db::schema::{documents, workflow_tasks};
     use docflow::documents::{access::Viewer, queries};
-    let db = TestDb::new(b);
-    let mut conn = db.connect();
-    docflow::db::migrate(&mut conn).expect("migrate");
-    let opts = docflow::devseed::SeedOptions {
-        documents: 16_000,
-        users: 1_000,
-        seed: 5,
-        force: false,
-    };
-    docflow::devseed::run(&mut conn, &opts, (&"cd".repeat(32), 1000)).expect("seed");
-    let people: Vec<Viewer> = users::table
-        .select((users::id, users::unit_id))
-        .load::<(String, Option<String>)>(&mut conn)
-        .unwrap()
-        .into_iter()
-        .map(|(id, unit_id)| Viewer {
-            roles: docflow::accounts::queries::roles_of(&mut conn, &id).unwrap(),
-            id,
-            unit_id,
-        })
-        .collect();
+    let (_db, mut conn, people) = seeded_office(b, 16_000, 1_000, 5);
     let tasks_of = |conn: &mut docflow::db::DbConn, v: &Viewer| -> i64 {
         workflow_tasks::table
             .filter(workflow_tasks::assignee_id.eq(&v.id))
