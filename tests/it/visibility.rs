@@ -498,7 +498,7 @@ fn the_listing_is_what_the_single_document_rule_shows_every_user(b: Backend) {
     for v in &people {
         let want: Vec<&(String, String)> = all
             .iter()
-            .filter(|(id, _)| service::visible_document(&mut conn, &v, id).is_ok())
+            .filter(|(id, _)| service::visible_document(&mut conn, v, id).is_ok())
             .collect();
         let listed = |conn: &mut docflow::db::DbConn, text: Option<&str>, walk_rows: i64| {
             let f = queries::ListFilter {
@@ -507,7 +507,7 @@ fn the_listing_is_what_the_single_document_rule_shows_every_user(b: Backend) {
                 walk_rows,
                 ..Default::default()
             };
-            queries::list(conn, &v, &f)
+            queries::list(conn, v, &f)
                 .unwrap()
                 .into_iter()
                 .map(|d| d.id)
