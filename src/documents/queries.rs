@@ -144,7 +144,8 @@ pub fn probable_duplicate(
 
 /// Which way a listing's plan should go: a clerk sees the whole unit's documents, so walking
 /// the date index until a page is full is cheap; anyone else sees a few, found through the
-/// indexes of the ways of seeing (author, grants, tasks). PostgreSQL chooses well by itself;
+/// indexes of the ways of seeing (author, grants, tasks). How each backend is steered there
+/// is in [`visible_to`]; for the clerk's walk on SQLite:
 /// SQLite's planner answers every OR of indexed terms through those indexes and sorts the
 /// result (a clerk's first page at 100,000 documents: 70 ms instead of 3 ms), so on SQLite
 /// the clerk's unit term is written so that no index answers it (`unit_id || ''`) and the
