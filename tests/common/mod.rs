@@ -688,3 +688,31 @@ pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// PostgreSQL's counts of the rows of `table` read so far, `(by sequential scans, through its
+/// indexes)`, with `conn`'s own counts flushed first (a backend reports them when idle, at
+/// most once a second unless asked).
+pub fn pg_rows_read(conn: &mut docflow::db::DbConn, table: &str) -> (i64, i64) {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Read {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        seq: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        idx: i64,
+    }
+    conn.batch_execute("SELECT pg_stat_force_next_flush()")
+        .expect("flush");
+    conn.batch_execute("SELECT 1").expect("flush");
+    let r = diesel::sql_query(
+        "SELECT (SELECT COALESCE(seq_tup_read, 0) FROM pg_stat_user_tables \
+                 WHERE relname = $1)::bigint AS seq, \
+                (SELECT COALESCE(sum(idx_tup_read), 0) FROM pg_stat_user_indexes \
+                 WHERE relname = $1)::bigint AS idx",
+    )
+    .bind::<diesel::sql_types::Text, _>(table)
+    .get_result::<Read>(conn)
+    .expect("statistics");
+    (r.seq, r.idx)
+}

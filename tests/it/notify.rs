@@ -1286,29 +1286,9 @@ fn the_outbox_key_check_stays_an_index_lookup_as_the_outbox_grows(b: Backend) {
         Ok::<_, diesel::result::Error>(())
     })
     .expect("rows");
-    let seq_rows_read = |c: &mut docflow::db::DbConn| -> i64 {
-        #[derive(QueryableByName)]
-        struct Read {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        diesel::sql_query(
-            "SELECT COALESCE(seq_tup_read, 0) AS n FROM pg_stat_user_tables \
-             WHERE relname = 'notifications'",
-        )
-        .get_result::<Read>(c)
-        .expect("statistics")
-        .n
-    };
-    let flush = |c: &mut docflow::db::DbConn| {
-        c.batch_execute("SELECT pg_stat_force_next_flush()")
-            .expect("flush");
-        c.batch_execute("SELECT 1").expect("flush");
-    };
     let pg = b == Backend::Postgres;
     let before = if pg {
-        flush(&mut conn);
-        seq_rows_read(&mut db.connect())
+        crate::common::pg_rows_read(&mut conn, "notifications").0
     } else {
         0
     };
@@ -1321,8 +1301,7 @@ fn the_outbox_key_check_stays_an_index_lookup_as_the_outbox_grows(b: Backend) {
         assert!(present && !absent, "{i}");
     }
     if pg {
-        flush(&mut conn);
-        let read = seq_rows_read(&mut db.connect()) - before;
+        let read = crate::common::pg_rows_read(&mut conn, "notifications").0 - before;
         assert!(
             read < 1_000,
             "40 key checks read {read} rows by sequential scans: the check walks the outbox"

@@ -623,23 +623,8 @@ fn a_first_page_reads_what_the_page_needs(b: Backend) {
     }
     // Rows of `table` read so far, through its indexes or by sequential scans.
     let read = |c: &mut docflow::db::DbConn, table: &str| -> i64 {
-        #[derive(QueryableByName)]
-        struct Read {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        c.batch_execute("SELECT pg_stat_force_next_flush()")
-            .expect("flush");
-        c.batch_execute("SELECT 1").expect("flush");
-        diesel::sql_query(format!(
-            "SELECT (SELECT COALESCE(sum(idx_tup_read), 0) FROM pg_stat_user_indexes \
-                     WHERE relname = '{table}')::bigint \
-                  + (SELECT COALESCE(seq_tup_read, 0) FROM pg_stat_user_tables \
-                     WHERE relname = '{table}')::bigint AS n"
-        ))
-        .get_result::<Read>(c)
-        .expect("statistics")
-        .n
+        let (seq, idx) = crate::common::pg_rows_read(c, table);
+        seq + idx
     };
     for (v, table, bound) in [
         (clerk, "workflow_tasks", clerk_tasks / 2),
