@@ -4,6 +4,7 @@ mod text_enum;
 
 pub mod accounts;
 pub mod audit;
+pub mod cache;
 pub mod config;
 pub mod credentials;
 pub mod datetime;

@@ -61,6 +61,7 @@ pub fn prepare(cfg: Config) -> anyhow::Result<AppState> {
         blobs,
         clock,
         trust_roots: Arc::new(trust_roots),
+        cache: crate::cache::new(),
     })
 }
 
@@ -86,10 +87,12 @@ fn load_kek(cfg: &Config) -> anyhow::Result<crate::credentials::crypto::Kek> {
     Ok(kek)
 }
 
-/// The loops that run beside the HTTP server on the current actix runtime: the poller of
-/// remote signatures and, on PostgreSQL, the audit chainer (`audit::service::start_chainer`).
+/// The loops that run beside the HTTP server: the follower of the cache feed (a thread of
+/// its own, `cache::feed`), and on the current actix runtime the poller of remote
+/// signatures and, on PostgreSQL, the audit chainer (`audit::service::start_chainer`).
 /// The notification senders are threads of their own (`notify::worker::start`).
-pub fn start_background(state: &AppState) {
+pub fn start_background(state: &AppState) -> anyhow::Result<()> {
+    crate::cache::feed::start(&state.cache, &state.config)?;
     crate::workflow::service::start_remote_poller(state.clone());
     crate::audit::service::start_chainer(
         state.pool.clone(),
@@ -98,6 +101,7 @@ pub fn start_background(state: &AppState) {
             Ok(crate::config::DatabaseKind::Postgres(_))
         ),
     );
+    Ok(())
 }
 
 /// Runs the server until SIGTERM/SIGINT.
@@ -117,7 +121,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         state.clock.clone(),
         state.blobs.clone(),
     )?;
-    start_background(&state);
+    start_background(&state)?;
     let server = crate::http::server(state, listener)?;
     let handle = server.handle();
     tracing::info!(%address, "docflow is serving; API docs at /api/docs/");

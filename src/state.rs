@@ -27,6 +27,8 @@ pub struct AppState {
     pub kek: Arc<crate::credentials::crypto::Kek>,
     /// The office's own CA (`office_ca_path`), read once; none when not set.
     pub office_ca: Option<Arc<crate::credentials::issue::OfficeCa>>,
+    /// Sessions and inboxes kept in memory, kept true by the database's change feed.
+    pub cache: crate::cache::ReadCache,
 }
 
 impl AppState {

@@ -61,6 +61,28 @@ fn unauthorized(message: &str) -> ApiError {
     }
 }
 
+/// The session behind `token`: from this node's cache when it may serve it (`crate::cache`;
+/// dropped when the session, its user or the user's roles change), else read and kept.
+async fn authenticated(state: &AppState, token: &str) -> Result<service::Authenticated, ApiError> {
+    let hash = service::token_hash(token);
+    let now = crate::db::now();
+    if let Some(a) = state.cache.sessions.get(&hash, now) {
+        return Ok(a);
+    }
+    let ticket = state.cache.sessions.ticket();
+    let key = hash.clone();
+    let found = state
+        .db(move |conn| service::authenticate_hash(conn, &key))
+        .await?;
+    let a = found
+        .ok_or_else(|| unauthorized("the token is unknown, expired or revoked; sign in again"))?;
+    let mut deps = crate::cache::Deps::new(now);
+    deps.person(&a.user_id);
+    deps.until(a.expires_at);
+    state.cache.sessions.put(ticket, &hash, a.clone(), deps);
+    Ok(a)
+}
+
 impl FromRequest for CurrentUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -104,12 +126,7 @@ impl FromRequest for CurrentUser {
                     }
                 },
             };
-            let found = state
-                .db(move |conn| service::authenticate(conn, &token))
-                .await?;
-            let a = found.ok_or_else(|| {
-                unauthorized("the token is unknown, expired or revoked; sign in again")
-            })?;
+            let a = authenticated(&state, &token).await?;
             tracing::Span::current().record("user", a.user_id.as_str());
             if a.must_change_password && !may_while_forced {
                 return Err(ApiError::Refused {

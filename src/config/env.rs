@@ -151,6 +151,7 @@ impl Config {
             env,
             "true or false",
         )?;
+        set(&mut self.read_cache, "read_cache", env, "true or false")?;
         set(
             &mut self.calendar_extra_holidays,
             "calendar_extra_holidays",

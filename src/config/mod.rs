@@ -134,6 +134,10 @@ pub struct Config {
     /// Whether the working-day calendar includes Vietnam's holidays (fixed solar ones every
     /// year, Tết / Giỗ Tổ and substitute days for 2025–2027).
     pub calendar_builtin_holidays: bool,
+    /// Whether each node keeps sessions and inboxes in memory, kept true by the database's
+    /// change feed (src/cache). `false` for a database without `LISTEN`/`NOTIFY` (a
+    /// PostgreSQL-compatible one that lacks them) or to rule the caches out.
+    pub read_cache: bool,
     /// Further days off, `YYYY-MM-DD` separated by commas (yearly decisions, other years' Tết).
     pub calendar_extra_holidays: String,
     /// Days worked although a weekend or holiday (make-up days), `YYYY-MM-DD` separated by commas.
@@ -196,6 +200,7 @@ impl Default for Config {
             office_ca_path: String::new(),
             office_ca_password: String::new(),
             calendar_builtin_holidays: true,
+            read_cache: true,
             calendar_extra_holidays: String::new(),
             calendar_extra_workdays: String::new(),
         }

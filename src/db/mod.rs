@@ -157,7 +157,19 @@ fn contention_pause(attempt: u32) -> Duration {
 /// that fails with a serialization failure (SQLSTATE 40001, in its statements or at COMMIT) is
 /// rolled back and run again, up to [`WRITE_ATTEMPTS`] times in all: `f` must do nothing
 /// outside the transaction that a second run would repeat wrongly.
-pub fn write_tx<T, E, F>(conn: &mut DbConn, mut f: F) -> Result<T, E>
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnMut(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error> + Contention,
+{
+    let result = write_tx_once(conn, f);
+    // Whatever the outcome (a failed COMMIT may still have reached the database): this
+    // node serves nothing from its caches until their feed has seen this transaction.
+    crate::cache::committed();
+    result
+}
+
+fn write_tx_once<T, E, F>(conn: &mut DbConn, mut f: F) -> Result<T, E>
 where
     F: FnMut(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error> + Contention,

@@ -125,18 +125,26 @@ async fn recall_route(
 }
 
 /// My inbox: open tasks, mine and those I hold as a deputy; most urgent first, then by deadline.
+/// `Cache-Status` (RFC 9211) tells whether the node answered from memory (`docflow; hit`):
+/// the same answer the database gives, one's own changes included.
 #[utoipa::path(tag = "workflow", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<InboxItem>),
+    (status = 200, body = Vec<InboxItem>, headers(("Cache-Status" = String, description = "`docflow; hit` or `docflow; fwd=miss`"))),
 ))]
 #[get("/tasks")]
-async fn inbox(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-) -> Result<web::Json<Vec<InboxItem>>, ApiError> {
-    let viewer = Viewer::from(&user);
-    Ok(web::Json(
-        state.db(move |conn| service::inbox(conn, &viewer)).await?,
-    ))
+async fn inbox(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    let (json, hit) = service::inbox_json(&state, Viewer::from(&user)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        // RFC 9211: whether this node's cache answered (src/cache).
+        .insert_header((
+            "Cache-Status",
+            if hit {
+                "docflow; hit"
+            } else {
+                "docflow; fwd=miss"
+            },
+        ))
+        .body(json))
 }
 
 /// Acts on a task: approve, return, reject, comment, delegate, request_opinion,

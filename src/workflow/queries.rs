@@ -122,6 +122,20 @@ pub fn substitutions_for_deputy(
         .load(conn)
 }
 
+/// When the next term of `deputy_id` as a deputy begins after `now`, if one is set.
+pub fn next_substitution_start_for_deputy(
+    conn: &mut DbConn,
+    deputy_id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, DbError> {
+    substitutions::table
+        .filter(substitutions::deputy_id.eq(deputy_id))
+        .filter(substitutions::starts_at.gt(now))
+        .filter(substitutions::revoked_at.is_null())
+        .select(diesel::dsl::min(substitutions::starts_at))
+        .first(conn)
+}
+
 /// Deputies of `user_id` in force at `now`.
 pub fn deputies_of(
     conn: &mut DbConn,

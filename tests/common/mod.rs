@@ -206,7 +206,7 @@ impl TestServer {
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 // As `docflow serve` does: the remote-signature poller and the audit chainer.
-                docflow::startup::start_background(&state);
+                docflow::startup::start_background(&state).expect("background");
                 let server = docflow::http::server(state, listener).expect("server");
                 tx.send(server.handle()).expect("send handle");
                 let _ = server.await;

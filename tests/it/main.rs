@@ -15,6 +15,7 @@ mod api_verify;
 mod audit_chain;
 mod authz_matrix;
 mod backup;
+mod cache;
 mod cli;
 mod config_docs;
 mod contention;

@@ -315,7 +315,7 @@ both_backends!(matrix);
 
 /// A seeded office (`docflow dev seed`'s own code) and its users as viewers, ordered by
 /// username.
-fn seeded_office(
+pub(crate) fn seeded_office(
     b: Backend,
     documents: u64,
     users: u64,

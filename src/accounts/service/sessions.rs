@@ -22,9 +22,12 @@ pub struct Authenticated {
     pub session_id: String,
     /// The password was set by someone else (see [`crate::accounts::auth`]).
     pub must_change_password: bool,
+    /// When the session ends by itself.
+    pub expires_at: NaiveDateTime,
 }
 
-fn token_hash(token: &str) -> String {
+/// What a token is stored and looked up as.
+pub fn token_hash(token: &str) -> String {
     crate::audit::service::hex(&openssl::sha::sha256(token.as_bytes()))
 }
 
@@ -146,16 +149,22 @@ struct SessionUserRole {
     username: String,
     unit_id: Option<String>,
     must_change_password: bool,
+    expires_at: NaiveDateTime,
     role: Option<Role>,
 }
 
 /// Resolves a bearer token to its user, if the token is valid now.
 pub fn authenticate(conn: &mut DbConn, token: &str) -> Result<Option<Authenticated>, ApiError> {
+    authenticate_hash(conn, &token_hash(token))
+}
+
+/// [`authenticate`] by the token's [`token_hash`].
+pub fn authenticate_hash(conn: &mut DbConn, hash: &str) -> Result<Option<Authenticated>, ApiError> {
     let now: NaiveDateTime = db::now();
     // One read: the session, its user and the user's roles (a row per role).
     let rows: Vec<SessionUserRole> = sessions::table
         .inner_join(users::table.left_join(user_roles::table))
-        .filter(sessions::token_hash.eq(token_hash(token)))
+        .filter(sessions::token_hash.eq(hash))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now))
         .filter(users::active.eq(true))
@@ -165,6 +174,7 @@ pub fn authenticate(conn: &mut DbConn, token: &str) -> Result<Option<Authenticat
             users::username,
             users::unit_id,
             users::must_change_password,
+            sessions::expires_at,
             user_roles::role.nullable(),
         ))
         .load(conn)?;
@@ -179,6 +189,7 @@ pub fn authenticate(conn: &mut DbConn, token: &str) -> Result<Option<Authenticat
         roles,
         session_id: first.session_id,
         must_change_password: first.must_change_password,
+        expires_at: first.expires_at,
     }))
 }
 

@@ -4,18 +4,51 @@ use super::super::engine::StageKind;
 use super::super::model::*;
 use super::super::queries;
 use super::view::{people_of, person, shown_place, task_view};
+use crate::cache::Deps;
 use crate::db::{self, DbConn};
 use crate::documents::access::Viewer;
 use crate::documents::model::Urgency;
 use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::web::Bytes;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+
+/// The viewer's inbox as JSON, from this node's cache when it may serve it
+/// (`crate::cache`; then `true`), else read and kept.
+pub async fn inbox_json(state: &AppState, viewer: Viewer) -> Result<(Bytes, bool), ApiError> {
+    let cache = &state.cache.inboxes;
+    if let Some(json) = cache.get(&viewer.id, db::now()) {
+        return Ok((json, true));
+    }
+    let ticket = cache.ticket();
+    let id = viewer.id.clone();
+    let (items, deps) = state.db(move |conn| inbox_and_deps(conn, &viewer)).await?;
+    let json = Bytes::from(serde_json::to_vec(&items).map_err(ApiError::internal)?);
+    cache.put(ticket, &id, json.clone(), deps);
+    Ok((json, false))
+}
 
 /// The viewer's open tasks and those they hold as a deputy: most urgent first, then by
 /// deadline (none last), then oldest.
 pub fn inbox(conn: &mut DbConn, viewer: &Viewer) -> Result<Vec<InboxItem>, ApiError> {
+    Ok(inbox_and_deps(conn, viewer)?.0)
+}
+
+/// [`inbox`], and what it depends on: the people and documents it shows, and the moment it
+/// stops being true by itself (a deadline passes, a deputy's term starts or ends).
+fn inbox_and_deps(conn: &mut DbConn, viewer: &Viewer) -> Result<(Vec<InboxItem>, Deps), ApiError> {
     let now = db::now();
+    let mut deps = Deps::new(now);
+    deps.person(&viewer.id);
+    if let Some(at) = queries::next_substitution_start_for_deputy(conn, &viewer.id, now)? {
+        deps.until(at);
+    }
     let subs = queries::substitutions_for_deputy(conn, &viewer.id, now)?;
+    for s in &subs {
+        deps.person(&s.user_id);
+        deps.until(s.ends_at);
+    }
     let mut holders = vec![viewer.id.clone()];
     holders.extend(subs.iter().map(|s| s.user_id.clone()));
     let (tasks, stages): (Vec<TaskRow>, Vec<_>) =
@@ -48,7 +81,21 @@ pub fn inbox(conn: &mut DbConn, viewer: &Viewer) -> Result<Vec<InboxItem>, ApiEr
     let mut tasks: Vec<&mut Task> = items.iter_mut().map(|i| &mut i.task).collect();
     super::remote::attach(conn, &mut tasks)?;
     items.sort_by(by_urgency_then_deadline);
-    Ok(items)
+    for id in users.keys() {
+        deps.person(id);
+    }
+    for t in &tasks_of(&items) {
+        deps.document(&t.document_id);
+        if let Some(d) = t.deadline.filter(|d| *d >= now) {
+            // `overdue` turns true once the deadline is behind.
+            deps.until(d);
+        }
+    }
+    Ok((items, deps))
+}
+
+fn tasks_of(items: &[InboxItem]) -> Vec<&Task> {
+    items.iter().map(|i| &i.task).collect()
 }
 
 /// Most urgent first, then by deadline (none last), then oldest.

@@ -19,7 +19,7 @@ mod support;
 mod view;
 
 pub use act::{act, replayed, ActInput};
-pub use inbox::inbox;
+pub use inbox::{inbox, inbox_json};
 pub use remote::{
     complete_prepared, poll_due, sign_remote, start as start_remote_poller, Actor, Completion,
     RemoteAnswer, RemoteEnv, RemoteSign,

@@ -1,0 +1,259 @@
+//! Following the database's change feed (see [`super`]): one thread per node, on a connection
+//! of its own, that applies every name it reads to the caches and confirms local writes.
+//!
+//! - **PostgreSQL:** `LISTEN docflow_cache`; every [`POLL`] the thread takes what arrived.
+//!   To confirm local writes it sends a barrier, `b:<this follower>:<n>`, on the same
+//!   channel: PostgreSQL delivers notifications in commit order, so when the barrier comes
+//!   back every name of every transaction committed before it was sent has been applied.
+//!   A barrier goes out at least every [`HEARTBEAT`] too: one not back within
+//!   [`BARRIER_TIMEOUT`] means the connection is gone in a way the socket did not show.
+//! - **SQLite:** one writer at a time, so `cache_feed.seq` grows in commit order: the thread
+//!   reads the rows after the last it applied; a read begun after a local commit sees that
+//!   commit's rows, so it confirms every local write counted before it began. It deletes
+//!   the rows it applied [`PRUNE_AFTER`] later (a second server on the same file, which is
+//!   not how SQLite is meant to be served, would have that long to read them).
+//!
+//! On any error the caches are dropped and closed ([`super::Caches::lose`]), and the thread
+//! connects again after [`RETRY`].
+
+use super::{local_writes, wait_for_write, Caches, ReadCache};
+use crate::config::{Config, DatabaseKind};
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// The pause between two reads of the feed when nothing was written locally.
+pub const POLL: Duration = Duration::from_millis(1);
+/// PostgreSQL: a barrier goes out at least this often.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// PostgreSQL: a barrier not back within this long means the feed is lost.
+pub const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The pause before connecting again after the feed was lost.
+pub const RETRY: Duration = Duration::from_millis(500);
+/// SQLite: rows of the feed are deleted this long after they were applied.
+pub const PRUNE_AFTER: Duration = Duration::from_secs(30);
+/// The channel of PostgreSQL's notifications (migration `cache_feed`).
+const CHANNEL: &str = "docflow_cache";
+/// PostgreSQL: the listening connection's `application_name` (`pg_stat_activity`).
+pub const APPLICATION_NAME: &str = "docflow-cache-feed";
+
+/// Starts following the feed of the configured database, unless `read_cache` is off (the
+/// caches then stay closed). The thread ends when the caches are dropped.
+pub fn start(caches: &ReadCache, cfg: &Config) -> anyhow::Result<()> {
+    if !cfg.read_cache {
+        tracing::info!("read_cache is off: sessions and inboxes are read from the database");
+        return Ok(());
+    }
+    let url = crate::db::connection_url(cfg)?;
+    let postgres = matches!(cfg.database()?, DatabaseKind::Postgres(_));
+    let weak = Arc::downgrade(caches);
+    std::thread::Builder::new()
+        .name("cache-feed".into())
+        .spawn(move || run(weak, &url, postgres))?;
+    Ok(())
+}
+
+/// Why following stopped.
+enum Stop {
+    /// The caches were dropped: the thread ends.
+    Dropped,
+    /// The feed was lost: connect again.
+    Lost(String),
+}
+
+impl From<diesel::result::Error> for Stop {
+    fn from(e: diesel::result::Error) -> Self {
+        Stop::Lost(e.to_string())
+    }
+}
+
+impl From<diesel::ConnectionError> for Stop {
+    fn from(e: diesel::ConnectionError) -> Self {
+        Stop::Lost(e.to_string())
+    }
+}
+
+fn run(weak: Weak<Caches>, url: &str, postgres: bool) {
+    loop {
+        let outcome = if postgres {
+            follow_postgres(&weak, url)
+        } else {
+            follow_sqlite(&weak, url)
+        };
+        let Some(caches) = weak.upgrade() else {
+            return;
+        };
+        caches.lose();
+        drop(caches);
+        match outcome {
+            Stop::Dropped => return,
+            Stop::Lost(why) => {
+                tracing::warn!(%why, "the cache feed is lost: sessions and inboxes are read from the database until it is followed again");
+            }
+        }
+        std::thread::sleep(RETRY);
+    }
+}
+
+fn caches(weak: &Weak<Caches>) -> Result<ReadCache, Stop> {
+    weak.upgrade().ok_or(Stop::Dropped)
+}
+
+fn follow_postgres(weak: &Weak<Caches>, url: &str) -> Stop {
+    match try_follow_postgres(weak, url) {
+        Ok(never) => match never {},
+        Err(stop) => stop,
+    }
+}
+
+fn try_follow_postgres(weak: &Weak<Caches>, url: &str) -> Result<std::convert::Infallible, Stop> {
+    let mut conn = PgConnection::establish(url)?;
+    conn.batch_execute(&format!(
+        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
+    ))?;
+    let me: u64 = rand::random();
+    let mine = format!("b:{me}:");
+    caches(weak)?.follow();
+    tracing::info!("following the cache feed (PostgreSQL notifications)");
+    // The barrier out: its number, the local writes it confirms, when it went.
+    let mut in_flight: Option<(u64, u64, Instant)> = None;
+    let mut sent = 0u64;
+    let mut last_sent = Instant::now();
+    loop {
+        let caches = caches(weak)?;
+        let mut names = Vec::new();
+        let mut back = None;
+        for n in conn.notifications_iter() {
+            let n = n?;
+            match n.payload.strip_prefix("b:") {
+                None => names.push(n.payload),
+                Some(_) => {
+                    if let Some(Ok(number)) = n.payload.strip_prefix(&mine).map(str::parse::<u64>) {
+                        back = Some(number);
+                    }
+                }
+            }
+        }
+        if !names.is_empty() {
+            caches.apply(&names);
+        }
+        if let (Some(number), Some((out, local, _))) = (back, in_flight) {
+            if number == out {
+                caches.confirm(local);
+                in_flight = None;
+            }
+        }
+        match in_flight {
+            Some((_, _, at)) if at.elapsed() > BARRIER_TIMEOUT => {
+                return Err(Stop::Lost(format!(
+                    "a barrier did not come back within {BARRIER_TIMEOUT:?}"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                let local = local_writes();
+                if local
+                    > caches
+                        .coherence
+                        .confirmed
+                        .load(std::sync::atomic::Ordering::SeqCst)
+                    || last_sent.elapsed() >= HEARTBEAT
+                {
+                    sent += 1;
+                    diesel::sql_query("SELECT pg_notify($1, $2)")
+                        .bind::<Text, _>(CHANNEL)
+                        .bind::<Text, _>(format!("{mine}{sent}"))
+                        .execute(&mut conn)?;
+                    in_flight = Some((sent, local, Instant::now()));
+                    last_sent = Instant::now();
+                }
+            }
+        }
+        drop(caches);
+        if in_flight.is_some() {
+            std::thread::sleep(POLL);
+        } else {
+            wait_for_write(POLL);
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct FeedRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    key: String,
+}
+
+#[derive(QueryableByName)]
+struct Max {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+}
+
+/// Rows read from SQLite's feed at once.
+const BATCH: i64 = 10_000;
+
+fn follow_sqlite(weak: &Weak<Caches>, url: &str) -> Stop {
+    match try_follow_sqlite(weak, url) {
+        Ok(never) => match never {},
+        Err(stop) => stop,
+    }
+}
+
+fn try_follow_sqlite(weak: &Weak<Caches>, url: &str) -> Result<std::convert::Infallible, Stop> {
+    let mut conn = SqliteConnection::establish(url)?;
+    // Reads never wait in WAL mode; a prune that finds the writer busy tries again later.
+    conn.batch_execute("PRAGMA busy_timeout = 100")?;
+    let mut last = diesel::sql_query("SELECT coalesce(max(seq), 0) AS seq FROM cache_feed")
+        .get_result::<Max>(&mut conn)?
+        .seq;
+    caches(weak)?.follow();
+    tracing::info!("following the cache feed (SQLite's cache_feed table)");
+    // (when applied, the last row applied then): what may be deleted once PRUNE_AFTER passed.
+    let mut applied: std::collections::VecDeque<(Instant, i64)> = Default::default();
+    loop {
+        let caches = caches(weak)?;
+        let local = local_writes();
+        let rows: Vec<FeedRow> =
+            diesel::sql_query("SELECT seq, key FROM cache_feed WHERE seq > ? ORDER BY seq LIMIT ?")
+                .bind::<BigInt, _>(last)
+                .bind::<BigInt, _>(BATCH)
+                .load(&mut conn)?;
+        let full = rows.len() as i64 == BATCH;
+        if let Some(end) = rows.last() {
+            last = end.seq;
+            let names: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+            caches.apply(&names);
+            applied.push_back((Instant::now(), last));
+        }
+        if full {
+            // More to read before this read can confirm anything.
+            continue;
+        }
+        caches.confirm(local);
+        drop(caches);
+        let mut upto = None;
+        while let Some(&(at, seq)) = applied.front() {
+            if at.elapsed() < PRUNE_AFTER {
+                break;
+            }
+            upto = Some((at, seq));
+            applied.pop_front();
+        }
+        if let Some((at, seq)) = upto {
+            if let Err(e) = diesel::sql_query("DELETE FROM cache_feed WHERE seq <= ?")
+                .bind::<BigInt, _>(seq)
+                .execute(&mut conn)
+            {
+                // Busy: the next prune deletes these too.
+                tracing::debug!(error = %e, "pruning the cache feed: later");
+                applied.push_front((at, seq));
+            }
+        }
+        wait_for_write(POLL);
+    }
+}

@@ -1,0 +1,413 @@
+//! Node-local caches of what nearly every request reads: the session behind a bearer token
+//! (`accounts::auth`) and each person's inbox (`workflow::service::inbox`).
+//!
+//! **What keeps them true.** The database, not the code that writes: triggers (migration
+//! `cache_feed`) name the people (`u:<user id>`) and documents (`d:<document id>`) whose
+//! cached reads a row change touches, and the name reaches every node when the transaction
+//! commits: PostgreSQL's `pg_notify` on the channel `docflow_cache`, SQLite's `cache_feed`
+//! table. [`feed`] follows it on a connection of its own and drops every entry that depends
+//! on a name it reads. A write from any node, from the CLI or from `psql` is seen alike.
+//!
+//! **When an entry may be served.** Only while [`feed`] follows the database, and only when
+//! the feed has caught up with every write transaction this process committed
+//! ([`committed`], called by `db::write_tx`): after a write, this node reads from the
+//! database until the feed confirms it has seen the write's names (a barrier: on PostgreSQL
+//! a notification of its own, delivered after every earlier commit's; on SQLite a read of
+//! the feed begun after the commit). So a person always reads their own writes on the node
+//! that made them. A write made on another node is seen here when its names arrive, about a
+//! millisecond after its commit (docs/OPERATIONS.md, "Sessions and inboxes from memory").
+//!
+//! **When an entry may be kept.** A reader takes a [`Ticket`] (the map's generation) before
+//! it reads the database; every name applied, and every loss or gain of the feed, moves the
+//! generation on, and [`Coherent::put`] keeps nothing read under an older one. So a change
+//! that commits while a reader is in the database cannot leave its stale answer behind.
+//! Every entry also carries the time it stops being true by itself (`Deps::valid_until`: a
+//! session's expiry, a task's deadline passing, a deputy's term starting or ending).
+//!
+//! When the feed is lost (the listening connection dropped, a barrier not echoed in
+//! [`feed::BARRIER_TIMEOUT`]) every entry is dropped and nothing is served or kept until it
+//! follows again. `read_cache = false` keeps the caches closed for good.
+
+pub mod feed;
+
+use actix_web::web::Bytes;
+use chrono::NaiveDateTime;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Write transactions this process committed (or tried to: a failed commit may still have
+/// reached the database), counted by [`committed`].
+static LOCAL_WRITES: AtomicU64 = AtomicU64::new(0);
+/// Wakes [`feed`] when a write was committed, so the barrier goes out at once.
+static WAKE: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+
+/// Called by `db::write_tx` after every write transaction: until the feed confirms it has
+/// seen it, this node serves nothing from its caches.
+pub fn committed() {
+    LOCAL_WRITES.fetch_add(1, SeqCst);
+    WAKE.1.notify_all();
+}
+
+fn local_writes() -> u64 {
+    LOCAL_WRITES.load(SeqCst)
+}
+
+/// Waits at most `timeout` for a local write (the feed's pause between two reads).
+fn wait_for_write(timeout: std::time::Duration) {
+    let guard = WAKE.0.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = WAKE.1.wait_timeout(guard, timeout);
+}
+
+/// Entries one map keeps at most; a map that is full keeps nothing new until names or time
+/// empty it (every entry expires within [`MAX_AGE_SECS`]).
+pub const MAX_ENTRIES: usize = 50_000;
+/// The longest an entry is kept, whatever it depends on.
+pub const MAX_AGE_SECS: i64 = 60;
+
+/// What an entry depends on: the names whose change drops it, and when it stops being true
+/// by itself.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    names: Vec<String>,
+    pub valid_until: NaiveDateTime,
+}
+
+impl Deps {
+    /// Depends on nothing yet; true until `now` + [`MAX_AGE_SECS`].
+    pub fn new(now: NaiveDateTime) -> Self {
+        Deps {
+            names: Vec::new(),
+            valid_until: now + chrono::Duration::seconds(MAX_AGE_SECS),
+        }
+    }
+
+    /// Dropped when anything about this person changes (`u:`).
+    pub fn person(&mut self, user_id: &str) {
+        self.names.push(format!("u:{user_id}"));
+    }
+
+    /// Dropped when anything about this document changes (`d:`).
+    pub fn document(&mut self, document_id: &str) {
+        self.names.push(format!("d:{document_id}"));
+    }
+
+    /// No longer true at `at`.
+    pub fn until(&mut self, at: NaiveDateTime) {
+        self.valid_until = self.valid_until.min(at);
+    }
+}
+
+/// Whether the caches follow the feed, and how far the feed has confirmed local writes.
+#[derive(Debug, Default)]
+struct Coherence {
+    following: AtomicBool,
+    confirmed: AtomicU64,
+}
+
+/// A map's generation when a reader went to the database; see [`Coherent::put`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+struct Entry<V> {
+    value: V,
+    names: Vec<String>,
+    valid_until: NaiveDateTime,
+}
+
+struct Inner<V> {
+    generation: u64,
+    entries: HashMap<String, Entry<V>>,
+    /// name → keys of the entries that depend on it.
+    by_name: HashMap<String, HashSet<String>>,
+}
+
+impl<V> Inner<V> {
+    fn remove(&mut self, key: &str) {
+        if let Some(e) = self.entries.remove(key) {
+            for n in &e.names {
+                if let Some(keys) = self.by_name.get_mut(n) {
+                    keys.remove(key);
+                    if keys.is_empty() {
+                        self.by_name.remove(n);
+                    }
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.generation += 1;
+        self.entries.clear();
+        self.by_name.clear();
+    }
+}
+
+/// One cache: key → value, each with its [`Deps`].
+pub struct Coherent<V> {
+    coherence: Arc<Coherence>,
+    inner: Mutex<Inner<V>>,
+}
+
+impl<V: Clone> Coherent<V> {
+    fn new(coherence: Arc<Coherence>) -> Self {
+        Coherent {
+            coherence,
+            inner: Mutex::new(Inner {
+                generation: 0,
+                entries: HashMap::new(),
+                by_name: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<V>> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            // A panic while the lock was held may have left the index half updated: start
+            // over empty (and under a new generation).
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                g.clear();
+                self.inner.clear_poison();
+                g
+            }
+        }
+    }
+
+    fn serving(&self) -> bool {
+        self.coherence.following.load(SeqCst)
+            && self.coherence.confirmed.load(SeqCst) >= local_writes()
+    }
+
+    /// The value kept for `key`, if it may be served now.
+    pub fn get(&self, key: &str, now: NaiveDateTime) -> Option<V> {
+        if !self.serving() {
+            return None;
+        }
+        let inner = self.lock();
+        let e = inner.entries.get(key)?;
+        (now < e.valid_until).then(|| e.value.clone())
+    }
+
+    /// Taken before reading the database for a value to [`put`](Self::put); none while the
+    /// feed is not followed.
+    pub fn ticket(&self) -> Option<Ticket> {
+        let generation = self.lock().generation;
+        self.coherence
+            .following
+            .load(SeqCst)
+            .then_some(Ticket(generation))
+    }
+
+    /// Keeps `value` for `key`, unless a name was applied or the feed lost since `ticket`
+    /// (the value may already be stale), or the map is full.
+    pub fn put(&self, ticket: Option<Ticket>, key: &str, value: V, deps: Deps) {
+        let Some(Ticket(generation)) = ticket else {
+            return;
+        };
+        let mut inner = self.lock();
+        if inner.generation != generation || !self.coherence.following.load(SeqCst) {
+            return;
+        }
+        inner.remove(key);
+        if inner.entries.len() >= MAX_ENTRIES {
+            return;
+        }
+        for n in &deps.names {
+            inner
+                .by_name
+                .entry(n.clone())
+                .or_default()
+                .insert(key.to_string());
+        }
+        inner.entries.insert(
+            key.to_string(),
+            Entry {
+                value,
+                names: deps.names,
+                valid_until: deps.valid_until,
+            },
+        );
+    }
+
+    /// Drops every entry that depends on one of `names` (`*`: every entry).
+    fn apply(&self, names: &[String]) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        if names.iter().any(|n| n == "*") {
+            inner.clear();
+            return;
+        }
+        for n in names {
+            if let Some(keys) = inner.by_name.remove(n) {
+                for k in keys {
+                    inner.remove(&k);
+                }
+            }
+        }
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Entries kept (tests, metrics).
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The caches of one node.
+pub struct Caches {
+    coherence: Arc<Coherence>,
+    /// Token hash → the session's user (`accounts::auth`).
+    pub sessions: Coherent<crate::accounts::service::Authenticated>,
+    /// User id → the inbox as JSON (`workflow::service::inbox`).
+    pub inboxes: Coherent<Bytes>,
+}
+
+/// The caches of one node, shared by its workers and its [`feed`].
+pub type ReadCache = Arc<Caches>;
+
+/// Closed caches: nothing is served or kept until [`feed::start`] follows the database.
+pub fn new() -> ReadCache {
+    let coherence = Arc::new(Coherence::default());
+    Arc::new(Caches {
+        sessions: Coherent::new(coherence.clone()),
+        inboxes: Coherent::new(coherence.clone()),
+        coherence,
+    })
+}
+
+impl Caches {
+    /// Whether entries may be served now (the feed followed and caught up with local writes).
+    pub fn serving(&self) -> bool {
+        self.sessions.serving()
+    }
+
+    fn apply(&self, names: &[String]) {
+        self.sessions.apply(names);
+        self.inboxes.apply(names);
+    }
+
+    /// The feed is followed from now on: what commits from now on will be read.
+    fn follow(&self) {
+        self.sessions.clear();
+        self.inboxes.clear();
+        self.coherence.following.store(true, SeqCst);
+    }
+
+    /// The feed is lost: nothing is served or kept, and what was kept is dropped.
+    fn lose(&self) {
+        self.coherence.following.store(false, SeqCst);
+        self.sessions.clear();
+        self.inboxes.clear();
+    }
+
+    /// Every local write counted up to `local` is confirmed seen by the feed.
+    fn confirm(&self, local: u64) {
+        self.coherence.confirmed.fetch_max(local, SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000 + s, 0)
+            .map(|d| d.naive_utc())
+            .unwrap_or_default()
+    }
+
+    /// Following, with every local write confirmed, now and later (other tests of this
+    /// process write at the same time).
+    fn open() -> ReadCache {
+        let c = new();
+        c.follow();
+        c.confirm(u64::MAX);
+        c
+    }
+
+    #[test]
+    fn a_closed_cache_keeps_and_serves_nothing() {
+        let c = new();
+        assert!(c.inboxes.ticket().is_none());
+        c.inboxes
+            .put(c.inboxes.ticket(), "u1", Bytes::from("x"), Deps::new(t(0)));
+        assert!(c.inboxes.get("u1", t(1)).is_none());
+        assert!(c.inboxes.is_empty());
+    }
+
+    #[test]
+    fn a_name_drops_what_depends_on_it_and_nothing_else() {
+        let c = open();
+        let mut a = Deps::new(t(0));
+        a.person("p1");
+        a.document("d1");
+        let mut b = Deps::new(t(0));
+        b.person("p2");
+        c.inboxes.put(c.inboxes.ticket(), "u1", Bytes::from("a"), a);
+        c.inboxes.put(c.inboxes.ticket(), "u2", Bytes::from("b"), b);
+        c.apply(&["d:d1".to_string()]);
+        assert!(c.inboxes.get("u1", t(1)).is_none());
+        assert_eq!(c.inboxes.get("u2", t(1)), Some(Bytes::from("b")));
+        c.apply(&["*".to_string()]);
+        assert!(c.inboxes.get("u2", t(1)).is_none());
+    }
+
+    #[test]
+    fn what_was_read_before_a_name_arrived_is_not_kept() {
+        let c = open();
+        let ticket = c.inboxes.ticket();
+        c.apply(&["u:someone-else".to_string()]);
+        c.inboxes
+            .put(ticket, "u1", Bytes::from("stale"), Deps::new(t(0)));
+        assert!(c.inboxes.get("u1", t(1)).is_none());
+    }
+
+    #[test]
+    fn an_entry_ends_at_its_time() {
+        let c = open();
+        let mut d = Deps::new(t(0));
+        d.until(t(10));
+        c.inboxes.put(c.inboxes.ticket(), "u1", Bytes::from("a"), d);
+        assert!(c.inboxes.get("u1", t(9)).is_some());
+        assert!(c.inboxes.get("u1", t(10)).is_none());
+        assert!(c.inboxes.get("u1", t(MAX_AGE_SECS + 1)).is_none());
+    }
+
+    #[test]
+    fn after_a_local_write_nothing_is_served_until_the_feed_confirms_it() {
+        let c = new();
+        c.follow();
+        c.confirm(local_writes());
+        c.inboxes
+            .put(c.inboxes.ticket(), "u1", Bytes::from("a"), Deps::new(t(0)));
+        committed();
+        assert!(c.inboxes.get("u1", t(1)).is_none());
+        c.confirm(u64::MAX);
+        assert!(c.inboxes.get("u1", t(1)).is_some());
+    }
+
+    #[test]
+    fn losing_the_feed_drops_everything_and_stops_keeping() {
+        let c = open();
+        let ticket = c.inboxes.ticket();
+        c.inboxes
+            .put(c.inboxes.ticket(), "u1", Bytes::from("a"), Deps::new(t(0)));
+        c.lose();
+        assert!(c.inboxes.is_empty());
+        assert!(c.inboxes.ticket().is_none());
+        c.follow();
+        c.inboxes
+            .put(ticket, "u1", Bytes::from("old"), Deps::new(t(0)));
+        assert!(c.inboxes.is_empty());
+    }
+}
