@@ -59,9 +59,12 @@ fn wait_for_write(timeout: std::time::Duration) {
     let _ = WAKE.1.wait_timeout(guard, timeout);
 }
 
-/// Entries one map keeps at most; a map that is full keeps nothing new until names or time
+/// What one map keeps at most, in its own measure ([`Coherent`]'s `weigh`: sessions count
+/// one each, inboxes their bytes); a map that is full keeps nothing new until names or time
 /// empty it (every entry expires within [`MAX_AGE_SECS`]).
-pub const MAX_ENTRIES: usize = 50_000;
+pub const SESSIONS_BUDGET: usize = 100_000;
+/// See [`SESSIONS_BUDGET`]: 64 MiB of inbox JSON.
+pub const INBOXES_BUDGET: usize = 64 << 20;
 /// The longest an entry is kept, whatever it depends on.
 pub const MAX_AGE_SECS: i64 = 60;
 
@@ -113,10 +116,13 @@ struct Entry<V> {
     value: V,
     names: Vec<String>,
     valid_until: NaiveDateTime,
+    weight: usize,
 }
 
 struct Inner<V> {
     generation: u64,
+    /// The sum of the entries' weights.
+    total: usize,
     entries: HashMap<String, Entry<V>>,
     /// name → keys of the entries that depend on it.
     by_name: HashMap<String, HashSet<String>>,
@@ -125,6 +131,7 @@ struct Inner<V> {
 impl<V> Inner<V> {
     fn remove(&mut self, key: &str) {
         if let Some(e) = self.entries.remove(key) {
+            self.total -= e.weight;
             for n in &e.names {
                 if let Some(keys) = self.by_name.get_mut(n) {
                     keys.remove(key);
@@ -138,6 +145,7 @@ impl<V> Inner<V> {
 
     fn clear(&mut self) {
         self.generation += 1;
+        self.total = 0;
         self.entries.clear();
         self.by_name.clear();
     }
@@ -147,14 +155,20 @@ impl<V> Inner<V> {
 pub struct Coherent<V> {
     coherence: Arc<Coherence>,
     inner: Mutex<Inner<V>>,
+    /// What an entry counts against `budget`.
+    weigh: fn(&V) -> usize,
+    budget: usize,
 }
 
 impl<V: Clone> Coherent<V> {
-    fn new(coherence: Arc<Coherence>) -> Self {
+    fn new(coherence: Arc<Coherence>, weigh: fn(&V) -> usize, budget: usize) -> Self {
         Coherent {
             coherence,
+            weigh,
+            budget,
             inner: Mutex::new(Inner {
                 generation: 0,
+                total: 0,
                 entries: HashMap::new(),
                 by_name: HashMap::new(),
             }),
@@ -211,9 +225,11 @@ impl<V: Clone> Coherent<V> {
             return;
         }
         inner.remove(key);
-        if inner.entries.len() >= MAX_ENTRIES {
+        let weight = (self.weigh)(&value);
+        if inner.total + weight > self.budget {
             return;
         }
+        inner.total += weight;
         for n in &deps.names {
             inner
                 .by_name
@@ -227,6 +243,7 @@ impl<V: Clone> Coherent<V> {
                 value,
                 names: deps.names,
                 valid_until: deps.valid_until,
+                weight,
             },
         );
     }
@@ -279,8 +296,8 @@ pub type ReadCache = Arc<Caches>;
 pub fn new() -> ReadCache {
     let coherence = Arc::new(Coherence::default());
     Arc::new(Caches {
-        sessions: Coherent::new(coherence.clone()),
-        inboxes: Coherent::new(coherence.clone()),
+        sessions: Coherent::new(coherence.clone(), |_| 1, SESSIONS_BUDGET),
+        inboxes: Coherent::new(coherence.clone(), Bytes::len, INBOXES_BUDGET),
         coherence,
     })
 }
@@ -370,6 +387,22 @@ mod tests {
         c.inboxes
             .put(ticket, "u1", Bytes::from("stale"), Deps::new(t(0)));
         assert!(c.inboxes.get("u1", t(1)).is_none());
+    }
+
+    #[test]
+    fn a_full_map_keeps_nothing_more() {
+        let c = open();
+        let big = Bytes::from(vec![b' '; INBOXES_BUDGET / 2 + 1]);
+        c.inboxes
+            .put(c.inboxes.ticket(), "u1", big.clone(), Deps::new(t(0)));
+        c.inboxes
+            .put(c.inboxes.ticket(), "u2", big.clone(), Deps::new(t(0)));
+        assert!(c.inboxes.get("u1", t(1)).is_some());
+        assert!(c.inboxes.get("u2", t(1)).is_none(), "over the budget");
+        // Replacing an entry gives its own weight back first.
+        c.inboxes
+            .put(c.inboxes.ticket(), "u1", big, Deps::new(t(0)));
+        assert!(c.inboxes.get("u1", t(1)).is_some());
     }
 
     #[test]

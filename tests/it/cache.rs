@@ -1,10 +1,11 @@
 //! Sessions and inboxes from memory (src/cache): a node that answers from its cache answers
 //! what the database says.
 //!
-//! Two servers share one seeded office: `cached` (the default, `read_cache = true`) and
-//! `direct` (`read_cache = false`, every answer read from the database). Random work goes
-//! through either server, or straight into the database as a tool would; after each step
-//! every person's inbox on `cached` must equal the one on `direct`:
+//! Two `docflow serve` processes (the real binary, so neither sees the other's writes but
+//! through the database) share one seeded office: `cached` (the default, `read_cache =
+//! true`) and `direct` (`read_cache = false`, every answer read from the database). Random
+//! work goes through either server, or straight into the database as a tool would; after
+//! each step every person's inbox on `cached` must equal the one on `direct`:
 //! - **at once** when the step went through `cached` (one reads one's own writes),
 //! - **within two seconds** otherwise (the change feed's delay; measured and printed).
 //!
@@ -59,8 +60,13 @@ fn differences(cached: &TestServer, direct: &TestServer, tokens: &[String]) -> V
 
 fn caches_serve_what_the_database_says(b: Backend) {
     let (db, mut conn, people) = crate::visibility::seeded_office(b, 300, 16, 11);
-    let cached = TestServer::start_on(db.shared(), |_| {});
-    let direct = TestServer::start_on(db.shared(), |c| c.read_cache = false);
+    let dir = db.dir.path().to_path_buf();
+    let cached = TestServer::spawn(db.shared(), dir.join("node-cached"), &[]);
+    let direct = TestServer::spawn(
+        db.shared(),
+        dir.join("node-direct"),
+        &[("DOCFLOW_READ_CACHE", "false".to_string())],
+    );
     let tokens: Vec<String> = people
         .iter()
         .enumerate()

@@ -814,6 +814,9 @@ fn expire_handles(o: &Office) {
     }
     .unwrap();
     assert!(n >= 1);
+    // A write of this process outside `db::write_tx`: the server serves nothing from memory
+    // until its cache feed has seen it (src/cache).
+    docflow::cache::committed();
 }
 
 /// A PKCS#12 of a certomancer entity with its chain (intermediate, root).

@@ -981,6 +981,9 @@ fn deadlines_and_the_inbox_order(b: Backend) {
             .set(t::deadline.eq(Some(past)))
             .execute(&mut conn)
             .unwrap();
+        // A write of this process outside `db::write_tx`: the server (in this process)
+        // serves nothing from memory until its cache feed has seen it (src/cache).
+        docflow::cache::committed();
     }
     let r = srv.get("/api/v1/tasks", Some(o.tok("head")));
     let items = r.json.as_array().unwrap();
@@ -1008,6 +1011,8 @@ fn set_times(srv: &TestServer, task: &str, assigned: &str, deadline: &str, acted
         .execute(&mut conn)
         .unwrap();
     assert_eq!(n, 1);
+    // Outside `db::write_tx`: see the deadline test above.
+    docflow::cache::committed();
 }
 
 fn lateness_across_a_holiday(b: Backend) {
