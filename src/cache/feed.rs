@@ -1,7 +1,8 @@
 //! Following the database's change feed (see [`super`]): one thread per node, on a connection
 //! of its own, that applies every name it reads to the caches and confirms local writes.
 //!
-//! - **PostgreSQL:** `LISTEN docflow_cache`; every [`POLL`] the thread takes what arrived.
+//! - **PostgreSQL:** `LISTEN docflow_cache`; every [`POLL`] (every [`IDLE_POLL`] when
+//!   nothing arrived for [`BUSY_FOR`]) the thread takes what arrived.
 //!   To confirm local writes it sends a barrier, `b:<this follower>:<n>`, on the same
 //!   channel: PostgreSQL delivers notifications in commit order, so when the barrier comes
 //!   back every name of every transaction committed before it was sent has been applied.
@@ -24,8 +25,23 @@ use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConne
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-/// The pause between two reads of the feed when nothing was written locally.
+/// The pause between two reads of the feed while names arrive (or arrived in the last
+/// [`BUSY_FOR`]) or a barrier is out. A local write ends any pause at once.
 pub const POLL: Duration = Duration::from_millis(1);
+/// The pause between two reads of a quiet feed: a node reading every millisecond for
+/// nothing took 2% of a core (docs/OPERATIONS.md, "Sessions and inboxes from memory").
+pub const IDLE_POLL: Duration = Duration::from_millis(5);
+/// How long after the last name or barrier the feed counts as busy.
+pub const BUSY_FOR: Duration = Duration::from_millis(200);
+
+/// The pause before the next read, `last` being when the feed was last busy.
+fn pause(last: Instant) -> Duration {
+    if last.elapsed() < BUSY_FOR {
+        POLL
+    } else {
+        IDLE_POLL
+    }
+}
 /// PostgreSQL: a barrier goes out at least this often.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// PostgreSQL: a barrier not back within this long means the feed is lost.
@@ -121,6 +137,7 @@ fn try_follow_postgres(weak: &Weak<Caches>, url: &str) -> Result<std::convert::I
     let mut in_flight: Option<(u64, u64, Instant)> = None;
     let mut sent = 0u64;
     let mut last_sent = Instant::now();
+    let mut busy = Instant::now();
     loop {
         let caches = caches(weak)?;
         let mut names = Vec::new();
@@ -138,6 +155,7 @@ fn try_follow_postgres(weak: &Weak<Caches>, url: &str) -> Result<std::convert::I
         }
         if !names.is_empty() {
             caches.apply(&names);
+            busy = Instant::now();
         }
         if let (Some(number), Some((out, local, _))) = (back, in_flight) {
             if number == out {
@@ -175,7 +193,7 @@ fn try_follow_postgres(weak: &Weak<Caches>, url: &str) -> Result<std::convert::I
         if in_flight.is_some() {
             std::thread::sleep(POLL);
         } else {
-            wait_for_write(POLL);
+            wait_for_write(pause(busy));
         }
     }
 }
@@ -215,6 +233,7 @@ fn try_follow_sqlite(weak: &Weak<Caches>, url: &str) -> Result<std::convert::Inf
     tracing::info!("following the cache feed (SQLite's cache_feed table)");
     // (when applied, the last row applied then): what may be deleted once PRUNE_AFTER passed.
     let mut applied: std::collections::VecDeque<(Instant, i64)> = Default::default();
+    let mut busy = Instant::now();
     loop {
         let caches = caches(weak)?;
         let local = local_writes();
@@ -229,6 +248,7 @@ fn try_follow_sqlite(weak: &Weak<Caches>, url: &str) -> Result<std::convert::Inf
             let names: Vec<String> = rows.into_iter().map(|r| r.key).collect();
             caches.apply(&names);
             applied.push_back((Instant::now(), last));
+            busy = Instant::now();
         }
         if full {
             // More to read before this read can confirm anything.
@@ -254,6 +274,6 @@ fn try_follow_sqlite(weak: &Weak<Caches>, url: &str) -> Result<std::convert::Inf
                 applied.push_front((at, seq));
             }
         }
-        wait_for_write(POLL);
+        wait_for_write(pause(busy));
     }
 }
