@@ -92,11 +92,13 @@ impl From<diesel::ConnectionError> for Stop {
 }
 
 fn run(weak: Weak<Caches>, url: &str, postgres: bool) {
+    // Whether the loss was already told: one warning per outage, not one per retry.
+    let mut told = false;
     loop {
         let outcome = if postgres {
-            follow_postgres(&weak, url)
+            follow_postgres(&weak, url, &mut told)
         } else {
-            follow_sqlite(&weak, url)
+            follow_sqlite(&weak, url, &mut told)
         };
         let Some(caches) = weak.upgrade() else {
             return;
@@ -105,11 +107,22 @@ fn run(weak: Weak<Caches>, url: &str, postgres: bool) {
         drop(caches);
         match outcome {
             Stop::Dropped => return,
-            Stop::Lost(why) => {
+            Stop::Lost(why) if !told => {
+                told = true;
                 tracing::warn!(%why, "the cache feed is lost: sessions and inboxes are read from the database until it is followed again");
             }
+            Stop::Lost(why) => tracing::debug!(%why, "the cache feed is still lost"),
         }
         std::thread::sleep(RETRY);
+    }
+}
+
+/// Logs that the feed is followed (again), and resets the one warning per outage.
+fn following(what: &str, told: &mut bool) {
+    if std::mem::take(told) {
+        tracing::info!("following the cache feed again ({what})");
+    } else {
+        tracing::info!("following the cache feed ({what})");
     }
 }
 
@@ -117,14 +130,18 @@ fn caches(weak: &Weak<Caches>) -> Result<ReadCache, Stop> {
     weak.upgrade().ok_or(Stop::Dropped)
 }
 
-fn follow_postgres(weak: &Weak<Caches>, url: &str) -> Stop {
-    match try_follow_postgres(weak, url) {
+fn follow_postgres(weak: &Weak<Caches>, url: &str, told: &mut bool) -> Stop {
+    match try_follow_postgres(weak, url, told) {
         Ok(never) => match never {},
         Err(stop) => stop,
     }
 }
 
-fn try_follow_postgres(weak: &Weak<Caches>, url: &str) -> Result<std::convert::Infallible, Stop> {
+fn try_follow_postgres(
+    weak: &Weak<Caches>,
+    url: &str,
+    told: &mut bool,
+) -> Result<std::convert::Infallible, Stop> {
     let mut conn = PgConnection::establish(url)?;
     conn.batch_execute(&format!(
         "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
@@ -132,7 +149,7 @@ fn try_follow_postgres(weak: &Weak<Caches>, url: &str) -> Result<std::convert::I
     let me: u64 = rand::random();
     let mine = format!("b:{me}:");
     caches(weak)?.follow();
-    tracing::info!("following the cache feed (PostgreSQL notifications)");
+    following("PostgreSQL notifications", told);
     // The barrier out: its number, the local writes it confirms, when it went.
     let mut in_flight: Option<(u64, u64, Instant)> = None;
     let mut sent = 0u64;
@@ -215,14 +232,18 @@ struct Max {
 /// Rows read from SQLite's feed at once.
 const BATCH: i64 = 10_000;
 
-fn follow_sqlite(weak: &Weak<Caches>, url: &str) -> Stop {
-    match try_follow_sqlite(weak, url) {
+fn follow_sqlite(weak: &Weak<Caches>, url: &str, told: &mut bool) -> Stop {
+    match try_follow_sqlite(weak, url, told) {
         Ok(never) => match never {},
         Err(stop) => stop,
     }
 }
 
-fn try_follow_sqlite(weak: &Weak<Caches>, url: &str) -> Result<std::convert::Infallible, Stop> {
+fn try_follow_sqlite(
+    weak: &Weak<Caches>,
+    url: &str,
+    told: &mut bool,
+) -> Result<std::convert::Infallible, Stop> {
     let mut conn = SqliteConnection::establish(url)?;
     // Reads never wait in WAL mode; a prune that finds the writer busy tries again later.
     conn.batch_execute("PRAGMA busy_timeout = 100")?;
@@ -230,7 +251,7 @@ fn try_follow_sqlite(weak: &Weak<Caches>, url: &str) -> Result<std::convert::Inf
         .get_result::<Max>(&mut conn)?
         .seq;
     caches(weak)?.follow();
-    tracing::info!("following the cache feed (SQLite's cache_feed table)");
+    following("SQLite's cache_feed table", told);
     // (when applied, the last row applied then): what may be deleted once PRUNE_AFTER passed.
     let mut applied: std::collections::VecDeque<(Instant, i64)> = Default::default();
     let mut busy = Instant::now();
