@@ -3,9 +3,10 @@
 //!
 //! - **PostgreSQL:** `LISTEN docflow_cache`; every [`POLL`] (every [`IDLE_POLL`] when
 //!   nothing arrived for [`BUSY_FOR`]) the thread takes what arrived.
-//!   To confirm local writes it sends a barrier, `b:<this follower>:<n>`, on the same
-//!   channel: PostgreSQL delivers notifications in commit order, so when the barrier comes
-//!   back every name of every transaction committed before it was sent has been applied.
+//!   To confirm local writes, when a reader asks (it met one unconfirmed), it sends a
+//!   barrier, `b:<this follower>:<n>`, on the same channel: PostgreSQL delivers
+//!   notifications in commit order, so when the barrier comes back every name of every
+//!   transaction committed before it was sent has been applied.
 //!   A barrier goes out at least every [`HEARTBEAT`] too: one not back within
 //!   [`BARRIER_TIMEOUT`] means the connection is gone in a way the socket did not show.
 //! - **SQLite:** one writer at a time, so `cache_feed.seq` grows in commit order: the thread
@@ -17,7 +18,7 @@
 //! On any error the caches are dropped and closed ([`super::Caches::lose`]), and the thread
 //! connects again after [`RETRY`].
 
-use super::{local_writes, wait_for_write, Caches, ReadCache};
+use super::{local_writes, take_wanted, wait_for_reader, Caches, ReadCache};
 use crate::config::{Config, DatabaseKind};
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Text};
@@ -26,7 +27,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// The pause between two reads of the feed while names arrive (or arrived in the last
-/// [`BUSY_FOR`]) or a barrier is out. A local write ends any pause at once.
+/// [`BUSY_FOR`]) or a barrier is out. A reader waiting for a confirmation ends any pause at
+/// once.
 pub const POLL: Duration = Duration::from_millis(1);
 /// The pause between two reads of a quiet feed: a node reading every millisecond for
 /// nothing took 2% of a core (docs/OPERATIONS.md, "Sessions and inboxes from memory").
@@ -189,13 +191,15 @@ fn try_follow_postgres(
             Some(_) => {}
             None => {
                 let local = local_writes();
-                if local
+                let behind = local
                     > caches
                         .coherence
                         .confirmed
-                        .load(std::sync::atomic::Ordering::SeqCst)
-                    || last_sent.elapsed() >= HEARTBEAT
-                {
+                        .load(std::sync::atomic::Ordering::SeqCst);
+                // A reader waits for this node's writes to be confirmed, or it is time to
+                // show the connection still carries notifications.
+                let wanted = take_wanted();
+                if (behind && wanted) || last_sent.elapsed() >= HEARTBEAT {
                     sent += 1;
                     diesel::sql_query("SELECT pg_notify($1, $2)")
                         .bind::<Text, _>(CHANNEL)
@@ -210,7 +214,7 @@ fn try_follow_postgres(
         if in_flight.is_some() {
             std::thread::sleep(POLL);
         } else {
-            wait_for_write(pause(busy));
+            wait_for_reader(pause(busy));
         }
     }
 }
@@ -257,6 +261,8 @@ fn try_follow_sqlite(
     let mut busy = Instant::now();
     loop {
         let caches = caches(weak)?;
+        // This read confirms every local write counted before it begins.
+        take_wanted();
         let local = local_writes();
         let rows: Vec<FeedRow> =
             diesel::sql_query("SELECT seq, key FROM cache_feed WHERE seq > ? ORDER BY seq LIMIT ?")
@@ -295,6 +301,6 @@ fn try_follow_sqlite(
                 applied.push_front((at, seq));
             }
         }
-        wait_for_write(pause(busy));
+        wait_for_reader(pause(busy));
     }
 }

@@ -13,7 +13,8 @@
 //! ([`committed`], called by `db::write_tx`): after a write, this node reads from the
 //! database until the feed confirms it has seen the write's names (a barrier: on PostgreSQL
 //! a notification of its own, delivered after every earlier commit's; on SQLite a read of
-//! the feed begun after the commit). So a person always reads their own writes on the node
+//! the feed begun after the commit). The first reader that meets an unconfirmed write asks
+//! the feed for the barrier; writes nobody reads after send none. So a person always reads their own writes on the node
 //! that made them. A write made on another node is seen here when its names arrive, about a
 //! millisecond after its commit (docs/OPERATIONS.md, "Sessions and inboxes from memory").
 //!
@@ -39,23 +40,44 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// Write transactions this process committed (or tried to: a failed commit may still have
 /// reached the database), counted by [`committed`].
 static LOCAL_WRITES: AtomicU64 = AtomicU64::new(0);
-/// Wakes [`feed`] when a write was committed, so the barrier goes out at once.
+/// A reader met local writes the feed has not confirmed: the feed should confirm them now.
+/// Only then does it (a barrier on PostgreSQL costs a notification that every node's
+/// listener receives): under writes alone, nobody waits and nothing is sent.
+static WANTED: AtomicBool = AtomicBool::new(false);
+/// Wakes [`feed`] when a reader wants a confirmation.
 static WAKE: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
 
 /// Called by `db::write_tx` after every write transaction: until the feed confirms it has
 /// seen it, this node serves nothing from its caches.
 pub fn committed() {
     LOCAL_WRITES.fetch_add(1, SeqCst);
-    WAKE.1.notify_all();
 }
 
 fn local_writes() -> u64 {
     LOCAL_WRITES.load(SeqCst)
 }
 
-/// Waits at most `timeout` for a local write (the feed's pause between two reads).
-fn wait_for_write(timeout: std::time::Duration) {
+/// Asks the feed to confirm the local writes (once, until it takes the request).
+fn want_confirmation() {
+    if !WANTED.swap(true, SeqCst) {
+        // Under the lock: the feed checks `WANTED` under it before it waits.
+        let _guard = WAKE.0.lock().unwrap_or_else(|e| e.into_inner());
+        WAKE.1.notify_all();
+    }
+}
+
+/// Takes a reader's request for a confirmation, if one is waiting.
+fn take_wanted() -> bool {
+    WANTED.swap(false, SeqCst)
+}
+
+/// Waits at most `timeout` for a reader that wants a confirmation (the feed's pause between
+/// two reads).
+fn wait_for_reader(timeout: std::time::Duration) {
     let guard = WAKE.0.lock().unwrap_or_else(|e| e.into_inner());
+    if WANTED.load(SeqCst) {
+        return;
+    }
     let _ = WAKE.1.wait_timeout(guard, timeout);
 }
 
@@ -190,8 +212,14 @@ impl<V: Clone> Coherent<V> {
     }
 
     fn serving(&self) -> bool {
-        self.coherence.following.load(SeqCst)
-            && self.coherence.confirmed.load(SeqCst) >= local_writes()
+        if !self.coherence.following.load(SeqCst) {
+            return false;
+        }
+        if self.coherence.confirmed.load(SeqCst) >= local_writes() {
+            return true;
+        }
+        want_confirmation();
+        false
     }
 
     /// The value kept for `key`, if it may be served now.
