@@ -97,10 +97,13 @@ fn run(weak: Weak<Caches>, url: &str, postgres: bool) {
     // Whether the loss was already told: one warning per outage, not one per retry.
     let mut told = false;
     loop {
-        let outcome = if postgres {
+        let outcome = match if postgres {
             follow_postgres(&weak, url, &mut told)
         } else {
             follow_sqlite(&weak, url, &mut told)
+        } {
+            Ok(never) => match never {},
+            Err(stop) => stop,
         };
         let Some(caches) = weak.upgrade() else {
             return;
@@ -132,14 +135,8 @@ fn caches(weak: &Weak<Caches>) -> Result<ReadCache, Stop> {
     weak.upgrade().ok_or(Stop::Dropped)
 }
 
-fn follow_postgres(weak: &Weak<Caches>, url: &str, told: &mut bool) -> Stop {
-    match try_follow_postgres(weak, url, told) {
-        Ok(never) => match never {},
-        Err(stop) => stop,
-    }
-}
-
-fn try_follow_postgres(
+/// Follows PostgreSQL's notifications until the feed is lost or the caches dropped.
+fn follow_postgres(
     weak: &Weak<Caches>,
     url: &str,
     told: &mut bool,
@@ -236,14 +233,8 @@ struct Max {
 /// Rows read from SQLite's feed at once.
 const BATCH: i64 = 10_000;
 
-fn follow_sqlite(weak: &Weak<Caches>, url: &str, told: &mut bool) -> Stop {
-    match try_follow_sqlite(weak, url, told) {
-        Ok(never) => match never {},
-        Err(stop) => stop,
-    }
-}
-
-fn try_follow_sqlite(
+/// Follows SQLite's `cache_feed` table until the feed is lost or the caches dropped.
+fn follow_sqlite(
     weak: &Weak<Caches>,
     url: &str,
     told: &mut bool,

@@ -15,8 +15,8 @@
 //! a notification of its own, delivered after every earlier commit's; on SQLite a read of
 //! the feed begun after the commit). The first reader that meets an unconfirmed write asks
 //! the feed for the barrier; writes nobody reads after send none. So a person always reads their own writes on the node
-//! that made them. A write made on another node is seen here when its names arrive, about a
-//! millisecond after its commit (docs/OPERATIONS.md, "Sessions and inboxes from memory").
+//! that made them. A write made on another node is seen here when its names arrive, a few
+//! milliseconds after its commit (docs/OPERATIONS.md, "Sessions and inboxes from memory").
 //!
 //! **When an entry may be kept.** A reader takes a [`Ticket`] (the map's generation) before
 //! it reads the database; every name applied, and every loss or gain of the feed, moves the
