@@ -106,34 +106,32 @@ pub fn task(conn: &mut DbConn, id: &str) -> Result<Option<TaskRow>, DbError> {
         .optional()
 }
 
-/// Users holding a substitution for `deputy` in force at `now`: (user id, row).
+/// Substitutions naming `deputy_id` in force at `now`.
 pub fn substitutions_for_deputy(
+    conn: &mut DbConn,
+    deputy_id: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<SubstitutionRow>, DbError> {
+    Ok(unended_substitutions_for_deputy(conn, deputy_id, now)?
+        .into_iter()
+        .filter(|s| s.starts_at <= now)
+        .collect())
+}
+
+/// Substitutions naming `deputy_id` that have not ended at `now` (not revoked): those in
+/// force and those still to begin, oldest first.
+pub fn unended_substitutions_for_deputy(
     conn: &mut DbConn,
     deputy_id: &str,
     now: NaiveDateTime,
 ) -> Result<Vec<SubstitutionRow>, DbError> {
     substitutions::table
         .filter(substitutions::deputy_id.eq(deputy_id))
-        .filter(substitutions::starts_at.le(now))
         .filter(substitutions::ends_at.gt(now))
         .filter(substitutions::revoked_at.is_null())
         .order(substitutions::created_at.asc())
         .select(SubstitutionRow::as_select())
         .load(conn)
-}
-
-/// When the next term of `deputy_id` as a deputy begins after `now`, if one is set.
-pub fn next_substitution_start_for_deputy(
-    conn: &mut DbConn,
-    deputy_id: &str,
-    now: NaiveDateTime,
-) -> Result<Option<NaiveDateTime>, DbError> {
-    substitutions::table
-        .filter(substitutions::deputy_id.eq(deputy_id))
-        .filter(substitutions::starts_at.gt(now))
-        .filter(substitutions::revoked_at.is_null())
-        .select(diesel::dsl::min(substitutions::starts_at))
-        .first(conn)
 }
 
 /// Deputies of `user_id` in force at `now`.

@@ -12,9 +12,7 @@ mod users;
 mod validate;
 
 pub use passwords::{change_own_password, PasswordOutcome};
-pub use sessions::{
-    authenticate, authenticate_hash, login, logout, token_hash, Authenticated, LoginOutcome,
-};
+pub use sessions::{authenticate_hash, login, logout, token_hash, Authenticated, LoginOutcome};
 pub use units::{create_unit, get_unit, list_units, unit_id_by_code, update_unit};
 pub use users::{bootstrap_admin, create_user, get_user, list_users, update_user};
 

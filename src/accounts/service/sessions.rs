@@ -153,12 +153,7 @@ struct SessionUserRole {
     role: Option<Role>,
 }
 
-/// Resolves a bearer token to its user, if the token is valid now.
-pub fn authenticate(conn: &mut DbConn, token: &str) -> Result<Option<Authenticated>, ApiError> {
-    authenticate_hash(conn, &token_hash(token))
-}
-
-/// [`authenticate`] by the token's [`token_hash`].
+/// Resolves a bearer token, by its [`token_hash`], to its user, if the token is valid now.
 pub fn authenticate_hash(conn: &mut DbConn, hash: &str) -> Result<Option<Authenticated>, ApiError> {
     let now: NaiveDateTime = db::now();
     // One read: the session, its user and the user's roles (a row per role).

@@ -41,10 +41,15 @@ fn inbox_and_deps(conn: &mut DbConn, viewer: &Viewer) -> Result<(Vec<InboxItem>,
     let now = db::now();
     let mut deps = Deps::new(now);
     deps.person(&viewer.id);
-    if let Some(at) = queries::next_substitution_start_for_deputy(conn, &viewer.id, now)? {
-        deps.until(at);
+    // One read: the terms in force now, and those still to begin (when one begins, the
+    // inbox changes).
+    let (subs, later): (Vec<_>, Vec<_>) =
+        queries::unended_substitutions_for_deputy(conn, &viewer.id, now)?
+            .into_iter()
+            .partition(|s| s.starts_at <= now);
+    for s in &later {
+        deps.until(s.starts_at);
     }
-    let subs = queries::substitutions_for_deputy(conn, &viewer.id, now)?;
     for s in &subs {
         deps.person(&s.user_id);
         deps.until(s.ends_at);
@@ -84,7 +89,7 @@ fn inbox_and_deps(conn: &mut DbConn, viewer: &Viewer) -> Result<(Vec<InboxItem>,
     for id in users.keys() {
         deps.person(id);
     }
-    for t in &tasks_of(&items) {
+    for t in items.iter().map(|i| &i.task) {
         deps.document(&t.document_id);
         if let Some(d) = t.deadline.filter(|d| *d >= now) {
             // `overdue` turns true once the deadline is behind.
@@ -92,10 +97,6 @@ fn inbox_and_deps(conn: &mut DbConn, viewer: &Viewer) -> Result<(Vec<InboxItem>,
         }
     }
     Ok((items, deps))
-}
-
-fn tasks_of(items: &[InboxItem]) -> Vec<&Task> {
-    items.iter().map(|i| &i.task).collect()
 }
 
 /// Most urgent first, then by deadline (none last), then oldest.
