@@ -1,9 +1,12 @@
 //! Node-local caches of what nearly every request reads: the session behind a bearer token
-//! (`accounts::auth`) and each person's inbox (`workflow::service::inbox`).
+//! (`accounts::auth`), each person's inbox (`workflow::service::inbox`) and the pages of the
+//! document listing and search each person asked for (`documents::service::list_json`).
 //!
-//! **What keeps them true.** The database, not the code that writes: triggers (migration
-//! `cache_feed`) name the people (`u:<user id>`) and documents (`d:<document id>`) whose
-//! cached reads a row change touches, and the name reaches every node when the transaction
+//! **What keeps them true.** The database, not the code that writes: triggers (migrations
+//! `cache_feed`, `listing_feed`) name the people (`u:<user id>`) and documents
+//! (`d:<document id>`) whose cached reads a row change touches, and for the listings the
+//! units (`n:<unit id>`), the archive (`archived`) and the people (`l:<user id>`) whose
+//! listings a document's change may touch; the name reaches every node when the transaction
 //! commits: PostgreSQL's `pg_notify` on the channel `docflow_cache`, SQLite's `cache_feed`
 //! table. [`feed`] follows it on a connection of its own and drops every entry that depends
 //! on a name it reads. A write from any node, from the CLI or from `psql` is seen alike.
@@ -87,6 +90,8 @@ fn wait_for_reader(timeout: std::time::Duration) {
 pub const SESSIONS_BUDGET: usize = 100_000;
 /// See [`SESSIONS_BUDGET`]: 64 MiB of inbox JSON.
 pub const INBOXES_BUDGET: usize = 64 << 20;
+/// See [`SESSIONS_BUDGET`]: 64 MiB of listing pages' JSON.
+pub const LISTINGS_BUDGET: usize = 64 << 20;
 /// The longest an entry is kept, whatever it depends on.
 pub const MAX_AGE_SECS: i64 = 60;
 
@@ -115,6 +120,23 @@ impl Deps {
     /// Dropped when anything about this document changes (`d:`).
     pub fn document(&mut self, document_id: &str) {
         self.names.push(format!("d:{document_id}"));
+    }
+
+    /// Dropped when a document of this unit changes or is added (`n:`; a clerk's listing).
+    pub fn unit(&mut self, unit_id: &str) {
+        self.names.push(format!("n:{unit_id}"));
+    }
+
+    /// Dropped when an archived document changes or a document is archived (`archived`; an
+    /// archivist's listing).
+    pub fn archive(&mut self) {
+        self.names.push("archived".to_string());
+    }
+
+    /// Dropped when a document this person drafted, was granted, or holds or acted on a task
+    /// of changes, or a grant of theirs does (`l:`; their listing).
+    pub fn listing_of(&mut self, user_id: &str) {
+        self.names.push(format!("l:{user_id}"));
     }
 
     /// No longer true at `at`.
@@ -315,6 +337,9 @@ pub struct Caches {
     pub sessions: Coherent<crate::accounts::service::Authenticated>,
     /// User id → the inbox as JSON (`workflow::service::inbox`).
     pub inboxes: Coherent<Bytes>,
+    /// Viewer and query → a page of the document listing as JSON
+    /// (`documents::service::list_json`).
+    pub listings: Coherent<Bytes>,
 }
 
 /// The caches of one node, shared by its workers and its [`feed`].
@@ -326,6 +351,7 @@ pub fn new() -> ReadCache {
     Arc::new(Caches {
         sessions: Coherent::new(coherence.clone(), |_| 1, SESSIONS_BUDGET),
         inboxes: Coherent::new(coherence.clone(), Bytes::len, INBOXES_BUDGET),
+        listings: Coherent::new(coherence.clone(), Bytes::len, LISTINGS_BUDGET),
         coherence,
     })
 }
@@ -339,12 +365,14 @@ impl Caches {
     fn apply(&self, names: &[String]) {
         self.sessions.apply(names);
         self.inboxes.apply(names);
+        self.listings.apply(names);
     }
 
     /// The feed is followed from now on: what commits from now on will be read.
     fn follow(&self) {
         self.sessions.clear();
         self.inboxes.clear();
+        self.listings.clear();
         self.coherence.following.store(true, SeqCst);
     }
 
@@ -353,6 +381,7 @@ impl Caches {
         self.coherence.following.store(false, SeqCst);
         self.sessions.clear();
         self.inboxes.clear();
+        self.listings.clear();
     }
 
     /// Every local write counted up to `local` is confirmed seen by the feed.
@@ -405,6 +434,49 @@ mod tests {
         assert_eq!(c.inboxes.get("u2", t(1)), Some(Bytes::from("b")));
         c.apply(&["*".to_string()]);
         assert!(c.inboxes.get("u2", t(1)).is_none());
+    }
+
+    #[test]
+    fn a_listing_is_dropped_by_its_unit_its_people_and_the_archive() {
+        let c = open();
+        let mut clerk = Deps::new(t(0));
+        clerk.person("c");
+        clerk.listing_of("c");
+        clerk.unit("n1");
+        let mut archivist = Deps::new(t(0));
+        archivist.person("a");
+        archivist.listing_of("a");
+        archivist.archive();
+        let put = |key: &str, deps: &Deps| {
+            c.listings.put(
+                c.listings.ticket(),
+                key,
+                Bytes::from(key.to_string()),
+                deps.clone(),
+            )
+        };
+        put("clerk", &clerk);
+        put("archivist", &archivist);
+        c.apply(&[
+            "n:n2".to_string(),
+            "l:someone".to_string(),
+            "d:d1".to_string(),
+        ]);
+        assert_eq!(c.listings.len(), 2, "names of others drop nothing");
+        c.apply(&["n:n1".to_string()]);
+        assert!(c.listings.get("clerk", t(1)).is_none());
+        assert!(c.listings.get("archivist", t(1)).is_some());
+        c.apply(&["archived".to_string()]);
+        assert!(c.listings.is_empty());
+        put("clerk", &clerk);
+        c.apply(&["l:c".to_string()]);
+        assert!(c.listings.is_empty());
+        put("clerk", &clerk);
+        c.lose();
+        assert!(
+            c.listings.is_empty(),
+            "losing the feed drops the listings too"
+        );
     }
 
     #[test]

@@ -17,6 +17,23 @@ pub const DOCS_CSP: &str =
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
+/// A JSON answer that may have come from this node's memory (src/cache), with
+/// `Cache-Status` (RFC 9211): `docflow; hit` when it did, `docflow; fwd=miss` when the
+/// database answered.
+pub fn cached_json(json: actix_web::web::Bytes, hit: bool) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .insert_header((
+            "Cache-Status",
+            if hit {
+                "docflow; hit"
+            } else {
+                "docflow; fwd=miss"
+            },
+        ))
+        .body(json)
+}
+
 /// Middleware: adds the headers above.
 pub async fn middleware(
     req: ServiceRequest,

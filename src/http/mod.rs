@@ -14,6 +14,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use crate::state::AppState;
+pub use headers::cached_json;
 pub use json::ApiJson;
 
 /// The client's address as the server saw it.

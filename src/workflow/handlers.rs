@@ -133,18 +133,7 @@ async fn recall_route(
 #[get("/tasks")]
 async fn inbox(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     let (json, hit) = service::inbox_json(&state, Viewer::from(&user)).await?;
-    Ok(HttpResponse::Ok()
-        .content_type(actix_web::http::header::ContentType::json())
-        // RFC 9211: whether this node's cache answered (src/cache).
-        .insert_header((
-            "Cache-Status",
-            if hit {
-                "docflow; hit"
-            } else {
-                "docflow; fwd=miss"
-            },
-        ))
-        .body(json))
+    Ok(crate::http::cached_json(json, hit))
 }
 
 /// Acts on a task: approve, return, reject, comment, delegate, request_opinion,

@@ -4,8 +4,8 @@
 //! document listing (`GET /api/v1/documents`), the same official's listing (the documents
 //! routed to them or granted) and a clerk's search (`?q=nguoi co cong`), at 2, 8
 //! and 32 clients; then approvals (`POST /api/v1/tasks/{id}/actions`, each a different
-//! pending review task) by 32 clients, alone and then with 8 clients reading the inbox
-//! meanwhile. SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set
+//! pending review task) by 32 clients, alone, then with 8 clients reading the inbox
+//! meanwhile, then with 8 clients reading the clerk's listing meanwhile. SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set
 //! (a fresh database, dropped at the end).
 //!
 //! `cargo bench --bench load`; `DOCFLOW_BENCH_DOCS` documents (default 10000),
@@ -391,13 +391,15 @@ fn run(backend: Backend, r: &Run) {
             }
         }
     }
-    // Each build approves its own half of the tasks (alternate ones, so both halves hold the
+    // Each build approves its own third of the tasks (alternate ones, so each part holds the
     // same mix of busy and quiet reviewers): first alone, then with 8 clients reading the
-    // official's inbox from the same server meanwhile (every approval is a write that this
-    // node's cache must see before it answers from memory again: src/cache).
-    let mut parts: Vec<Vec<(String, String)>> = vec![Vec::new(); 2 * servers.len()];
+    // official's inbox from the same server meanwhile, then with 8 clients reading the
+    // clerk's listing meanwhile (every approval is a write that this node's cache must see
+    // before it answers from memory again, and a write in the clerk's unit drops the clerk's
+    // pages: src/cache).
+    let mut parts: Vec<Vec<(String, String)>> = vec![Vec::new(); 3 * servers.len()];
     for (i, t) in tasks.into_iter().enumerate() {
-        parts[i % (2 * servers.len())].push(t);
+        parts[i % (3 * servers.len())].push(t);
     }
     let mut parts = parts.into_iter();
     for (build, s) in &servers {
@@ -423,6 +425,25 @@ fn run(backend: Backend, r: &Run) {
         if let Some(Ok(f)) = reader.map(|h| h.join()) {
             println!(
                 "| GET /api/v1/tasks while approvals run | {build} | 8 | {:.0} | {:.2} | {:.2} | | {} |",
+                f.rps, f.p50, f.p99, f.errors
+            );
+        }
+    }
+    for (build, s) in &servers {
+        let work = parts.next().unwrap_or_default();
+        let reader = r.oha.clone().map(|oha| {
+            let url = s.url("/api/v1/documents");
+            let token = clerk.clone();
+            std::thread::spawn(move || measure(&oha, &url, Some(&token), 8, secs))
+        });
+        let (f, done) = approvals(s, work, &password, 32, secs);
+        println!(
+            "| POST /api/v1/tasks/{{id}}/actions approve ({done} tasks), clerk's listing read meanwhile | {build} | 32 | {:.0} | {:.2} | {:.2} | | {} |",
+            f.rps, f.p50, f.p99, f.errors
+        );
+        if let Some(Ok(f)) = reader.map(|h| h.join()) {
+            println!(
+                "| GET /api/v1/documents (the clerk) while approvals run | {build} | 8 | {:.0} | {:.2} | {:.2} | | {} |",
                 f.rps, f.p50, f.p99, f.errors
             );
         }

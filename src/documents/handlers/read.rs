@@ -9,7 +9,7 @@ use crate::documents::queries::ListFilter;
 use crate::documents::service;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
-use actix_web::{get, web};
+use actix_web::{get, web, HttpResponse};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -73,9 +73,11 @@ fn day_start_utc(d: NaiveDate) -> chrono::NaiveDateTime {
     crate::vntime::start_of_local_day(d)
 }
 
-/// Documents the caller may see, newest first, with filters and a cursor.
+/// Documents the caller may see, newest first, with filters and a cursor. `Cache-Status`
+/// (RFC 9211) tells whether the node answered from memory (`docflow; hit`): the same page
+/// the database gives, one's own changes included.
 #[utoipa::path(tag = "documents", security(("bearer" = [])), params(DocumentQuery), responses(
-    (status = 200, body = DocumentPage),
+    (status = 200, body = DocumentPage, headers(("Cache-Status" = String, description = "`docflow; hit` or `docflow; fwd=miss`"))),
     (status = 400, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/documents")]
@@ -83,7 +85,7 @@ pub(super) async fn list_documents(
     state: web::Data<AppState>,
     user: CurrentUser,
     query: web::Query<DocumentQuery>,
-) -> Result<web::Json<DocumentPage>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -134,10 +136,6 @@ pub(super) async fn list_documents(
         limit,
         walk_rows: state.config.search_walk_rows,
     };
-    let viewer = Viewer::from(&user);
-    Ok(web::Json(
-        state
-            .db(move |conn| service::list(conn, &viewer, filter))
-            .await?,
-    ))
+    let (json, hit) = service::list_json(&state, Viewer::from(&user), filter).await?;
+    Ok(crate::http::cached_json(json, hit))
 }

@@ -23,7 +23,7 @@ pub use files::{
 pub(in crate::documents) use files::{open_version_for, VersionRead};
 pub use grants::{add_grant, list_grants, remove_grant};
 pub use incoming::{acknowledge, file_to_check, register, return_document};
-pub use read::{decode_cursor, encode_cursor, get, list};
+pub use read::{decode_cursor, encode_cursor, get, list, list_json};
 pub use types::{create_type, list_types};
 
 use super::access::Viewer;

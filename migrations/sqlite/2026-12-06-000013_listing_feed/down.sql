@@ -1,0 +1,12 @@
+DROP TRIGGER listing_tasks_delete;
+DROP TRIGGER listing_tasks_update;
+DROP TRIGGER listing_tasks_insert;
+DROP TRIGGER listing_grants_delete;
+DROP TRIGGER listing_grants_update;
+DROP TRIGGER listing_grants_insert;
+DROP TRIGGER listing_registrations_delete;
+DROP TRIGGER listing_registrations_update;
+DROP TRIGGER listing_registrations_insert;
+DROP TRIGGER listing_documents_delete;
+DROP TRIGGER listing_documents_update;
+DROP TRIGGER listing_documents_insert;
