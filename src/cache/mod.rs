@@ -22,9 +22,13 @@
 //! milliseconds after its commit (docs/OPERATIONS.md, "Sessions and inboxes from memory").
 //!
 //! **When an entry may be kept.** A reader takes a [`Ticket`] (the map's generation) before
-//! it reads the database; every name applied, and every loss or gain of the feed, moves the
-//! generation on, and [`Coherent::put`] keeps nothing read under an older one. So a change
-//! that commits while a reader is in the database cannot leave its stale answer behind.
+//! it reads the database; every batch of names applied, and every loss or gain of the feed,
+//! moves the generation on. [`Coherent::put`] keeps a value read under an older generation
+//! only if none of the names applied since is one the value depends on (the map remembers
+//! the last [`RECENT_NAMES`] names it applied; a ticket older than those, or than the last
+//! loss of the feed, keeps nothing). So a change that commits while a reader is in the
+//! database cannot leave its stale answer behind, and the office's other writes meanwhile
+//! do not stop it being kept.
 //! Every entry also carries the time it stops being true by itself (`Deps::valid_until`: a
 //! session's expiry, a task's deadline passing, a deputy's term starting or ending).
 //!
@@ -92,6 +96,9 @@ pub const SESSIONS_BUDGET: usize = 100_000;
 pub const INBOXES_BUDGET: usize = 64 << 20;
 /// See [`SESSIONS_BUDGET`]: 64 MiB of listing pages' JSON.
 pub const LISTINGS_BUDGET: usize = 64 << 20;
+/// How many of the names it applied last a map remembers, for [`Coherent::put`].
+pub const RECENT_NAMES: usize = 4096;
+
 /// The longest an entry is kept, whatever it depends on.
 pub const MAX_AGE_SECS: i64 = 60;
 
@@ -165,6 +172,15 @@ struct Entry<V> {
 
 struct Inner<V> {
     generation: u64,
+    /// A ticket older than this keeps nothing: the map was emptied since (a loss or gain of
+    /// the feed, `*`).
+    floor: u64,
+    /// The names applied last, each with the generation its batch moved the map to, oldest
+    /// first; at most [`RECENT_NAMES`].
+    recent: std::collections::VecDeque<(u64, String)>,
+    /// The newest generation of a name no longer in `recent`: a ticket older than this
+    /// cannot tell what was applied since.
+    forgotten: u64,
     /// The sum of the entries' weights.
     total: usize,
     entries: HashMap<String, Entry<V>>,
@@ -173,6 +189,23 @@ struct Inner<V> {
 }
 
 impl<V> Inner<V> {
+    /// Whether a value read under the generation `since`, depending on `names`, is still
+    /// true as far as the names applied since tell.
+    fn unchanged_since(&self, since: u64, names: &[String]) -> bool {
+        if since == self.generation {
+            return true;
+        }
+        if since < self.floor || since < self.forgotten {
+            return false;
+        }
+        !self
+            .recent
+            .iter()
+            .rev()
+            .take_while(|(g, _)| *g > since)
+            .any(|(_, n)| names.contains(n))
+    }
+
     fn remove(&mut self, key: &str) {
         if let Some(e) = self.entries.remove(key) {
             self.total -= e.weight;
@@ -189,6 +222,8 @@ impl<V> Inner<V> {
 
     fn clear(&mut self) {
         self.generation += 1;
+        self.floor = self.generation;
+        self.recent.clear();
         self.total = 0;
         self.entries.clear();
         self.by_name.clear();
@@ -212,6 +247,9 @@ impl<V: Clone> Coherent<V> {
             budget,
             inner: Mutex::new(Inner {
                 generation: 0,
+                floor: 0,
+                recent: std::collections::VecDeque::new(),
+                forgotten: 0,
                 total: 0,
                 entries: HashMap::new(),
                 by_name: HashMap::new(),
@@ -264,14 +302,15 @@ impl<V: Clone> Coherent<V> {
             .then_some(Ticket(generation))
     }
 
-    /// Keeps `value` for `key`, unless a name was applied or the feed lost since `ticket`
-    /// (the value may already be stale), or the map is full.
+    /// Keeps `value` for `key`, unless a name it depends on was applied or the feed lost
+    /// since `ticket` (the value may already be stale), or the map is full.
     pub fn put(&self, ticket: Option<Ticket>, key: &str, value: V, deps: Deps) {
         let Some(Ticket(generation)) = ticket else {
             return;
         };
         let mut inner = self.lock();
-        if inner.generation != generation || !self.coherence.following.load(SeqCst) {
+        if !inner.unchanged_since(generation, &deps.names) || !self.coherence.following.load(SeqCst)
+        {
             return;
         }
         inner.remove(key);
@@ -300,11 +339,23 @@ impl<V: Clone> Coherent<V> {
 
     /// Drops every entry that depends on one of `names` (`*`: every entry).
     fn apply(&self, names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
         let mut inner = self.lock();
         inner.generation += 1;
         if names.iter().any(|n| n == "*") {
             inner.clear();
             return;
+        }
+        let generation = inner.generation;
+        for n in names {
+            inner.recent.push_back((generation, n.clone()));
+        }
+        while inner.recent.len() > RECENT_NAMES {
+            if let Some((g, _)) = inner.recent.pop_front() {
+                inner.forgotten = g;
+            }
         }
         for n in names {
             if let Some(keys) = inner.by_name.remove(n) {
@@ -480,13 +531,39 @@ mod tests {
     }
 
     #[test]
-    fn what_was_read_before_a_name_arrived_is_not_kept() {
+    fn what_was_read_before_its_name_arrived_is_not_kept() {
         let c = open();
+        let mut deps = Deps::new(t(0));
+        deps.person("p1");
+        deps.document("d1");
+        // Others' names meanwhile: kept.
+        let ticket = c.inboxes.ticket();
+        c.apply(&["u:someone-else".to_string(), "d:d2".to_string()]);
+        c.apply(&["n:unit".to_string()]);
+        c.inboxes
+            .put(ticket, "u1", Bytes::from("fresh"), deps.clone());
+        assert_eq!(c.inboxes.get("u1", t(1)), Some(Bytes::from("fresh")));
+        // One of its own names meanwhile, in any batch: not kept.
         let ticket = c.inboxes.ticket();
         c.apply(&["u:someone-else".to_string()]);
+        c.apply(&["u:x".to_string(), "d:d1".to_string(), "u:y".to_string()]);
+        c.apply(&["u:someone-else".to_string()]);
         c.inboxes
-            .put(ticket, "u1", Bytes::from("stale"), Deps::new(t(0)));
-        assert!(c.inboxes.get("u1", t(1)).is_none());
+            .put(ticket, "u2", Bytes::from("stale"), deps.clone());
+        assert!(c.inboxes.get("u2", t(1)).is_none());
+        // More names meanwhile than the map remembers: not kept.
+        let ticket = c.inboxes.ticket();
+        for i in 0..=RECENT_NAMES {
+            c.apply(&[format!("u:other-{i}")]);
+        }
+        c.inboxes
+            .put(ticket, "u3", Bytes::from("unknown"), deps.clone());
+        assert!(c.inboxes.get("u3", t(1)).is_none());
+        // Everything dropped meanwhile (`*`): not kept.
+        let ticket = c.inboxes.ticket();
+        c.apply(&["*".to_string()]);
+        c.inboxes.put(ticket, "u4", Bytes::from("unknown"), deps);
+        assert!(c.inboxes.get("u4", t(1)).is_none());
     }
 
     #[test]
