@@ -52,6 +52,13 @@ pub const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
 pub const RETRY: Duration = Duration::from_millis(500);
 /// SQLite: rows of the feed are deleted this long after they were applied.
 pub const PRUNE_AFTER: Duration = Duration::from_secs(30);
+/// PostgreSQL: the share of the notification queue in use (`pg_notification_queue_usage()`)
+/// from which every node warns, every [`QUEUE_CHECK`]. Only a listener that stopped reading
+/// fills it (a node stopped or frozen with its connection open); full, every writing
+/// transaction of the database fails.
+pub const QUEUE_WARN: f64 = 0.05;
+/// PostgreSQL: how often a node looks at the notification queue.
+pub const QUEUE_CHECK: Duration = Duration::from_secs(10);
 /// The channel of PostgreSQL's notifications (migration `cache_feed`).
 const CHANNEL: &str = "docflow_cache";
 /// PostgreSQL: the listening connection's `application_name` (`pg_stat_activity`).
@@ -154,7 +161,12 @@ fn follow_postgres(
     let mut sent = 0u64;
     let mut last_sent = Instant::now();
     let mut busy = Instant::now();
+    let mut queue_checked = Instant::now();
     loop {
+        if queue_checked.elapsed() >= QUEUE_CHECK {
+            queue_checked = Instant::now();
+            warn_of_a_full_queue(&mut conn)?;
+        }
         let caches = caches(weak)?;
         let mut names = Vec::new();
         let mut back = None;
@@ -214,6 +226,31 @@ fn follow_postgres(
             wait_for_reader(pause(busy));
         }
     }
+}
+
+#[derive(QueryableByName)]
+struct QueueUsage {
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    usage: f64,
+}
+
+/// Warns when PostgreSQL's notification queue is [`QUEUE_WARN`] full or more, and says how
+/// to find the listener that holds it.
+fn warn_of_a_full_queue(conn: &mut PgConnection) -> Result<(), diesel::result::Error> {
+    let usage = diesel::sql_query("SELECT pg_notification_queue_usage() AS usage")
+        .get_result::<QueueUsage>(conn)?
+        .usage;
+    if usage >= QUEUE_WARN {
+        tracing::warn!(
+            percent = format!("{:.1}", usage * 100.0),
+            "PostgreSQL's notification queue is filling: a connection listening on \
+             '{CHANNEL}' stopped reading (a docflow node stopped or frozen with its connection \
+             open?). Find it in pg_stat_activity (application_name = '{APPLICATION_NAME}', \
+             state idle for long) and end it (stop the node, or pg_terminate_backend). When \
+             the queue is full every writing transaction fails."
+        );
+    }
+    Ok(())
 }
 
 #[derive(QueryableByName)]

@@ -99,6 +99,10 @@ pub const LISTINGS_BUDGET: usize = 64 << 20;
 /// How many of the names it applied last a map remembers, for [`Coherent::put`].
 pub const RECENT_NAMES: usize = 4096;
 
+/// The longest name (in bytes) a map remembers for [`Coherent::put`]: the names the
+/// triggers send are at most a prefix and an id.
+const MAX_REMEMBERED_NAME: usize = 128;
+
 /// The longest an entry is kept, whatever it depends on.
 pub const MAX_AGE_SECS: i64 = 60;
 
@@ -350,7 +354,13 @@ impl<V: Clone> Coherent<V> {
         }
         let generation = inner.generation;
         for n in names {
-            inner.recent.push_back((generation, n.clone()));
+            // Names come from ids; a longer one (a tool's `pg_notify` on the channel) is not
+            // remembered, so no reader in flight may keep its value.
+            if n.len() > MAX_REMEMBERED_NAME {
+                inner.forgotten = generation;
+            } else {
+                inner.recent.push_back((generation, n.clone()));
+            }
         }
         while inner.recent.len() > RECENT_NAMES {
             if let Some((g, _)) = inner.recent.pop_front() {
@@ -559,6 +569,12 @@ mod tests {
         c.inboxes
             .put(ticket, "u3", Bytes::from("unknown"), deps.clone());
         assert!(c.inboxes.get("u3", t(1)).is_none());
+        // A name too long to remember meanwhile: not kept.
+        let ticket = c.inboxes.ticket();
+        c.apply(&["u:".to_string() + &"x".repeat(MAX_REMEMBERED_NAME)]);
+        c.inboxes
+            .put(ticket, "u5", Bytes::from("unknown"), deps.clone());
+        assert!(c.inboxes.get("u5", t(1)).is_none());
         // Everything dropped meanwhile (`*`): not kept.
         let ticket = c.inboxes.ticket();
         c.apply(&["*".to_string()]);
