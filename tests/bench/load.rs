@@ -410,42 +410,35 @@ fn run(backend: Backend, r: &Run) {
             f.rps, f.p50, f.p99, f.errors
         );
     }
-    for (build, s) in &servers {
-        let work = parts.next().unwrap_or_default();
-        let reader = r.oha.clone().map(|oha| {
-            let url = s.url("/api/v1/tasks");
-            let token = official.clone();
-            std::thread::spawn(move || measure(&oha, &url, Some(&token), 8, secs))
-        });
-        let (f, done) = approvals(s, work, &password, 32, secs);
-        println!(
-            "| POST /api/v1/tasks/{{id}}/actions approve ({done} tasks), inbox read meanwhile | {build} | 32 | {:.0} | {:.2} | {:.2} | | {} |",
-            f.rps, f.p50, f.p99, f.errors
-        );
-        if let Some(Ok(f)) = reader.map(|h| h.join()) {
+    // (what is read meanwhile, its path, whose, the read's label)
+    let meanwhile = [
+        ("inbox", "/api/v1/tasks", &official, "GET /api/v1/tasks"),
+        (
+            "clerk's listing",
+            "/api/v1/documents",
+            &clerk,
+            "GET /api/v1/documents (the clerk)",
+        ),
+    ];
+    for (what, path, token, label) in meanwhile {
+        for (build, s) in &servers {
+            let work = parts.next().unwrap_or_default();
+            let reader = r.oha.clone().map(|oha| {
+                let url = s.url(path);
+                let token = token.clone();
+                std::thread::spawn(move || measure(&oha, &url, Some(&token), 8, secs))
+            });
+            let (f, done) = approvals(s, work, &password, 32, secs);
             println!(
-                "| GET /api/v1/tasks while approvals run | {build} | 8 | {:.0} | {:.2} | {:.2} | | {} |",
+                "| POST /api/v1/tasks/{{id}}/actions approve ({done} tasks), {what} read meanwhile | {build} | 32 | {:.0} | {:.2} | {:.2} | | {} |",
                 f.rps, f.p50, f.p99, f.errors
             );
-        }
-    }
-    for (build, s) in &servers {
-        let work = parts.next().unwrap_or_default();
-        let reader = r.oha.clone().map(|oha| {
-            let url = s.url("/api/v1/documents");
-            let token = clerk.clone();
-            std::thread::spawn(move || measure(&oha, &url, Some(&token), 8, secs))
-        });
-        let (f, done) = approvals(s, work, &password, 32, secs);
-        println!(
-            "| POST /api/v1/tasks/{{id}}/actions approve ({done} tasks), clerk's listing read meanwhile | {build} | 32 | {:.0} | {:.2} | {:.2} | | {} |",
-            f.rps, f.p50, f.p99, f.errors
-        );
-        if let Some(Ok(f)) = reader.map(|h| h.join()) {
-            println!(
-                "| GET /api/v1/documents (the clerk) while approvals run | {build} | 8 | {:.0} | {:.2} | {:.2} | | {} |",
-                f.rps, f.p50, f.p99, f.errors
-            );
+            if let Some(Ok(f)) = reader.map(|h| h.join()) {
+                println!(
+                    "| {label} while approvals run | {build} | 8 | {:.0} | {:.2} | {:.2} | | {} |",
+                    f.rps, f.p50, f.p99, f.errors
+                );
+            }
         }
     }
     // The baseline first: the other server's drop also drops the database.
